@@ -1,0 +1,1 @@
+"""Clinical MLOps platform: command line and settings."""

@@ -1,0 +1,82 @@
+"""The one typed settings object, read when a command or resource starts (never at import time)."""
+
+from __future__ import annotations
+
+from functools import cached_property
+from pathlib import Path
+from typing import Literal
+
+from pydantic import Field
+from pydantic_settings import BaseSettings, SettingsConfigDict
+
+
+class Settings(BaseSettings):
+    """Platform configuration. Every field can be set with an env var `CLINICAL_MLOPS_<FIELD>`."""
+
+    model_config = SettingsConfigDict(env_prefix="CLINICAL_MLOPS_", extra="ignore")
+
+    home: Path = Field(
+        default=Path(".clinical-mlops"),
+        description="Lakehouse root: landing/, bronze/, silver/, gold/ and the homes of Dagster, MLflow, Feast, BentoML.",
+    )
+    landing_dir: Path | None = Field(
+        default=None, description="Where the pipeline reads raw exports from (default: <home>/landing)."
+    )
+    profile: Literal["demo", "dev", "prod"] = Field(
+        default="demo", description="`demo` may create local secrets; other profiles refuse to run without them."
+    )
+    demo_patients: int = Field(default=1000, ge=1, description="Patients the demo generates.")
+    demo_seed: int = Field(default=42, description="Seed of the demo cohort.")
+    quarantine_warn_rate: float = Field(
+        default=0.01, ge=0.0, le=1.0, description="Quarantined/read ratio above which the ingestion check warns."
+    )
+    ingest_batch_rows: int = Field(
+        default=50_000, ge=1, description="Resources parsed per Arrow batch during ingestion."
+    )
+
+    @cached_property
+    def root(self) -> Path:
+        return self.home.expanduser().resolve()
+
+    @property
+    def landing(self) -> Path:
+        return (self.landing_dir.expanduser().resolve() if self.landing_dir else self.root / "landing")
+
+    @property
+    def bronze(self) -> Path:
+        return self.root / "bronze"
+
+    @property
+    def silver(self) -> Path:
+        return self.root / "silver"
+
+    @property
+    def gold(self) -> Path:
+        return self.root / "gold"
+
+    @property
+    def dagster_home(self) -> Path:
+        return self.root / "dagster"
+
+    @property
+    def mlflow_home(self) -> Path:
+        return self.root / "mlflow"
+
+    @property
+    def feast_home(self) -> Path:
+        return self.root / "feast"
+
+    @property
+    def bentoml_home(self) -> Path:
+        return self.root / "bentoml"
+
+    def ensure_layout(self) -> None:
+        """Create the zone directories (idempotent)."""
+        for path in (self.landing, self.bronze, self.silver, self.gold, self.dagster_home,
+                     self.mlflow_home, self.feast_home, self.bentoml_home):
+            path.mkdir(parents=True, exist_ok=True)
+
+
+def load_settings(**overrides: object) -> Settings:
+    """Read settings from the environment now; keyword overrides win over env vars."""
+    return Settings(**{k: v for k, v in overrides.items() if v is not None})

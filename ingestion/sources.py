@@ -1,0 +1,143 @@
+"""Read FHIR exports: Bulk ndjson (plain or gzip) and Bundles / single resources (JSON or gzip).
+
+Yields one ``Item`` per thing read (an ndjson line, a Bundle entry, or a file that could not be read),
+so that every resource read is accounted for as written or quarantined.
+"""
+
+from __future__ import annotations
+
+import gzip
+import hashlib
+import io
+import zlib
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any, Iterator
+
+import orjson
+
+EXCERPT_CHARS = 2000
+
+
+@dataclass(slots=True)
+class Item:
+    locator: str  # "line 12", "entry 3", "file"
+    resource: dict[str, Any] | None  # parsed resource, or None when ``error`` is set
+    raw: bytes | None  # the resource JSON as stored in bronze
+    error: str | None = None
+    fullurls: dict[str, str] | None = None  # Bundle fullUrl -> resource id, for reference resolution
+    file_failed: bool = False
+
+
+class SnapshotMismatch(RuntimeError):
+    """A landing file changed after its snapshot was taken: the run must stop, not guess."""
+
+
+def _open(name: str, data: bytes):
+    return gzip.GzipFile(fileobj=io.BytesIO(data), mode="rb") if name.lower().endswith(".gz") else io.BytesIO(data)
+
+
+def _excerpt(raw: bytes | None) -> bytes | None:
+    return raw[:EXCERPT_CHARS] if raw is not None else None
+
+
+GZIP_ERRORS = (gzip.BadGzipFile, EOFError, zlib.error)
+
+
+def read_ndjson(name: str, data: bytes) -> Iterator[Item]:
+    lineno = 0
+    seen = False
+    try:
+        with _open(name, data) as fh:
+            for lineno, line in enumerate(fh, 1):
+                if not line.strip():
+                    continue
+                seen = True
+                try:
+                    resource = orjson.loads(line)
+                except orjson.JSONDecodeError as exc:
+                    reason = "truncated JSON" if not line.endswith(b"\n") else "invalid JSON"
+                    yield Item(f"line {lineno}", None, _excerpt(line), f"{reason}: {exc}")
+                    continue
+                if not isinstance(resource, dict):
+                    yield Item(f"line {lineno}", None, _excerpt(line), "line is not a JSON object")
+                    continue
+                yield Item(f"line {lineno}", resource, line.rstrip(b"\r\n"))
+    except GZIP_ERRORS as exc:
+        yield Item(f"line {lineno + 1}", None, None,
+                   f"corrupt gzip stream after line {lineno}: {type(exc).__name__}: {exc}", file_failed=True)
+        return
+    if not seen:
+        yield Item("file", None, None, "empty file: no resources", file_failed=True)
+
+
+def read_json_document(name: str, raw: bytes) -> Iterator[Item]:
+    try:
+        with _open(name, raw) as fh:
+            data = fh.read()
+    except GZIP_ERRORS as exc:
+        yield Item("file", None, None, f"corrupt gzip stream: {type(exc).__name__}: {exc}", file_failed=True)
+        return
+    if not data.strip():
+        yield Item("file", None, None, "empty file: no resources", file_failed=True)
+        return
+    try:
+        document = orjson.loads(data)
+    except orjson.JSONDecodeError as exc:
+        if data.lstrip().startswith(b"{") and b"\n{" in data.strip():  # ndjson saved as .json
+            yield from read_ndjson(name, raw)
+            return
+        yield Item("file", None, _excerpt(data), f"invalid JSON document: {exc}", file_failed=True)
+        return
+    if not isinstance(document, dict):
+        yield Item("file", None, _excerpt(data), "JSON document is not a FHIR resource object", file_failed=True)
+        return
+    if document.get("resourceType") != "Bundle":
+        yield Item("file", document, data.strip())
+        return
+    entries = document.get("entry") or []
+    if not entries:
+        yield Item("file", None, _excerpt(data), "Bundle without entries", file_failed=True)
+        return
+    fullurls = {}
+    for entry in entries:
+        resource = entry.get("resource") if isinstance(entry, dict) else None
+        if isinstance(resource, dict) and entry.get("fullUrl") and resource.get("id"):
+            fullurls[entry["fullUrl"]] = resource["id"]
+    for index, entry in enumerate(entries):
+        resource = entry.get("resource") if isinstance(entry, dict) else None
+        if not isinstance(resource, dict):
+            yield Item(f"entry {index}", None, _excerpt(orjson.dumps(entry)), "Bundle entry without a resource")
+            continue
+        if resource.get("id") is None and isinstance(entry.get("fullUrl"), str) and \
+                entry["fullUrl"].startswith("urn:uuid:"):
+            # transaction Bundles may identify new resources only by their fullUrl
+            resource = {**resource, "id": entry["fullUrl"].rsplit(":", 1)[1]}
+            fullurls[entry["fullUrl"]] = resource["id"]
+        yield Item(f"entry {index}", resource, orjson.dumps(resource), fullurls=fullurls)
+
+
+def is_ndjson(name: str) -> bool:
+    return name.lower().endswith((".ndjson", ".ndjson.gz", ".jsonl", ".jsonl.gz"))
+
+
+def read_bytes(path: Path, expected_sha256: str | None = None) -> bytes:
+    """The file's bytes, checked against the snapshot manifest when a digest is given."""
+    data = path.read_bytes()
+    if expected_sha256 is not None and not expected_sha256.startswith("unreadable:"):
+        actual = hashlib.sha256(data).hexdigest()
+        if actual != expected_sha256:
+            raise SnapshotMismatch(f"{path}: content changed since the landing snapshot was taken "
+                                   f"(sha256 {actual[:12]}... != manifest {expected_sha256[:12]}...)")
+    return data
+
+
+def read_file(path: Path, expected_sha256: str | None = None) -> Iterator[Item]:
+    """Every resource (or failure) in one landing file."""
+    try:
+        data = read_bytes(path, expected_sha256)
+    except OSError as exc:
+        return iter([Item("file", None, None, f"unreadable file: {type(exc).__name__}: {exc}", file_failed=True)])
+    if is_ndjson(path.name):
+        return read_ndjson(path.name, data)
+    return read_json_document(path.name, data)
