@@ -11,6 +11,9 @@ from dataclasses import asdict, dataclass
 from pathlib import Path
 
 import orjson
+from pydantic import BaseModel
+
+from lakehouse.delta import DeltaRef
 
 FHIR_SUFFIXES = (".ndjson", ".ndjson.gz", ".jsonl", ".jsonl.gz", ".json", ".json.gz")
 
@@ -90,3 +93,18 @@ def snapshot_from_rows(rows: list[dict], snapshot_id: str) -> LandingSnapshot:
     if manifest_digest(entries) != snapshot_id:
         raise ValueError(f"recorded manifest of snapshot {snapshot_id} does not hash to its id")
     return LandingSnapshot(snapshot_id, mine[0]["root"], entries, ())
+
+
+class SnapshotRef(BaseModel):
+    """What the landing asset hands to ingestion: a snapshot id and the pinned manifest table version."""
+
+    snapshot_id: str
+    root: str
+    files: int
+    total_bytes: int
+    manifest: DeltaRef
+
+    def load(self) -> LandingSnapshot:
+        rows = self.manifest.open().to_pyarrow_table(
+            columns=["snapshot_id", "root", "path", "size", "sha256"]).to_pylist()
+        return snapshot_from_rows(rows, self.snapshot_id)

@@ -105,3 +105,10 @@ def commit_metadata_of(uri: str, version: int) -> dict[str, Any]:
         if entry.get("version") == version:
             return entry
     raise KeyError(f"{uri}: no commit for version {version}")
+
+
+def row_count(uri: str, version: int | None = None) -> int:
+    """Rows in a table version, from the Delta log's file statistics (no data read)."""
+    actions = DeltaTable(uri, version=version).get_add_actions(flatten=True)
+    counts = pa.table(actions).column("num_records")
+    return int(sum(v for v in counts.to_pylist() if v is not None))

@@ -1,0 +1,34 @@
+# The README's two commands: `make demo` and `make test`. Each creates or updates .venv itself.
+PYTHON ?= python3
+VENV ?= .venv
+BIN := $(VENV)/bin
+STAMP := $(VENV)/.installed
+
+.PHONY: demo test test-all ui bench lock venv clean
+
+venv: $(STAMP)
+
+$(STAMP): requirements.lock pyproject.toml
+	@test -x $(BIN)/python || $(PYTHON) -m venv $(VENV)
+	$(BIN)/python -m pip install --quiet --upgrade pip
+	$(BIN)/python -m pip install --quiet -r requirements.lock
+	$(BIN)/python -m pip install --quiet --no-deps -e .
+	@touch $(STAMP)
+
+demo: venv  ## generate the demo cohort into the landing zone and materialize the whole graph
+	$(BIN)/clinical-mlops pipeline run
+
+test: venv  ## unit + integration + end-to-end (small cohort); benchmarks, gpu and spark tests excluded
+	$(BIN)/python -m pytest
+
+ui: venv  ## Dagster UI on http://127.0.0.1:3000 (stop with Ctrl-C or SIGTERM)
+	$(BIN)/clinical-mlops ui
+
+bench: venv  ## performance benchmarks; results land in benchmarks/results/*.json
+	$(BIN)/python -m pytest -m benchmark -p no:cacheprovider tests/benchmarks -s
+
+lock: venv  ## re-pin every package after changing pyproject dependencies
+	$(BIN)/python -m pip freeze --all --exclude-editable | grep -vE '^(clinical-mlops|pip)==' > requirements.lock
+
+clean:
+	rm -rf .clinical-mlops

@@ -1,0 +1,77 @@
+"""Ingestion stage: the landing snapshot, then the bronze Delta tables (landing -> bronze)."""
+
+from collections.abc import Iterator
+
+from dagster import AssetExecutionContext, AssetIn, AssetOut, DataVersion, Failure, MetadataValue, Output, asset, multi_asset
+
+from ingestion.bronze_tables import AUDIT_TABLE, QUARANTINE_TABLE, SNAPSHOT_TABLE, TABLES
+from ingestion.ingest import BRONZE_OUTPUTS, ingest_snapshot, record_snapshot
+from ingestion.landing import SnapshotRef, take_snapshot
+from lakehouse.delta import row_count
+from orchestration.resources import PlatformResource, commit_metadata
+
+LANDING_KEY = ["landing", "snapshot"]
+
+DESCRIPTIONS = {
+    **{name: f"Bronze {name}: typed, flattened FHIR resources with raw JSON (holds PHI)." for name in TABLES},
+    QUARANTINE_TABLE: "Resources (or files) that could not be ingested, with the reason, file and line.",
+    AUDIT_TABLE: "Per snapshot, file and resource type: resources read, written and quarantined.",
+}
+
+
+@asset(key=LANDING_KEY, group_name="ingestion", kinds={"fhir", "delta"},
+       description="Manifest (path, size, sha256) of the raw FHIR export in the landing zone; "
+                   "its digest is the snapshot id every bronze write records.")
+def landing_snapshot(context: AssetExecutionContext, platform: PlatformResource) -> Output[SnapshotRef]:
+    settings = platform.settings
+    snapshot = take_snapshot(settings.landing)
+    if not snapshot.files:
+        raise Failure(f"no FHIR files (*.ndjson[.gz], *.json[.gz]) under the landing directory {settings.landing}")
+    written = record_snapshot(snapshot, settings.bronze,
+                              commit_metadata(context, f"bronze/{SNAPSHOT_TABLE}"))
+    ref = SnapshotRef(snapshot_id=snapshot.snapshot_id, root=snapshot.root, files=len(snapshot.files),
+                      total_bytes=snapshot.total_bytes, manifest=written.ref())
+    return Output(ref, data_version=DataVersion(snapshot.snapshot_id), metadata={
+        "snapshot_id": snapshot.snapshot_id,
+        "landing_root": snapshot.root,
+        "files": len(snapshot.files),
+        "bytes": snapshot.total_bytes,
+        "ignored_files": len(snapshot.ignored),
+        "manifest_table": MetadataValue.path(written.uri),
+        "manifest_delta_version": written.version,
+    })
+
+
+@multi_asset(
+    outs={name: AssetOut(key=["bronze", name], description=DESCRIPTIONS[name], kinds={"delta"}) for name in BRONZE_OUTPUTS},
+    ins={"snapshot": AssetIn(key=LANDING_KEY)},
+    group_name="bronze",
+    description="Parse the landing snapshot's FHIR files into typed bronze Delta tables (one commit each).",
+)
+def bronze_tables(context: AssetExecutionContext, platform: PlatformResource,
+                  snapshot: SnapshotRef) -> Iterator[Output]:
+    settings = platform.settings
+    report = ingest_snapshot(
+        snapshot.load(),
+        settings.bronze,
+        commit_metadata=lambda name: commit_metadata(context, f"bronze/{name}"),
+        run_id=context.run_id,
+        batch_rows=settings.ingest_batch_rows,
+        on_file=lambda path: context.log.debug(f"ingested {path}"),
+    )
+    totals = report.totals
+    context.log.info(f"snapshot {snapshot.snapshot_id[:12]}: read {totals.read}, written {totals.written}, "
+                     f"quarantined {totals.quarantined} in {report.seconds:.1f}s")
+    for name in BRONZE_OUTPUTS:
+        write = report.writes[name]
+        yield Output(write.ref(), output_name=name, data_version=DataVersion(str(write.version)), metadata={
+            "table_uri": MetadataValue.path(write.uri),
+            "delta_version": write.version,
+            "snapshot_id": snapshot.snapshot_id,
+            "row_count": row_count(write.uri, write.version),
+            "rows_in_snapshot": write.rows_in_source,
+            "inserted": write.inserted,
+            "updated": write.updated,
+            "unchanged": write.unchanged,
+            "upstream_manifest_version": snapshot.manifest.version,
+        })

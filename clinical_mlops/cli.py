@@ -1,0 +1,211 @@
+"""`clinical-mlops`: the platform's command line. Every command has --help; reporting commands --json."""
+
+from __future__ import annotations
+
+import json
+import sys
+from pathlib import Path
+from typing import Optional
+
+import typer
+from rich.console import Console
+from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeElapsedColumn
+from rich.table import Table
+
+from clinical_mlops.settings import Settings, load_settings
+
+app = typer.Typer(help="Clinical MLOps platform: FHIR -> Delta -> de-identified features -> models, with lineage.",
+                  no_args_is_help=True, add_completion=False)
+pipeline_app = typer.Typer(help="Run the Dagster graph.", no_args_is_help=True)
+app.add_typer(pipeline_app, name="pipeline")
+
+console = Console(stderr=True)
+HomeOption = typer.Option(None, "--home", help="Lakehouse root (default: $CLINICAL_MLOPS_HOME or .clinical-mlops).")
+JsonOption = typer.Option(False, "--json", help="Print the report as JSON on stdout.")
+
+
+def _settings(home: Optional[Path], **overrides: object) -> Settings:
+    try:
+        return load_settings(home=home, **overrides)
+    except Exception as exc:  # pydantic ValidationError names the variable and the value
+        console.print(f"[red]invalid configuration:[/red] {exc}")
+        raise typer.Exit(2) from None
+
+
+def _progress() -> Progress:
+    return Progress(TextColumn("{task.description}"), BarColumn(), MofNCompleteColumn(), TimeElapsedColumn(),
+                    console=console, transient=True, disable=not console.is_terminal)
+
+
+def _emit_json(payload: dict) -> None:
+    sys.stdout.write(json.dumps(payload, indent=2, default=str) + "\n")
+
+
+@app.command()
+def generate(
+    out: Path = typer.Option(..., "--out", help="Directory to write FHIR R4 Bulk ndjson files into."),
+    patients: int = typer.Option(1000, "--patients", min=1, help="Number of patients."),
+    seed: int = typer.Option(42, "--seed", help="Seed: the same seed gives byte-identical files."),
+    gzip: bool = typer.Option(False, "--gzip/--no-gzip", help="Write .ndjson.gz instead of .ndjson."),
+    workers: int = typer.Option(1, "--workers", min=1, help="Worker processes (output does not depend on it)."),
+    as_json: bool = JsonOption,
+) -> None:
+    """Write a seeded synthetic longitudinal FHIR cohort (the embedded default data)."""
+    from dataclasses import asdict
+
+    from cohort.generator import generate_cohort
+
+    with _progress() as progress:
+        task = progress.add_task("generating patients", total=patients)
+        report = generate_cohort(out, patients, seed, gzip=gzip, workers=workers,
+                                 progress=lambda n: progress.advance(task, n))
+    if as_json:
+        _emit_json(asdict(report))
+        return
+    table = Table("file", "resources", title=f"{report.patients} patients (seed {seed}) -> {out}")
+    for name, count in report.files.items():
+        table.add_row(name, f"{count:,}")
+    console.print(table)
+    console.print(f"{report.resources:,} resources in {report.seconds:.1f}s ({report.patients_per_s:,.0f} patients/s); "
+                  f"30-day readmission after {report.inpatient_discharges:,} inpatient discharges: "
+                  f"{report.readmission_rate:.1%}")
+
+
+@app.command()
+def snapshot(landing_dir: Path = typer.Argument(..., help="Landing directory to fingerprint."),
+             as_json: bool = JsonOption) -> None:
+    """Print the landing snapshot id and manifest of a directory (reads only)."""
+    from ingestion.landing import take_snapshot
+
+    try:
+        snap = take_snapshot(landing_dir)
+    except FileNotFoundError as exc:
+        console.print(f"[red]{exc}[/red]")
+        raise typer.Exit(2) from None
+    if as_json:
+        _emit_json(snap.to_dict())
+        return
+    console.print(f"snapshot {snap.snapshot_id}: {len(snap.files)} files, {snap.total_bytes:,} bytes "
+                  f"({len(snap.ignored)} non-FHIR files ignored)")
+
+
+def _print_ingest(report: dict) -> None:
+    table = Table("resource type", "read", "written", "quarantined", title=f"snapshot {report['snapshot_id'][:16]}…")
+    for rtype, c in report["per_type"].items():
+        table.add_row(rtype, f"{c['read']:,}", f"{c['written']:,}", f"{c['quarantined']:,}")
+    table.add_row("[b]total", f"[b]{report['read']:,}", f"[b]{report['written']:,}", f"[b]{report['quarantined']:,}")
+    console.print(table)
+    versions = Table("bronze table", "Delta version", "rows in snapshot", "inserted", "updated")
+    for name, t in report["tables"].items():
+        versions.add_row(name, str(t["version"]), f"{t['rows_in_snapshot']:,}", f"{t['inserted']:,}", f"{t['updated']:,}")
+    console.print(versions)
+    for reason, count in report["quarantine_reasons"].items():
+        console.print(f"  quarantined {count:,}: {reason}")
+    console.print(f"{report['read']:,} resources in {report['seconds']:.1f}s ({report['resources_per_s'] or 0:,.0f}/s)")
+
+
+@app.command()
+def ingest(landing_dir: Path = typer.Argument(..., help="Directory of FHIR ndjson[.gz] / Bundle json[.gz] files."),
+           home: Optional[Path] = HomeOption, as_json: bool = JsonOption) -> None:
+    """Ingest a landing directory into the bronze Delta tables, outside Dagster (same code)."""
+    from ingestion.ingest import ingest_directory
+    from ingestion.landing import take_snapshot
+
+    settings = _settings(home)
+    settings.ensure_layout()
+    try:
+        files = len(take_snapshot(landing_dir).files)
+    except FileNotFoundError as exc:
+        console.print(f"[red]{exc}[/red]")
+        raise typer.Exit(2) from None
+    with _progress() as progress:
+        task = progress.add_task("ingesting files", total=files)
+        report = ingest_directory(landing_dir, settings.bronze, batch_rows=settings.ingest_batch_rows,
+                                  on_file=lambda _: progress.advance(task)).to_dict()
+    if as_json:
+        _emit_json(report)
+    else:
+        _print_ingest(report)
+
+
+@pipeline_app.command("run")
+def pipeline_run(
+    home: Optional[Path] = HomeOption,
+    patients: Optional[int] = typer.Option(None, "--patients", help="Demo cohort size when generating (default 1000)."),
+    seed: Optional[int] = typer.Option(None, "--seed", help="Demo cohort seed when generating."),
+    generate_cohort: bool = typer.Option(True, "--generate/--no-generate",
+                                         help="Generate the demo cohort into an empty landing zone first."),
+    as_json: bool = JsonOption,
+) -> None:
+    """Materialize the whole graph in process (generating the demo cohort into an empty landing zone)."""
+    from ingestion.landing import take_snapshot
+    from orchestration.run import run_pipeline
+
+    settings = _settings(home, demo_patients=patients, demo_seed=seed)
+    settings.ensure_layout()
+    if generate_cohort and not take_snapshot(settings.landing).files:
+        from cohort.generator import generate_cohort as generate_fhir
+
+        console.print(f"landing zone {settings.landing} is empty: generating the demo cohort "
+                      f"({settings.demo_patients} patients, seed {settings.demo_seed})")
+        with _progress() as progress:
+            task = progress.add_task("generating patients", total=settings.demo_patients)
+            generate_fhir(settings.landing, settings.demo_patients, settings.demo_seed, gzip=True,
+                          progress=lambda n: progress.advance(task, n))
+    console.print(f"materializing the graph (Dagster home {settings.dagster_home}) …")
+    summary = run_pipeline(settings)
+    if as_json:
+        _emit_json(summary.to_dict())
+    else:
+        table = Table("asset", "Delta version", "rows", "data version", title=f"run {summary.run_id}")
+        for a in summary.assets:
+            table.add_row(a["asset"], str(a["delta_version"]), f"{a['rows']:,}" if a["rows"] is not None else "",
+                          (a["data_version"] or "")[:16])
+        console.print(table)
+        snapshot_ids = {a["snapshot_id"] for a in summary.assets if a["snapshot_id"]}
+        console.print(f"snapshot id: {', '.join(sorted(snapshot_ids))}")
+        failed = [c for c in summary.checks if not c["passed"]]
+        console.print(f"checks: {len(summary.checks) - len(failed)} passed, {len(failed)} failed"
+                      + "".join(f"\n  [yellow]{c['severity']}[/yellow] {c['check']}" for c in failed))
+        console.print(f"outputs under {settings.root}; open the UI with `make ui`")
+    if not summary.success:
+        console.print(f"[red]pipeline failed:[/red] {summary.failure}")
+        raise typer.Exit(1)
+
+
+@app.command()
+def ui(home: Optional[Path] = HomeOption,
+       host: str = typer.Option("127.0.0.1", "--host", help="Loopback address to bind (no other is allowed)."),
+       port: int = typer.Option(3000, "--port", help="Port of the Dagster UI.")) -> None:
+    """Start the Dagster UI on loopback; stop it with SIGTERM or Ctrl-C."""
+    from orchestration.ui import check_loopback, exec_ui
+
+    try:
+        check_loopback(host)
+    except ValueError as exc:
+        console.print(f"[red]{exc}[/red]")
+        raise typer.Exit(2) from None
+    settings = _settings(home)
+    console.print(f"Dagster UI on http://{host}:{port} (home {settings.dagster_home})")
+    exec_ui(settings, host, port)
+
+
+@app.command("config")
+def show_config(home: Optional[Path] = HomeOption, as_json: bool = JsonOption) -> None:
+    """Show the effective settings and where each zone lives."""
+    settings = _settings(home)
+    values = {**settings.model_dump(mode="json"), "landing": str(settings.landing), "bronze": str(settings.bronze),
+              "silver": str(settings.silver), "gold": str(settings.gold), "dagster_home": str(settings.dagster_home),
+              "mlflow_home": str(settings.mlflow_home), "feast_home": str(settings.feast_home),
+              "bentoml_home": str(settings.bentoml_home)}
+    if as_json:
+        _emit_json(values)
+        return
+    table = Table("setting", "value")
+    for key, value in values.items():
+        table.add_row(key, str(value))
+    console.print(table)
+
+
+if __name__ == "__main__":  # pragma: no cover
+    app()
