@@ -38,9 +38,8 @@ COMMON_FIELDS = [
     pa.field("snapshot_id", STR, nullable=False),
     pa.field("source_file", STR, nullable=False),
     pa.field("source_locator", STR, nullable=False),
-    pa.field("content_hash", STR, nullable=False),
     pa.field("ingested_at", TS, nullable=False),
-    pa.field("raw_json", pa.large_string(), nullable=False),
+    pa.field("raw_json", pa.large_string(), nullable=False),  # as delivered; a change updates the row
 ]
 
 IDENTIFIER = pa.struct([("system", STR), ("type", STR), ("value", STR)])
@@ -212,7 +211,9 @@ def flatten_patient(r: dict[str, Any], refs: Refs) -> dict[str, Any]:
 
 
 def flatten_encounter(r: dict[str, Any], refs: Refs) -> dict[str, Any]:
-    start, end = period_bounds(r, "period")
+    period = r.get("period") or {}
+    start = parse_instant(period.get("start"), "period.start")
+    end = parse_instant(period.get("end"), "period.end")
     cls = r.get("class") or {}
     hosp = r.get("hospitalization") or {}
     typ = first_coding(r.get("type"))

@@ -9,9 +9,9 @@ table and no snapshot marked as ingested.
 
 from __future__ import annotations
 
-import hashlib
 import time
 from collections import Counter, defaultdict
+from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass, field
 from datetime import datetime, timezone
 from pathlib import Path
@@ -37,7 +37,8 @@ from ingestion.errors import QuarantineError
 from ingestion.fhir_types import R4_RESOURCE_TYPES
 from ingestion.fhir_values import parse_instant
 from ingestion.landing import LandingSnapshot, snapshot_rows, take_snapshot
-from ingestion.sources import Item, read_file
+from ingestion.fast_ndjson import parse_ndjson
+from ingestion.sources import Item, is_ndjson, line_item, read_bytes, read_file
 from lakehouse.delta import WriteResult, table_uri, upsert
 
 UNKNOWN = "unknown"
@@ -64,6 +65,7 @@ class IngestReport:
     writes: dict[str, WriteResult]
     quarantine_reasons: Counter = field(default_factory=Counter)
     seconds: float = 0.0
+    phase_seconds: dict[str, float] = field(default_factory=dict)
 
     @property
     def totals(self) -> TypeCounts:
@@ -83,6 +85,7 @@ class IngestReport:
             "duplicates_in_snapshot": self.duplicates,
             "seconds": round(self.seconds, 3),
             "resources_per_s": round(totals.read / self.seconds, 1) if self.seconds else None,
+            "phase_seconds": {k: round(v, 3) for k, v in self.phase_seconds.items()},
             "per_type": {t: vars(c) for t, c in sorted(self.per_type.items())},
             "quarantine_reasons": dict(self.quarantine_reasons.most_common()),
             "tables": {
@@ -109,6 +112,11 @@ class _Batch:
         self.rows += 1
         if self.rows >= self.limit:
             self.flush()
+
+    def append_table(self, data: pa.Table) -> None:
+        """Rows already in the bronze schema (the vectorized path); keeps file order."""
+        self.flush()
+        self.batches.extend(data.to_batches())
 
     def flush(self) -> None:
         if self.rows:
@@ -142,8 +150,9 @@ def route(resource: dict[str, Any]) -> BronzeTable:
 class SnapshotParser:
     """Parses the files of one snapshot into per-table Arrow data plus quarantine and audit rows."""
 
-    def __init__(self, snapshot: LandingSnapshot, *, batch_rows: int = 50_000):
+    def __init__(self, snapshot: LandingSnapshot, *, batch_rows: int = 50_000, vectorized: bool = True):
         self.snapshot = snapshot
+        self.vectorized = vectorized
         self.now = datetime.now(timezone.utc)
         self.batches = {name: _Batch(t, batch_rows) for name, t in TABLES.items()}
         self.quarantine: dict[str, list] = {name: [] for name in QUARANTINE_SCHEMA.names}
@@ -192,7 +201,6 @@ class SnapshotParser:
         row["snapshot_id"] = self.snapshot.snapshot_id
         row["source_file"] = rel
         row["source_locator"] = item.locator
-        row["content_hash"] = hashlib.blake2b(raw, digest_size=16).hexdigest()
         row["ingested_at"] = self.now
         row["raw_json"] = raw.decode("utf-8", "replace")
         self.batches[table.name].append(row)
@@ -201,7 +209,23 @@ class SnapshotParser:
         counts.written += 1
 
     def parse_file(self, rel: str, sha256: str | None = None) -> None:
-        for item in read_file(Path(self.snapshot.root) / rel, sha256):
+        path = Path(self.snapshot.root) / rel
+        if self.vectorized and is_ndjson(path.name):
+            try:
+                data = read_bytes(path, sha256)
+            except OSError:
+                data = None  # the per-resource reader records the unreadable file
+            fast = parse_ndjson(path.name, data, source_file=rel, snapshot_id=self.snapshot.snapshot_id,
+                                now=self.now) if data is not None else None
+            if fast is not None:
+                self.batches[fast.table].append_table(fast.data)
+                counts = self.per_file[(rel, fast.resource_type)]
+                counts.read += fast.data.num_rows
+                counts.written += fast.data.num_rows
+                for lineno, line in fast.leftovers:
+                    self.parse_item(rel, line_item(lineno, line))
+                return
+        for item in read_file(path, sha256):
             self.parse_item(rel, item)
 
     def tables(self) -> tuple[dict[str, pa.Table], int]:
@@ -241,34 +265,42 @@ def ingest_snapshot(
     commit_metadata: CommitMetadata | None = None,
     run_id: str | None = None,
     batch_rows: int = 50_000,
+    vectorized: bool = True,
     on_file: Callable[[str], None] | None = None,
 ) -> IngestReport:
     """Parse every file of ``snapshot`` and upsert the bronze tables (one commit per table)."""
     started = time.perf_counter()
-    parser = SnapshotParser(snapshot, batch_rows=batch_rows)
+    parser = SnapshotParser(snapshot, batch_rows=batch_rows, vectorized=vectorized)
     for entry in snapshot.files:
         parser.parse_file(entry.path, entry.sha256)
         if on_file:
             on_file(entry.path)
+    parsed_at = time.perf_counter()
     tables, duplicates = parser.tables()
+    collapsed_at = time.perf_counter()
 
     def meta(name: str) -> dict[str, Any]:
         base = {"snapshot_id": snapshot.snapshot_id, "writer": "clinical-mlops ingest"}
         return {**base, **(commit_metadata(name) if commit_metadata else {})}
 
-    writes: dict[str, WriteResult] = {}
-    for name, data in tables.items():
-        writes[name] = upsert(table_uri(bronze_dir, name), data, key="resource_key",
-                              change_column="content_hash", metadata=meta(name))
-    writes[QUARANTINE_TABLE] = upsert(table_uri(bronze_dir, QUARANTINE_TABLE), parser.quarantine_table(),
-                                      key="quarantine_key", change_column="reason", metadata=meta(QUARANTINE_TABLE))
+    jobs = {name: (data, "resource_key", "raw_json") for name, data in tables.items()}
+    jobs[QUARANTINE_TABLE] = (parser.quarantine_table(), "quarantine_key", "reason")
+    # one atomic commit per table; delta-rs releases the GIL, so tables are written concurrently
+    with ThreadPoolExecutor(max_workers=4) as pool:
+        futures = {name: pool.submit(upsert, table_uri(bronze_dir, name), data, key=key, change_column=change,
+                                     metadata=meta(name)) for name, (data, key, change) in jobs.items()}
+        writes: dict[str, WriteResult] = {name: future.result() for name, future in futures.items()}
+    # the audit is written last: it is the record that this snapshot was ingested
     writes[AUDIT_TABLE] = upsert(table_uri(bronze_dir, AUDIT_TABLE), parser.audit_table(run_id),
                                  key="audit_key", change_column="counts", metadata=meta(AUDIT_TABLE))
     per_type: dict[str, TypeCounts] = defaultdict(TypeCounts)
     for (_, rtype), counts in parser.per_file.items():
         per_type[rtype].add(counts)
+    finished = time.perf_counter()
+    phases = {"parse": parsed_at - started, "collapse_duplicates": collapsed_at - parsed_at,
+              "write_delta": finished - collapsed_at}
     return IngestReport(snapshot, dict(per_type), dict(parser.per_file), duplicates, writes,
-                        parser.reasons, time.perf_counter() - started)
+                        parser.reasons, finished - started, phases)
 
 
 def record_snapshot(snapshot: LandingSnapshot, bronze_dir: Path, metadata: dict[str, Any] | None = None) -> WriteResult:

@@ -44,6 +44,18 @@ def _excerpt(raw: bytes | None) -> bytes | None:
 GZIP_ERRORS = (gzip.BadGzipFile, EOFError, zlib.error)
 
 
+def line_item(lineno: int, line: bytes) -> Item:
+    """One ndjson line: a resource, or the reason it is not one."""
+    try:
+        resource = orjson.loads(line)
+    except orjson.JSONDecodeError as exc:
+        reason = "invalid JSON" if line.endswith(b"\n") else "truncated or invalid JSON"
+        return Item(f"line {lineno}", None, _excerpt(line), f"{reason}: {exc}")
+    if not isinstance(resource, dict):
+        return Item(f"line {lineno}", None, _excerpt(line), "line is not a JSON object")
+    return Item(f"line {lineno}", resource, line.rstrip(b"\r\n"))
+
+
 def read_ndjson(name: str, data: bytes) -> Iterator[Item]:
     lineno = 0
     seen = False
@@ -53,16 +65,7 @@ def read_ndjson(name: str, data: bytes) -> Iterator[Item]:
                 if not line.strip():
                     continue
                 seen = True
-                try:
-                    resource = orjson.loads(line)
-                except orjson.JSONDecodeError as exc:
-                    reason = "truncated JSON" if not line.endswith(b"\n") else "invalid JSON"
-                    yield Item(f"line {lineno}", None, _excerpt(line), f"{reason}: {exc}")
-                    continue
-                if not isinstance(resource, dict):
-                    yield Item(f"line {lineno}", None, _excerpt(line), "line is not a JSON object")
-                    continue
-                yield Item(f"line {lineno}", resource, line.rstrip(b"\r\n"))
+                yield line_item(lineno, line)
     except GZIP_ERRORS as exc:
         yield Item(f"line {lineno + 1}", None, None,
                    f"corrupt gzip stream after line {lineno}: {type(exc).__name__}: {exc}", file_failed=True)
