@@ -40,6 +40,7 @@ from ingestion.landing import LandingSnapshot, snapshot_rows, take_snapshot
 from ingestion.fast_ndjson import parse_ndjson
 from ingestion.sources import Item, is_ndjson, line_item, read_bytes, read_file
 from lakehouse.delta import WriteResult, table_uri, upsert
+from lineage.code_version import code_version
 
 UNKNOWN = "unknown"
 BRONZE_OUTPUTS = [*TABLES, QUARANTINE_TABLE, AUDIT_TABLE]  # what one ingestion run writes
@@ -280,7 +281,7 @@ def ingest_snapshot(
     collapsed_at = time.perf_counter()
 
     def meta(name: str) -> dict[str, Any]:
-        base = {"snapshot_id": snapshot.snapshot_id, "writer": "clinical-mlops ingest"}
+        base = {"snapshot_id": snapshot.snapshot_id, "writer": "clinical-mlops ingest", **code_version()}
         return {**base, **(commit_metadata(name) if commit_metadata else {})}
 
     jobs = {name: (data, "resource_key", "raw_json") for name, data in tables.items()}
@@ -308,7 +309,7 @@ def record_snapshot(snapshot: LandingSnapshot, bronze_dir: Path, metadata: dict[
     rows = snapshot_rows(snapshot, datetime.now(timezone.utc))
     return upsert(table_uri(bronze_dir, SNAPSHOT_TABLE), pa.Table.from_pylist(rows, schema=SNAPSHOT_SCHEMA),
                   key="entry_key", change_column="sha256",
-                  metadata={"snapshot_id": snapshot.snapshot_id, **(metadata or {})})
+                  metadata={"snapshot_id": snapshot.snapshot_id, **code_version(), **(metadata or {})})
 
 
 def ingest_directory(landing_dir: Path, bronze_dir: Path, **kwargs: Any) -> IngestReport:

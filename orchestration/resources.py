@@ -8,6 +8,7 @@ from dagster import ConfigurableResource, InitResourceContext
 from pydantic import PrivateAttr
 
 from clinical_mlops.settings import Settings, load_settings
+from lineage.code_version import code_version
 
 
 class PlatformResource(ConfigurableResource):
@@ -28,5 +29,5 @@ class PlatformResource(ConfigurableResource):
 
 
 def commit_metadata(context: Any, asset_key: str, **extra: Any) -> dict[str, Any]:
-    """What every Delta commit written by an asset carries: the Dagster run and asset key."""
-    return {"dagster_run_id": context.run_id, "asset_key": asset_key, **extra}
+    """What every Delta commit written by an asset carries: the Dagster run, asset key and code version."""
+    return {"dagster_run_id": context.run_id, "asset_key": asset_key, **code_version(), **extra}
