@@ -112,12 +112,12 @@ def ingest(landing_dir: Path = typer.Argument(..., help="Directory of FHIR ndjso
     from ingestion.landing import take_snapshot
 
     settings = _settings(home)
-    settings.ensure_layout()
     try:
         files = len(take_snapshot(landing_dir).files)
     except FileNotFoundError as exc:
         console.print(f"[red]{exc}[/red]")
         raise typer.Exit(2) from None
+    settings.ensure_layout()
     with _progress() as progress:
         task = progress.add_task("ingesting files", total=files)
         report = ingest_directory(landing_dir, settings.bronze, batch_rows=settings.ingest_batch_rows,

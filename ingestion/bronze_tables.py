@@ -173,7 +173,8 @@ def flatten_patient(r: dict[str, Any], refs: Refs) -> dict[str, Any]:
         elif mrn is None and type_code == "MR":
             mrn = value
     if mrn is None:  # exports such as MIMIC carry the record number without a type
-        mrn = next((i["value"] for i in identifiers if i["type"] is None and i["value"]), None)
+        mrn = next((i["value"] for i in identifiers
+                    if i["type"] is None and i["value"] and i["system"] not in SSN_SYSTEMS), None)
     name = _human_name(r.get("name"))
     deceased_at = parse_instant(r.get("deceasedDateTime"), "deceasedDateTime")
     contacts = [
@@ -354,7 +355,7 @@ def _attachment_text(attachment: dict[str, Any], where: str) -> str | None:
     if data is None:
         return None
     try:
-        raw = base64.b64decode(data, validate=True)
+        raw = base64.b64decode("".join(data.split()), validate=True)  # base64Binary may wrap lines
     except (binascii.Error, ValueError, TypeError):
         raise QuarantineError(f"{where}.attachment.data is not valid base64") from None
     content_type = attachment.get("contentType") or ""
@@ -452,7 +453,7 @@ def flatten_other(r: dict[str, Any], refs: Refs) -> dict[str, Any]:
     for field in PATIENT_REFERENCE_FIELDS:
         ref = r.get(field)
         if ref is not None and reference_type(ref) in (None, "Patient"):
-            patient_key = reference_id(ref, refs)
+            patient_key = reference_id(ref, refs) or None
             if patient_key:
                 break
     return {"patient_key": patient_key, "encounter_id": _encounter_id(r, refs)}

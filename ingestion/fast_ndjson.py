@@ -11,9 +11,7 @@ for the per-resource path, which decides, and quarantines with the reason.
 
 from __future__ import annotations
 
-import gzip
 import io
-import zlib
 from dataclasses import dataclass
 from datetime import datetime
 
@@ -25,6 +23,7 @@ import pyarrow.compute as pc
 import pyarrow.json as pa_json
 
 from ingestion.bronze_tables import MEDICATION_KINDS, TABLES
+from ingestion.sources import decompress_verified
 
 S = pl.String
 REFERENCE = pl.Struct({"reference": S, "type": S})
@@ -270,7 +269,8 @@ def _other() -> FastSpec:
     for field in reversed(fields):
         ref = pl.col(field)
         candidate = ref_id(ref)
-        ok = ref.is_not_null() & (ref_type(ref).is_null() | (ref_type(ref) == "Patient")) & candidate.is_not_null()
+        ok = (ref.is_not_null() & (ref_type(ref).is_null() | (ref_type(ref) == "Patient"))
+              & candidate.is_not_null() & (candidate != ""))
         patient = pl.when(ok).then(candidate).otherwise(patient)
     return FastSpec("other_resources", {
         **BASE, "subject": REFERENCE, "patient": REFERENCE, "beneficiary": REFERENCE,
@@ -340,11 +340,9 @@ class _Lines:
 
 
 def _lines(name: str, data: bytes) -> _Lines | None:
-    if name.lower().endswith(".gz"):
-        try:
-            data = gzip.decompress(data)
-        except (gzip.BadGzipFile, EOFError, zlib.error, OSError):
-            return None  # the per-resource reader recovers what precedes the damage
+    data, damage = decompress_verified(name, data)
+    if damage is not None:
+        return None  # the per-resource reader keeps the verified members and quarantines the rest
     if b"\r" in data or b"\n\n" in data or data[:1].isspace():
         kept = [(n, line.rstrip(b"\r")) for n, line in enumerate(data.split(b"\n"), 1) if line.strip()]
         document = b"".join(line + b"\n" for _, line in kept)
@@ -401,7 +399,8 @@ def parse_ndjson(name: str, data: bytes, *, source_file: str, snapshot_id: str, 
     if spec.patient_fields:
         ref = pl.col(spec.patient_fields[0])
         patient = ref_id(ref)
-        patient_ok = patient.is_not_null() & (ref_type(ref).is_null() | (ref_type(ref) == "Patient"))
+        patient_ok = (patient.is_not_null() & (patient != "")
+                      & (ref_type(ref).is_null() | (ref_type(ref) == "Patient")))
     unreadable_dates = pl.lit(False)
     for raw, parsed_value in spec.dates:
         unreadable_dates = unreadable_dates | (raw.is_not_null() & parsed_value.is_null())

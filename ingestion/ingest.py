@@ -2,9 +2,10 @@
 
 Accounting is exact: for each (file, resource type), read == written + quarantined. ``written``
 counts resources accepted into bronze (a resource repeated inside one snapshot is merged into one row:
-the last occurrence wins; ``duplicates`` says how many). Each table is one atomic Delta commit,
-and the snapshot is recorded in ``landing_snapshots`` last, so a failed run leaves no half-written
-table and no snapshot marked as ingested.
+the last occurrence wins; ``duplicates`` says how many). Each table is one atomic Delta commit, and
+``ingest_audit`` is written last: it is the record that a snapshot was ingested, so a failed run leaves
+no half-written table and no snapshot audited as ingested. (``landing_snapshots`` records manifests as
+they are taken, before ingestion.)
 """
 
 from __future__ import annotations

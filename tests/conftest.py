@@ -1,0 +1,194 @@
+"""Shared fixtures: third-party data paths (skipped when absent), small FHIR resource builders,
+an ndjson writer, Delta read helpers and a free loopback port."""
+
+from __future__ import annotations
+
+import gzip
+import inspect
+import json
+import socket
+from pathlib import Path
+from typing import Any, Callable, Iterable
+
+import pytest
+
+REPO_ROOT = Path(__file__).resolve().parents[1]
+SHARED_DATA = REPO_ROOT.parent / "shared" / "data"
+MIMIC_DIR = SHARED_DATA / "mimic-iv-fhir-demo-2.1.0"
+SYNTHEA_DIR = SHARED_DATA / "synthea-r4-bundles"
+
+
+# ---------------------------------------------------------------- shared data (read in place, never copied)
+
+def _require(path: Path) -> Path:
+    if not path.is_dir():
+        pytest.skip(f"shared data set not available at {path} (tests that read ../shared/data skip without it)")
+    return path
+
+
+@pytest.fixture(scope="session")
+def shared_data_dir() -> Path:
+    return _require(SHARED_DATA)
+
+
+@pytest.fixture(scope="session")
+def mimic_dir() -> Path:
+    return _require(MIMIC_DIR)
+
+
+@pytest.fixture(scope="session")
+def synthea_dir() -> Path:
+    return _require(SYNTHEA_DIR)
+
+
+# ---------------------------------------------------------------- FHIR resource builders
+
+class FhirBuilders:
+    """Minimal, valid FHIR R4 resources; keyword arguments are merged into the resource."""
+
+    @staticmethod
+    def patient(pid: str = "p1", **extra: Any) -> dict[str, Any]:
+        return {"resourceType": "Patient", "id": pid, "gender": "female", "birthDate": "1970-05-17",
+                "name": [{"use": "official", "family": f"Family{pid}", "given": ["Ann", "B"]}], **extra}
+
+    @staticmethod
+    def encounter(eid: str = "e1", patient: str = "p1", **extra: Any) -> dict[str, Any]:
+        return {"resourceType": "Encounter", "id": eid, "status": "finished",
+                "class": {"system": "http://terminology.hl7.org/CodeSystem/v3-ActCode", "code": "IMP"},
+                "subject": {"reference": f"Patient/{patient}"},
+                "period": {"start": "2020-01-01T08:00:00Z", "end": "2020-01-03T10:30:00Z"}, **extra}
+
+    @staticmethod
+    def observation(oid: str = "o1", patient: str = "p1", value: float | None = 7.25,
+                    encounter: str | None = None, **extra: Any) -> dict[str, Any]:
+        obs: dict[str, Any] = {
+            "resourceType": "Observation", "id": oid, "status": "final",
+            "code": {"coding": [{"system": "http://loinc.org", "code": "2345-7", "display": "Glucose"}]},
+            "subject": {"reference": f"Patient/{patient}"},
+            "effectiveDateTime": "2020-01-02T09:15:00Z",
+        }
+        if value is not None:
+            obs["valueQuantity"] = {"value": value, "unit": "mmol/L"}
+        if encounter:
+            obs["encounter"] = {"reference": f"Encounter/{encounter}"}
+        return {**obs, **extra}
+
+    @staticmethod
+    def condition(cid: str = "c1", patient: str = "p1", **extra: Any) -> dict[str, Any]:
+        return {"resourceType": "Condition", "id": cid, "subject": {"reference": f"Patient/{patient}"},
+                "code": {"coding": [{"system": "http://snomed.info/sct", "code": "44054006"}],
+                         "text": "Diabetes"},
+                "onsetDateTime": "2019-06", **extra}
+
+    @staticmethod
+    def bundle(*resources: dict[str, Any], urn: bool = True, btype: str = "transaction") -> dict[str, Any]:
+        entries = []
+        for r in resources:
+            full_url = f"urn:uuid:{r['id']}" if urn else f"http://example.org/fhir/{r['resourceType']}/{r['id']}"
+            entries.append({"fullUrl": full_url, "resource": r})
+        return {"resourceType": "Bundle", "type": btype, "entry": entries}
+
+
+@pytest.fixture
+def fhir() -> FhirBuilders:
+    return FhirBuilders()
+
+
+# ---------------------------------------------------------------- file writers
+
+Line = dict | list | str | bytes
+
+
+def _line_bytes(line: Line) -> bytes:
+    if isinstance(line, bytes):
+        return line
+    if isinstance(line, str):
+        return line.encode()
+    return json.dumps(line, separators=(",", ":")).encode()
+
+
+def write_ndjson(directory: Path, name: str, lines: Iterable[Line], *, trailing_newline: bool = True) -> Path:
+    """Write ``lines`` (dicts are JSON-encoded, str/bytes written as is) one per line; gzip for ``*.gz``."""
+    directory = Path(directory)
+    path = directory / name
+    path.parent.mkdir(parents=True, exist_ok=True)
+    data = b"\n".join(_line_bytes(line) for line in lines)
+    if trailing_newline and data:
+        data += b"\n"
+    path.write_bytes(gzip.compress(data, mtime=0) if name.endswith(".gz") else data)
+    return path
+
+
+def write_json(directory: Path, name: str, document: Any) -> Path:
+    path = Path(directory) / name
+    path.parent.mkdir(parents=True, exist_ok=True)
+    data = json.dumps(document).encode()
+    path.write_bytes(gzip.compress(data, mtime=0) if name.endswith(".gz") else data)
+    return path
+
+
+@pytest.fixture(name="write_ndjson")
+def write_ndjson_fixture() -> Callable[..., Path]:
+    return write_ndjson
+
+
+@pytest.fixture(name="write_json")
+def write_json_fixture() -> Callable[..., Path]:
+    return write_json
+
+
+# ---------------------------------------------------------------- Delta readers
+
+def delta_rows(bronze_dir: Path, table: str, version: int | None = None,
+               columns: list[str] | None = None) -> list[dict[str, Any]]:
+    from deltalake import DeltaTable
+
+    return DeltaTable(str(Path(bronze_dir) / table), version=version).to_pyarrow_table(columns=columns).to_pylist()
+
+
+def delta_version(bronze_dir: Path, table: str) -> int | None:
+    from lakehouse.delta import current_version
+
+    return current_version(str(Path(bronze_dir) / table))
+
+
+@pytest.fixture(name="delta_rows")
+def delta_rows_fixture() -> Callable[..., list[dict[str, Any]]]:
+    return delta_rows
+
+
+@pytest.fixture(name="delta_version")
+def delta_version_fixture() -> Callable[..., int | None]:
+    return delta_version
+
+
+# ---------------------------------------------------------------- ingestion paths
+
+def _ingest_modes() -> list:
+    """Run ingestion tests through every parsing path ``ingest_snapshot`` offers (they must agree)."""
+    from ingestion.ingest import ingest_snapshot
+
+    if "vectorized" in inspect.signature(ingest_snapshot).parameters:
+        return [pytest.param({"vectorized": True}, id="vectorized"),
+                pytest.param({"vectorized": False}, id="per_resource")]
+    return [pytest.param({}, id="default")]
+
+
+@pytest.fixture(params=_ingest_modes())
+def ingest_kwargs(request) -> dict[str, Any]:
+    """Keyword arguments selecting an ingestion parsing path; pass them to ingest_directory/ingest_snapshot."""
+    return dict(request.param)
+
+
+# ---------------------------------------------------------------- network
+
+def free_port() -> int:
+    """A TCP port on 127.0.0.1 that was free a moment ago."""
+    with socket.socket(socket.AF_INET, socket.SOCK_STREAM) as sock:
+        sock.bind(("127.0.0.1", 0))
+        return sock.getsockname()[1]
+
+
+@pytest.fixture(name="free_port")
+def free_port_fixture() -> int:
+    return free_port()
