@@ -2,7 +2,17 @@
 
 from collections.abc import Iterator
 
-from dagster import AssetExecutionContext, AssetIn, AssetOut, DataVersion, Failure, MetadataValue, Output, asset, multi_asset
+from dagster import (
+    AssetExecutionContext,
+    AssetIn,
+    AssetOut,
+    DataVersion,
+    Failure,
+    MetadataValue,
+    Output,
+    asset,
+    multi_asset,
+)
 
 from ingestion.bronze_tables import AUDIT_TABLE, QUARANTINE_TABLE, SNAPSHOT_TABLE, TABLES
 from ingestion.ingest import BRONZE_OUTPUTS, ingest_snapshot, record_snapshot

@@ -1,6 +1,6 @@
 """Asset checks on the bronze tables: nothing lost, declared schema, quarantine rate."""
 
-from dagster import AssetCheckResult, AssetCheckSeverity, AssetChecksDefinition, AssetIn, asset_check
+from dagster import AssetCheckResult, AssetChecksDefinition, AssetCheckSeverity, AssetIn, asset_check
 
 from assets.ingestion import LANDING_KEY
 from ingestion.audit import check_accounting, schema_differences

@@ -35,16 +35,17 @@ from ingestion.bronze_tables import (
     BronzeTable,
 )
 from ingestion.errors import QuarantineError
+from ingestion.fast_ndjson import parse_ndjson
 from ingestion.fhir_types import R4_RESOURCE_TYPES
 from ingestion.fhir_values import parse_instant
 from ingestion.landing import LandingSnapshot, snapshot_rows, take_snapshot
-from ingestion.fast_ndjson import parse_ndjson
-from ingestion.sources import Item, is_ndjson, line_item, read_bytes, read_file
+from ingestion.sources import Item, is_ndjson, line_item, load_file, read_items
 from lakehouse.delta import WriteResult, table_uri, upsert
 from lineage.code_version import code_version
 
 UNKNOWN = "unknown"
 BRONZE_OUTPUTS = [*TABLES, QUARANTINE_TABLE, AUDIT_TABLE]  # what one ingestion run writes
+
 
 @dataclass
 class TypeCounts:
@@ -212,13 +213,12 @@ class SnapshotParser:
 
     def parse_file(self, rel: str, sha256: str | None = None) -> None:
         path = Path(self.snapshot.root) / rel
+        data = load_file(path, sha256)
+        if isinstance(data, Item):  # unreadable
+            self.parse_item(rel, data)
+            return
         if self.vectorized and is_ndjson(path.name):
-            try:
-                data = read_bytes(path, sha256)
-            except OSError:
-                data = None  # the per-resource reader records the unreadable file
-            fast = parse_ndjson(path.name, data, source_file=rel, snapshot_id=self.snapshot.snapshot_id,
-                                now=self.now) if data is not None else None
+            fast = parse_ndjson(path.name, data, source_file=rel, snapshot_id=self.snapshot.snapshot_id, now=self.now)
             if fast is not None:
                 self.batches[fast.table].append_table(fast.data)
                 counts = self.per_file[(rel, fast.resource_type)]
@@ -227,7 +227,7 @@ class SnapshotParser:
                 for lineno, line in fast.leftovers:
                     self.parse_item(rel, line_item(lineno, line))
                 return
-        for item in read_file(path, sha256):
+        for item in read_items(path.name, data):
             self.parse_item(rel, item)
 
     def tables(self) -> tuple[dict[str, pa.Table], int]:

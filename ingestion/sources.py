@@ -152,15 +152,27 @@ def read_bytes(path: Path, expected_sha256: str | None = None) -> bytes:
     return data
 
 
-def read_file(path: Path, expected_sha256: str | None = None) -> Iterator[Item]:
-    """Every resource (or failure) in one landing file."""
+def load_file(path: Path, expected_sha256: str | None = None) -> bytes | Item:
+    """The file's bytes, or the quarantine item of a file that could not be read.
+
+    A file that was readable when the snapshot was taken and no longer is stops the run
+    (SnapshotMismatch), like any other change after the snapshot.
+    """
     try:
-        data = read_bytes(path, expected_sha256)
+        return read_bytes(path, expected_sha256)
     except OSError as exc:
         if expected_sha256 is not None and not expected_sha256.startswith("unreadable:"):
             raise SnapshotMismatch(f"{path}: readable when the landing snapshot was taken, now "
                                    f"{type(exc).__name__}: {exc}") from exc
-        return iter([Item("file", None, None, f"unreadable file: {type(exc).__name__}: {exc}", file_failed=True)])
-    if is_ndjson(path.name):
-        return read_ndjson(path.name, data)
-    return read_json_document(path.name, data)
+        return Item("file", None, None, f"unreadable file: {type(exc).__name__}: {exc}", file_failed=True)
+
+
+def read_items(name: str, data: bytes) -> Iterator[Item]:
+    """Every resource (or failure) in one file's bytes, by its suffix."""
+    return read_ndjson(name, data) if is_ndjson(name) else read_json_document(name, data)
+
+
+def read_file(path: Path, expected_sha256: str | None = None) -> Iterator[Item]:
+    """Every resource (or failure) in one landing file."""
+    loaded = load_file(path, expected_sha256)
+    return iter([loaded]) if isinstance(loaded, Item) else read_items(path.name, loaded)

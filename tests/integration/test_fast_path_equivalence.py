@@ -7,7 +7,6 @@ import json
 from datetime import datetime, timezone
 from pathlib import Path
 
-import pyarrow as pa
 import pytest
 
 from ingestion.ingest import SnapshotParser
@@ -109,3 +108,11 @@ def test_edge_cases_take_the_same_decisions(tmp_path: Path) -> None:
 def test_mimic_demo_gives_identical_bronze_rows() -> None:
     counts = assert_same(SHARED / "mimic-iv-fhir-demo-2.1.0")
     assert counts["medications"] == 91_873
+
+
+def test_generated_cohort_gives_identical_bronze_rows(tmp_path: Path) -> None:
+    from cohort.generator import generate_cohort
+
+    generate_cohort(tmp_path / "landing", 60, 11, gzip=True)
+    counts = assert_same(tmp_path / "landing")
+    assert counts["patients"] == 60 and counts["observations"] > 1000 and counts["notes"] > 0
