@@ -116,6 +116,7 @@ class FastSpec:
     patient_fields: tuple[str, ...]  # the patient reference must resolve through one of these (else leftover)
     columns: list[pl.Expr]
     dates: list[tuple[pl.Expr, pl.Expr]]  # (raw string, parsed) pairs: raw set but unparsed -> leftover
+    doubtful: pl.Expr | None = None  # further rows for the per-resource path to decide
 
 
 def _observation() -> FastSpec:
@@ -263,6 +264,40 @@ def _medication(resource_type: str) -> FastSpec:
     ], [(start_raw, start), (end_raw, end)])
 
 
+def _document_reference() -> FastSpec:
+    content = pl.col("content")
+    attachment = content.list.first().struct.field("attachment")
+    content_type, data = attachment.struct.field("contentType"), attachment.struct.field("data")
+    charset = content_type.str.to_lowercase().str.extract(r"charset=\s*([^;\s]+)")
+    decoded = data.str.replace_all(r"\s", "").str.decode("base64", strict=False).cast(S)
+    text = pl.when(data.is_not_null()).then(decoded)
+    typ_system, typ_code, typ_display = _coding(pl.col("type"))
+    context_encounter = pl.col("context").struct.field("encounter").list.first()
+    encounter_ok = context_encounter.is_not_null() & (ref_type(context_encounter).is_null()
+                                                      | (ref_type(context_encounter) == "Encounter"))
+    date = instant(pl.col("date"))
+    return FastSpec("notes", {
+        **BASE, "status": S, "subject": REFERENCE, "type": CONCEPT, "category": pl.List(CONCEPT), "date": S,
+        "author": pl.List(REFERENCE), "context": pl.Struct({"encounter": pl.List(REFERENCE)}),
+        "content": pl.List(pl.Struct({"attachment": pl.Struct({"contentType": S, "data": S})})),
+    }, ("subject",), [
+        pl.col("id").alias("note_id"),
+        pl.when(encounter_ok).then(ref_id(context_encounter)).alias("encounter_id"),
+        pl.col("status"),
+        typ_code.alias("doc_type_code"), typ_display.alias("doc_type_display"),
+        concept_code(pl.col("category"), is_list=True).alias("category"),
+        date.alias("note_date"),
+        ref_ids(pl.col("author")).alias("author_ids"),
+        pl.when(data.is_not_null()).then(content_type).alias("content_type"),
+        text.alias("text"),
+        text.str.len_chars().fill_null(0).cast(pl.Int64).alias("text_chars"),
+    ], [(pl.col("date"), date)],
+        # several attachments, another charset, or data that does not decode: the per-resource path decides
+        doubtful=((content.list.len() > 1) | (charset.is_not_null() & ~charset.is_in(["utf-8", "utf8"]))
+                  | (data.is_not_null() & decoded.is_null())),
+    )
+
+
 def _other() -> FastSpec:
     fields = ("subject", "patient", "beneficiary")
     patient = pl.lit(None, dtype=S)
@@ -306,7 +341,7 @@ def spec_for(resource_type: str) -> FastSpec | None:
         from ingestion.fhir_types import R4_RESOURCE_TYPES
 
         builders = {"Observation": _observation, "Condition": _condition, "Procedure": _procedure,
-                    "Encounter": _encounter}
+                    "Encounter": _encounter, "DocumentReference": _document_reference}
         if resource_type in builders:
             _SPECS[resource_type] = builders[resource_type]()
         elif resource_type in MEDICATION_KINDS:
@@ -401,22 +436,24 @@ def parse_ndjson(name: str, data: bytes, *, source_file: str, snapshot_id: str, 
         patient = ref_id(ref)
         patient_ok = (patient.is_not_null() & (patient != "")
                       & (ref_type(ref).is_null() | (ref_type(ref) == "Patient")))
-    unreadable_dates = pl.lit(False)
+    doubtful = pl.lit(False)
     for raw, parsed_value in spec.dates:
-        unreadable_dates = unreadable_dates | (raw.is_not_null() & parsed_value.is_null())
+        doubtful = doubtful | (raw.is_not_null() & parsed_value.is_null())
+    if spec.doubtful is not None:
+        doubtful = doubtful | spec.doubtful
     last_updated_raw = pl.col("meta").struct.field("lastUpdated")
     last_updated = instant(last_updated_raw)
     leftover = (
         (pl.col("resourceType") != resource_type) | pl.col("resourceType").is_null()
         | pl.col("id").is_null() | (pl.col("id").str.strip_chars() == "") | pl.col("_history")
-        | ~patient_ok | unreadable_dates | (last_updated_raw.is_not_null() & last_updated.is_null())
+        | ~patient_ok | doubtful | (last_updated_raw.is_not_null() & last_updated.is_null())
     ).fill_null(True)
     frame = pl.from_arrow(parsed).with_columns(
         (pl.from_arrow(pc.match_substring(raw_json, "/_history/")) if b"/_history/" in lines.document
          else pl.lit(False)).alias("_history"),
         pl.Series("_line", lines.linenos, dtype=pl.Int64),
     )
-    columns = frame.select(
+    select = [
         (pl.col("resourceType") + "/" + pl.col("id")).alias("resource_key"),
         pl.col("resourceType").alias("resource_type"),
         pl.col("id").alias("resource_id"),
@@ -429,7 +466,11 @@ def parse_ndjson(name: str, data: bytes, *, source_file: str, snapshot_id: str, 
         *([patient.alias("patient_key")] if spec.patient_fields else []),
         *spec.columns,
         leftover.alias("_leftover"),
-    )
+    ]
+    try:
+        columns = frame.select(select)
+    except pl.exceptions.ComputeError:
+        return None  # e.g. a note whose bytes are not UTF-8 although it says so: the per-resource path decides
     mask = columns["_leftover"].to_numpy()
     left = np.flatnonzero(mask)
     keep = np.flatnonzero(~mask)

@@ -43,19 +43,20 @@ def decompress_verified(name: str, data: bytes) -> tuple[bytes, str | None]:
         return data, None
     parts, pos, member = [], 0, 0
     while pos < len(data):
-        if not data[pos:].strip(b"\x00"):
+        if member and not data[pos:].strip(b"\x00"):
             break  # trailing zero padding after the last member
         member += 1
         inflater = zlib.decompressobj(wbits=31)
         try:
-            chunk = inflater.decompress(data[pos:]) + inflater.flush()
+            chunk = inflater.decompress(data[pos:] if pos else data)
+            tail = inflater.flush()
         except zlib.error as exc:
             return b"".join(parts), f"corrupt gzip member {member}: {exc}"
         if not inflater.eof:
             return b"".join(parts), f"corrupt gzip member {member}: truncated (no end-of-stream marker)"
-        parts.append(chunk)
+        parts.append(chunk + tail if tail else chunk)
         pos = len(data) - len(inflater.unused_data)
-    return b"".join(parts), None
+    return (parts[0] if len(parts) == 1 else b"".join(parts)), None
 
 
 def _excerpt(raw: bytes | None) -> bytes | None:
@@ -79,7 +80,7 @@ def read_ndjson(name: str, data: bytes) -> Iterator[Item]:
     last = 0
     seen = False
     for lineno, line in enumerate(io.BytesIO(text), 1):
-        if not line.strip():
+        if line.isspace() or not line:
             continue
         if damage is not None and not line.endswith(b"\n"):
             break  # the last line of the verified part may be cut at a member boundary

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import base64
 import gzip
 import json
 from datetime import datetime, timezone
@@ -97,10 +98,33 @@ def test_edge_cases_take_the_same_decisions(tmp_path: Path) -> None:
                    "hospitalization": {"dischargeDisposition": {"coding": [{"code": "home"}]}}},
                   {"resourceType": "Encounter", "id": "e2", "status": "finished", "subject": {"reference": "Patient/p1"}}]
     (tmp_path / "Encounter.ndjson").write_text("\n".join(json.dumps(e) for e in encounters))
+    def note(i: int, content) -> dict:
+        return {"resourceType": "DocumentReference", "id": f"n{i}", "status": "current",
+                "subject": {"reference": "Patient/p1"}, "date": "2024-03-05T10:00:00Z",
+                "type": {"coding": [{"system": "http://loinc.org", "code": "18842-5", "display": "Discharge summary"}]},
+                "context": {"encounter": [{"reference": "Encounter/e1"}]}, "author": [{"reference": "Practitioner/d1"}],
+                "content": content}
+
+    def attach(text: str, content_type: str = "text/plain; charset=utf-8", encoding: str = "utf-8") -> dict:
+        return {"attachment": {"contentType": content_type, "data": base64.b64encode(text.encode(encoding)).decode()}}
+
+    notes = [
+        note(1, [attach("Mr. Smith was admitted on 03/05/2024. Café.")]),
+        note(3, [{"attachment": {"contentType": "text/plain", "data": "not base64!!"}}]),
+        note(4, [attach("first part"), attach("second part")]),
+        note(5, [{"attachment": {"contentType": "text/plain", "data": "U29t\nZSB0ZXh0"}}]),
+        note(6, []), note(7, [{"attachment": {"contentType": "text/plain", "url": "http://x/doc"}}]),
+        note(8, [attach("no charset", "text/plain")]),
+        {**note(9, [attach("context of another kind")]), "context": {"encounter": [{"reference": "EpisodeOfCare/x"}]}},
+    ]
+    (tmp_path / "DocumentReference.ndjson").write_text("\n".join(json.dumps(n) for n in notes))
+    latin = note(2, [attach("Ünïcode in latin-1", "text/plain; charset=ISO-8859-1", "latin-1")])
+    (tmp_path / "DocumentReference-latin1.ndjson").write_text(json.dumps(latin))
     (tmp_path / "Claim.ndjson").write_text(json.dumps({"resourceType": "Claim", "id": "cl1",
                                                        "patient": {"reference": "Patient/p1"}}))
     counts = assert_same(tmp_path)
     assert counts["observations"] > 15 and counts["medications"] == 2 and counts["encounters"] == 2
+    assert counts["notes"] == 8  # note 3 does not decode: quarantined by both paths
 
 
 @pytest.mark.shared_data
