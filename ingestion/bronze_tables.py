@@ -26,8 +26,8 @@ from ingestion.fhir_values import (
 )
 
 TS = pa.timestamp("us", tz="UTC")
-STR = pa.string()
-STR_LIST = pa.list_(pa.string())
+STR = pa.large_string()  # Arrow's 64-bit offsets: what Polars hands over, so no copy on the way to Delta
+STR_LIST = pa.list_(STR)
 
 COMMON_FIELDS = [
     pa.field("resource_key", STR, nullable=False),  # "<resourceType>/<id>": the merge key

@@ -366,44 +366,49 @@ class FastResult:
 @dataclass
 class _Lines:
     document: bytes  # one resource per line, no blank lines, every line ends with "\n"
-    starts: np.ndarray  # offset of each line
-    ends: np.ndarray  # offset of each line's "\n"
+    raw_json: pa.Array  # each line without its newline (large_string)
     linenos: np.ndarray  # 1-based line numbers in the file as delivered
 
     def raw(self, i: int) -> bytes:
-        return self.document[int(self.starts[i]):int(self.ends[i])]
+        return self.raw_json[i].as_py().encode("utf-8")
+
+
+def _split_plain(document: bytes) -> pa.Array | None:
+    """Lines of a plain document (no blank lines, no CR) via a multi-threaded CSV read of one column.
+
+    JSON text cannot hold a raw U+0001, so it never splits a line; anything unexpected (a blank line, a
+    stray CR, invalid UTF-8) shows up as a length mismatch and sends the file to the exact splitter.
+    """
+    try:
+        column = pl.read_csv(io.BytesIO(document), has_header=False, separator="\x01", quote_char=None,
+                             new_columns=["raw_json"], schema={"raw_json": S})["raw_json"]
+    except (pl.exceptions.PolarsError, ValueError):
+        return None
+    if column.null_count() or int(column.str.len_bytes().sum() or 0) + len(column) != len(document):
+        return None
+    return column.to_arrow(compat_level=pl.CompatLevel.oldest())
+
+
+def _split_exact(document: bytes) -> tuple[bytes, pa.Array, np.ndarray] | None:
+    """Line by line, dropping blank lines and CRs and keeping the original line numbers."""
+    kept = [(n, line.rstrip(b"\r")) for n, line in enumerate(document.split(b"\n"), 1) if line.strip()]
+    try:
+        raw_json = pa.array([line for _, line in kept], pa.large_binary()).cast(pa.large_string())
+    except pa.ArrowInvalid:  # not UTF-8
+        return None
+    return b"".join(line + b"\n" for _, line in kept), raw_json, np.array([n for n, _ in kept], dtype=np.int64)
 
 
 def _lines(name: str, data: bytes) -> _Lines | None:
     data, damage = decompress_verified(name, data)
-    if damage is not None:
+    if damage is not None or not data or data.isspace():
         return None  # the per-resource reader keeps the verified members and quarantines the rest
-    if b"\r" in data or b"\n\n" in data or data[:1].isspace():
-        kept = [(n, line.rstrip(b"\r")) for n, line in enumerate(data.split(b"\n"), 1) if line.strip()]
-        document = b"".join(line + b"\n" for _, line in kept)
-        linenos = np.array([n for n, _ in kept], dtype=np.int64)
-    else:
-        document = data if data.endswith(b"\n") else data + b"\n"
-        linenos = None
-    ends = np.flatnonzero(np.frombuffer(document, dtype=np.uint8) == 10)
-    if not len(ends):
-        return None
-    starts = np.concatenate([[0], ends[:-1] + 1]).astype(np.int64)
-    if linenos is None:
-        linenos = np.arange(1, len(ends) + 1, dtype=np.int64)
-    return _Lines(document, starts, ends.astype(np.int64), linenos)
-
-
-def _raw_json(lines: _Lines) -> pa.Array | None:
-    """Each line as a string without its newline; None if the file is not UTF-8."""
-    packed = lines.document.replace(b"\n", b"")  # line i now starts at starts[i] - i
-    offsets = np.append(lines.starts - np.arange(len(lines.starts)), len(packed)).astype(np.int64)
-    binary = pa.LargeBinaryArray.from_buffers(pa.large_binary(), len(lines.starts),
-                                              [None, pa.py_buffer(offsets), pa.py_buffer(packed)])
-    try:
-        return binary.cast(pa.large_string())
-    except pa.ArrowInvalid:
-        return None
+    document = data if data.endswith(b"\n") else data + b"\n"
+    raw_json = _split_plain(document) if b"\r" not in document else None
+    if raw_json is not None:
+        return _Lines(document, raw_json, np.arange(1, len(raw_json) + 1, dtype=np.int64))
+    exact = _split_exact(document)
+    return _Lines(*exact) if exact is not None else None
 
 
 def parse_ndjson(name: str, data: bytes, *, source_file: str, snapshot_id: str, now: datetime) -> FastResult | None:
@@ -425,8 +430,8 @@ def parse_ndjson(name: str, data: bytes, *, source_file: str, snapshot_id: str, 
         parsed = pa_json.read_json(io.BytesIO(lines.document), parse_options=options)
     except (pa.ArrowInvalid, pa.ArrowNotImplementedError, pa.ArrowTypeError):
         return None  # invalid JSON or an unexpected type somewhere: the per-resource path decides
-    raw_json = _raw_json(lines)
-    if parsed.num_rows != len(lines.starts) or raw_json is None:
+    raw_json = lines.raw_json
+    if parsed.num_rows != len(raw_json):
         return None
 
     patient = pl.lit(None, dtype=S)
@@ -449,8 +454,7 @@ def parse_ndjson(name: str, data: bytes, *, source_file: str, snapshot_id: str, 
         | ~patient_ok | doubtful | (last_updated_raw.is_not_null() & last_updated.is_null())
     ).fill_null(True)
     frame = pl.from_arrow(parsed).with_columns(
-        (pl.from_arrow(pc.match_substring(raw_json, "/_history/")) if b"/_history/" in lines.document
-         else pl.lit(False)).alias("_history"),
+        pl.from_arrow(raw_json).str.contains("/_history/", literal=True).alias("_history"),
         pl.Series("_line", lines.linenos, dtype=pl.Int64),
     )
     select = [

@@ -42,13 +42,14 @@ def decompress_verified(name: str, data: bytes) -> tuple[bytes, str | None]:
     if not name.lower().endswith(".gz"):
         return data, None
     parts, pos, member = [], 0, 0
+    view = memoryview(data)  # slices of a view copy nothing: exports often hold many members
     while pos < len(data):
-        if member and not data[pos:].strip(b"\x00"):
+        if member and data[pos] == 0 and data.count(0, pos) == len(data) - pos:
             break  # trailing zero padding after the last member
         member += 1
         inflater = zlib.decompressobj(wbits=31)
         try:
-            chunk = inflater.decompress(data[pos:] if pos else data)
+            chunk = inflater.decompress(view[pos:])
             tail = inflater.flush()
         except zlib.error as exc:
             return b"".join(parts), f"corrupt gzip member {member}: {exc}"
