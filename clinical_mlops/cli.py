@@ -135,6 +135,7 @@ def pipeline_run(
     seed: Optional[int] = typer.Option(None, "--seed", help="Demo cohort seed when generating."),
     generate_cohort: bool = typer.Option(True, "--generate/--no-generate",
                                          help="Generate the demo cohort into an empty landing zone first."),
+    verbose: bool = typer.Option(False, "--verbose", "-v", help="Print Dagster's step events as they happen."),
     as_json: bool = JsonOption,
 ) -> None:
     """Materialize the whole graph in process (generating the demo cohort into an empty landing zone)."""
@@ -153,7 +154,7 @@ def pipeline_run(
             generate_fhir(settings.landing, settings.demo_patients, settings.demo_seed, gzip=True,
                           progress=lambda n: progress.advance(task, n))
     console.print(f"materializing the graph (Dagster home {settings.dagster_home}) …")
-    summary = run_pipeline(settings)
+    summary = run_pipeline(settings, log_level="DEBUG" if verbose else "WARNING")
     if as_json:
         _emit_json(summary.to_dict())
     else:

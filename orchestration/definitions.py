@@ -2,12 +2,17 @@
 
 from __future__ import annotations
 
-from dagster import AssetSelection, Definitions, define_asset_job
+import warnings
+
+from dagster import AssetSelection, BetaWarning, Definitions, define_asset_job
 
 from assets.ingestion import bronze_tables, landing_snapshot
 from assets.ingestion_checks import INGESTION_CHECKS
 from orchestration.io_manager import RefIOManager
 from orchestration.resources import PlatformResource
+
+# Output(data_version=...) is how assets record their Delta version; Dagster still labels it beta
+warnings.filterwarnings("ignore", category=BetaWarning, message=".*data_version.*")
 
 PIPELINE_JOB = "clinical_pipeline"
 

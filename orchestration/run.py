@@ -46,13 +46,15 @@ def _plain(value: Any) -> Any:
     return getattr(value, "value", value)
 
 
-def run_pipeline(settings: Settings, job_name: str | None = None) -> PipelineSummary:
+def run_pipeline(settings: Settings, job_name: str | None = None, log_level: str = "WARNING") -> PipelineSummary:
+    """Execute the job in this process; the full event log lands in the Dagster instance (see the UI)."""
     from orchestration.definitions import PIPELINE_JOB, defs
 
     prepare_dagster_home(settings)
     with DagsterInstance.get() as instance:
         job = defs.resolve_job_def(job_name or PIPELINE_JOB)
-        result = job.execute_in_process(instance=instance, raise_on_error=False)
+        run_config = {"loggers": {"console": {"config": {"log_level": log_level}}}}
+        result = job.execute_in_process(instance=instance, raise_on_error=False, run_config=run_config)
         summary = PipelineSummary(run_id=result.run_id, success=result.success)
         for event in result.get_asset_materialization_events():
             mat = event.event_specific_data.materialization
