@@ -18,7 +18,7 @@ from collections.abc import Callable, Iterable, Iterator
 from dataclasses import dataclass, field
 from pathlib import Path
 
-from .fhir import PATIENT_TYPES, POOL_TYPES, RESOURCE_TYPES, patient_lines, pool_lines
+from .fhir import PATIENT_TYPES, RESOURCE_TYPES, patient_lines, pool_lines
 from .patient_model import PatientRecord, simulate_patient
 from .providers import build_pool
 

@@ -19,7 +19,6 @@ import numpy as np
 import orjson
 import polars as pl
 import pyarrow as pa
-import pyarrow.compute as pc
 import pyarrow.json as pa_json
 
 from ingestion.bronze_tables import MEDICATION_KINDS, TABLES

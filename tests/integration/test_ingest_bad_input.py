@@ -21,7 +21,6 @@ from ingestion.landing import take_snapshot
 from ingestion.sources import SnapshotMismatch
 from lakehouse.delta import current_version
 
-
 # ---------------------------------------------------------------- helpers
 
 def _line(obj) -> bytes:

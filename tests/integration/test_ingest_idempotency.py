@@ -9,8 +9,8 @@ from pathlib import Path
 import pytest
 from deltalake import DeltaTable
 
-from ingestion.ingest import BRONZE_OUTPUTS, ingest_directory
 from ingestion.bronze_tables import TABLES
+from ingestion.ingest import BRONZE_OUTPUTS, ingest_directory
 from lakehouse.delta import commit_metadata_of, current_version, row_count
 
 ALL_TABLES = [*BRONZE_OUTPUTS, "landing_snapshots"]
