@@ -6,7 +6,7 @@ from functools import cached_property
 from pathlib import Path
 from typing import Literal
 
-from pydantic import Field
+from pydantic import Field, SecretStr
 from pydantic_settings import BaseSettings, SettingsConfigDict
 
 
@@ -30,6 +30,10 @@ class Settings(BaseSettings):
     quarantine_warn_rate: float = Field(
         default=0.01, ge=0.0, le=1.0, description="Quarantined/read ratio above which the ingestion check warns."
     )
+    deid_key: SecretStr | None = Field(
+        default=None, description="De-identification HMAC key (hex or text, >= 16 bytes); required outside the demo.")
+    deid_date_mode: Literal["safe_harbor", "shift"] = Field(
+        default="shift", description="Dates to year (safe_harbor) or shifted by a keyed per-patient offset (shift).")
     ingest_batch_rows: int = Field(
         default=50_000, ge=1, description="Resources parsed per Arrow batch during ingestion."
     )
@@ -53,6 +57,11 @@ class Settings(BaseSettings):
     @property
     def gold(self) -> Path:
         return self.root / "gold"
+
+    @property
+    def deid_key_file(self) -> Path:
+        """Where the demo profile keeps the local de-identification key it creates (owner-only)."""
+        return self.root / "secrets" / "deid.key"
 
     @property
     def dagster_home(self) -> Path:
