@@ -11,6 +11,7 @@ from __future__ import annotations
 
 import gzip
 import json
+import os
 import platform
 import shutil
 import time
@@ -75,7 +76,7 @@ def measure(landing: Path, tmp: Path) -> dict:
 
 
 def test_ingest_throughput(tmp_path: Path) -> None:
-    results = {"machine": {"python": platform.python_version(), "cpus": __import__("os").cpu_count()},
+    results = {"machine": {"python": platform.python_version(), "cpus": os.cpu_count()},
                "repeats": REPEATS, "datasets": {}}
     if (SHARED / "mimic-iv-fhir-demo-2.1.0").is_dir():
         results["datasets"]["mimic_demo"] = measure(SHARED / "mimic-iv-fhir-demo-2.1.0", tmp_path)
