@@ -94,9 +94,9 @@ def _results(tasks: list, workers: int) -> Iterator[tuple]:
     if workers <= 1 or len(tasks) <= 1:
         yield from map(_chunk, tasks)
         return
-    # fork: workers run pure computation and need nothing from the parent but the task tuple;
-    # unlike spawn/forkserver it also works when __main__ is not importable (stdin, notebooks)
-    method = "fork" if "fork" in mp.get_all_start_methods() else "spawn"
+    # forkserver, not fork: a process that already runs native thread pools (Polars, Arrow, Dagster) can
+    # deadlock in a forked child (seen in the test suite). Workers only need the importable _chunk.
+    method = "forkserver" if "forkserver" in mp.get_all_start_methods() else "spawn"
     ctx = mp.get_context(method)
     with ctx.Pool(processes=min(workers, len(tasks))) as pool:
         yield from pool.imap(_chunk, tasks, chunksize=1)

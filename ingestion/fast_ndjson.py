@@ -21,7 +21,8 @@ import polars as pl
 import pyarrow as pa
 import pyarrow.json as pa_json
 
-from ingestion.bronze_tables import MEDICATION_KINDS, TABLES
+from ingestion.bronze_tables import MEDICATION_KINDS, TABLE_OF_TYPE, TABLES
+from ingestion.fhir_types import R4_RESOURCE_TYPES
 from ingestion.sources import decompress_verified
 
 S = pl.String
@@ -336,9 +337,6 @@ def arrow_schema(resource_type: str, spec: FastSpec) -> pa.Schema:
 
 def spec_for(resource_type: str) -> FastSpec | None:
     if resource_type not in _SPECS:
-        from ingestion.bronze_tables import TABLE_OF_TYPE
-        from ingestion.fhir_types import R4_RESOURCE_TYPES
-
         builders = {"Observation": _observation, "Condition": _condition, "Procedure": _procedure,
                     "Encounter": _encounter, "DocumentReference": _document_reference}
         if resource_type in builders:
