@@ -13,13 +13,20 @@ from datetime import date
 from typing import Any, Iterable
 
 MIN_NAME_LETTERS = 3
-_WORD = re.compile(r"[A-Za-z][A-Za-z'\-]*")
+_WORD = re.compile(r"[A-Za-z][\w'\-]*")  # a placeholder such as 'Patient_10007795' is one token
+_UWORD = re.compile(r"[^\W\d_]+(?:['\-][^\W\d_]+)*")  # any script: raw name parts for the note detectors
 
 
 @dataclass(frozen=True)
 class KnownIdentifiers:
     patient_key: str
     values: dict[str, frozenset[str]] = field(default_factory=dict)  # kind -> spellings (lower case)
+    # Raw parts for the note detectors (not used by the gate): name words as written (patient and
+    # contacts), the patient's initials ("CG", "MJO"), city and postal code.
+    name_parts: tuple[str, ...] = ()
+    initials: tuple[str, ...] = ()
+    city: str | None = None
+    postal_code: str | None = None
 
     def all(self) -> Iterable[tuple[str, str]]:
         for kind, spellings in self.values.items():
@@ -84,4 +91,15 @@ def from_patient_row(row: dict[str, Any]) -> KnownIdentifiers:
         "street": {row["address_line"].lower()} if row.get("address_line") else set(),
         "birth_date": date_spellings(row.get("birth_date")),
     }
-    return KnownIdentifiers(row["patient_key"], {k: frozenset(v) for k, v in values.items() if v})
+    given = _UWORD.findall(row.get("given_names") or "")
+    family = _UWORD.findall(row.get("family_name") or "")
+    parts = tuple(dict.fromkeys(w for name in (row.get("family_name"), row.get("given_names"),
+                                               *(c.get("name") for c in contacts))
+                                for w in _UWORD.findall(name or "")))
+    initials = set()
+    if given and family:
+        initials.add(given[0][0].upper() + family[0][0].upper())
+        initials.add("".join(w[0].upper() for w in given) + family[0][0].upper())
+    return KnownIdentifiers(row["patient_key"], {k: frozenset(v) for k, v in values.items() if v},
+                            name_parts=parts, initials=tuple(sorted(initials)),
+                            city=row.get("city") or None, postal_code=row.get("postal_code") or None)
