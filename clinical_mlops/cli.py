@@ -12,12 +12,14 @@ from rich.console import Console
 from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeElapsedColumn
 from rich.table import Table
 
+from clinical_mlops.deid_cli import app as deid_app
 from clinical_mlops.settings import Settings, load_settings
 
 app = typer.Typer(help="Clinical MLOps platform: FHIR -> Delta -> de-identified features -> models, with lineage.",
                   no_args_is_help=True, add_completion=False)
 pipeline_app = typer.Typer(help="Run the Dagster graph.", no_args_is_help=True)
 app.add_typer(pipeline_app, name="pipeline")
+app.add_typer(deid_app, name="deid")
 
 console = Console(stderr=True)
 HomeOption = typer.Option(None, "--home", help="Lakehouse root (default: $CLINICAL_MLOPS_HOME or .clinical-mlops).")
@@ -168,10 +170,26 @@ def pipeline_run(
         failed = [c for c in summary.checks if not c["passed"]]
         console.print(f"checks: {len(summary.checks) - len(failed)} passed, {len(failed)} failed"
                       + "".join(f"\n  [yellow]{c['severity']}[/yellow] {c['check']}" for c in failed))
+        _print_deid(summary)
         console.print(f"outputs under {settings.root}; open the UI with `make ui`")
     if not summary.success:
         console.print(f"[red]pipeline failed:[/red] {summary.failure}")
         raise typer.Exit(1)
+
+
+def _print_deid(summary) -> None:
+    gate, deid = summary.gate, summary.deid
+    if gate is not None:
+        verdict = "[green]PASSED[/green]" if gate["passed"] else "[red]FAILED[/red]"
+        console.print(f"PHI-leak gate: {verdict}: {gate['leaked_values']} known identifier(s) of "
+                      f"{gate['patients_checked']:,} patients found in {gate['tables']} silver tables"
+                      + "".join(f"\n  {line}" for line in gate["findings"][:20]))
+    if deid is not None:
+        k_share = deid["k_share_below_5"] or 0
+        console.print(f"de-identification: policy {deid['deid_policy_version']} ({deid['date_mode']}), key "
+                      f"fingerprint {deid['deid_key_fingerprint']}, {deid['replacements_total']:,} PHI spans "
+                      f"replaced in notes; k-anonymity min k {deid['k_min']}, {k_share:.1%} of patients in "
+                      "classes smaller than 5")
 
 
 @app.command()

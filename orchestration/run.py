@@ -36,14 +36,23 @@ class PipelineSummary:
     assets: list[dict[str, Any]] = field(default_factory=list)
     checks: list[dict[str, Any]] = field(default_factory=list)
     failure: str | None = None
+    gate: dict[str, Any] | None = None  # the PHI-leak gate over silver (counts, never identifiers)
+    deid: dict[str, Any] | None = None  # the de-identification report's headline figures
 
     def to_dict(self) -> dict[str, Any]:
         return {"run_id": self.run_id, "success": self.success, "failure": self.failure,
-                "assets": self.assets, "checks": self.checks}
+                "assets": self.assets, "checks": self.checks, "gate": self.gate, "deid": self.deid}
 
 
 def _plain(value: Any) -> Any:
     return getattr(value, "value", value)
+
+
+def _root_cause(error: Any) -> str:
+    """The innermost error's message: what actually went wrong, not Dagster's wrapper."""
+    while getattr(error, "cause", None) is not None:
+        error = error.cause
+    return error.message.strip()
 
 
 def run_pipeline(settings: Settings, job_name: str | None = None, log_level: str = "WARNING") -> PipelineSummary:
@@ -67,6 +76,21 @@ def run_pipeline(settings: Settings, job_name: str | None = None, log_level: str
                 "snapshot_id": meta.get("snapshot_id"),
                 "table_uri": meta.get("table_uri", meta.get("manifest_table")),
             })
+            if mat.asset_key.to_user_string() == "silver/deid_reports":
+                summary.deid = {k: meta.get(k) for k in (
+                    "deid_policy_version", "date_mode", "deid_key_fingerprint", "replacements_total",
+                    "replacements", "k_min", "k_share_below_5")}
+        gate = [e for e in result.get_asset_check_evaluations() if e.check_name == "phi_leak_gate"]
+        if gate:
+            findings = [line for e in gate for line in str(_plain(e.metadata.get("findings", "none"))).splitlines()
+                        if line != "none"]
+            summary.gate = {
+                "passed": all(e.passed for e in gate),
+                "tables": len(gate),
+                "patients_checked": max(int(_plain(e.metadata.get("patients_checked", 0))) for e in gate),
+                "leaked_values": sum(int(_plain(e.metadata.get("leaked_values", 0))) for e in gate),
+                "findings": findings,
+            }
         for evaluation in result.get_asset_check_evaluations():
             summary.checks.append({
                 "check": f"{evaluation.asset_key.to_user_string()}:{evaluation.check_name}",
@@ -76,6 +100,7 @@ def run_pipeline(settings: Settings, job_name: str | None = None, log_level: str
         if not result.success:
             failures = [e for e in result.all_events if e.is_failure]
             summary.failure = "; ".join(
-                f"{e.step_key}: {e.event_specific_data.error.message.strip()}" if getattr(e.event_specific_data, "error", None)
-                else str(e.message) for e in failures) or "run failed"
+                f"{e.step_key}: {_root_cause(e.event_specific_data.error)}"
+                if getattr(e.event_specific_data, "error", None) else str(e.message)
+                for e in failures) or "run failed"
     return summary

@@ -57,6 +57,28 @@ def test_all_checks_pass_and_nothing_is_quarantined(demo) -> None:
     assert assets["bronze/quarantine"]["rows"] == 0
 
 
+def test_deidentified_silver_passes_the_gate_and_is_reported(demo) -> None:
+    home, first, _ = demo
+    assets = {a["asset"]: a for a in first["assets"]}
+    for table in ("patients", "encounters", "observations", "notes", "conditions", "medications"):
+        assert assets[f"silver/{table}"]["rows"] == assets[f"bronze/{table}"]["rows"], table
+    gate = first["gate"]
+    assert gate["passed"] and gate["leaked_values"] == 0 and gate["patients_checked"] == 40
+    assert gate["tables"] == 12
+    deid = first["deid"]
+    assert deid["replacements_total"] > 0 and deid["date_mode"] == "shift"
+    assert deid["k_min"] >= 1 and 0 <= deid["k_share_below_5"] <= 1
+    key_file = home / "secrets" / "deid.key"
+    assert key_file.exists() and key_file.stat().st_mode & 0o077 == 0  # the demo's owner-only key
+    key = key_file.read_text().strip()
+    notes = assets["silver/notes"]
+    commit = commit_metadata_of(notes["table_uri"], notes["delta_version"])
+    assert commit["deid_key_fingerprint"] == deid["deid_key_fingerprint"]
+    assert key not in json.dumps(first) and key not in json.dumps(commit)  # only the fingerprint travels
+    bronze_versions = json.loads(commit["bronze_versions"])
+    assert bronze_versions["notes"] == assets["bronze/notes"]["delta_version"]
+
+
 def test_lineage_is_recorded_on_every_bronze_commit(demo) -> None:
     home, first, _ = demo
     snapshot_id = {a["asset"]: a for a in first["assets"]}["landing/snapshot"]["data_version"]
@@ -83,3 +105,4 @@ def test_second_run_is_idempotent(demo) -> None:
             assert asset["delta_version"] == before[key]["delta_version"], f"{key} got a new Delta version"
             assert asset["rows"] == before[key]["rows"], key
     assert DeltaTable(str(home / "bronze" / "patients")).version() == before["bronze/patients"]["delta_version"]
+    assert second["gate"]["passed"]

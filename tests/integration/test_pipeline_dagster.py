@@ -11,6 +11,7 @@ from typer.testing import CliRunner
 
 from clinical_mlops.cli import app
 from clinical_mlops.settings import load_settings
+from deid.structured import SPECS
 from ingestion.ingest import BRONZE_OUTPUTS
 from lakehouse.delta import commit_metadata_of, row_count
 from orchestration.run import run_pipeline
@@ -18,7 +19,9 @@ from orchestration.run import run_pipeline
 pytestmark = pytest.mark.filterwarnings("ignore::dagster.BetaWarning")  # Output(data_version=...) is beta
 
 EXPECTED_ROWS = {"patients": 3, "encounters": 3, "observations": 4, "quarantine": 0}
-ALL_CHECKS = {f"bronze/{name}:{name}_schema" for name in BRONZE_OUTPUTS} | {
+SILVER = {f"silver/{name}" for name in SPECS} | {"silver/deid_runs", "silver/deid_reports"}
+ALL_CHECKS = {f"silver/{name}:phi_leak_gate" for name in SPECS} | {
+    f"bronze/{name}:{name}_schema" for name in BRONZE_OUTPUTS} | {
     "bronze/ingest_audit:bronze_nothing_lost", "bronze/quarantine:bronze_quarantine_rate"}
 
 
@@ -56,7 +59,8 @@ def test_pipeline_materializes_bronze_with_lineage(home, tmp_path, monkeypatch, 
     assert summary.success, summary.failure
     assert summary.failure is None
     assets = {a["asset"]: a for a in summary.assets}
-    assert set(assets) == {"landing/snapshot"} | {f"bronze/{name}" for name in BRONZE_OUTPUTS}
+    assert set(assets) == {"landing/snapshot"} | {f"bronze/{name}" for name in BRONZE_OUTPUTS} | SILVER
+    assert summary.gate is not None and summary.gate["passed"], summary.gate
     snapshot_id = assets["landing/snapshot"]["snapshot_id"]
     assert snapshot_id and assets["landing/snapshot"]["data_version"] == snapshot_id
 

@@ -1,0 +1,161 @@
+"""Bronze (pinned versions) -> silver Delta tables: read, de-identify, write, and record what was done.
+
+Every silver build is a function of its inputs: the bronze table versions, the policy, the key (by
+fingerprint) and the code version. Their digest is stamped on each silver commit; when every silver
+table already carries the digest of the current inputs, nothing is rewritten (no new versions, same
+Dagster data versions). Otherwise all tables are rebuilt together: ages and safe_harbor anchors span
+tables, so a partial rebuild could disagree with itself. All tables are built in memory before the
+first write, so a failure while de-identifying leaves silver untouched.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import time
+from collections import Counter
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any, Callable
+
+import orjson
+import polars as pl
+import pyarrow as pa
+from deltalake import DeltaTable, write_deltalake
+
+from deid.keys import DeidKey
+from deid.policy import DeidPolicy
+from deid.structured import SPECS, SilverBuilder, TextDeidentifier, bronze_columns
+from lakehouse.delta import DeltaRef, _commit, current_version, row_count, table_uri
+from lineage.code_version import code_version
+
+RUNS_TABLE = "deid_runs"
+RUNS_SCHEMA = pa.schema([
+    pa.field("input_digest", pa.large_string(), nullable=False),
+    pa.field("recorded_at", pa.timestamp("us", tz="UTC"), nullable=False),
+    pa.field("dagster_run_id", pa.large_string()),
+    pa.field("snapshot_ids", pa.large_string()),  # JSON list
+    pa.field("bronze_versions", pa.large_string(), nullable=False),  # JSON {table: version}
+    pa.field("silver_versions", pa.large_string(), nullable=False),  # JSON {table: version}
+    pa.field("deid_policy", pa.large_string(), nullable=False),  # JSON of the policy
+    pa.field("deid_policy_version", pa.large_string(), nullable=False),
+    pa.field("deid_key_fingerprint", pa.large_string(), nullable=False),
+    pa.field("replacements", pa.large_string(), nullable=False),  # JSON {PHI label: count}
+    pa.field("texts", pa.int64(), nullable=False),
+    pa.field("rows", pa.large_string(), nullable=False),  # JSON {table: rows}
+    pa.field("seconds", pa.float64(), nullable=False),
+])
+
+
+@dataclass
+class SilverBuild:
+    refs: dict[str, DeltaRef]
+    input_digest: str
+    rebuilt: bool
+    bronze_versions: dict[str, int]
+    replacements: Counter[str] = field(default_factory=Counter)
+    texts: int = 0
+    rows: dict[str, int] = field(default_factory=dict)
+    seconds: dict[str, float] = field(default_factory=dict)  # phase -> seconds
+
+
+def input_digest(bronze: dict[str, DeltaRef], policy: DeidPolicy, key: DeidKey) -> str:
+    code = code_version()
+    if code.get("git_dirty") == "true":  # uncommitted code: never trust an earlier build
+        code = {**code, "nonce": str(time.time_ns())}
+    payload = {"bronze": {n: r.version for n, r in sorted(bronze.items())}, "policy": policy.digest,
+               "key": key.fingerprint, "code": code}
+    return hashlib.sha256(orjson.dumps(payload, option=orjson.OPT_SORT_KEYS)).hexdigest()
+
+
+def read_bronze(refs: dict[str, DeltaRef]) -> dict[str, pl.DataFrame]:
+    """Each bronze table at its pinned version, only the columns its silver transform needs (never raw JSON)."""
+    frames = {}
+    for name, ref in refs.items():
+        table = ref.open()
+        columns = bronze_columns(name, [f.name for f in table.schema().fields])
+        frames[name] = pl.from_arrow(table.to_pyarrow_table(columns=columns))
+    return frames
+
+
+def _current_digest(uri: str) -> str | None:
+    if current_version(uri) is None:
+        return None
+    history = DeltaTable(uri).history(limit=1)
+    return history[0].get("deid_input_digest") if history else None
+
+
+def build_silver(
+    bronze: dict[str, DeltaRef],
+    silver_dir: Path,
+    *,
+    key: DeidKey,
+    policy: DeidPolicy,
+    text_deidentifier: TextDeidentifier,
+    commit_metadata: Callable[[str], dict[str, Any]] = lambda name: {},
+    on_table: Callable[[str], None] | None = None,
+    force: bool = False,
+) -> SilverBuild:
+    missing = set(SPECS) - set(bronze)
+    if missing:
+        raise ValueError(f"silver needs every bronze table; missing {sorted(missing)}")
+    digest = input_digest(bronze, policy, key)
+    versions = {n: r.version for n, r in bronze.items()}
+    uris = {n: table_uri(silver_dir, n) for n in SPECS}
+    if not force and all(_current_digest(u) == digest for u in uris.values()):
+        refs = {n: DeltaRef(table=n, uri=u, version=current_version(u) or 0) for n, u in uris.items()}
+        return SilverBuild(refs, digest, False, versions,
+                           rows={n: row_count(r.uri, r.version) for n, r in refs.items()})
+
+    started = time.perf_counter()
+    frames = read_bronze(bronze)
+    read_s = time.perf_counter() - started
+    result = SilverBuilder(key, policy, text_deidentifier).build(frames, on_table=on_table)
+    build_s = time.perf_counter() - started - read_s
+    snapshot_ids = sorted({s for f in frames.values() if "snapshot_id" in f.columns
+                           for s in f["snapshot_id"].unique().drop_nulls().to_list()})
+    refs = {}
+    for name, frame in result.tables.items():
+        meta = {**commit_metadata(f"silver/{name}"), **policy.describe(),
+                "deid_key_fingerprint": key.fingerprint, "deid_input_digest": digest,
+                "bronze_table": name, "bronze_version": versions[name],
+                "bronze_versions": orjson.dumps(versions).decode()}
+        write_deltalake(uris[name], frame.to_arrow(), mode="overwrite", schema_mode="overwrite",
+                        commit_properties=_commit(meta))
+        refs[name] = DeltaRef(table=name, uri=uris[name], version=current_version(uris[name]) or 0)
+    write_s = time.perf_counter() - started - read_s - build_s
+    build = SilverBuild(refs, digest, True, versions, result.replacements, result.texts,
+                        {n: f.height for n, f in result.tables.items()},
+                        {"read": read_s, "deidentify": build_s, "write": write_s})
+    _record_run(silver_dir, build, policy, key, snapshot_ids, commit_metadata(f"silver/{RUNS_TABLE}"))
+    return build
+
+
+def _record_run(silver_dir: Path, build: SilverBuild, policy: DeidPolicy, key: DeidKey,
+                snapshot_ids: list[str], meta: dict[str, Any]) -> None:
+    from datetime import datetime, timezone
+
+    row = {
+        "input_digest": build.input_digest, "recorded_at": datetime.now(timezone.utc),
+        "dagster_run_id": meta.get("dagster_run_id"),
+        "snapshot_ids": orjson.dumps(snapshot_ids).decode(),
+        "bronze_versions": orjson.dumps(build.bronze_versions).decode(),
+        "silver_versions": orjson.dumps({n: r.version for n, r in build.refs.items()}).decode(),
+        "deid_policy": orjson.dumps(policy.model_dump(mode="json")).decode(),
+        "deid_policy_version": policy.version, "deid_key_fingerprint": key.fingerprint,
+        "replacements": orjson.dumps(dict(sorted(build.replacements.items()))).decode(),
+        "texts": build.texts, "rows": orjson.dumps(build.rows).decode(),
+        "seconds": round(sum(build.seconds.values()), 3),
+    }
+    write_deltalake(table_uri(silver_dir, RUNS_TABLE), pa.Table.from_pylist([row], schema=RUNS_SCHEMA),
+                    mode="append", commit_properties=_commit(meta))
+
+
+def run_record(silver_dir: Path, digest: str) -> dict[str, Any] | None:
+    """The newest recorded build with this input digest."""
+    uri = table_uri(silver_dir, RUNS_TABLE)
+    if current_version(uri) is None:
+        return None
+    frame = pl.from_arrow(DeltaTable(uri).to_pyarrow_table()).filter(pl.col("input_digest") == digest)
+    if frame.height == 0:
+        return None
+    return frame.sort("recorded_at").row(-1, named=True)
