@@ -1,0 +1,1 @@
+"""Third-party de-identification baselines run beside ours in the benchmark."""
