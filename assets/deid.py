@@ -58,7 +58,8 @@ def silver_tables(context: AssetExecutionContext, platform: PlatformResource, **
     build = build_silver(refs, settings.silver, key=key, policy=policy,
                          text_deidentifier=NoteDeidentifier(key, policy),
                          commit_metadata=lambda asset: commit_metadata(context, asset),
-                         on_table=lambda name: context.log.debug(f"de-identifying {name}"))
+                         on_table=lambda name: context.log.debug(f"de-identifying {name}"),
+                         workers=settings.deid_workers)
     context.log.info(("rebuilt" if build.rebuilt else "already current:") +
                      f" silver from bronze versions {build.bronze_versions}; policy {policy.version} "
                      f"({policy.date_mode}), key fingerprint {key.fingerprint}")

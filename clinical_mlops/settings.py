@@ -34,6 +34,8 @@ class Settings(BaseSettings):
         default=None, description="De-identification HMAC key (hex or text, >= 16 bytes); required outside the demo.")
     deid_date_mode: Literal["safe_harbor", "shift"] = Field(
         default="shift", description="Dates to year (safe_harbor) or shifted by a keyed per-patient offset (shift).")
+    deid_workers: int = Field(
+        default=2, ge=1, description="Processes de-identifying note text (each loads the gazetteers once).")
     ingest_batch_rows: int = Field(
         default=50_000, ge=1, description="Resources parsed per Arrow batch during ingestion."
     )

@@ -94,6 +94,7 @@ def build_silver(
     commit_metadata: Callable[[str], dict[str, Any]] = lambda name: {},
     on_table: Callable[[str], None] | None = None,
     force: bool = False,
+    workers: int = 1,
 ) -> SilverBuild:
     missing = set(SPECS) - set(bronze)
     if missing:
@@ -109,7 +110,7 @@ def build_silver(
     started = time.perf_counter()
     frames = read_bronze(bronze)
     read_s = time.perf_counter() - started
-    result = SilverBuilder(key, policy, text_deidentifier).build(frames, on_table=on_table)
+    result = SilverBuilder(key, policy, text_deidentifier, workers=workers).build(frames, on_table=on_table)
     build_s = time.perf_counter() - started - read_s
     snapshot_ids = sorted({s for f in frames.values() if "snapshot_id" in f.columns
                            for s in f["snapshot_id"].unique().drop_nulls().to_list()})

@@ -7,7 +7,9 @@ Nothing here reads a table: callers hand over bronze frames read at pinned versi
 
 from __future__ import annotations
 
+import multiprocessing
 from collections import Counter
+from concurrent.futures import ProcessPoolExecutor
 from dataclasses import dataclass, field
 from datetime import datetime, timezone
 from typing import Callable, Iterable, Protocol
@@ -90,6 +92,24 @@ SPECS: dict[str, SilverSpec] = {s.name: s for s in [
                patient_scoped=True, resource_id=True),
 ]}
 
+PARALLEL_MIN_TEXTS = 400  # below this, starting workers costs more than it saves
+_WORKER_DEIDENTIFIER: TextDeidentifier | None = None
+
+
+def _deidentify(deidentifier: TextDeidentifier, job: tuple):
+    text, patient_key, known, shift_days = job
+    return deidentifier.deidentify(text, patient_key=patient_key, known=known, shift_days=shift_days)
+
+
+def _init_worker(deidentifier: TextDeidentifier) -> None:
+    global _WORKER_DEIDENTIFIER
+    _WORKER_DEIDENTIFIER = deidentifier
+
+
+def _worker_deidentify(job: tuple):
+    return _deidentify(_WORKER_DEIDENTIFIER, job)
+
+
 def _generic_detect(text: str) -> list:
     from deid.notes import detect_phi
 
@@ -153,8 +173,10 @@ class SilverBuilder:
     """Applies one policy with one key to a set of bronze frames read at pinned versions."""
 
     def __init__(self, key: DeidKey, policy: DeidPolicy, text_deidentifier: TextDeidentifier,
-                 *, as_of: datetime | None = None, detect: Callable[[str], list] | None = None):
+                 *, as_of: datetime | None = None, detect: Callable[[str], list] | None = None,
+                 workers: int = 1):
         self.key = key
+        self.workers = workers
         self.detect = detect or _generic_detect
         self.policy = policy
         self.text = text_deidentifier
@@ -207,9 +229,14 @@ class SilverBuilder:
         has_patient = "patient_key" in frame.columns
         cols = ["patient_key", "shift_days", column] if has_patient else [column]
         distinct = frame.select(cols).filter(pl.col(column).is_not_null()).unique().sort(cols[0])
-        screened = {text: not self.detect(text) for text in distinct[column].unique().to_list()}
+        # screening pays off only for texts shared by several patients; a text seen once goes straight
+        # to the note path (notes are all distinct: screening them would detect twice)
+        shared = distinct.group_by(column).len().filter(pl.col("len") > 1)[column].to_list()
+        screened = dict.fromkeys(distinct[column].to_list(), False)
+        screened.update({text: not self.detect(text) for text in shared})
         spellings: dict[str, tuple[str, ...]] = {}
-        cleaned = []
+        cleaned: list[str | None] = []
+        jobs: list[tuple[int, str, str | None, KnownIdentifiers | None, int]] = []
         for row in distinct.iter_rows(named=True):
             patient_key, text = row.get("patient_key"), row[column]
             identifiers = known.get(patient_key)
@@ -224,16 +251,27 @@ class SilverBuilder:
                 if not any(spelling in lowered for spelling in own):
                     cleaned.append(text)
                     continue
-            outcome = self.text.deidentify(text, patient_key=patient_key, known=identifiers,
-                                           shift_days=int(row.get("shift_days") or 0))
+            jobs.append((len(cleaned), text, patient_key, identifiers, int(row.get("shift_days") or 0)))
+            cleaned.append(None)
+        for index, outcome in zip([j[0] for j in jobs], self._deidentify_all([j[1:] for j in jobs])):
             result.replacements.update(outcome.replacements)
             result.texts += 1
-            cleaned.append(outcome.text)
+            cleaned[index] = outcome.text
         mapping = distinct.with_columns(pl.Series(f"{column}__deid", cleaned, dtype=pl.String))
         on = ["patient_key", column] if has_patient else [column]
         mapping = mapping.select(*on, f"{column}__deid")
         return (frame.join(mapping, on=on, how="left", nulls_equal=False)
                 .with_columns(pl.col(f"{column}__deid").alias(column)).drop(f"{column}__deid"))
+
+    def _deidentify_all(self, jobs: list[tuple]) -> Iterable:
+        """Each (text, patient_key, known, shift_days) through the note path, in order; in worker processes
+        when there are many (each worker loads the gazetteers once)."""
+        if self.workers <= 1 or len(jobs) < PARALLEL_MIN_TEXTS:
+            return [_deidentify(self.text, job) for job in jobs]
+        context = multiprocessing.get_context("forkserver")  # never fork a process running native pools
+        with ProcessPoolExecutor(self.workers, mp_context=context, initializer=_init_worker,
+                                 initargs=(self.text,)) as pool:
+            return list(pool.map(_worker_deidentify, jobs, chunksize=max(1, len(jobs) // (self.workers * 8))))
 
     def build_table(self, spec: SilverSpec, frame: pl.DataFrame, context: pl.DataFrame,
                     known: dict[str, KnownIdentifiers], result: SilverResult) -> pl.DataFrame:

@@ -203,3 +203,18 @@ def test_a_failing_note_leaves_silver_untouched(bronze, tmp_path):
 def test_bronze_is_read_without_raw_json(bronze):
     frames = read_bronze(bronze)
     assert all("raw_json" not in f.columns and "source_file" not in f.columns for f in frames.values())
+
+
+def test_a_surname_that_is_also_a_race_category_is_not_a_leak_but_an_mrn_there_is(bronze, shifted):
+    _, silver = shifted
+    patients = pl.from_arrow(bronze["patients"].read(columns=GATE_BRONZE_COLUMNS))
+    victim = patients.row(0, named=True)
+    pid = KEY.pseudonym(victim["patient_key"], "patient")
+    white = patients.with_columns(pl.when(pl.col("patient_key") == victim["patient_key"]).then(pl.lit("White"))
+                                  .otherwise(pl.col("family_name")).alias("family_name"))
+    rows = silver["patients"].with_columns(pl.when(pl.col("patient_id") == pid).then(pl.lit("White"))
+                                           .otherwise(pl.col("race")).alias("race"))
+    assert run_gate({**silver, "patients": rows}, white, KEY).passed
+    mrn = rows.with_columns(pl.when(pl.col("patient_id") == pid).then(pl.lit(victim["mrn"]))
+                            .otherwise(pl.col("race")).alias("race"))
+    assert run_gate({**silver, "patients": mrn}, white, KEY).by_table() == {"patients.race": 1}
