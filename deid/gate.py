@@ -22,6 +22,7 @@ from deid.structured import SPECS
 GATE_BRONZE_COLUMNS = ["patient_key", "family_name", "given_names", "contacts", "mrn", "ssn", "phone", "email",
                        "address_line", "birth_date"]
 
+SHARED_BY = 5  # the k-anonymity threshold the report uses
 PLATFORM_DATES = {"ingested_at"}
 # categorical columns whose values come from a value set: "White" as a race is the category, not the
 # surname White. Name-kind matches are not counted there; every other kind (MRN, SSN, phone, email,
@@ -67,7 +68,7 @@ def known_by_pseudonym(bronze_patients: pl.DataFrame, key: DeidKey) -> dict[str,
             for row in bronze_patients.iter_rows(named=True)}
 
 
-def _as_text(frame: pl.DataFrame, column: str) -> pl.Expr | None:
+def _as_text(frame: pl.DataFrame, column: str, date_mode: str = "shift") -> pl.Expr | None:
     """Every value of a column as scannable text; None for types that cannot hold an identifier."""
     dtype = frame.schema[column]
     col = pl.col(column)
@@ -80,23 +81,32 @@ def _as_text(frame: pl.DataFrame, column: str) -> pl.Expr | None:
     if isinstance(dtype, pl.Struct):
         return col.struct.json_encode()
     if dtype in (pl.Date,) or isinstance(dtype, pl.Datetime):
+        if date_mode == "safe_harbor":
+            return None  # year-only dates (checked by year_only_problems) cannot show a full birth date
         return col.cast(pl.Date).cast(pl.String)  # a real full birth date would show as YYYY-MM-DD
     return None  # numbers and booleans
 
 
 def scan_table(name: str, frame: pl.DataFrame, known: dict[str, KnownIdentifiers],
-               matchers: dict[str, PatientMatcher], result: GateResult) -> None:
+               matchers: dict[str, PatientMatcher], result: GateResult, date_mode: str = "shift") -> None:
     if "patient_id" not in frame.columns or frame.height == 0:
         return
     for column in frame.columns:
         if column == "patient_id":
             continue
-        text = _as_text(frame, column)
+        text = _as_text(frame, column, date_mode)
         if text is None:
             continue
-        per_patient = (frame.select(pl.col("patient_id"), text.alias("v")).drop_nulls()
-                       .group_by("patient_id").agg(pl.col("v").str.join("\n")))
-        for patient_id, blob in per_patient.iter_rows():
+        values = frame.select(pl.col("patient_id"), text.alias("v")).drop_nulls()
+        # a value that at least SHARED_BY patients have is vocabulary ("Malignant tumor of colon"), not one
+        # patient's identifier: name-kind matches inside it are not counted (every other kind is)
+        shared = values.group_by("v").agg(pl.col("patient_id").n_unique().alias("n")).filter(pl.col("n") >= SHARED_BY)
+        values = values.with_columns(pl.col("v").is_in(shared["v"].implode()).alias("shared"))
+        per_patient = values.group_by("patient_id").agg(
+            pl.col("v").str.join("\n").alias("all"),
+            pl.col("v").filter(~pl.col("shared")).str.join("\n").alias("private"),
+            pl.col("shared").any().alias("any_shared"))
+        for patient_id, blob, private, any_shared in per_patient.iter_rows():
             identifiers = known.get(patient_id)
             if identifiers is None:
                 continue
@@ -104,7 +114,10 @@ def scan_table(name: str, frame: pl.DataFrame, known: dict[str, KnownIdentifiers
             if matcher is None:
                 matcher = matchers[patient_id] = PatientMatcher(identifiers)
             result.values_scanned += 1
-            for kind in matcher.kinds_in(blob):
+            kinds = matcher.kinds_in(blob)
+            if any_shared and "name" in kinds:
+                kinds = [k for k in kinds if k != "name"] + [k for k in matcher.kinds_in(private) if k == "name"]
+            for kind in kinds:
                 if kind == "name" and column in CATEGORICAL:
                     continue
                 result.leaks[Leak(name, column, kind)] += 1
@@ -132,7 +145,7 @@ def run_gate(silver: dict[str, pl.DataFrame], bronze_patients: pl.DataFrame, key
     for name, frame in silver.items():
         if name in SPECS and SPECS[name].patient_scoped:
             result.tables.append(name)
-            scan_table(name, frame, known, matchers, result)
+            scan_table(name, frame, known, matchers, result, date_mode)
         if date_mode == "safe_harbor":
             result.problems += year_only_problems(name, frame)
     return result

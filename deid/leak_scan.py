@@ -18,6 +18,20 @@ class Leak:
     kind: str
 
 
+CALENDAR_WORDS = frozenset(
+    "january february march april may june july august september october november december "
+    "jan feb mar apr jun jul aug sep sept oct nov dec".split())
+_DIGIT_AFTER = re.compile(r"\.?,?\s{0,2}\d")
+_DIGIT_BEFORE = re.compile(r"\d(?:st|nd|rd|th)?,?\s{0,2}$")
+
+
+def _calendar_word_in_date(text: str, match: re.Match) -> bool:
+    """A month name written as part of a date ("04 Jun 2026", "June 3") is the calendar, not a name."""
+    if match.group(0).lower() not in CALENDAR_WORDS:
+        return False
+    return bool(_DIGIT_AFTER.match(text, match.end()) or _DIGIT_BEFORE.search(text[max(0, match.start() - 8):match.start()]))
+
+
 class PatientMatcher:
     """One compiled pattern per patient: identifiers as whole words/tokens, case-insensitive."""
 
@@ -33,7 +47,13 @@ class PatientMatcher:
     def kinds_in(self, text: str) -> list[str]:
         if self.pattern is None or not text:
             return []
-        return [self.kinds[m.group(0).lower()] for m in self.pattern.finditer(text)]
+        kinds = []
+        for m in self.pattern.finditer(text):
+            kind = self.kinds[m.group(0).lower()]
+            if kind == "name" and _calendar_word_in_date(text, m):
+                continue  # a relative named "Jun" vs the month of "04 Jun 2026"
+            kinds.append(kind)
+        return kinds
 
 
 def scan(known: dict[str, KnownIdentifiers],

@@ -218,3 +218,25 @@ def test_a_surname_that_is_also_a_race_category_is_not_a_leak_but_an_mrn_there_i
     mrn = rows.with_columns(pl.when(pl.col("patient_id") == pid).then(pl.lit(victim["mrn"]))
                             .otherwise(pl.col("race")).alias("race"))
     assert run_gate({**silver, "patients": mrn}, white, KEY).by_table() == {"patients.race": 1}
+
+
+def test_a_surname_inside_a_shared_vocabulary_value_is_not_a_leak_but_in_a_note_it_is(bronze, shifted):
+    _, silver = shifted
+    patients = pl.from_arrow(bronze["patients"].read(columns=GATE_BRONZE_COLUMNS))
+    victim = patients.row(0, named=True)
+    pid = KEY.pseudonym(victim["patient_key"], "patient")
+    colon = patients.with_columns(pl.when(pl.col("patient_key") == victim["patient_key"]).then(pl.lit("Colon"))
+                                  .otherwise(pl.col("family_name")).alias("family_name"))
+    others = silver["conditions"]["patient_id"].unique().to_list()[:6]
+    conditions = silver["conditions"].with_columns(
+        pl.when(pl.col("patient_id").is_in([pid, *others])).then(pl.lit("Malignant tumor of colon"))
+        .otherwise(pl.col("display")).alias("display"))
+    if conditions.filter(pl.col("patient_id") == pid).height == 0:
+        conditions = pl.concat([conditions, conditions.head(1).with_columns(pl.lit(pid).alias("patient_id"))])
+    assert run_gate({**silver, "conditions": conditions}, colon, KEY).passed  # shared by >= 5 patients
+    notes = silver["notes"].with_columns(pl.when(pl.col("patient_id") == pid)
+                                         .then(pl.col("text") + "\nColon's wife called.").otherwise(pl.col("text"))
+                                         .alias("text"))
+    planted = notes.filter(pl.col("patient_id") == pid).height
+    if planted:  # one leak per note of that patient
+        assert run_gate({**silver, "notes": notes}, colon, KEY).by_table() == {"notes.text": planted}

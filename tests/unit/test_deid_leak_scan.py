@@ -62,3 +62,13 @@ def test_k_anonymity() -> None:
     assert (result.records, result.min_k, result.groups) == (7, 1, 2)
     assert abs(result.share_below_5 - 1 / 7) < 1e-9
     assert k_anonymity(frame.head(0)).records == 0
+
+
+def test_a_name_that_is_a_month_counts_except_inside_a_date() -> None:
+    from deid.known_identifiers import KnownIdentifiers
+    from deid.leak_scan import PatientMatcher
+
+    matcher = PatientMatcher(KnownIdentifiers("p1", {"name": frozenset({"jun", "may"})}))
+    assert matcher.kinds_in("Admit: 04 Jun 2026; seen May 3, 2021 and on 12 may") == []
+    assert matcher.kinds_in("Jun visited with her mother. May called.") == ["name", "name"]
+    assert matcher.kinds_in("Daughter Jun (phone 555)") == ["name"]
