@@ -10,7 +10,7 @@ from typing import Any
 import orjson
 import polars as pl
 import pyarrow as pa
-from deltalake import write_deltalake
+from deltalake import DeltaTable, write_deltalake
 
 from deid.risk import QUASI_IDENTIFIERS, k_anonymity
 from lakehouse.delta import DeltaRef, _commit, current_version, table_uri
@@ -69,6 +69,11 @@ def markdown(report: dict[str, Any]) -> str:
 
 def write_report(silver_dir: Path, report: dict[str, Any], meta: dict[str, Any]) -> DeltaRef:
     uri = table_uri(silver_dir, REPORT_TABLE)
+    version = current_version(uri)
+    if version is not None:  # the same silver build was reported already: no new version
+        last = DeltaTable(uri).to_pyarrow_table(columns=["input_digest", "reported_at"]).to_pylist()
+        if last and max(last, key=lambda r: r["reported_at"])["input_digest"] == report["input_digest"]:
+            return DeltaRef(table=REPORT_TABLE, uri=uri, version=version)
     row = {"input_digest": report["input_digest"], "reported_at": datetime.now(timezone.utc),
            "report": orjson.dumps(report, option=orjson.OPT_SORT_KEYS).decode()}
     write_deltalake(uri, pa.Table.from_pylist([row], schema=REPORT_SCHEMA), mode="append",
