@@ -307,8 +307,10 @@ class SilverBuilder:
         return out
 
     def _ages(self, frame: pl.DataFrame) -> tuple[pl.DataFrame, list[pl.Expr]]:
-        """Age at the patient's last recorded date (death, else last event, else the run date)."""
-        as_of = pl.coalesce(pl.col("deceased_at"), pl.col("last"),
+        """Age at the patient's last recorded date (death, else last event, else when bronze first received
+        the patient, else the run date): the same bronze gives the same ages on every rebuild."""
+        fallback = pl.col("ingested_at") if "ingested_at" in frame.columns else pl.lit(None)
+        as_of = pl.coalesce(pl.col("deceased_at"), pl.col("last"), fallback,
                             pl.lit(self.as_of).cast(pl.Datetime("us", "UTC")))
         frame = frame.with_columns(age_years_expr("birth_date", as_of).alias("__age"))
         ceiling = self.policy.age_ceiling
