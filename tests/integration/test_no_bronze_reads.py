@@ -26,7 +26,7 @@ ALLOWED_FUNCTIONS = {
     ("clinical_mlops/cli.py", "show_config"): "prints the configured paths",
     ("clinical_mlops/cli.py", "_print_ingest"): "prints ingestion's own report",
 }
-PROJECT_PACKAGES = ["clinical_mlops", "orchestration", "assets", "training", "serving", "feature_store", "cohort",
+PROJECT_PACKAGES = ["clinical_mlops", "orchestration", "assets", "training", "serving", "feature_store", "features", "cohort",
                     "ingestion", "lakehouse", "lineage", "deid"]
 BRONZE_REGISTRY = {"TABLES", "BRONZE_OUTPUTS", "QUARANTINE_TABLE", "AUDIT_TABLE", "SNAPSHOT_TABLE"}
 
