@@ -171,6 +171,9 @@ def pipeline_run(
         console.print(f"checks: {len(summary.checks) - len(failed)} passed, {len(failed)} failed"
                       + "".join(f"\n  [yellow]{c['severity']}[/yellow] {c['check']}" for c in failed))
         _print_deid(summary)
+        for task, t in summary.tasks.items():
+            console.print(f"task {task}: {t['row_count']:,} index events, {t['positives']:,} positive "
+                          f"({t['prevalence']:.1%}), {t['censored']:,} censored at the data horizon")
         console.print(f"outputs under {settings.root}; open the UI with `make ui`")
     if not summary.success:
         console.print(f"[red]pipeline failed:[/red] {summary.failure}")

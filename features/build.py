@@ -16,7 +16,7 @@ from deltalake import write_deltalake
 
 from features import transforms as tf
 from features.spec import ENTITY_KEY, EVENT_TIMESTAMP, FeatureViewSpec
-from features.tasks import read_silver
+from features.tasks import IndexEvents, read_silver
 from lakehouse.delta import DeltaRef, _commit, current_version, table_uri
 
 _LABS = {name: "float64" for name in tf.lab_features()}
@@ -103,4 +103,27 @@ def write_feature_tables(frames: Mapping[str, pl.DataFrame], gold_dir: Path | st
         write_deltalake(uri, frame.to_arrow(), mode="overwrite", schema_mode="overwrite",
                         commit_properties=_commit(meta))
         refs[name] = DeltaRef(table=name, uri=uri, version=current_version(uri) or 0)
+    return refs
+
+
+def index_events_table(task: str) -> str:
+    return f"index_events_{task}"
+
+
+def write_index_events(events: Mapping[str, IndexEvents], gold_dir: Path | str,
+                       commit_metadata: Callable[[str], Mapping[str, Any]] | None = None,
+                       *, silver: Mapping[str, DeltaRef | pl.DataFrame] | None = None) -> dict[str, DeltaRef]:
+    """Overwrite ``<gold_dir>/index_events_<task>`` per task; the commit records the task's counts
+    (events, positives, exclusions, censoring, horizon) and the silver versions read."""
+    refs = {}
+    versions = silver_versions(silver) if silver else {}
+    for task, result in events.items():
+        name = index_events_table(task)
+        uri = table_uri(Path(gold_dir), name)
+        meta = {**(commit_metadata(name) if commit_metadata else {}), "task": task,
+                "task_summary": orjson.dumps(result.summary()).decode(),
+                "silver_versions": orjson.dumps(versions).decode()}
+        write_deltalake(uri, result.frame.to_arrow(), mode="overwrite", schema_mode="overwrite",
+                        commit_properties=_commit(meta))
+        refs[task] = DeltaRef(table=name, uri=uri, version=current_version(uri) or 0)
     return refs

@@ -7,6 +7,7 @@ import warnings
 from dagster import AssetSelection, BetaWarning, Definitions, define_asset_job
 
 from assets.deid import DEID_ASSETS, DEID_CHECKS
+from assets.features import FEATURE_ASSETS, FEATURE_CHECKS
 from assets.ingestion import bronze_tables, landing_snapshot
 from assets.ingestion_checks import INGESTION_CHECKS
 from orchestration.io_manager import RefIOManager
@@ -24,8 +25,8 @@ clinical_pipeline = define_asset_job(
 )
 
 defs = Definitions(
-    assets=[landing_snapshot, bronze_tables, *DEID_ASSETS],
-    asset_checks=[*INGESTION_CHECKS, *DEID_CHECKS],
+    assets=[landing_snapshot, bronze_tables, *DEID_ASSETS, *FEATURE_ASSETS],
+    asset_checks=[*INGESTION_CHECKS, *DEID_CHECKS, *FEATURE_CHECKS],
     jobs=[clinical_pipeline],
     resources={"platform": PlatformResource(), "io_manager": RefIOManager()},
 )

@@ -38,10 +38,11 @@ class PipelineSummary:
     failure: str | None = None
     gate: dict[str, Any] | None = None  # the PHI-leak gate over silver (counts, never identifiers)
     deid: dict[str, Any] | None = None  # the de-identification report's headline figures
+    tasks: dict[str, dict[str, Any]] = field(default_factory=dict)  # task -> index events, positives, prevalence
 
     def to_dict(self) -> dict[str, Any]:
         return {"run_id": self.run_id, "success": self.success, "failure": self.failure,
-                "assets": self.assets, "checks": self.checks, "gate": self.gate, "deid": self.deid}
+                "assets": self.assets, "checks": self.checks, "gate": self.gate, "deid": self.deid, "tasks": self.tasks}
 
 
 def _plain(value: Any) -> Any:
@@ -76,6 +77,9 @@ def run_pipeline(settings: Settings, job_name: str | None = None, log_level: str
                 "snapshot_id": meta.get("snapshot_id"),
                 "table_uri": meta.get("table_uri", meta.get("manifest_table")),
             })
+            if mat.asset_key.to_user_string().startswith("gold/index_events_"):
+                summary.tasks[mat.asset_key.to_user_string().removeprefix("gold/index_events_")] = {
+                    k: meta.get(k) for k in ("row_count", "positives", "prevalence", "censored")}
             if mat.asset_key.to_user_string() == "silver/deid_reports":
                 summary.deid = {k: meta.get(k) for k in (
                     "deid_policy_version", "date_mode", "deid_key_fingerprint", "replacements_total",

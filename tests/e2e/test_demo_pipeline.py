@@ -51,7 +51,9 @@ def test_first_run_generates_the_cohort_and_materializes_every_asset(demo) -> No
 def test_all_checks_pass_and_nothing_is_quarantined(demo) -> None:
     _, first, _ = demo
     assert first["checks"], "no asset checks ran"
-    failed = [c["check"] for c in first["checks"] if not c["passed"]]
+    # 40 patients are too few for a stable one-year diabetes prevalence: that check may only warn
+    failed = [c["check"] for c in first["checks"] if not c["passed"]
+              and not (c["check"].endswith(":label_prevalence") and c["severity"] == "WARN")]
     assert failed == []
     assets = {a["asset"]: a for a in first["assets"]}
     assert assets["bronze/quarantine"]["rows"] == 0
@@ -77,6 +79,19 @@ def test_deidentified_silver_passes_the_gate_and_is_reported(demo) -> None:
     assert key not in json.dumps(first) and key not in json.dumps(commit)  # only the fingerprint travels
     bronze_versions = json.loads(commit["bronze_versions"])
     assert bronze_versions["notes"] == assets["bronze/notes"]["delta_version"]
+
+
+def test_gold_index_events_and_feature_tables_are_built_from_silver(demo) -> None:
+    _, first, _ = demo
+    assets = {a["asset"]: a for a in first["assets"]}
+    readmission = first["tasks"]["readmission_30d"]
+    assert readmission["row_count"] > 0 and 0 <= readmission["prevalence"] <= 1
+    events = sum(t["row_count"] for t in first["tasks"].values())
+    for view in ("demographics", "utilization", "labs", "conditions", "medications", "discharge_note"):
+        feature = assets[f"gold/features/{view}"]
+        assert 0 < feature["rows"] <= events, view
+        commit = commit_metadata_of(feature["table_uri"], feature["delta_version"])
+        assert "bronze" not in commit["silver_versions"] and commit["dagster_run_id"] == first["run_id"]
 
 
 def test_lineage_is_recorded_on_every_bronze_commit(demo) -> None:

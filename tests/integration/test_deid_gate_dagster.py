@@ -64,6 +64,7 @@ def test_a_planted_leak_fails_the_gate_and_blocks_the_report(env, monkeypatch):
     assert checks["silver/encounters:phi_leak_gate"]["passed"]  # structured tables stay clean
     materialized = {a["asset"] for a in summary.assets}
     assert "silver/notes" in materialized and "silver/deid_reports" not in materialized
+    assert not any(a.startswith("gold/") for a in materialized)  # nothing downstream of a failed gate
     # findings name table, column, kind and count, never the identifier
     surnames = {row["family_name"].lower() for row in
                 DeltaTable(str(env / "bronze" / "patients")).to_pyarrow_table(columns=["family_name"]).to_pylist()}
