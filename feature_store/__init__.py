@@ -1,14 +1,26 @@
 """Feast feature store over the gold Delta tables: entity ``patient``, one FeatureView per gold table
 (TTL from its spec), one FeatureService per task version; point-in-time correct offline retrieval (DuckDB
-store over pinned-version snapshots), SQLite (default) or Redis online store under the Feast home."""
+store over pinned-version snapshots), SQLite (default) or Redis online store under the Feast home.
 
-from .asof import asof_join
-from .config import PROJECT, StoreConfig, open_store, write_feature_store_yaml
-from .definitions import build_definitions
-from .offline import export_snapshot, get_historical_features
-from .online import EPOCH, get_online_features, materialize
-from .repository import sync_repository
+Names are imported lazily: ``import feast`` takes seconds, and ``feature_store.asof`` or the config
+helpers must not pay for it.
+"""
 
-__all__ = ["PROJECT", "StoreConfig", "open_store", "write_feature_store_yaml", "build_definitions",
-           "export_snapshot", "get_historical_features", "get_online_features", "materialize", "EPOCH",
-           "asof_join", "sync_repository"]
+from __future__ import annotations
+
+import importlib
+from typing import Any
+
+_EXPORTS = {
+    "PROJECT": "config", "StoreConfig": "config", "open_store": "config", "write_feature_store_yaml": "config",
+    "build_definitions": "definitions", "export_snapshot": "offline", "get_historical_features": "offline",
+    "get_online_features": "online", "materialize": "online", "EPOCH": "online", "asof_join": "asof",
+    "sync_repository": "repository",
+}
+__all__ = sorted(_EXPORTS)
+
+
+def __getattr__(name: str) -> Any:
+    if name in _EXPORTS:
+        return getattr(importlib.import_module(f".{_EXPORTS[name]}", __name__), name)
+    raise AttributeError(f"module {__name__!r} has no attribute {name!r}")
