@@ -36,6 +36,10 @@ class Settings(BaseSettings):
         default="shift", description="Dates to year (safe_harbor) or shifted by a keyed per-patient offset (shift).")
     deid_workers: int = Field(
         default=2, ge=1, description="Processes de-identifying note text (each loads the gazetteers once).")
+    online_store: Literal["sqlite", "redis"] = Field(
+        default="sqlite", description="Feast online store: SQLite under the Feast home, or Redis (production).")
+    redis_url: SecretStr | None = Field(
+        default=None, description="redis://[:password@]host:port/db of the Redis online store.")
     ingest_batch_rows: int = Field(
         default=50_000, ge=1, description="Resources parsed per Arrow batch during ingestion."
     )

@@ -7,6 +7,7 @@ import warnings
 from dagster import AssetSelection, BetaWarning, Definitions, define_asset_job
 
 from assets.deid import DEID_ASSETS, DEID_CHECKS
+from assets.feature_store import FEAST_ASSETS
 from assets.features import FEATURE_ASSETS, FEATURE_CHECKS
 from assets.ingestion import bronze_tables, landing_snapshot
 from assets.ingestion_checks import INGESTION_CHECKS
@@ -25,7 +26,7 @@ clinical_pipeline = define_asset_job(
 )
 
 defs = Definitions(
-    assets=[landing_snapshot, bronze_tables, *DEID_ASSETS, *FEATURE_ASSETS],
+    assets=[landing_snapshot, bronze_tables, *DEID_ASSETS, *FEATURE_ASSETS, *FEAST_ASSETS],
     asset_checks=[*INGESTION_CHECKS, *DEID_CHECKS, *FEATURE_CHECKS],
     jobs=[clinical_pipeline],
     resources={"platform": PlatformResource(), "io_manager": RefIOManager()},

@@ -14,10 +14,11 @@ from dagster import ConfigurableIOManager, InputContext, OutputContext
 from pydantic import BaseModel
 
 from clinical_mlops.settings import load_settings
+from feature_store.refs import FeastRef
 from ingestion.landing import SnapshotRef
 from lakehouse.delta import DeltaRef
 
-REF_TYPES: dict[str, type[BaseModel]] = {cls.__name__: cls for cls in (DeltaRef, SnapshotRef)}
+REF_TYPES: dict[str, type[BaseModel]] = {cls.__name__: cls for cls in (DeltaRef, SnapshotRef, FeastRef)}
 
 
 class RefIOManager(ConfigurableIOManager):

@@ -94,6 +94,26 @@ def test_gold_index_events_and_feature_tables_are_built_from_silver(demo) -> Non
         assert "bronze" not in commit["silver_versions"] and commit["dagster_run_id"] == first["run_id"]
 
 
+def test_the_online_store_serves_the_latest_gold_features(demo) -> None:
+    import polars as pl
+
+    from clinical_mlops.settings import load_settings
+    from feature_store.config import open_store
+    from feature_store.online import get_online_features
+    from feature_store.runtime import store_config
+
+    home, first, _ = demo
+    assets = {a["asset"]: a for a in first["assets"]}
+    assert "feast/registry" in assets and "feast/online_store" in assets
+    utilization = pl.from_arrow(DeltaTable(assets["gold/features/utilization"]["table_uri"]).to_pyarrow_table())
+    latest = utilization.sort("event_timestamp").group_by("patient_id").last().head(5)
+    store = open_store(store_config(load_settings(home=home)))
+    online = get_online_features(store, latest["patient_id"].to_list(), "readmission_v1", enforce_ttl=False)
+    assert online.height == latest.height
+    expected = dict(zip(latest["patient_id"], latest["admissions_365d"]))
+    assert dict(zip(online["patient_id"], online["admissions_365d"])) == expected
+
+
 def test_lineage_is_recorded_on_every_bronze_commit(demo) -> None:
     home, first, _ = demo
     snapshot_id = {a["asset"]: a for a in first["assets"]}["landing/snapshot"]["data_version"]

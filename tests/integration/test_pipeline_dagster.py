@@ -22,7 +22,8 @@ pytestmark = pytest.mark.filterwarnings("ignore::dagster.BetaWarning")  # Output
 
 EXPECTED_ROWS = {"patients": 3, "encounters": 3, "observations": 4, "quarantine": 0}
 SILVER = {f"silver/{name}" for name in SPECS} | {"silver/deid_runs", "silver/deid_reports"}
-GOLD = {f"gold/index_events_{task}" for task in TASKS} | {f"gold/features/{view.name}" for view in FEATURE_VIEWS}
+GOLD = {f"gold/index_events_{task}" for task in TASKS} | {f"gold/features/{view.name}" for view in FEATURE_VIEWS} | {
+    "feast/registry", "feast/online_store"}
 ALL_CHECKS = {f"gold/index_events_{task}:label_prevalence" for task in TASKS} | {
     f"silver/{name}:phi_leak_gate" for name in SPECS} | {
     f"bronze/{name}:{name}_schema" for name in BRONZE_OUTPUTS} | {

@@ -1,0 +1,64 @@
+"""Feast stage: apply the repository over the pinned gold feature tables, then materialize the online store."""
+
+from datetime import timedelta
+
+import polars as pl
+from dagster import AssetExecutionContext, AssetIn, AssetKey, DataVersion, MetadataValue, Output, asset
+
+from assets.features import feature_key
+from feature_store.refs import FeastRef
+from feature_store.runtime import store_config, task_services
+from features.build import FEATURE_VIEWS, VIEWS
+from features.spec import EVENT_TIMESTAMP
+from lakehouse.delta import DeltaRef
+from orchestration.resources import PlatformResource
+
+REGISTRY_KEY = AssetKey(["feast", "registry"])
+ONLINE_KEY = AssetKey(["feast", "online_store"])
+
+
+@asset(key=REGISTRY_KEY, group_name="feast", kinds={"feast"},
+       ins={view.name: AssetIn(key=feature_key(view.name)) for view in FEATURE_VIEWS},
+       description="feast apply: entity patient, one feature view per gold table (sources: parquet snapshots "
+                   "of the pinned Delta versions), one FeatureService per task version.")
+def feast_registry(context: AssetExecutionContext, platform: PlatformResource, **views: DeltaRef) -> Output[FeastRef]:
+    from feature_store.repository import sync_repository
+
+    config = store_config(platform.settings)
+    services = task_services()
+    sync_repository(config, [VIEWS[name] for name in views], views, services)
+    versions = {name: ref.version for name, ref in sorted(views.items())}
+    ref = FeastRef(home=str(config.home), project=config.project, views=versions, services=services,
+                   online_store=config.online_store)
+    return Output(ref, data_version=DataVersion(",".join(f"{n}={v}" for n, v in versions.items())), metadata={
+        "registry": MetadataValue.path(str(config.registry_path)), "project": config.project,
+        "gold_versions": MetadataValue.json(versions), "feature_services": MetadataValue.json(services),
+        "online_store": config.online_store,
+    })
+
+
+@asset(key=ONLINE_KEY, group_name="feast", kinds={"feast"},
+       ins={"registry": AssetIn(key=REGISTRY_KEY),
+            **{view.name: AssetIn(key=feature_key(view.name)) for view in FEATURE_VIEWS}},
+       description="Materialize the latest feature row per patient into the online store (incremental: each "
+                   "view resumes where its last window ended).")
+def feast_online_store(context: AssetExecutionContext, platform: PlatformResource, registry: FeastRef,
+                       **views: DeltaRef) -> Output[FeastRef]:
+    from feature_store.config import open_store
+    from feature_store.online import materialize
+
+    latest = [pl.from_arrow(ref.read(columns=[EVENT_TIMESTAMP]))[EVENT_TIMESTAMP].max() for ref in views.values()]
+    latest = [t for t in latest if t is not None]
+    if not latest:
+        context.log.warning("the gold feature tables are empty: nothing to materialize")
+        return Output(registry, metadata={"materialized_views": 0})
+    end = max(latest) + timedelta(seconds=1)
+    windows = materialize(open_store(store_config(platform.settings)), end)
+    return Output(registry, metadata={
+        "online_store": registry.online_store, "materialized_until": end.isoformat(),
+        "windows": MetadataValue.json({n: [a.isoformat(), b.isoformat()] for n, (a, b) in windows.items()}),
+        "materialized_views": len(windows), "gold_versions": MetadataValue.json(registry.views),
+    })
+
+
+FEAST_ASSETS = [feast_registry, feast_online_store]
