@@ -10,10 +10,10 @@ from typing import Any
 import orjson
 import polars as pl
 import pyarrow as pa
-from deltalake import DeltaTable, write_deltalake
+from deltalake import DeltaTable
 
 from deid.risk import QUASI_IDENTIFIERS, k_anonymity
-from lakehouse.delta import DeltaRef, _commit, current_version, table_uri
+from lakehouse.delta import DeltaRef, current_version, table_uri, write
 
 REPORT_TABLE = "deid_reports"
 SILVER_COLUMN = {"sex": "gender"}  # quasi-identifier -> silver patients column
@@ -76,6 +76,4 @@ def write_report(silver_dir: Path, report: dict[str, Any], meta: dict[str, Any])
             return DeltaRef(table=REPORT_TABLE, uri=uri, version=version)
     row = {"input_digest": report["input_digest"], "reported_at": datetime.now(timezone.utc),
            "report": orjson.dumps(report, option=orjson.OPT_SORT_KEYS).decode()}
-    write_deltalake(uri, pa.Table.from_pylist([row], schema=REPORT_SCHEMA), mode="append",
-                    commit_properties=_commit(meta))
-    return DeltaRef(table=REPORT_TABLE, uri=uri, version=current_version(uri) or 0)
+    return write(uri, pa.Table.from_pylist([row], schema=REPORT_SCHEMA), mode="append", metadata=meta)

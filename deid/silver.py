@@ -20,12 +20,12 @@ from typing import Any, Callable
 import orjson
 import polars as pl
 import pyarrow as pa
-from deltalake import DeltaTable, write_deltalake
+from deltalake import DeltaTable
 
 from deid.keys import DeidKey
 from deid.policy import DeidPolicy
 from deid.structured import SPECS, SilverBuilder, TextDeidentifier, bronze_columns
-from lakehouse.delta import DeltaRef, _commit, current_version, row_count, table_uri
+from lakehouse.delta import DeltaRef, current_version, row_count, table_uri, write
 from lineage.code_version import code_version
 
 RUNS_TABLE = "deid_runs"
@@ -120,9 +120,7 @@ def build_silver(
                 "deid_key_fingerprint": key.fingerprint, "deid_input_digest": digest,
                 "bronze_table": name, "bronze_version": versions[name],
                 "bronze_versions": orjson.dumps(versions).decode()}
-        write_deltalake(uris[name], frame.to_arrow(), mode="overwrite", schema_mode="overwrite",
-                        commit_properties=_commit(meta))
-        refs[name] = DeltaRef(table=name, uri=uris[name], version=current_version(uris[name]) or 0)
+        refs[name] = write(uris[name], frame.to_arrow(), metadata=meta, table=name)
     write_s = time.perf_counter() - started - read_s - build_s
     build = SilverBuild(refs, digest, True, versions, result.replacements, result.texts,
                         {n: f.height for n, f in result.tables.items()},
@@ -147,8 +145,8 @@ def _record_run(silver_dir: Path, build: SilverBuild, policy: DeidPolicy, key: D
         "texts": build.texts, "rows": orjson.dumps(build.rows).decode(),
         "seconds": round(sum(build.seconds.values()), 3),
     }
-    write_deltalake(table_uri(silver_dir, RUNS_TABLE), pa.Table.from_pylist([row], schema=RUNS_SCHEMA),
-                    mode="append", commit_properties=_commit(meta))
+    write(table_uri(silver_dir, RUNS_TABLE), pa.Table.from_pylist([row], schema=RUNS_SCHEMA), mode="append",
+          metadata=meta)
 
 
 def run_record(silver_dir: Path, digest: str) -> dict[str, Any] | None:

@@ -12,12 +12,11 @@ from typing import Any, Callable, Mapping
 
 import orjson
 import polars as pl
-from deltalake import write_deltalake
 
 from features import transforms as tf
 from features.spec import ENTITY_KEY, EVENT_TIMESTAMP, FeatureViewSpec
 from features.tasks import IndexEvents, read_silver
-from lakehouse.delta import DeltaRef, _commit, current_version, table_uri
+from lakehouse.delta import DeltaRef, table_uri, write
 
 _LABS = {name: "float64" for name in tf.lab_features()}
 _LABS.update({f"{lab}_count_365d": "int64" for lab in tf.LAB_PANEL})
@@ -100,9 +99,7 @@ def write_feature_tables(frames: Mapping[str, pl.DataFrame], gold_dir: Path | st
             source = SOURCES.get(name, (None,))[0]
             if source in versions:
                 meta["silver_table"], meta["silver_version"] = source, versions[source]
-        write_deltalake(uri, frame.to_arrow(), mode="overwrite", schema_mode="overwrite",
-                        commit_properties=_commit(meta))
-        refs[name] = DeltaRef(table=name, uri=uri, version=current_version(uri) or 0)
+        refs[name] = write(uri, frame.to_arrow(), metadata=meta, table=name)
     return refs
 
 
@@ -123,7 +120,5 @@ def write_index_events(events: Mapping[str, IndexEvents], gold_dir: Path | str,
         meta = {**(commit_metadata(name) if commit_metadata else {}), "task": task,
                 "task_summary": orjson.dumps(result.summary()).decode(),
                 "silver_versions": orjson.dumps(versions).decode()}
-        write_deltalake(uri, result.frame.to_arrow(), mode="overwrite", schema_mode="overwrite",
-                        commit_properties=_commit(meta))
-        refs[task] = DeltaRef(table=name, uri=uri, version=current_version(uri) or 0)
+        refs[task] = write(uri, result.frame.to_arrow(), metadata=meta, table=name)
     return refs

@@ -59,6 +59,15 @@ def _commit(metadata: dict[str, Any] | None) -> CommitProperties | None:
     return CommitProperties(custom_metadata={k: str(v) for k, v in metadata.items() if v is not None})
 
 
+def write(uri: str, data: pa.Table, *, mode: str = "overwrite", metadata: dict[str, Any] | None = None,
+          table: str | None = None) -> DeltaRef:
+    """One atomic commit: ``overwrite`` replaces the rows (and the schema), ``append`` adds them. The
+    commit carries ``metadata``; returns the version written."""
+    schema_mode = "overwrite" if mode == "overwrite" else None
+    write_deltalake(uri, data, mode=mode, schema_mode=schema_mode, commit_properties=_commit(metadata))
+    return DeltaRef(table=table or Path(uri).name, uri=uri, version=current_version(uri) or 0)
+
+
 def upsert(
     uri: str,
     data: pa.Table,

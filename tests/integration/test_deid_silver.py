@@ -3,14 +3,12 @@ Harbor rules, the gate (passing, and failing on a planted leak), the skip when i
 
 from __future__ import annotations
 
-from collections import Counter
-from dataclasses import dataclass
 from datetime import timedelta
 from pathlib import Path
 
 import polars as pl
 import pytest
-from deltalake import DeltaTable, write_deltalake
+from deltalake import DeltaTable
 
 from cohort.generator import generate_cohort
 from deid.gate import GATE_BRONZE_COLUMNS, run_gate
