@@ -9,7 +9,7 @@ from assets.features import feature_key
 from feature_store.refs import FeastRef
 from feature_store.runtime import store_config, task_services
 from features.build import FEATURE_VIEWS, VIEWS
-from features.spec import EVENT_TIMESTAMP
+from features.spec import ENTITY_KEY, EVENT_TIMESTAMP
 from lakehouse.delta import DeltaRef
 from orchestration.resources import PlatformResource
 
@@ -41,23 +41,25 @@ def feast_registry(context: AssetExecutionContext, platform: PlatformResource, *
        ins={"registry": AssetIn(key=REGISTRY_KEY),
             **{view.name: AssetIn(key=feature_key(view.name)) for view in FEATURE_VIEWS}},
        description="Materialize the latest feature row per patient into the online store (incremental: each "
-                   "view resumes where its last window ended).")
+                   "view resumes where its last window ended, or earlier where a new gold version changed rows).")
 def feast_online_store(context: AssetExecutionContext, platform: PlatformResource, registry: FeastRef,
                        **views: DeltaRef) -> Output[FeastRef]:
     from feature_store.config import open_store
-    from feature_store.online import materialize
+    from feature_store.refresh import refresh_online_store
 
-    latest = [pl.from_arrow(ref.read(columns=[EVENT_TIMESTAMP]))[EVENT_TIMESTAMP].max() for ref in views.values()]
-    latest = [t for t in latest if t is not None]
+    keys = [pl.from_arrow(ref.read(columns=[ENTITY_KEY, EVENT_TIMESTAMP])) for ref in views.values()]
+    latest = [k[EVENT_TIMESTAMP].max() for k in keys if k.height]
     if not latest:
         context.log.warning("the gold feature tables are empty: nothing to materialize")
-        return Output(registry, metadata={"materialized_views": 0})
+        return Output(registry, metadata={"materialized_views": 0, "entities": 0})
     end = max(latest) + timedelta(seconds=1)
-    windows = materialize(open_store(store_config(platform.settings)), end)
+    config = store_config(platform.settings)
+    report = refresh_online_store(open_store(config), config, views, end)
     return Output(registry, metadata={
         "online_store": registry.online_store, "materialized_until": end.isoformat(),
-        "windows": MetadataValue.json({n: [a.isoformat(), b.isoformat()] for n, (a, b) in windows.items()}),
-        "materialized_views": len(windows), "gold_versions": MetadataValue.json(registry.views),
+        "windows": MetadataValue.json(report),
+        "materialized_views": sum(1 for r in report.values() if r["window"]), "gold_versions": MetadataValue.json(registry.views),
+        "entities": pl.concat([k.select(ENTITY_KEY) for k in keys]).n_unique(),
     })
 
 

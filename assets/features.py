@@ -28,7 +28,6 @@ from orchestration.resources import PlatformResource, commit_metadata
 
 TASK_SILVER = ["encounters", "conditions"]
 FEATURE_SILVER = sorted({table for table, _, _ in SOURCES.values()})
-PREVALENCE_RANGE = (0.005, 0.5)
 
 
 def events_key(task: str) -> AssetKey:
@@ -65,12 +64,13 @@ def index_events(context: AssetExecutionContext, platform: PlatformResource, **s
 
 
 def _prevalence_check(task: str):
+    low, high = TASKS[task].prevalence_range
+
     @asset_check(asset=events_key(task), name="label_prevalence",
-                 description=f"Warns when {task}'s label prevalence is outside {PREVALENCE_RANGE} or no event exists.")
+                 description=f"Warns when {task}'s label prevalence is outside {low}-{high} or no event exists.")
     def check(ref: DeltaRef) -> AssetCheckResult:
         labels = pl.from_arrow(ref.read(columns=["label"]))["label"]
         prevalence = float(labels.mean()) if labels.len() else 0.0
-        low, high = PREVALENCE_RANGE
         return AssetCheckResult(passed=labels.len() > 0 and low <= prevalence <= high,
                                 severity=AssetCheckSeverity.WARN,
                                 metadata={"events": labels.len(), "prevalence": round(prevalence, 4),

@@ -174,6 +174,14 @@ def pipeline_run(
         for task, t in summary.tasks.items():
             console.print(f"task {task}: {t['row_count']:,} index events, {t['positives']:,} positive "
                           f"({t['prevalence']:.1%}), {t['censored']:,} censored at the data horizon")
+        for task, t in summary.training_sets.items():
+            sizes = ", ".join(f"{k} {v:,}" for k, v in (t["split_sizes"] or {}).items())
+            console.print(f"training set {task} ({t['feature_service']}): {t['row_count']:,} rows ({sizes}), "
+                          f"digest {str(t['content_digest'])[:23]}…")
+        if summary.online_store:
+            o = summary.online_store
+            console.print(f"online store ({o['online_store']}): {o['materialized_views']} views materialized "
+                          f"until {o['materialized_until']}")
         console.print(f"outputs under {settings.root}; open the UI with `make ui`")
     if not summary.success:
         console.print(f"[red]pipeline failed:[/red] {summary.failure}")

@@ -34,7 +34,7 @@ def asof_join(entity_df: pl.DataFrame, views: Sequence[tuple[FeatureViewSpec, pl
     left = _utc(entity_df.with_columns(pl.col(ENTITY_KEY).cast(pl.String)), EVENT_TIMESTAMP)
     left = left.with_row_index(_ROW).sort(EVENT_TIMESTAMP)
     for spec, table in views:
-        names = list(spec.features)
+        names = list(spec.columns)
         cols = {n: (f"{spec.name}__{n}" if full_feature_names else n) for n in names}
         right = _utc(table.select(ENTITY_KEY, EVENT_TIMESTAMP, *names), EVENT_TIMESTAMP)
         right = (right.with_columns(pl.col(ENTITY_KEY).cast(pl.String))

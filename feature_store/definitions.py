@@ -11,7 +11,7 @@ from typing import Any, Mapping, Sequence
 
 from feast import Entity, FeatureService, FeatureView, Field, FileSource, ValueType
 from feast.data_format import ParquetFormat
-from feast.types import Array, Bool, Float32, Float64, Int64, String
+from feast.types import Array, Bool, Float32, Float64, Int64, String, UnixTimestamp
 
 from features.spec import ENTITY, ENTITY_KEY, EVENT_TIMESTAMP, FeatureViewSpec
 
@@ -21,6 +21,7 @@ FEAST_DTYPES: dict[str, Any] = {
     "bool": Bool,
     "string": String,
     "float32_list": Array(Float32),
+    "timestamp": UnixTimestamp,
 }
 
 
@@ -35,14 +36,14 @@ def file_source(spec: FeatureViewSpec, parquet_path: Path | str) -> FileSource:
 
 
 def feature_view(spec: FeatureViewSpec, source: FileSource, entity: Entity, tags: Mapping[str, str] = {}) -> FeatureView:
-    unknown = {n: d for n, d in spec.features.items() if d not in FEAST_DTYPES}
+    unknown = {n: d for n, d in spec.columns.items() if d not in FEAST_DTYPES}
     if unknown:
         raise ValueError(f"{spec.name}: unsupported dtypes {unknown}")
     return FeatureView(
         name=spec.name,
         entities=[entity],
         ttl=timedelta(days=spec.ttl_days),
-        schema=[Field(name=n, dtype=FEAST_DTYPES[d]) for n, d in spec.features.items()],
+        schema=[Field(name=n, dtype=FEAST_DTYPES[d]) for n, d in spec.columns.items()],
         source=source,
         online=True,
         description=spec.description,

@@ -15,12 +15,12 @@ from lakehouse.delta import DeltaRef, current_version
 
 START = datetime(2020, 1, 1, tzinfo=timezone.utc)
 ARROW = {"int64": pa.int64(), "float64": pa.float64(), "bool": pa.bool_(), "string": pa.string(),
-         "float32_list": pa.list_(pa.float32())}
+         "float32_list": pa.list_(pa.float32()), "timestamp": pa.timestamp("us", "UTC")}
 
 
 def gold_schema(spec: FeatureViewSpec) -> pa.Schema:
     return pa.schema([(ENTITY_KEY, pa.string()), (EVENT_TIMESTAMP, pa.timestamp("us", "UTC"))]
-                     + [(n, ARROW[d]) for n, d in spec.features.items()])
+                     + [(n, ARROW[d]) for n, d in spec.columns.items()])
 
 
 def random_gold(spec: FeatureViewSpec, patients: int, rows: int, *, seed: int = 0, days: int = 365,
@@ -34,8 +34,10 @@ def random_gold(spec: FeatureViewSpec, patients: int, rows: int, *, seed: int = 
     n = len(pid)
     ts = np.datetime64(start.replace(tzinfo=None), "us") + minute.astype("timedelta64[m]").astype("timedelta64[us]")
     cols = {ENTITY_KEY: pa.array([f"p{i:06d}" for i in pid]), EVENT_TIMESTAMP: pa.array(ts, pa.timestamp("us", "UTC"))}
-    for name, dtype in spec.features.items():
-        if dtype == "int64":
+    for name, dtype in spec.columns.items():
+        if dtype == "timestamp":  # the view's stamp: the row's own time
+            cols[name] = cols[EVENT_TIMESTAMP]
+        elif dtype == "int64":
             cols[name] = pa.array(rng.integers(0, 1000, n))
         elif dtype == "float64":
             vals = rng.normal(size=n)

@@ -23,28 +23,28 @@ _LABS.update({f"{lab}_count_365d": "int64" for lab in tf.LAB_PANEL})
 
 FEATURE_VIEWS: list[FeatureViewSpec] = [
     FeatureViewSpec("demographics", {"age_years": "int64", "age_band": "string", "sex": "string"}, ttl_days=365,
-                    description="age (capped at 90) and age band at the event, sex", tags={"source": "patients"}),
+                    description="age (capped at 90) and age band at the event, sex", stamped=True, tags={"source": "patients"}),
     FeatureViewSpec("utilization", {
         **{f"{k}_{d}d": "int64" for d in (30, 180, 365) for k in ("admissions", "ed_visits")},
         "outpatient_visits_365d": "int64", "inpatient_days_365d": "float64", "last_los_days": "float64",
         "last_stay_elective": "bool", "last_stay_disposition": "string", "days_since_last_discharge": "float64"},
         ttl_days=7, description="admissions, ED and clinic visits in 30/180/365 days; the last finished stay",
-        tags={"source": "encounters"}),
+        stamped=True, tags={"source": "encounters"}),
     FeatureViewSpec("labs", _LABS, ttl_days=7,
                     description="last, mean/min/max over 30/365 days, count and slope per year over 365 days, "
-                                "for a fixed LOINC panel (9 labs, 4 vitals)", tags={"source": "observations"}),
+                                "for a fixed LOINC panel (9 labs, 4 vitals)", stamped=True, tags={"source": "observations"}),
     FeatureViewSpec("conditions", {**{f"cm_{n}": "bool" for n in tf.COMORBIDITIES}, "comorbidity_count": "int64",
                                    "charlson_score": "int64", "diagnoses_30d": "int64",
                                    "acute_cardiopulmonary_30d": "bool"}, ttl_days=365,
                     description="Charlson/Elixhauser-style comorbidity flags recorded by the event, count, "
-                                "weighted score", tags={"source": "conditions"}),
+                                "weighted score", stamped=True, tags={"source": "conditions"}),
     FeatureViewSpec("medications", {"active_med_count": "int64", "new_meds_30d": "int64",
                                     **{f"rx_{c}": "bool" for c in tf.DRUG_CLASSES}}, ttl_days=30,
-                    description="ingredients active at the event and drug-class flags", tags={"source": "medications"}),
+                    description="ingredients active at the event and drug-class flags", stamped=True, tags={"source": "medications"}),
     FeatureViewSpec("discharge_note", {"note_embedding": "float32_list", "has_note": "bool",
                                        "note_age_days": "float64", "note_chars": "int64"}, ttl_days=30,
                     description=f"latest de-identified discharge summary at the event: {tf.NOTE_DIM}-dim signed "
-                                "hashed bag of unigrams+bigrams, L2-normalized", tags={"source": "notes",
+                                "hashed bag of unigrams+bigrams, L2-normalized", stamped=True, tags={"source": "notes",
                                                                                        "dim": str(tf.NOTE_DIM)}),
 ]
 VIEWS: dict[str, FeatureViewSpec] = {v.name: v for v in FEATURE_VIEWS}
@@ -61,7 +61,7 @@ SOURCES: dict[str, tuple[str, list[str], Callable[[pl.DataFrame, pl.DataFrame], 
 }
 
 POLARS_TYPES = {"int64": pl.Int64, "float64": pl.Float64, "bool": pl.Boolean, "string": pl.String,
-                "float32_list": pl.List(pl.Float32)}
+                "float32_list": pl.List(pl.Float32), "timestamp": pl.Datetime("us", "UTC")}
 
 
 def build_feature_tables(silver: Mapping[str, DeltaRef | pl.DataFrame], events: pl.DataFrame,
@@ -73,8 +73,10 @@ def build_feature_tables(silver: Mapping[str, DeltaRef | pl.DataFrame], events: 
         table, columns, transform = SOURCES[name]
         frame = transform(read_silver(silver, table, columns), events)
         spec = VIEWS[name]
+        if spec.stamped:
+            frame = frame.with_columns(pl.col(EVENT_TIMESTAMP).alias(spec.feature_ts))
         out[name] = frame.select(pl.col(ENTITY_KEY), pl.col(EVENT_TIMESTAMP),
-                                 *[pl.col(c).cast(POLARS_TYPES[t]) for c, t in spec.features.items()])
+                                 *[pl.col(c).cast(POLARS_TYPES[t]) for c, t in spec.columns.items()])
     return out
 
 

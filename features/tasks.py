@@ -93,6 +93,21 @@ class OperatingPoint:
 
 
 @dataclass(frozen=True)
+class TemporalSplit:
+    """Train/validation/test by index time (fractions of the index events, test gets the rest). An event whose
+    label window reaches past the start of the next split is purged: its label would be decided by what
+    happens during the next split's period."""
+
+    train: float = 0.7
+    validation: float = 0.15
+    purge: bool = True
+
+    def __post_init__(self) -> None:
+        if not (0 < self.train < 1 and 0 < self.validation < 1 and self.train + self.validation < 1):
+            raise ValueError(f"split fractions must be in (0, 1) and leave room for test: {self}")
+
+
+@dataclass(frozen=True)
 class TaskDefinition:
     name: str
     version: str
@@ -102,11 +117,19 @@ class TaskDefinition:
     feature_service: str
     feature_views: tuple[str, ...]
     operating_point: OperatingPoint = field(default_factory=OperatingPoint)
+    split: TemporalSplit = field(default_factory=TemporalSplit)
+    prevalence_range: tuple[float, float] = (0.005, 0.5)  # outside it the label definition is suspect
     description: str = ""
 
     @property
     def window_days(self) -> int:
         return self.label.window_days
+
+    @property
+    def label_window(self) -> tuple[timedelta, timedelta]:
+        """The label window relative to the event time (scoring time): (index end, index end + window]."""
+        start = -timedelta(hours=self.index.delay_hours)
+        return start, start + timedelta(days=self.window_days)
 
 
 READMISSION_30D = TaskDefinition(
@@ -132,6 +155,8 @@ T2D_ONSET_1Y = TaskDefinition(
     feature_service="t2d_onset_v1",
     feature_views=("demographics", "utilization", "labs", "conditions", "medications"),
     operating_point=OperatingPoint(policy="alert_rate", target=0.1),
+    # a 1-year label window purges a year of events before each cutoff: validation needs a longer period
+    split=TemporalSplit(train=0.45, validation=0.3),
     description="one-year onset of type 2 diabetes at an outpatient visit",
 )
 

@@ -11,6 +11,8 @@ from assets.feature_store import FEAST_ASSETS
 from assets.features import FEATURE_ASSETS, FEATURE_CHECKS
 from assets.ingestion import bronze_tables, landing_snapshot
 from assets.ingestion_checks import INGESTION_CHECKS
+from assets.training_set import TRAINING_SET_ASSETS, TRAINING_SET_CHECKS, training_set_key
+from features.tasks import TASKS
 from orchestration.io_manager import RefIOManager
 from orchestration.resources import PlatformResource
 
@@ -18,6 +20,7 @@ from orchestration.resources import PlatformResource
 warnings.filterwarnings("ignore", category=BetaWarning, message=".*data_version.*")
 
 PIPELINE_JOB = "clinical_pipeline"
+FEATURE_JOB = "feature_refresh"
 
 clinical_pipeline = define_asset_job(
     PIPELINE_JOB,
@@ -25,9 +28,17 @@ clinical_pipeline = define_asset_job(
     description="Materialize the whole graph built so far, checks included (the README's demo).",
 )
 
+feature_refresh = define_asset_job(
+    FEATURE_JOB,
+    selection=AssetSelection.all() - AssetSelection.assets(*map(training_set_key, TASKS)).downstream(),
+    description="Landing through the online store (checks included): refresh the serving features without "
+                "rebuilding training sets or models.",
+)
+
 defs = Definitions(
-    assets=[landing_snapshot, bronze_tables, *DEID_ASSETS, *FEATURE_ASSETS, *FEAST_ASSETS],
-    asset_checks=[*INGESTION_CHECKS, *DEID_CHECKS, *FEATURE_CHECKS],
-    jobs=[clinical_pipeline],
+    assets=[landing_snapshot, bronze_tables, *DEID_ASSETS, *FEATURE_ASSETS, *FEAST_ASSETS,
+            *TRAINING_SET_ASSETS],
+    asset_checks=[*INGESTION_CHECKS, *DEID_CHECKS, *FEATURE_CHECKS, *TRAINING_SET_CHECKS],
+    jobs=[clinical_pipeline, feature_refresh],
     resources={"platform": PlatformResource(), "io_manager": RefIOManager()},
 )

@@ -39,10 +39,13 @@ class PipelineSummary:
     gate: dict[str, Any] | None = None  # the PHI-leak gate over silver (counts, never identifiers)
     deid: dict[str, Any] | None = None  # the de-identification report's headline figures
     tasks: dict[str, dict[str, Any]] = field(default_factory=dict)  # task -> index events, positives, prevalence
+    training_sets: dict[str, dict[str, Any]] = field(default_factory=dict)  # task -> rows, splits, digest, service
+    online_store: dict[str, Any] | None = None  # what feast/online_store materialized
 
     def to_dict(self) -> dict[str, Any]:
         return {"run_id": self.run_id, "success": self.success, "failure": self.failure,
-                "assets": self.assets, "checks": self.checks, "gate": self.gate, "deid": self.deid, "tasks": self.tasks}
+                "assets": self.assets, "checks": self.checks, "gate": self.gate, "deid": self.deid, "tasks": self.tasks,
+                "training_sets": self.training_sets, "online_store": self.online_store}
 
 
 def _plain(value: Any) -> Any:
@@ -80,6 +83,13 @@ def run_pipeline(settings: Settings, job_name: str | None = None, log_level: str
             if mat.asset_key.to_user_string().startswith("gold/index_events_"):
                 summary.tasks[mat.asset_key.to_user_string().removeprefix("gold/index_events_")] = {
                     k: meta.get(k) for k in ("row_count", "positives", "prevalence", "censored")}
+            if mat.asset_key.to_user_string().startswith("gold/training_set_"):
+                summary.training_sets[mat.asset_key.to_user_string().removeprefix("gold/training_set_")] = {
+                    k: meta.get(k) for k in ("row_count", "split_sizes", "purged", "patient_overlap",
+                                             "content_digest", "feature_service", "delta_version")}
+            if mat.asset_key.to_user_string() == "feast/online_store":
+                summary.online_store = {k: meta.get(k) for k in ("online_store", "materialized_until",
+                                                                 "materialized_views", "entities")}
             if mat.asset_key.to_user_string() == "silver/deid_reports":
                 summary.deid = {k: meta.get(k) for k in (
                     "deid_policy_version", "date_mode", "deid_key_fingerprint", "replacements_total",

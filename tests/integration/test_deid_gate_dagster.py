@@ -12,6 +12,7 @@ from deltalake import DeltaTable
 
 from clinical_mlops.settings import load_settings
 from cohort.generator import generate_cohort
+from orchestration.definitions import FEATURE_JOB
 from orchestration.run import run_pipeline
 
 pytestmark = [pytest.mark.slow, pytest.mark.filterwarnings("ignore::dagster.BetaWarning")]
@@ -53,7 +54,7 @@ def env(tmp_path, monkeypatch, landing) -> Path:
 
 def test_a_planted_leak_fails_the_gate_and_blocks_the_report(env, monkeypatch):
     monkeypatch.setattr("assets.deid.NoteDeidentifier", LeakyNotes)
-    summary = run_pipeline(load_settings(home=env))
+    summary = run_pipeline(load_settings(home=env), FEATURE_JOB)
 
     assert not summary.success
     assert summary.gate is not None and not summary.gate["passed"]
@@ -74,7 +75,7 @@ def test_a_planted_leak_fails_the_gate_and_blocks_the_report(env, monkeypatch):
 
 def test_a_non_demo_profile_without_a_key_refuses_to_deidentify(env, monkeypatch):
     monkeypatch.setenv("CLINICAL_MLOPS_PROFILE", "dev")
-    summary = run_pipeline(load_settings(home=env))
+    summary = run_pipeline(load_settings(home=env), FEATURE_JOB)
 
     assert not summary.success
     assert "CLINICAL_MLOPS_DEID_KEY is not set" in (summary.failure or "")
@@ -87,7 +88,7 @@ def test_a_configured_key_is_used_and_only_its_fingerprint_recorded(env, monkeyp
     secret = "0123456789abcdef0123456789abcdef"
     monkeypatch.setenv("CLINICAL_MLOPS_PROFILE", "prod")
     monkeypatch.setenv("CLINICAL_MLOPS_DEID_KEY", secret)
-    summary = run_pipeline(load_settings(home=env))
+    summary = run_pipeline(load_settings(home=env), FEATURE_JOB)
 
     assert summary.success, summary.failure
     assert summary.gate["passed"]

@@ -74,7 +74,7 @@ def test_gold_tables_are_keyed_typed_and_record_silver_versions(silver, built):
     for spec in FEATURE_VIEWS:
         gold = pl.from_arrow(refs[spec.name].read())
         assert gold.height == events.height
-        assert gold.columns == ["patient_id", "event_timestamp", *spec.features]
+        assert gold.columns == ["patient_id", "event_timestamp", *spec.columns]
         assert gold.select("patient_id", "event_timestamp").is_unique().all()
         meta = commit_metadata_of(refs[spec.name].uri, refs[spec.name].version)
         assert meta["dagster_run_id"] == "run-1" and meta["feature_view"] == spec.name

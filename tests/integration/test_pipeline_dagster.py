@@ -16,6 +16,7 @@ from features.build import FEATURE_VIEWS
 from features.tasks import TASKS
 from ingestion.ingest import BRONZE_OUTPUTS
 from lakehouse.delta import commit_metadata_of, row_count
+from orchestration.definitions import FEATURE_JOB
 from orchestration.run import run_pipeline
 
 pytestmark = pytest.mark.filterwarnings("ignore::dagster.BetaWarning")  # Output(data_version=...) is beta
@@ -59,7 +60,7 @@ def test_pipeline_materializes_bronze_with_lineage(home, tmp_path, monkeypatch, 
     monkeypatch.setenv("CLINICAL_MLOPS_LANDING_DIR", str(landing))
     settings = load_settings(home=home)
 
-    summary = run_pipeline(settings)
+    summary = run_pipeline(settings, FEATURE_JOB)
 
     assert summary.success, summary.failure
     assert summary.failure is None
@@ -111,7 +112,7 @@ def test_quarantine_rate_check_warns_but_the_run_succeeds(home, tmp_path, monkey
     monkeypatch.setenv("CLINICAL_MLOPS_LANDING_DIR", str(landing))
     monkeypatch.setenv("CLINICAL_MLOPS_QUARANTINE_WARN_RATE", "0.05")  # 1 of 11 read = 0.09
 
-    summary = run_pipeline(load_settings(home=home))
+    summary = run_pipeline(load_settings(home=home), FEATURE_JOB)
 
     assert summary.success, summary.failure
     checks = _checks(summary)
@@ -132,7 +133,7 @@ def test_quarantine_rate_check_warns_but_the_run_succeeds(home, tmp_path, monkey
 
     # the threshold is read when a run starts: raised above the rate, the same snapshot passes
     monkeypatch.setenv("CLINICAL_MLOPS_QUARANTINE_WARN_RATE", "0.5")
-    again = run_pipeline(load_settings(home=home))
+    again = run_pipeline(load_settings(home=home), FEATURE_JOB)
     assert again.success, again.failure
     assert _checks(again)["bronze/quarantine:bronze_quarantine_rate"]["passed"] is True
     again_assets = {a["asset"]: a for a in again.assets}

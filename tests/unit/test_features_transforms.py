@@ -183,8 +183,10 @@ def test_build_feature_tables_matches_the_view_specs():
     assert set(frames) == {v.name for v in FEATURE_VIEWS}
     for name, frame in frames.items():
         spec = VIEWS[name]
-        assert frame.columns == ["patient_id", "event_timestamp", *spec.features], name
+        assert frame.columns == ["patient_id", "event_timestamp", *spec.columns], name
         assert frame.height == 2 and frame.select("patient_id", "event_timestamp").is_unique().all(), name
-        for column, dtype in spec.features.items():
+        for column, dtype in spec.columns.items():
             assert frame.schema[column] == POLARS_TYPES[dtype], (name, column)
+        # the stamp is the row's own time: what the training-set check compares with the index time
+        assert frame[spec.feature_ts].equals(frame["event_timestamp"], check_names=False), name
     assert row(frames["labs"])["sodium_last"] == 131.0 and row(frames["medications"])["rx_loop_diuretic"]
