@@ -98,14 +98,14 @@ def _checks(task: str) -> list:
 
     @asset_check(asset=key, name="label_prevalence", blocking=True,
                  description=f"Blocks training when the overall label prevalence is outside {low}-{high} or the "
-                             "train split lacks a class; warns when validation or test lacks one (their AUROC "
-                             "is undefined).")
+                             "train or validation split lacks a class (no model selection without both); warns "
+                             "when the test split lacks one (its AUROC is undefined).")
     def label_prevalence(ref: DeltaRef) -> AssetCheckResult:
         frame = _read(ref)
         prevalence = float(frame["label"].mean()) if frame.height else 0.0
         per_split = {s: frame.filter(pl.col(SPLIT) == s)["label"] for s in SPLITS}
         one_class = [s for s, labels in per_split.items() if labels.n_unique() < 2]
-        hard = frame.height == 0 or not low <= prevalence <= high or "train" in one_class
+        hard = frame.height == 0 or not low <= prevalence <= high or bool({"train", "validation"} & set(one_class))
         return AssetCheckResult(
             passed=not hard and not one_class,
             severity=AssetCheckSeverity.ERROR if hard else AssetCheckSeverity.WARN,

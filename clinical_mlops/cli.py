@@ -178,9 +178,13 @@ def pipeline_run(
             sizes = ", ".join(f"{k} {v:,}" for k, v in (t["split_sizes"] or {}).items())
             console.print(f"training set {task} ({t['feature_service']}): {t['row_count']:,} rows ({sizes}), "
                           f"digest {str(t['content_digest'])[:23]}…")
+        for name, m in summary.models.items():
+            console.print(f"model {name} version {m['model_version']} registered ({m['model_uri']}): "
+                          f"validation AUROC {m['best_val_auroc']}, MLflow run {m['mlflow_run_id']}")
         if summary.online_store:
             o = summary.online_store
-            console.print(f"online store ({o['online_store']}): {o['materialized_views']} views materialized "
+            loaded = f"{o['materialized_views']} views loaded" if o["materialized_views"] else "up to date"
+            console.print(f"online store ({o['online_store']}): {loaded}, {o['entities']:,} patients, features "
                           f"until {o['materialized_until']}")
         console.print(f"outputs under {settings.root}; open the UI with `make ui`")
     if not summary.success:

@@ -40,6 +40,18 @@ class Settings(BaseSettings):
         default="sqlite", description="Feast online store: SQLite under the Feast home, or Redis (production).")
     redis_url: SecretStr | None = Field(
         default=None, description="redis://[:password@]host:port/db of the Redis online store.")
+    ray_address: str | None = Field(
+        default=None, description="An existing Ray cluster (ray://host:10001 or auto); default: local Ray, 127.0.0.1 only.")
+    ray_num_workers: int = Field(default=2, ge=1, description="Ray Train workers (DDP ranks).")
+    ray_use_gpu: bool | None = Field(
+        default=None, description="Train on GPUs; default: when this machine has CUDA devices.")
+    ray_cpus_per_worker: float = Field(default=1.0, gt=0, description="CPUs each Ray Train worker reserves.")
+    ray_storage: str | None = Field(
+        default=None, description="Ray Train checkpoints: a path or object-store URI (default: <home>/ray).")
+    train_max_epochs: int = Field(default=20, ge=1, description="Epochs at most (early stopping on val AUROC).")
+    train_seed: int = Field(default=42, description="Seed of weight initialisation, dropout and data order.")
+    mlflow_tracking_uri: str | None = Field(
+        default=None, description="MLflow tracking server; default: SQLite and artifacts under <home>/mlflow.")
     ingest_batch_rows: int = Field(
         default=50_000, ge=1, description="Resources parsed per Arrow batch during ingestion."
     )
@@ -76,6 +88,14 @@ class Settings(BaseSettings):
     @property
     def mlflow_home(self) -> Path:
         return self.root / "mlflow"
+
+    @property
+    def ray_storage_path(self) -> str:
+        return self.ray_storage or str(self.root / "ray")
+
+    @property
+    def tracking_uri(self) -> str:
+        return self.mlflow_tracking_uri or f"sqlite:///{self.mlflow_home / 'mlflow.db'}"
 
     @property
     def feast_home(self) -> Path:

@@ -119,6 +119,7 @@ class TaskDefinition:
     operating_point: OperatingPoint = field(default_factory=OperatingPoint)
     split: TemporalSplit = field(default_factory=TemporalSplit)
     prevalence_range: tuple[float, float] = (0.005, 0.5)  # outside it the label definition is suspect
+    train: bool = True  # the graph trains and registers a model for it (its training set is built either way)
     description: str = ""
 
     @property
@@ -157,6 +158,7 @@ T2D_ONSET_1Y = TaskDefinition(
     operating_point=OperatingPoint(policy="alert_rate", target=0.1),
     # a 1-year label window purges a year of events before each cutoff: validation needs a longer period
     split=TemporalSplit(train=0.45, validation=0.3),
+    train=False,  # proves the task plumbing; too few onsets in the demo cohort to be worth a model
     description="one-year onset of type 2 diabetes at an outpatient visit",
 )
 

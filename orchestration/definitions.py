@@ -11,6 +11,7 @@ from assets.feature_store import FEAST_ASSETS
 from assets.features import FEATURE_ASSETS, FEATURE_CHECKS
 from assets.ingestion import bronze_tables, landing_snapshot
 from assets.ingestion_checks import INGESTION_CHECKS
+from assets.models import MODEL_ASSETS
 from assets.training_set import TRAINING_SET_ASSETS, TRAINING_SET_CHECKS, training_set_key
 from features.tasks import TASKS
 from orchestration.io_manager import RefIOManager
@@ -37,7 +38,7 @@ feature_refresh = define_asset_job(
 
 defs = Definitions(
     assets=[landing_snapshot, bronze_tables, *DEID_ASSETS, *FEATURE_ASSETS, *FEAST_ASSETS,
-            *TRAINING_SET_ASSETS],
+            *TRAINING_SET_ASSETS, *MODEL_ASSETS],
     asset_checks=[*INGESTION_CHECKS, *DEID_CHECKS, *FEATURE_CHECKS, *TRAINING_SET_CHECKS],
     jobs=[clinical_pipeline, feature_refresh],
     resources={"platform": PlatformResource(), "io_manager": RefIOManager()},

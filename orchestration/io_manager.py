@@ -17,8 +17,9 @@ from clinical_mlops.settings import load_settings
 from feature_store.refs import FeastRef
 from ingestion.landing import SnapshotRef
 from lakehouse.delta import DeltaRef
+from training.refs import ModelRef
 
-REF_TYPES: dict[str, type[BaseModel]] = {cls.__name__: cls for cls in (DeltaRef, SnapshotRef, FeastRef)}
+REF_TYPES: dict[str, type[BaseModel]] = {cls.__name__: cls for cls in (DeltaRef, SnapshotRef, FeastRef, ModelRef)}
 
 
 class RefIOManager(ConfigurableIOManager):

@@ -41,11 +41,12 @@ class PipelineSummary:
     tasks: dict[str, dict[str, Any]] = field(default_factory=dict)  # task -> index events, positives, prevalence
     training_sets: dict[str, dict[str, Any]] = field(default_factory=dict)  # task -> rows, splits, digest, service
     online_store: dict[str, Any] | None = None  # what feast/online_store materialized
+    models: dict[str, dict[str, Any]] = field(default_factory=dict)  # registered model -> version, run, AUROC
 
     def to_dict(self) -> dict[str, Any]:
         return {"run_id": self.run_id, "success": self.success, "failure": self.failure,
                 "assets": self.assets, "checks": self.checks, "gate": self.gate, "deid": self.deid, "tasks": self.tasks,
-                "training_sets": self.training_sets, "online_store": self.online_store}
+                "training_sets": self.training_sets, "online_store": self.online_store, "models": self.models}
 
 
 def _plain(value: Any) -> Any:
@@ -87,6 +88,10 @@ def run_pipeline(settings: Settings, job_name: str | None = None, log_level: str
                 summary.training_sets[mat.asset_key.to_user_string().removeprefix("gold/training_set_")] = {
                     k: meta.get(k) for k in ("row_count", "split_sizes", "purged", "patient_overlap",
                                              "content_digest", "feature_service", "delta_version")}
+            if mat.asset_key.to_user_string().startswith("models/"):
+                summary.models[mat.asset_key.to_user_string().removeprefix("models/")] = {
+                    k: meta.get(k) for k in ("model_version", "mlflow_run_id", "best_val_auroc", "best_epoch",
+                                             "model_uri", "training_set_digest", "fit_s", "ray_start_s")}
             if mat.asset_key.to_user_string() == "feast/online_store":
                 summary.online_store = {k: meta.get(k) for k in ("online_store", "materialized_until",
                                                                  "materialized_views", "entities")}

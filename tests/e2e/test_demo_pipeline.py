@@ -14,11 +14,12 @@ from deltalake import DeltaTable
 from lakehouse.delta import commit_metadata_of
 
 pytestmark = [pytest.mark.e2e, pytest.mark.slow]
-PATIENTS = 300
+PATIENTS = 400
+TRAIN_ENV = {"CLINICAL_MLOPS_TRAIN_MAX_EPOCHS": "3"}  # the model is trained for real, briefly
 
 
 def run_cli(home: Path, *args: str) -> dict:
-    env = {k: v for k, v in os.environ.items() if not k.startswith(("CLINICAL_MLOPS_", "DAGSTER_"))}
+    env = {k: v for k, v in os.environ.items() if not k.startswith(("CLINICAL_MLOPS_", "DAGSTER_"))} | TRAIN_ENV
     result = subprocess.run(
         [sys.executable, "-m", "clinical_mlops.cli", "pipeline", "run", "--home", str(home), "--json", *args],
         capture_output=True, text=True, env=env, timeout=900,
@@ -30,7 +31,7 @@ def run_cli(home: Path, *args: str) -> dict:
 @pytest.fixture(scope="module")
 def demo(tmp_path_factory: pytest.TempPathFactory) -> tuple[Path, dict, dict]:
     home = tmp_path_factory.mktemp("demo-home")
-    # the smallest cohort whose training sets have both classes in the train split (the blocking check)
+    # a small cohort whose training sets have both classes in train and validation (the blocking check)
     first = run_cli(home, "--patients", str(PATIENTS), "--seed", "3")
     second = run_cli(home, "--patients", str(PATIENTS), "--seed", "3")
     return home, first, second
@@ -178,6 +179,29 @@ def test_online_features_equal_offline_point_in_time_features_at_the_latest_even
                                      as_of=sample["event_timestamp"].to_list())
         assert_frame_equal(online, offline.select(online.columns), check_dtypes=False)
         assert online.drop("patient_id").null_count().sum_horizontal().item() < online.height * (online.width - 1)
+
+
+def test_the_model_is_trained_with_ray_and_registered_with_its_lineage(demo) -> None:
+    import mlflow
+
+    home, first, second = demo
+    assets = {a["asset"]: a for a in first["assets"]}
+    model = first["models"]["clinical-readmission"]
+    assert model["model_version"] == "1" and 0 <= model["best_val_auroc"] <= 1
+    client = mlflow.MlflowClient(f"sqlite:///{home / 'mlflow' / 'mlflow.db'}")
+    version = client.get_model_version("clinical-readmission", "1")
+    tags = version.tags
+    assert tags["lineage.training_set.digest"] == first["training_sets"]["readmission_30d"]["content_digest"]
+    assert tags["lineage.landing.snapshot_id"] == assets["landing/snapshot"]["snapshot_id"]
+    assert tags["lineage.bronze.notes"] == str(assets["bronze/notes"]["delta_version"])
+    assert tags["lineage.silver.notes"] == str(assets["silver/notes"]["delta_version"])
+    assert tags["lineage.gold.features/discharge_note"] == str(assets["gold/features/discharge_note"]["delta_version"])
+    assert tags["lineage.deid.key_fingerprint"] == first["deid"]["deid_key_fingerprint"]
+    assert tags["dagster.run_id"] == first["run_id"] and tags["lineage.feature_service"] == "readmission_v1"
+    assert version.run_id == model["mlflow_run_id"]
+    # the rerun trains again on the same training set: a new version with the same lineage digest
+    again = second["models"]["clinical-readmission"]
+    assert again["model_version"] == "2" and again["training_set_digest"] == model["training_set_digest"]
 
 
 def test_lineage_is_recorded_on_every_bronze_commit(demo) -> None:

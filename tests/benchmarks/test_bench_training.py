@@ -1,0 +1,79 @@
+"""Ray Train vs plain Lightning on the same data, same model, same epochs, in the same run (CPU).
+
+Run with `make bench` (not part of the default test run). Writes benchmarks/results/training.json.
+
+Baseline: ``training.fit.fit_local`` (one process, Lightning, torch using every core). Candidate:
+``training.ray_train.fit_ray`` (Ray Train V2 TorchTrainer, 2 DDP workers of one core each). Reported
+separately: ``ray.init`` (Ray's start-up), the TorchTrainer's wall time (worker group start, data read
+in each worker, training, checkpoint reports) and, from it, the overhead over the baseline's training
+time. Data: the default demo cohort's readmission training set (a real `pipeline run` of 1,000 patients
+into a temporary home) and a 20,000-row synthetic training set of the same contract, where fixed costs
+weigh less. Early stopping is off (patience > epochs) so both run the same number of epochs.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import platform
+import subprocess
+import sys
+import time
+from pathlib import Path
+
+import pytest
+import torch
+
+from lakehouse.delta import DeltaRef, current_version, write
+from training.fit import FitConfig, fit_local
+from training.ray_train import RayScaling, fit_ray
+from training.synthetic import synthetic_training_set
+
+pytestmark = pytest.mark.benchmark
+
+ROOT = Path(__file__).resolve().parents[2]
+RESULTS = ROOT / "benchmarks" / "results"
+EPOCHS = int(os.environ.get("BENCH_TRAIN_EPOCHS", "5"))
+
+
+def _demo_training_set(home: Path) -> DeltaRef:
+    env = {k: v for k, v in os.environ.items() if not k.startswith(("CLINICAL_MLOPS_", "DAGSTER_"))}
+    env["CLINICAL_MLOPS_TRAIN_MAX_EPOCHS"] = "1"
+    subprocess.run([sys.executable, "-m", "clinical_mlops.cli", "pipeline", "run", "--home", str(home), "--json"],
+                   check=True, capture_output=True, env=env, timeout=1800)
+    uri = str(home / "gold" / "training_set_readmission_30d")
+    return DeltaRef(table="training_set_readmission_30d", uri=uri, version=current_version(uri))
+
+
+def _compare(name: str, ref: DeltaRef, storage: Path, config: FitConfig) -> dict:
+    torch.set_num_threads(os.cpu_count() or 1)
+    plain = fit_local(ref.uri, "readmission_30d", config, version=ref.version)
+    ray = fit_ray(ref.uri, ref.version, "readmission_30d", config, scaling=RayScaling(num_workers=2, use_gpu=False),
+                  storage_path=storage, run_name=f"bench-{name}-{int(time.time())}")
+    rows = plain.data.get("train", {}).get("rows")
+    return {
+        "train_rows": rows, "epochs": EPOCHS,
+        "plain_lightning": {"train_s": round(plain.train_time_s, 2), "wall_s": round(plain.wall_time_s, 2),
+                            "best_val_auroc": round(plain.best_val_auroc, 4), "torch_threads": torch.get_num_threads()},
+        "ray_train": {"ray_init_s": round(ray.ray_start_s, 2), "trainer_fit_s": round(ray.fit_s, 2),
+                      "wall_s": round(ray.wall_s, 2), "workers": ray.num_workers,
+                      "best_val_auroc": round(ray.best_val_auroc, 4)},
+        "overhead_vs_plain_training": round(ray.fit_s / plain.train_time_s - 1, 3),
+        "overhead_incl_ray_init": round((ray.fit_s + ray.ray_start_s) / plain.train_time_s - 1, 3),
+        "target_overhead": 0.2,
+    }
+
+
+def test_ray_train_overhead_over_plain_lightning(tmp_path):
+    config = FitConfig(max_epochs=EPOCHS, patience=EPOCHS + 1, batch_size=64)
+    results = {"machine": {"cpus": os.cpu_count(), "platform": platform.platform(), "torch": torch.__version__,
+                           "gpu": torch.cuda.is_available()}, "config": config.to_dict()}
+    demo = _demo_training_set(tmp_path / "demo")
+    results["default_cohort"] = _compare("demo", demo, tmp_path / "ray", config)
+    synthetic = write(str(tmp_path / "synthetic"), synthetic_training_set(n=20_000, seed=0).to_arrow())
+    results["synthetic_20k"] = _compare("synthetic", synthetic, tmp_path / "ray", config)
+    RESULTS.mkdir(parents=True, exist_ok=True)
+    (RESULTS / "training.json").write_text(json.dumps(results, indent=2))
+    print(json.dumps(results, indent=2))
+    for case in ("default_cohort", "synthetic_20k"):
+        assert results[case]["ray_train"]["trainer_fit_s"] > 0 and results[case]["plain_lightning"]["train_s"] > 0

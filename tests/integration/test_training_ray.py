@@ -1,0 +1,148 @@
+"""Ray Train (2 CPU workers) on a tiny pinned training set: the model is registered in MLflow with every
+lineage key, loads without unpickling, predicts on raw feature rows, and training survives a killed worker."""
+
+from __future__ import annotations
+
+import json
+import os
+import signal
+import threading
+import time
+from pathlib import Path
+
+import mlflow
+import numpy as np
+import polars as pl
+import psutil
+import pytest
+
+from features.tasks import READMISSION_30D
+from lakehouse.delta import DeltaRef, write
+from lineage.chain import training_set_lineage
+from lineage.digest import table_digest
+from training.fit import FitConfig
+from training.ray_train import RayScaling
+from training.run import train_task
+from training.spec import input_spec
+from training.synthetic import synthetic_training_set
+from training.tracking import Tracking
+
+pytestmark = pytest.mark.slow
+SNAPSHOT = "f" * 64
+TINY = FitConfig(max_epochs=1, batch_size=64, tabular_hidden=(16,), note_hidden=(8,), fusion_hidden=(8,))
+
+
+def lakehouse(root: Path, frame: pl.DataFrame) -> DeltaRef:
+    """bronze (snapshot id) -> silver (bronze versions, de-identification) -> gold training set, each commit
+    carrying what the real assets record."""
+    for table in ("patients", "encounters"):
+        write(str(root / "bronze" / table), pl.DataFrame({"x": [1]}).to_arrow(),
+              metadata={"snapshot_id": SNAPSHOT, "asset_key": f"bronze/{table}"})
+        write(str(root / "silver" / table), pl.DataFrame({"x": [1]}).to_arrow(), metadata={
+            "bronze_versions": json.dumps({"patients": 0, "encounters": 0}),
+            "deid_policy_version": "2026.11-1", "deid_key_fingerprint": "abcd1234"})
+    events = write(str(root / "gold" / "index_events_readmission_30d"), pl.DataFrame({"x": [1]}).to_arrow(),
+                   metadata={"silver_versions": json.dumps({"encounters": 0})})
+    upstream = {"gold": {"index_events_readmission_30d": {"uri": events.uri, "version": events.version}},
+                "silver": {"patients": 0, "encounters": 0}}
+    return write(str(root / "gold" / "training_set_readmission_30d"), frame.to_arrow(), metadata={
+        "content_digest": table_digest(frame.to_arrow(), ["event_timestamp", "patient_id", "encounter_id"]),
+        "feature_service": "readmission_v1", "task": "readmission_30d", "task_version": "v1",
+        "dagster_run_id": "run-ts", "upstream_versions": json.dumps(upstream)}, table="training_set_readmission_30d")
+
+
+@pytest.fixture(scope="module")
+def trained(tmp_path_factory):
+    root = tmp_path_factory.mktemp("train")
+    frame = synthetic_training_set(n=600, seed=1)
+    ref = lakehouse(root, frame)
+    lineage = training_set_lineage(ref, root / "silver", root / "bronze")
+    tracking = Tracking(f"sqlite:///{root / 'mlflow.db'}", str(root / "artifacts"), "clinical-readmission")
+    outcome = train_task(ref, READMISSION_30D, tracking=tracking, storage_path=str(root / "ray"),
+                         lineage_tags=lineage, tags={"dagster.run_id": "run-1", "dagster.asset_key": "models/x"},
+                         config=TINY, scaling=RayScaling(num_workers=2, use_gpu=False))
+    return root, frame, ref, lineage, tracking, outcome
+
+
+def test_the_registered_version_carries_every_lineage_key(trained):
+    _, _, ref, lineage, tracking, outcome = trained
+    client = mlflow.MlflowClient(tracking.tracking_uri)
+    version = client.get_model_version("clinical-readmission", outcome.tracked.model_version)
+    for key in ("lineage.training_set.digest", "lineage.training_set.version", "lineage.feature_service",
+                "lineage.landing.snapshot_id", "lineage.deid.policy_version", "lineage.deid.key_fingerprint",
+                "lineage.bronze.patients", "lineage.silver.encounters", "lineage.gold.index_events_readmission_30d",
+                "dagster.run_id", "dagster.asset_key", "code.git_sha", "code.lock_sha256"):
+        assert key in version.tags, key
+    assert version.tags["lineage.landing.snapshot_id"] == SNAPSHOT
+    assert version.tags["lineage.training_set.version"] == str(ref.version)
+    assert version.tags == {**version.tags, **lineage}
+    run = client.get_run(outcome.tracked.run_id)
+    assert run.info.status == "FINISHED" and run.data.tags["lineage.feature_service"] == "readmission_v1"
+    assert {"val_auroc", "train_loss", "best_val_auroc"} <= set(run.data.metrics)
+    assert run.data.params["world_size"] == "2"  # logged by rank 0 of the two workers
+    inputs = run.inputs.dataset_inputs
+    dataset = inputs[0].dataset
+    assert dataset.source_type == "delta_table" and json.loads(dataset.source)["path"] == ref.uri
+    assert dataset.name == f"training_set_readmission_30d@v{ref.version}"
+
+
+def test_the_registered_model_loads_weights_only_and_scores_raw_rows(trained):
+    _, frame, _, _, tracking, outcome = trained
+    mlflow.set_tracking_uri(tracking.tracking_uri)
+    model = mlflow.pyfunc.load_model(outcome.tracked.model_uri)
+    rows = frame.filter(pl.col("split") == "test").select(input_spec("readmission_30d").columns).head(20)
+    # the signature: every feature optional, numbers as doubles
+    served = model.predict(rows.with_columns(pl.col(pl.Int64).cast(pl.Float64)).to_pandas()).to_numpy()
+    assert served.shape == (20,) and np.all((served >= 0) & (served <= 1))
+    np.testing.assert_allclose(served, outcome.fit.model.predict_raw(rows), rtol=1e-5)
+    artifacts = Path(mlflow.artifacts.download_artifacts(f"runs:/{outcome.tracked.run_id}/model"))
+    assert not list(artifacts.rglob("*.pkl")), "the model must not be a pickle"
+    assert (artifacts / "artifacts" / "model.pt").exists()
+    # one patient with most features missing still gets a risk
+    sparse = rows.head(1).with_columns([pl.lit(None).alias(c) for c in rows.columns if c != "age_years"])
+    assert 0 <= model.predict(sparse.with_columns(pl.col(pl.Int64).cast(pl.Float64)).to_pandas()).iloc[0] <= 1
+
+
+def _a_checkpoint_is_registered(tracking: Tracking) -> bool:
+    """Rank 0 logs epoch 1's metrics only once every rank got through epoch 0's report: its checkpoint is
+    registered with Ray (killing a worker right after epoch 0's own report could beat the other rank's)."""
+    client = mlflow.MlflowClient(tracking.tracking_uri)
+    experiment = client.get_experiment_by_name(tracking.experiment)
+    if experiment is None:
+        return False
+    runs = client.search_runs([experiment.experiment_id])
+    return bool(runs) and any(m.step >= 1 for m in client.get_metric_history(runs[0].info.run_id, "val_auroc"))
+
+
+def _kill_a_worker_after_the_first_checkpoint(tracking: Tracking, killed: list[int]) -> None:
+    deadline = time.monotonic() + 300
+    while time.monotonic() < deadline and not killed:
+        if _a_checkpoint_is_registered(tracking):
+            for proc in psutil.process_iter(["pid", "cmdline"]):
+                if proc.info["pid"] != os.getpid() and "RayTrainWorker" in " ".join(proc.info["cmdline"] or []):
+                    os.kill(proc.info["pid"], signal.SIGKILL)
+                    killed.append(proc.info["pid"])
+                    return
+        time.sleep(0.5)
+
+
+def test_a_killed_worker_is_replaced_and_training_resumes_from_the_checkpoint(tmp_path):
+    frame = synthetic_training_set(n=2000, seed=2)
+    ref = lakehouse(tmp_path, frame)
+    tracking = Tracking(f"sqlite:///{tmp_path / 'mlflow.db'}", str(tmp_path / "artifacts"), "clinical-readmission")
+    killed: list[int] = []
+    killer = threading.Thread(target=_kill_a_worker_after_the_first_checkpoint, args=(tracking, killed),
+                              daemon=True)
+    killer.start()
+    config = FitConfig(max_epochs=3, patience=10, batch_size=32, tabular_hidden=(16,), note_hidden=(8,),
+                       fusion_hidden=(8,))
+    outcome = train_task(ref, READMISSION_30D, tracking=tracking, storage_path=str(tmp_path / "ray"),
+                         lineage_tags=training_set_lineage(ref, tmp_path / "silver", tmp_path / "bronze"),
+                         config=config, scaling=RayScaling(num_workers=2, use_gpu=False), max_failures=2)
+    killer.join(timeout=5)
+    assert killed, "no Ray Train worker was found to kill"
+    run = mlflow.MlflowClient(tracking.tracking_uri).get_run(outcome.tracked.run_id)
+    assert "ray.resumed_from_checkpoint" in run.data.tags, "the replaced workers did not resume from a checkpoint"
+    assert outcome.fit.epochs_run == 3 and outcome.tracked.model_version == "1"
+    steps = [m.step for m in mlflow.MlflowClient(tracking.tracking_uri).get_metric_history(run.info.run_id, "val_auroc")]
+    assert sorted(set(steps)) == [0, 1, 2] and steps.count(0) == 1, steps  # resumed: epoch 0 not trained twice

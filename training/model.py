@@ -1,0 +1,141 @@
+"""The clinical risk model: a tabular tower and a note tower fused into one risk logit.
+
+Why this shape: the structured features and the 256-d hashed note vector live on different scales and
+carry different signal, so each gets its own MLP before a fusion MLP mixes them. Widths and depths are
+hyperparameters (``note_hidden=[2048, 2048, 2048]`` makes a multi-million-parameter model for GPU
+benchmarks); a task without a note view simply has no note tower.
+
+The fitted preprocessor state is a (plain JSON types) hyperparameter, so ``hparams`` + ``state_dict`` - a
+Lightning checkpoint, or the file ``training.fit.save_model`` writes - is all it takes to score raw rows
+again (``predict_raw``). Hyperparameters are saved with ``logger=False`` because that state is large:
+callers log ``loggable_hparams()`` instead.
+"""
+
+from __future__ import annotations
+
+from typing import Any, Sequence
+
+import lightning as L
+import numpy as np
+import torch
+import torch.nn.functional as F
+from torch import nn
+from torchmetrics.classification import BinaryAUROC, BinaryAveragePrecision
+
+from training.preprocessing import Preprocessor, Rows
+
+
+def mlp(in_dim: int, widths: Sequence[int], dropout: float) -> tuple[nn.Sequential, int]:
+    """Linear -> GELU -> Dropout per width; returns the stack and its output width."""
+    layers: list[nn.Module] = []
+    for width in widths:
+        layers += [nn.Linear(in_dim, int(width)), nn.GELU(), nn.Dropout(dropout)]
+        in_dim = int(width)
+    return nn.Sequential(*layers), in_dim
+
+
+class RiskModel(L.LightningModule):
+    """One logit per index event from (tabular [B, D], note [B, 256]) tensors."""
+
+    def __init__(self, preprocessor: dict[str, Any], pos_weight: float = 1.0,
+                 tabular_hidden: Sequence[int] = (128, 64), note_hidden: Sequence[int] = (64,),
+                 fusion_hidden: Sequence[int] = (64,), dropout: float = 0.1, lr: float = 1e-3,
+                 weight_decay: float = 1e-4):
+        super().__init__()
+        self.save_hyperparameters({
+            "preprocessor": preprocessor, "pos_weight": float(pos_weight),
+            "tabular_hidden": [int(w) for w in tabular_hidden], "note_hidden": [int(w) for w in note_hidden],
+            "fusion_hidden": [int(w) for w in fusion_hidden], "dropout": float(dropout), "lr": float(lr),
+            "weight_decay": float(weight_decay)}, logger=False)
+        self._preprocessor = Preprocessor.from_state(preprocessor)
+        self.tabular_dim, self.note_dim = self._preprocessor.tabular_dim, self._preprocessor.note_dim
+        self.tabular_tower, tab_out = mlp(self.tabular_dim, tabular_hidden, dropout)
+        self.note_tower, note_out = None, 0
+        if self.note_dim:  # LayerNorm first: L2-normalized hashed vectors have components of ~1/sqrt(dim)
+            layers, note_out = mlp(self.note_dim, note_hidden, dropout)
+            self.note_tower = nn.Sequential(nn.LayerNorm(self.note_dim), *layers)
+        self.fusion, fused = mlp(tab_out + note_out, fusion_hidden, dropout)
+        self.head = nn.Linear(fused, 1)
+        self.register_buffer("pos_weight", torch.tensor(float(pos_weight)))
+        self.val_auroc, self.val_auprc = BinaryAUROC(), BinaryAveragePrecision()
+        self.test_auroc, self.test_auprc = BinaryAUROC(), BinaryAveragePrecision()
+
+    @classmethod
+    def from_datamodule(cls, datamodule: Any, **hparams: Any) -> RiskModel:
+        """A model sized for a set-up ``TrainingSetDataModule``: its preprocessor and train pos_weight."""
+        datamodule.setup("fit")
+        return cls(preprocessor=datamodule.preprocessor.state_dict(), pos_weight=datamodule.pos_weight, **hparams)
+
+    @property
+    def preprocessor(self) -> Preprocessor:
+        return self._preprocessor
+
+    def loggable_hparams(self) -> dict[str, Any]:
+        """Flat, small hyperparameters for a tracker (the preprocessor state summarized, not dumped)."""
+        hp = {k: v for k, v in self.hparams.items() if k != "preprocessor"}
+        hp = {k: ",".join(map(str, v)) if isinstance(v, list) else v for k, v in hp.items()}
+        return {**hp, "task": self._preprocessor.spec.task, "tabular_dim": self.tabular_dim,
+                "note_dim": self.note_dim, "parameters": sum(p.numel() for p in self.parameters())}
+
+    # ------------------------------------------------------------------ forward and steps
+
+    def forward(self, tabular: torch.Tensor, note: torch.Tensor) -> torch.Tensor:
+        """Risk logits [B]."""
+        towers = [self.tabular_tower(tabular)]
+        if self.note_tower is not None:
+            towers.append(self.note_tower(note))
+        return self.head(self.fusion(torch.cat(towers, dim=1))).squeeze(1)
+
+    def _loss(self, batch: Sequence[torch.Tensor]) -> tuple[torch.Tensor, torch.Tensor, torch.Tensor]:
+        tabular, note, label = batch
+        logits = self(tabular, note)
+        loss = F.binary_cross_entropy_with_logits(logits, label.to(logits.dtype), pos_weight=self.pos_weight)
+        return loss, logits, label
+
+    def training_step(self, batch: Sequence[torch.Tensor], batch_idx: int) -> torch.Tensor:
+        loss, _, label = self._loss(batch)
+        self.log("train_loss", loss, on_step=False, on_epoch=True, sync_dist=True, batch_size=len(label))
+        return loss
+
+    def validation_step(self, batch: Sequence[torch.Tensor], batch_idx: int) -> None:
+        loss, logits, label = self._loss(batch)
+        probs, target = torch.sigmoid(logits.float()), label.long()
+        self.val_auroc.update(probs, target)
+        self.val_auprc.update(probs, target)
+        self.log("val_loss", loss, on_epoch=True, sync_dist=True, batch_size=len(label))
+        self.log("val_auroc", self.val_auroc, on_epoch=True, sync_dist=True, batch_size=len(label))
+        self.log("val_auprc", self.val_auprc, on_epoch=True, sync_dist=True, batch_size=len(label))
+
+    def test_step(self, batch: Sequence[torch.Tensor], batch_idx: int) -> None:
+        loss, logits, label = self._loss(batch)
+        probs, target = torch.sigmoid(logits.float()), label.long()
+        self.test_auroc.update(probs, target)
+        self.test_auprc.update(probs, target)
+        self.log("test_loss", loss, on_epoch=True, sync_dist=True, batch_size=len(label))
+        self.log("test_auroc", self.test_auroc, on_epoch=True, sync_dist=True, batch_size=len(label))
+        self.log("test_auprc", self.test_auprc, on_epoch=True, sync_dist=True, batch_size=len(label))
+
+    def predict_step(self, batch: Sequence[torch.Tensor], batch_idx: int, dataloader_idx: int = 0) -> torch.Tensor:
+        """Probabilities [B]; the batch may or may not carry labels."""
+        return torch.sigmoid(self(batch[0], batch[1]).float())
+
+    def configure_optimizers(self) -> torch.optim.Optimizer:
+        return torch.optim.AdamW(self.parameters(), lr=self.hparams["lr"],
+                                 weight_decay=self.hparams["weight_decay"])
+
+    # ------------------------------------------------------------------ raw rows in, probabilities out
+
+    @torch.no_grad()
+    def predict_raw(self, rows: Rows, batch_size: int = 4096) -> np.ndarray:
+        """Probabilities [N] (float32) for raw feature rows (a Polars frame or dicts), as served."""
+        tabular, note = self._preprocessor.transform(rows)
+        reference = self.head.weight
+        was_training = self.training
+        self.eval()
+        try:
+            out = [torch.sigmoid(self(tabular[i:i + batch_size].to(reference),
+                                      note[i:i + batch_size].to(reference)).float())
+                   for i in range(0, tabular.shape[0], batch_size)]
+        finally:
+            self.train(was_training)
+        return torch.cat(out).cpu().numpy() if out else np.zeros(0, dtype=np.float32)

@@ -1,0 +1,209 @@
+"""Distributed training on Ray Train (V2): the same datamodule and model as ``fit_local``, in DDP workers.
+
+Each worker reads the pinned training set itself (a Delta URI and version travel, not the data), builds the
+(datamodule, model) pair with ``training.fit.build`` and runs Lightning with Ray's DDP strategy and
+environment. ``RayTrainReportCallback`` reports metrics and a Lightning checkpoint at every epoch end; a
+worker that dies is replaced (``FailureConfig``) and the group resumes from the latest checkpoint
+(``ray.train.get_checkpoint``). The driver picks the checkpoint with the best validation AUROC.
+
+Ray runs locally (dashboard off, bound to 127.0.0.1, its temp files in a private directory removed at the
+end) unless an address is given, in which case this process is a client of that cluster and the storage
+path must be one every node can reach (an object-store URI or a shared filesystem).
+"""
+
+from __future__ import annotations
+
+import contextlib
+import os
+import shutil
+import tempfile
+import time
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any, Iterator
+
+import torch
+
+from training.fit import FitConfig, resolve_deterministic
+from training.model import RiskModel
+
+CHECKPOINT_METRIC = "val_auroc"
+
+
+@dataclass(frozen=True)
+class RayScaling:
+    num_workers: int = 2
+    use_gpu: bool | None = None  # None: use GPUs when this machine has CUDA devices
+    cpus_per_worker: float = 1.0
+
+    def resolved_use_gpu(self) -> bool:
+        return torch.cuda.is_available() if self.use_gpu is None else self.use_gpu
+
+
+@dataclass
+class RayFitResult:
+    model: RiskModel  # the best validation epoch's weights, eval mode, on CPU
+    best_val_auroc: float
+    best_epoch: int
+    epochs_run: int
+    history: list[dict[str, float]]  # per epoch (rank 0's reported metrics)
+    ray_start_s: float  # ray.init (0 when attached to a running cluster or Ray was already up)
+    fit_s: float  # TorchTrainer.fit: worker start-up + training
+    wall_s: float
+    storage_path: str
+    run_name: str
+    num_workers: int
+    use_gpu: bool
+    precision: str
+    attempts: int = 1  # 1 + worker-group restarts after failures
+    extra: dict[str, Any] = field(default_factory=dict)
+
+
+@contextlib.contextmanager
+def ray_session(address: str | None = None, num_cpus: int | None = None) -> Iterator[float]:
+    """Yield the seconds ``ray.init`` took. Local Ray: dashboard off, 127.0.0.1 only, private temp dir."""
+    import ray
+
+    if ray.is_initialized():
+        yield 0.0
+        return
+    temp_dir = None
+    # worker logs stay in Ray's session logs (a failure comes back as the result's error, with its traceback)
+    kwargs: dict[str, Any] = {"include_dashboard": False, "logging_level": "WARNING", "log_to_driver": False}
+    if address:
+        kwargs["address"] = address
+    else:
+        temp_dir = tempfile.mkdtemp(prefix="cm-ray-")  # short: Ray's socket paths must stay under 107 bytes
+        kwargs.update(num_cpus=num_cpus, _temp_dir=temp_dir, _node_ip_address="127.0.0.1")
+    # Ray Train V2 and its workers inherit these; no usage stats leave the machine
+    os.environ.setdefault("RAY_USAGE_STATS_ENABLED", "0")
+    os.environ.setdefault("RAY_TRAIN_V2_ENABLED", "1")
+    started = time.perf_counter()
+    ray.init(**kwargs)
+    try:
+        yield time.perf_counter() - started
+    finally:
+        ray.shutdown()
+        if temp_dir:
+            shutil.rmtree(temp_dir, ignore_errors=True)
+
+
+def _mlflow_callback(tracking_uri: str, run_id: str):
+    """Rank 0 logs the params once and one batch of metrics per epoch to the driver's MLflow run."""
+    from lightning.pytorch.callbacks import Callback
+
+    from training.tracking import log_epoch_metrics, log_params
+
+    class RankZeroMlflow(Callback):
+        def on_fit_start(self, trainer, pl_module) -> None:
+            if trainer.global_rank == 0:
+                log_params(tracking_uri, run_id, {**pl_module.loggable_hparams(),
+                                                  "world_size": trainer.world_size})
+
+        def on_train_epoch_end(self, trainer, pl_module) -> None:
+            if trainer.global_rank == 0:
+                metrics = {k: float(v) for k, v in trainer.callback_metrics.items()
+                           if k.startswith(("train_", "val_"))}
+                log_epoch_metrics(tracking_uri, run_id, metrics, trainer.current_epoch)
+
+    return RankZeroMlflow()
+
+
+def _train_loop(loop_config: dict[str, Any]) -> None:
+    """Runs in every Ray Train worker."""
+    import lightning as L
+    import ray.train
+    from lightning.pytorch.callbacks import EarlyStopping
+    from ray.train.lightning import RayDDPStrategy, RayLightningEnvironment, RayTrainReportCallback, prepare_trainer
+
+    from training.fit import build
+
+    config = FitConfig.from_dict(loop_config["fit"])
+    torch.set_num_threads(max(1, int(loop_config.get("threads_per_worker", 1))))
+    datamodule, model = build(loop_config["uri"], loop_config["task"], config, version=loop_config["version"])
+    callbacks = [EarlyStopping(CHECKPOINT_METRIC, mode="max", patience=config.patience), RayTrainReportCallback()]
+    if loop_config.get("mlflow"):
+        callbacks.append(_mlflow_callback(**loop_config["mlflow"]))
+    trainer = L.Trainer(
+        max_epochs=config.max_epochs, accelerator="auto", devices="auto", precision=config.precision,
+        strategy=RayDDPStrategy(), plugins=[RayLightningEnvironment()], callbacks=callbacks,
+        deterministic=resolve_deterministic(config), logger=False, enable_checkpointing=False,
+        enable_progress_bar=False, enable_model_summary=False, num_sanity_val_steps=0, log_every_n_steps=1)
+    trainer = prepare_trainer(trainer)
+    checkpoint = ray.train.get_checkpoint()
+    if checkpoint is None:
+        trainer.fit(model, datamodule=datamodule)
+        return
+    with checkpoint.as_directory() as directory:  # a replaced worker group resumes here
+        if loop_config.get("mlflow") and ray.train.get_context().get_world_rank() == 0:
+            from mlflow import MlflowClient
+
+            MlflowClient(tracking_uri=loop_config["mlflow"]["tracking_uri"]).set_tag(
+                loop_config["mlflow"]["run_id"], "ray.resumed_from_checkpoint", checkpoint.path)
+        trainer.fit(model, datamodule=datamodule,
+                    ckpt_path=os.path.join(directory, RayTrainReportCallback.CHECKPOINT_NAME))
+
+
+def fit_ray(training_set_uri: str, version: int, task: str, config: FitConfig | None = None, *,
+            scaling: RayScaling | None = None, storage_path: str | Path, run_name: str,
+            ray_address: str | None = None, max_failures: int = 2, keep_checkpoints: int = 2,
+            mlflow: dict[str, str] | None = None) -> RayFitResult:
+    """Train ``task`` on the pinned training set with a Ray TorchTrainer; returns the best model.
+    ``mlflow={"tracking_uri", "run_id"}``: rank 0 logs params and per-epoch metrics to that run."""
+    from ray.train import CheckpointConfig, FailureConfig, RunConfig, ScalingConfig
+    from ray.train.lightning import RayTrainReportCallback
+    from ray.train.torch import TorchTrainer
+
+    config = config or FitConfig()
+    scaling = scaling or RayScaling()
+    use_gpu = scaling.resolved_use_gpu()
+    if use_gpu and config.precision == "32-true":
+        config = FitConfig.from_dict({**config.to_dict(), "precision": "bf16-mixed"})
+    storage = str(storage_path)
+    if "://" not in storage:
+        Path(storage).mkdir(parents=True, exist_ok=True)
+    started = time.perf_counter()
+    with ray_session(ray_address, num_cpus=None if ray_address else max(2, scaling.num_workers)) as ray_start:
+        trainer = TorchTrainer(
+            _train_loop,
+            train_loop_config={"uri": training_set_uri, "version": version, "task": task, "fit": config.to_dict(),
+                               "mlflow": mlflow, "threads_per_worker": max(1, int(scaling.cpus_per_worker))},
+            scaling_config=ScalingConfig(num_workers=scaling.num_workers, use_gpu=use_gpu,
+                                         resources_per_worker={"CPU": scaling.cpus_per_worker}),
+            run_config=RunConfig(
+                name=run_name, storage_path=storage,
+                failure_config=FailureConfig(max_failures=max_failures),
+                checkpoint_config=CheckpointConfig(num_to_keep=keep_checkpoints,
+                                                   checkpoint_score_attribute=CHECKPOINT_METRIC,
+                                                   checkpoint_score_order="max")),
+        )
+        fit_started = time.perf_counter()
+        result = trainer.fit()
+        fit_s = time.perf_counter() - fit_started
+    if result.error:
+        raise RuntimeError(f"Ray training of {task} failed: {result.error}") from result.error
+    best = [(c, m) for c, m in (result.best_checkpoints or []) if m.get(CHECKPOINT_METRIC) is not None]
+    if not best:
+        raise RuntimeError(f"Ray training of {task} reported no checkpoint with {CHECKPOINT_METRIC}")
+    checkpoint, metrics = max(best, key=lambda cm: (cm[1][CHECKPOINT_METRIC], -cm[1].get("epoch", 0)))
+    with checkpoint.as_directory() as directory:
+        model = RiskModel.load_from_checkpoint(os.path.join(directory, RayTrainReportCallback.CHECKPOINT_NAME),
+                                               map_location="cpu", weights_only=False)
+    model.eval()
+    history = _history(result)
+    return RayFitResult(
+        model=model, best_val_auroc=float(metrics[CHECKPOINT_METRIC]), best_epoch=int(metrics.get("epoch", -1)),
+        epochs_run=int((result.metrics or metrics).get("epoch", metrics.get("epoch", 0))) + 1, history=history, ray_start_s=ray_start,
+        fit_s=fit_s, wall_s=time.perf_counter() - started, storage_path=storage, run_name=run_name,
+        num_workers=scaling.num_workers, use_gpu=use_gpu, precision=config.precision)
+
+
+def _history(result) -> list[dict[str, float]]:
+    """Validation metrics of the epochs whose checkpoints were kept (the full per-epoch history is in MLflow,
+    logged by rank 0); the last report wins when an epoch was reported twice around a restart."""
+    frame = getattr(result, "metrics_dataframe", None)
+    if frame is None or frame.empty:
+        return []
+    keep = [c for c in frame.columns if c == "epoch" or c.startswith(("val_", "train_"))]
+    rows = frame[keep].drop_duplicates("epoch", keep="last").sort_values("epoch")
+    return [{k: float(v) for k, v in row.items()} for row in rows.to_dict("records")]
