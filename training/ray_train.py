@@ -61,9 +61,19 @@ class RayFitResult:
 
 @contextlib.contextmanager
 def ray_session(address: str | None = None, num_cpus: int | None = None) -> Iterator[float]:
-    """Yield the seconds ``ray.init`` took. Local Ray: dashboard off, 127.0.0.1 only, private temp dir."""
+    """Yield the seconds ``ray.init`` took. Local Ray: dashboard off, every server on 127.0.0.1 (token
+    authentication on, Ray's default), a private temp dir removed afterwards."""
+    if not address:
+        # Ray resolves 127.0.0.1 to the machine's address and binds its servers there; with its "cluster
+        # support" off (the switch it uses on macOS/Windows) the node address is loopback and so are the
+        # GCS, raylet, object manager and worker servers. Read when ray is imported, so also set in place.
+        os.environ["RAY_ENABLE_WINDOWS_OR_OSX_CLUSTER"] = "0"
     import ray
 
+    if not address:
+        import ray._private.ray_constants as ray_constants
+
+        ray_constants.ENABLE_RAY_CLUSTER = False
     if ray.is_initialized():
         yield 0.0
         return
@@ -74,7 +84,7 @@ def ray_session(address: str | None = None, num_cpus: int | None = None) -> Iter
         kwargs["address"] = address
     else:
         temp_dir = tempfile.mkdtemp(prefix="cm-ray-")  # short: Ray's socket paths must stay under 107 bytes
-        kwargs.update(num_cpus=num_cpus, _temp_dir=temp_dir, _node_ip_address="127.0.0.1")
+        kwargs.update(num_cpus=num_cpus, _temp_dir=temp_dir)
     # Ray Train V2 and its workers inherit these; no usage stats leave the machine
     os.environ.setdefault("RAY_USAGE_STATS_ENABLED", "0")
     os.environ.setdefault("RAY_TRAIN_V2_ENABLED", "1")

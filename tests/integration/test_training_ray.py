@@ -103,6 +103,24 @@ def test_the_registered_model_loads_weights_only_and_scores_raw_rows(trained):
     assert 0 <= model.predict(sparse.with_columns(pl.col(pl.Int64).cast(pl.Float64)).to_pandas()).iloc[0] <= 1
 
 
+def test_local_ray_listens_on_loopback_only():
+    from training.ray_train import ray_session
+
+    with ray_session(num_cpus=1):
+        import ray
+
+        @ray.remote
+        def pid() -> int:
+            return os.getpid()
+
+        ray.get(pid.remote())  # a worker process is up too
+        listening = {(c.laddr.ip, proc.name()) for proc in psutil.Process().children(recursive=True)
+                     for c in proc.net_connections(kind="inet") if c.status == psutil.CONN_LISTEN}
+    assert listening, "no Ray server found"
+    exposed = {(ip, name) for ip, name in listening if ip not in ("127.0.0.1", "::ffff:127.0.0.1", "::1")}
+    assert not exposed, f"Ray servers listening beyond loopback: {exposed}"
+
+
 def _a_checkpoint_is_registered(tracking: Tracking) -> bool:
     """Rank 0 logs epoch 1's metrics only once every rank got through epoch 0's report: its checkpoint is
     registered with Ray (killing a worker right after epoch 0's own report could beat the other rank's)."""
