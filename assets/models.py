@@ -33,7 +33,7 @@ def _model_asset(task: TaskDefinition):
         settings = platform.settings
         tracking = Tracking(settings.tracking_uri, None if settings.mlflow_tracking_uri else
                             str(settings.mlflow_home / "artifacts"), task.registered_model)
-        lineage = training_set_lineage(training_set, settings.silver, settings.bronze)
+        lineage = training_set_lineage(training_set, settings.silver)
         key = "/".join(model_key(task).path)
         outcome = train_task(
             training_set, task, tracking=tracking, storage_path=settings.ray_storage_path, lineage_tags=lineage,

@@ -25,7 +25,7 @@ from deltalake import DeltaTable
 from deid.keys import DeidKey
 from deid.policy import DeidPolicy
 from deid.structured import SPECS, SilverBuilder, TextDeidentifier, bronze_columns
-from lakehouse.delta import DeltaRef, current_version, row_count, table_uri, write
+from lakehouse.delta import DeltaRef, commit_metadata_of, current_version, row_count, table_uri, write
 from lineage.code_version import code_version
 
 RUNS_TABLE = "deid_runs"
@@ -114,12 +114,15 @@ def build_silver(
     build_s = time.perf_counter() - started - read_s
     snapshot_ids = sorted({s for f in frames.values() if "snapshot_id" in f.columns
                            for s in f["snapshot_id"].unique().drop_nulls().to_list()})
+    landing = landing_snapshot(bronze)
     refs = {}
     for name, frame in result.tables.items():
         meta = {**commit_metadata(f"silver/{name}"), **policy.describe(),
                 "deid_key_fingerprint": key.fingerprint, "deid_input_digest": digest,
                 "bronze_table": name, "bronze_version": versions[name],
-                "bronze_versions": orjson.dumps(versions).decode()}
+                "bronze_versions": orjson.dumps(versions).decode(),
+                # so lineage downstream never has to open bronze (even its log) to name the landing snapshot
+                "landing_snapshot_id": landing, "landing_snapshot_ids": orjson.dumps(snapshot_ids).decode()}
         refs[name] = write(uris[name], frame.to_arrow(), metadata=meta, table=name)
     write_s = time.perf_counter() - started - read_s - build_s
     build = SilverBuild(refs, digest, True, versions, result.replacements, result.texts,
@@ -127,6 +130,18 @@ def build_silver(
                         {"read": read_s, "deidentify": build_s, "write": write_s})
     _record_run(silver_dir, build, policy, key, snapshot_ids, commit_metadata(f"silver/{RUNS_TABLE}"))
     return build
+
+
+def landing_snapshot(bronze: dict[str, DeltaRef]) -> str | None:
+    """The snapshot of the newest bronze commit read: the landing state this silver build reflects (a table
+    the latest snapshot did not change keeps an earlier snapshot's commit)."""
+    newest: tuple[int, str] | None = None
+    for ref in bronze.values():
+        meta = commit_metadata_of(ref.uri, ref.version)
+        if meta.get("snapshot_id"):
+            stamp = (int(meta.get("timestamp", 0)), meta["snapshot_id"])
+            newest = stamp if newest is None or stamp > newest else newest
+    return newest[1] if newest else None
 
 
 def _record_run(silver_dir: Path, build: SilverBuild, policy: DeidPolicy, key: DeidKey,

@@ -3,6 +3,8 @@ Harbor rules, the gate (passing, and failing on a planted leak), the skip when i
 
 from __future__ import annotations
 
+import json
+
 from datetime import timedelta
 from pathlib import Path
 
@@ -177,6 +179,9 @@ def test_unchanged_inputs_write_no_new_versions(bronze, tmp_path, monkeypatch):
     meta = commit_metadata_of(first.refs["notes"].uri, first.refs["notes"].version)
     assert meta["deid_policy_version"] == policy.version and meta["deid_key_fingerprint"] == KEY.fingerprint
     assert meta["bronze_version"] == str(bronze["notes"].version)
+    # the landing snapshot travels with silver, so lineage above silver never opens bronze
+    snapshot = commit_metadata_of(bronze["patients"].uri, bronze["patients"].version)["snapshot_id"]
+    assert meta["landing_snapshot_id"] == snapshot and json.loads(meta["landing_snapshot_ids"]) == [snapshot]
     assert KEY.secret.decode() not in str(meta)
     record = run_record(tmp_path, first.input_digest)
     assert record is not None and record["deid_key_fingerprint"] == KEY.fingerprint

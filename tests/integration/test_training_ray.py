@@ -33,13 +33,12 @@ TINY = FitConfig(max_epochs=1, batch_size=64, tabular_hidden=(16,), note_hidden=
 
 
 def lakehouse(root: Path, frame: pl.DataFrame) -> DeltaRef:
-    """bronze (snapshot id) -> silver (bronze versions, de-identification) -> gold training set, each commit
+    """silver (bronze versions, landing snapshot, de-identification) -> gold training set, each commit
     carrying what the real assets record."""
     for table in ("patients", "encounters"):
-        write(str(root / "bronze" / table), pl.DataFrame({"x": [1]}).to_arrow(),
-              metadata={"snapshot_id": SNAPSHOT, "asset_key": f"bronze/{table}"})
         write(str(root / "silver" / table), pl.DataFrame({"x": [1]}).to_arrow(), metadata={
-            "bronze_versions": json.dumps({"patients": 0, "encounters": 0}),
+            "bronze_versions": json.dumps({"patients": 0, "encounters": 0}), "landing_snapshot_id": SNAPSHOT,
+            "landing_snapshot_ids": json.dumps([SNAPSHOT]),
             "deid_policy_version": "2026.11-1", "deid_key_fingerprint": "abcd1234"})
     events = write(str(root / "gold" / "index_events_readmission_30d"), pl.DataFrame({"x": [1]}).to_arrow(),
                    metadata={"silver_versions": json.dumps({"encounters": 0})})
@@ -56,7 +55,7 @@ def trained(tmp_path_factory):
     root = tmp_path_factory.mktemp("train")
     frame = synthetic_training_set(n=600, seed=1)
     ref = lakehouse(root, frame)
-    lineage = training_set_lineage(ref, root / "silver", root / "bronze")
+    lineage = training_set_lineage(ref, root / "silver")
     tracking = Tracking(f"sqlite:///{root / 'mlflow.db'}", str(root / "artifacts"), "clinical-readmission")
     outcome = train_task(ref, READMISSION_30D, tracking=tracking, storage_path=str(root / "ray"),
                          lineage_tags=lineage, tags={"dagster.run_id": "run-1", "dagster.asset_key": "models/x"},
@@ -155,7 +154,7 @@ def test_a_killed_worker_is_replaced_and_training_resumes_from_the_checkpoint(tm
     config = FitConfig(max_epochs=3, patience=10, batch_size=32, tabular_hidden=(16,), note_hidden=(8,),
                        fusion_hidden=(8,))
     outcome = train_task(ref, READMISSION_30D, tracking=tracking, storage_path=str(tmp_path / "ray"),
-                         lineage_tags=training_set_lineage(ref, tmp_path / "silver", tmp_path / "bronze"),
+                         lineage_tags=training_set_lineage(ref, tmp_path / "silver"),
                          config=config, scaling=RayScaling(num_workers=2, use_gpu=False), max_failures=2)
     killer.join(timeout=5)
     assert killed, "no Ray Train worker was found to kill"

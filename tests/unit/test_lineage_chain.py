@@ -15,9 +15,10 @@ ONE = pl.DataFrame({"x": [1]}).to_arrow()
 
 def _chain(root, *, silver_meta=None, snapshots=("a" * 64, "a" * 64), digest="sha256:00"):
     for table, snapshot in zip(("patients", "encounters"), snapshots):
-        write(str(root / "bronze" / table), ONE, metadata={"snapshot_id": snapshot})
         meta = {"bronze_versions": json.dumps({"patients": 0, "encounters": 0}),
-                "deid_policy_version": "p1", "deid_key_fingerprint": "k1", **(silver_meta or {}).get(table, {})}
+                "deid_policy_version": "p1", "deid_key_fingerprint": "k1",
+                "landing_snapshot_id": snapshot, "landing_snapshot_ids": json.dumps(sorted(set(snapshots))),
+                **(silver_meta or {}).get(table, {})}
         write(str(root / "silver" / table), ONE, metadata={k: v for k, v in meta.items() if v is not None})
     upstream = {"gold": {"features/labs": {"uri": "x", "version": 3}}, "silver": {"patients": 0, "encounters": 0}}
     return write(str(root / "gold" / "ts"), ONE, metadata={"content_digest": digest, "feature_service": "svc",
@@ -25,37 +26,37 @@ def _chain(root, *, silver_meta=None, snapshots=("a" * 64, "a" * 64), digest="sh
 
 
 def test_the_chain_reaches_the_landing_snapshot(tmp_path):
-    tags = training_set_lineage(_chain(tmp_path), tmp_path / "silver", tmp_path / "bronze")
+    tags = training_set_lineage(_chain(tmp_path), tmp_path / "silver")
     assert tags["lineage.landing.snapshot_id"] == "a" * 64
     assert tags["lineage.gold.features/labs"] == "3" and tags["lineage.silver.encounters"] == "0"
     assert tags["lineage.bronze.patients"] == "0" and tags["lineage.deid.policy_version"] == "p1"
+    assert tags["lineage.landing.snapshot_ids"] == "a" * 64
 
 
 def test_silver_tables_with_different_policies_are_refused(tmp_path):
     ref = _chain(tmp_path, silver_meta={"encounters": {"deid_policy_version": "p2"}})
     with pytest.raises(LineageError, match="disagree on the de-identification policy"):
-        training_set_lineage(ref, tmp_path / "silver", tmp_path / "bronze")
+        training_set_lineage(ref, tmp_path / "silver")
 
 
 def test_a_silver_commit_without_bronze_versions_is_named(tmp_path):
     ref = _chain(tmp_path, silver_meta={"patients": {"bronze_versions": None}})
     with pytest.raises(LineageError, match=r"silver/patients@0: the commit records no 'bronze_versions'"):
-        training_set_lineage(ref, tmp_path / "silver", tmp_path / "bronze")
+        training_set_lineage(ref, tmp_path / "silver")
 
 
-def test_bronze_from_two_snapshots_names_the_newest(tmp_path):
-    ref = _chain(tmp_path, snapshots=("a" * 64, "b" * 64))  # encounters written after patients
-    tags = training_set_lineage(ref, tmp_path / "silver", tmp_path / "bronze")
-    assert tags["lineage.landing.snapshot_id"] == "b" * 64
-    assert tags["lineage.landing.snapshot_ids"] == f"{'a' * 64},{'b' * 64}"
+def test_silver_built_from_different_snapshots_is_refused(tmp_path):
+    ref = _chain(tmp_path, snapshots=("a" * 64, "b" * 64))
+    with pytest.raises(LineageError, match="built from different landing snapshots"):
+        training_set_lineage(ref, tmp_path / "silver")
 
 
-def test_bronze_without_a_snapshot_id_is_refused(tmp_path):
+def test_silver_without_a_landing_snapshot_is_named(tmp_path):
     ref = _chain(tmp_path, snapshots=("", ""))
-    with pytest.raises(LineageError, match="records a landing snapshot id"):
-        training_set_lineage(ref, tmp_path / "silver", tmp_path / "bronze")
+    with pytest.raises(LineageError, match=r"silver/patients@0: the commit records no 'landing_snapshot_id'"):
+        training_set_lineage(ref, tmp_path / "silver")
 
 
 def test_a_training_set_without_a_digest_is_refused(tmp_path):
     with pytest.raises(LineageError, match="no content digest"):
-        training_set_lineage(_chain(tmp_path, digest=""), tmp_path / "silver", tmp_path / "bronze")
+        training_set_lineage(_chain(tmp_path, digest=""), tmp_path / "silver")
