@@ -97,23 +97,22 @@ class RiskModel(L.LightningModule):
         self.log("train_loss", loss, on_step=False, on_epoch=True, sync_dist=True, batch_size=len(label))
         return loss
 
-    def validation_step(self, batch: Sequence[torch.Tensor], batch_idx: int) -> None:
+    def _evaluate(self, batch: Sequence[torch.Tensor], split: str) -> None:
+        """Loss, AUROC and AUPRC of a validation or test batch (metrics accumulate over the epoch)."""
         loss, logits, label = self._loss(batch)
         probs, target = torch.sigmoid(logits.float()), label.long()
-        self.val_auroc.update(probs, target)
-        self.val_auprc.update(probs, target)
-        self.log("val_loss", loss, on_epoch=True, sync_dist=True, batch_size=len(label))
-        self.log("val_auroc", self.val_auroc, on_epoch=True, sync_dist=True, batch_size=len(label))
-        self.log("val_auprc", self.val_auprc, on_epoch=True, sync_dist=True, batch_size=len(label))
+        auroc, auprc = getattr(self, f"{split}_auroc"), getattr(self, f"{split}_auprc")
+        auroc.update(probs, target)
+        auprc.update(probs, target)
+        self.log(f"{split}_loss", loss, on_epoch=True, sync_dist=True, batch_size=len(label))
+        self.log(f"{split}_auroc", auroc, on_epoch=True, sync_dist=True, batch_size=len(label))
+        self.log(f"{split}_auprc", auprc, on_epoch=True, sync_dist=True, batch_size=len(label))
+
+    def validation_step(self, batch: Sequence[torch.Tensor], batch_idx: int) -> None:
+        self._evaluate(batch, "val")
 
     def test_step(self, batch: Sequence[torch.Tensor], batch_idx: int) -> None:
-        loss, logits, label = self._loss(batch)
-        probs, target = torch.sigmoid(logits.float()), label.long()
-        self.test_auroc.update(probs, target)
-        self.test_auprc.update(probs, target)
-        self.log("test_loss", loss, on_epoch=True, sync_dist=True, batch_size=len(label))
-        self.log("test_auroc", self.test_auroc, on_epoch=True, sync_dist=True, batch_size=len(label))
-        self.log("test_auprc", self.test_auprc, on_epoch=True, sync_dist=True, batch_size=len(label))
+        self._evaluate(batch, "test")
 
     def predict_step(self, batch: Sequence[torch.Tensor], batch_idx: int, dataloader_idx: int = 0) -> torch.Tensor:
         """Probabilities [B]; the batch may or may not carry labels."""
