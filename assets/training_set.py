@@ -25,7 +25,7 @@ from assets.feature_store import REGISTRY_KEY
 from assets.features import events_key
 from feature_store.refs import FeastRef
 from feature_store.runtime import store_config
-from feature_store.training_set import SORT_KEY, training_set_table
+from feature_store.training_set import SORT_KEY, feature_stamps, training_set_table
 from features.build import VIEWS
 from features.splits import SPLIT, SPLITS, feature_time_violations, split_order_violations, window_crossings
 from features.tasks import TASKS
@@ -135,8 +135,7 @@ def _checks(task: str) -> list:
                  description="No joined feature row is stamped after its index time or older than its view's TTL.")
     def point_in_time(ref: DeltaRef) -> AssetCheckResult:
         frame = _read(ref)
-        stamps = [(v, VIEWS[v].feature_ts, VIEWS[v].ttl_days) for v in definition.feature_views if VIEWS[v].stamped]
-        found = feature_time_violations(frame, stamps)
+        found = feature_time_violations(frame, feature_stamps(definition))
         future = sum(v["future"] for v in found.values())
         stale = sum(v["stale"] for v in found.values())
         return AssetCheckResult(passed=future == 0 and stale == 0, metadata={

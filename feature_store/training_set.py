@@ -33,16 +33,17 @@ def training_set_table(task: str) -> str:
     return f"training_set_{task}"
 
 
+def feature_stamps(task: TaskDefinition) -> list[tuple[str, str, int]]:
+    """(view, stamp column, TTL days) of the task's stamped views: what ``feature_time_violations`` checks."""
+    return [(v, VIEWS[v].feature_ts, VIEWS[v].ttl_days) for v in task.feature_views if VIEWS[v].stamped]
+
+
 @dataclass
 class TrainingSet:
     task: TaskDefinition
     frame: pl.DataFrame  # KEY_COLUMNS, then the FeatureService's features (and each view's stamp)
     split: SplitResult
     digest: str
-
-    @property
-    def stamps(self) -> list[tuple[str, str, int]]:
-        return [(v, VIEWS[v].feature_ts, VIEWS[v].ttl_days) for v in self.task.feature_views if VIEWS[v].stamped]
 
     def summary(self) -> dict[str, Any]:
         return {"task": self.task.name, "task_version": self.task.version,
@@ -54,7 +55,7 @@ class TrainingSet:
         """The facts the asset checks judge: label windows crossing splits, feature stamps after (or older
         than the TTL before) their index time."""
         return {"window_crossings": window_crossings(self.frame, self.task),
-                "feature_times": feature_time_violations(self.frame, self.stamps)}
+                "feature_times": feature_time_violations(self.frame, feature_stamps(self.task))}
 
 
 def build_training_set(store, events: pl.DataFrame, task: TaskDefinition) -> TrainingSet:

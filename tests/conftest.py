@@ -6,7 +6,10 @@ from __future__ import annotations
 import gzip
 import inspect
 import json
+import shutil
 import socket
+import subprocess
+import time
 from pathlib import Path
 from typing import Any, Callable, Iterable
 
@@ -192,3 +195,57 @@ def free_port() -> int:
 @pytest.fixture(name="free_port")
 def free_port_fixture() -> int:
     return free_port()
+
+
+# ---------------------------------------------------------------- redis-server (the production online store)
+
+REDIS_MISSING = ("redis-server is not installed (.ci/run installs it: apt-get install -y redis-server); "
+                 "the Redis online store is untested here")
+
+
+def start_redis(workdir: Path) -> tuple[subprocess.Popen, str]:
+    """A private redis-server on a free 127.0.0.1 port (no persistence); returns it and its redis:// URL.
+    Raises FileNotFoundError without the binary, RuntimeError when it does not come up within 10 s."""
+    binary = shutil.which("redis-server")
+    if binary is None:
+        raise FileNotFoundError(REDIS_MISSING)
+    port = free_port()
+    proc = subprocess.Popen([binary, "--port", str(port), "--bind", "127.0.0.1", "--save", "", "--appendonly", "no",
+                             "--dir", str(workdir), "--protected-mode", "yes"],
+                            stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+    deadline = time.monotonic() + 10
+    while True:
+        try:
+            socket.create_connection(("127.0.0.1", port), timeout=0.2).close()
+            return proc, f"redis://127.0.0.1:{port}"
+        except OSError:
+            if proc.poll() is not None or time.monotonic() > deadline:
+                stop_process(proc)
+                raise RuntimeError(f"redis-server did not listen on 127.0.0.1:{port} (exit code {proc.returncode})")
+            time.sleep(0.05)
+
+
+def stop_process(proc: subprocess.Popen) -> None:
+    """Stop a server this test session started, by its PID."""
+    proc.terminate()
+    try:
+        proc.wait(timeout=10)
+    except subprocess.TimeoutExpired:
+        proc.kill()
+        proc.wait()
+
+
+@pytest.fixture(scope="session")
+def redis_url(tmp_path_factory):
+    """redis://127.0.0.1:<port>/0 of a redis-server started for this session; skipped, with the reason, only
+    where the binary is missing."""
+    redis = pytest.importorskip("redis", reason="python package 'redis' (feast[redis]) is not installed")
+    try:
+        proc, url = start_redis(tmp_path_factory.mktemp("redis"))
+    except FileNotFoundError as missing:
+        pytest.skip(str(missing))
+    try:
+        assert redis.Redis.from_url(url, socket_timeout=2).ping()
+        yield f"{url}/0"
+    finally:
+        stop_process(proc)

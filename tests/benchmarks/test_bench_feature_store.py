@@ -27,10 +27,7 @@ from __future__ import annotations
 
 import os
 import platform
-import shutil
-import socket
 import sqlite3
-import subprocess
 import time
 from datetime import datetime, timedelta, timezone
 from pathlib import Path
@@ -46,7 +43,7 @@ from feature_store import (EPOCH, StoreConfig, asof_join, get_historical_feature
 from feature_store.runtime import task_services
 from feature_store.synthetic import START, random_gold, write_gold
 from features.build import FEATURE_VIEWS
-from tests.conftest import free_port
+from tests.conftest import start_redis, stop_process
 
 pytestmark = pytest.mark.benchmark
 
@@ -260,41 +257,12 @@ def _latency(store, ids: list[str]) -> dict:
     return out
 
 
-def _start_redis(workdir: Path):
-    binary = shutil.which("redis-server")
-    if binary is None:
-        return None, "redis-server is not installed (apt-get install -y redis-server)"
-    port = free_port()
-    proc = subprocess.Popen([binary, "--port", str(port), "--bind", "127.0.0.1", "--save", "", "--appendonly", "no",
-                             "--dir", str(workdir), "--protected-mode", "yes"],
-                            stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
-    deadline = time.monotonic() + 10
-    while True:
-        try:
-            socket.create_connection(("127.0.0.1", port), timeout=0.2).close()
-            return (proc, f"redis://127.0.0.1:{port}"), None
-        except OSError:
-            if proc.poll() is not None or time.monotonic() > deadline:
-                _stop(proc)
-                return None, f"redis-server did not listen on 127.0.0.1:{port}"
-            time.sleep(0.05)
-
-
-def _stop(proc) -> None:
-    proc.terminate()  # by PID: only the server this benchmark started
-    try:
-        proc.wait(timeout=10)
-    except subprocess.TimeoutExpired:
-        proc.kill()
-        proc.wait()
-
-
 def _redis(tmp: Path, refs, frames, ids: list[str], sqlite_store) -> dict:
     pytest.importorskip("redis", reason="python package 'redis' (feast[redis]) is not installed")
-    started, reason = _start_redis(tmp)
-    if started is None:
-        return {"skipped": reason}
-    proc, url = started
+    try:
+        proc, url = start_redis(tmp)
+    except (FileNotFoundError, RuntimeError) as reason:
+        return {"skipped": str(reason)}
     try:
         _, feast = _sync(tmp / "redis_feast", refs, online="redis", redis_url=f"{url}/1")
         _, store = _sync(tmp / "redis", refs, online="redis", redis_url=f"{url}/0")
@@ -310,7 +278,7 @@ def _redis(tmp: Path, refs, frames, ids: list[str], sqlite_store) -> dict:
                 "materialize_feast_s": round(feast_s, 2), "materialize_feast_entities_per_s": round(patients / feast_s),
                 **_latency(store, ids)}
     finally:
-        _stop(proc)
+        stop_process(proc)
 
 
 def test_bench_feature_store(tmp_path):

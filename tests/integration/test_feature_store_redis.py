@@ -3,9 +3,6 @@
 
 from __future__ import annotations
 
-import shutil
-import socket
-import subprocess
 import time
 from datetime import datetime, timezone
 
@@ -18,7 +15,6 @@ from feature_store import StoreConfig, get_historical_features, get_online_featu
 from feature_store.config import redis_connection_string
 from feature_store.synthetic import random_gold, write_gold
 from features.spec import FeatureViewSpec
-from tests.conftest import free_port
 
 pytestmark = pytest.mark.slow
 
@@ -33,41 +29,6 @@ def test_redis_connection_string():
     assert redis_connection_string("redis://:s3cret@h:1") == "h:1,password=s3cret"
     with pytest.raises(ValueError):
         redis_connection_string("http://h:1")
-
-
-@pytest.fixture(scope="module")
-def redis_url(tmp_path_factory):
-    binary = shutil.which("redis-server")
-    if binary is None:
-        pytest.skip("redis-server is not installed (.ci/run installs it: apt-get install -y redis-server); "
-                    "the Redis online store is untested here")
-    redis = pytest.importorskip("redis", reason="python package 'redis' (feast[redis]) is not installed")
-    port = free_port()
-    workdir = tmp_path_factory.mktemp("redis")
-    proc = subprocess.Popen([binary, "--port", str(port), "--bind", "127.0.0.1", "--save", "", "--appendonly", "no",
-                             "--dir", str(workdir), "--protected-mode", "yes"],
-                            stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
-    try:
-        deadline = time.monotonic() + 10
-        while True:
-            if proc.poll() is not None:
-                pytest.fail(f"redis-server exited with {proc.returncode} before listening on 127.0.0.1:{port}")
-            try:
-                socket.create_connection(("127.0.0.1", port), timeout=0.2).close()
-                break
-            except OSError:
-                if time.monotonic() > deadline:
-                    pytest.fail(f"redis-server did not listen on 127.0.0.1:{port} within 10 s")
-                time.sleep(0.05)
-        assert redis.Redis(host="127.0.0.1", port=port, socket_timeout=2).ping()
-        yield f"redis://127.0.0.1:{port}/0"
-    finally:
-        proc.terminate()  # by PID: only the server this fixture started
-        try:
-            proc.wait(timeout=10)
-        except subprocess.TimeoutExpired:
-            proc.kill()
-            proc.wait()
 
 
 def test_redis_online_equals_offline_at_latest_event(tmp_path, redis_url):

@@ -17,7 +17,6 @@ import pytest
 from feature_store import EPOCH, StoreConfig, materialize, sync_repository
 from feature_store.synthetic import gold_schema, random_gold, write_gold
 from features.spec import FeatureViewSpec
-from tests.integration.test_feature_store_redis import redis_url  # noqa: F401  (fixture: own redis-server)
 
 pytestmark = pytest.mark.slow
 
@@ -129,7 +128,7 @@ def test_fast_path_only_takes_the_latest_row_of_the_window(tmp_path, gold_refs):
     assert _online(store, ["p5"])[0]["hr"] == [-math.inf]
 
 
-def test_fast_redis_equals_feast_materialize(tmp_path, gold_refs, redis_url, monkeypatch):  # noqa: F811
+def test_fast_redis_equals_feast_materialize(tmp_path, gold_refs, redis_url, monkeypatch):
     import redis
 
     hashes = {}
