@@ -65,7 +65,7 @@ def bronze_tables(context: AssetExecutionContext, platform: PlatformResource,
         snapshot.load(),
         settings.bronze,
         commit_metadata=lambda name: commit_metadata(context, f"bronze/{name}"),
-        run_id=context.run_id,
+        run_id=context.run.run_id,
         batch_rows=settings.ingest_batch_rows,
         on_file=lambda path: context.log.debug(f"ingested {path}"),
     )

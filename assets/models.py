@@ -37,7 +37,7 @@ def _model_asset(task: TaskDefinition):
         key = "/".join(model_key(task).path)
         outcome = train_task(
             training_set, task, tracking=tracking, storage_path=settings.ray_storage_path, lineage_tags=lineage,
-            tags={"dagster.run_id": context.run_id, "dagster.asset_key": key},
+            tags={"dagster.run_id": context.run.run_id, "dagster.asset_key": key},
             config=FitConfig(max_epochs=settings.train_max_epochs, seed=settings.train_seed),
             scaling=RayScaling(num_workers=settings.ray_num_workers, use_gpu=settings.ray_use_gpu,
                                cpus_per_worker=settings.ray_cpus_per_worker),
@@ -54,6 +54,7 @@ def _model_asset(task: TaskDefinition):
             "best_val_auroc": round(metrics["best_val_auroc"], 4), "best_epoch": int(metrics["best_epoch"]),
             "epochs_run": int(metrics["epochs_run"]), "ray_workers": int(metrics["num_workers"]),
             "ray_start_s": round(metrics["ray_start_s"], 2), "fit_s": round(metrics["fit_s"], 2),
+            "worker_train_s": round(metrics["worker_train_s"], 2),
             "training_set_digest": lineage["lineage.training_set.digest"],
             "feature_service": lineage["lineage.feature_service"],
             "landing_snapshot_id": lineage["lineage.landing.snapshot_id"],

@@ -30,4 +30,4 @@ class PlatformResource(ConfigurableResource):
 
 def commit_metadata(context: Any, asset_key: str, **extra: Any) -> dict[str, Any]:
     """What every Delta commit written by an asset carries: the Dagster run, asset key and code version."""
-    return {"dagster_run_id": context.run_id, "asset_key": asset_key, **code_version(), **extra}
+    return {"dagster_run_id": context.run.run_id, "asset_key": asset_key, **code_version(), **extra}

@@ -26,7 +26,7 @@ from training.data import TrainingSetDataModule
 from training.model import RiskModel
 
 MODEL_FORMAT = "clinical-mlops/risk-model"
-MODEL_FORMAT_VERSION = 1
+MODEL_FORMAT_VERSION = 2  # 2: the Platt calibration buffer; version 1 files load with identity calibration
 
 
 @dataclass(frozen=True)
@@ -164,8 +164,11 @@ def load_model(path: str | Path, map_location: str | torch.device = "cpu") -> Ri
     payload = torch.load(Path(path), map_location=map_location, weights_only=True)
     if not isinstance(payload, dict) or payload.get("format") != MODEL_FORMAT:
         raise ValueError(f"{path} is not a {MODEL_FORMAT} file")
-    if payload.get("format_version") != MODEL_FORMAT_VERSION:
+    if payload.get("format_version") not in (1, MODEL_FORMAT_VERSION):
         raise ValueError(f"{path}: unsupported format_version {payload.get('format_version')!r}")
     model = RiskModel(**payload["hyper_parameters"])
-    model.load_state_dict(payload["state_dict"], strict=True)
+    state = payload["state_dict"]
+    if payload["format_version"] == 1:
+        state = {**state, "calibration": model.calibration.clone()}
+    model.load_state_dict(state, strict=True)
     return model.eval()

@@ -13,7 +13,7 @@ callers log ``loggable_hparams()`` instead.
 
 from __future__ import annotations
 
-from typing import Any, Sequence
+from typing import Any, Mapping, Sequence
 
 import lightning as L
 import numpy as np
@@ -57,6 +57,9 @@ class RiskModel(L.LightningModule):
         self.fusion, fused = mlp(tab_out + note_out, fusion_hidden, dropout)
         self.head = nn.Linear(fused, 1)
         self.register_buffer("pos_weight", torch.tensor(float(pos_weight)))
+        # Platt recalibration (scale, bias) of the logit, fitted on the validation split after training
+        # (training.calibration): pos_weight trades calibrated probabilities for recall, this gives them back
+        self.register_buffer("calibration", torch.tensor([1.0, 0.0]))
         self.val_auroc, self.val_auprc = BinaryAUROC(), BinaryAveragePrecision()
         self.test_auroc, self.test_auprc = BinaryAUROC(), BinaryAveragePrecision()
 
@@ -115,8 +118,13 @@ class RiskModel(L.LightningModule):
         self._evaluate(batch, "test")
 
     def predict_step(self, batch: Sequence[torch.Tensor], batch_idx: int, dataloader_idx: int = 0) -> torch.Tensor:
-        """Probabilities [B]; the batch may or may not carry labels."""
-        return torch.sigmoid(self(batch[0], batch[1]).float())
+        """Calibrated probabilities [B]; the batch may or may not carry labels."""
+        return self.probabilities(self(batch[0], batch[1]))
+
+    def probabilities(self, logits: torch.Tensor) -> torch.Tensor:
+        """sigmoid(scale * logit + bias): the recalibrated risk (identity calibration until it is fitted)."""
+        scale, bias = self.calibration.float()
+        return torch.sigmoid(logits.float() * scale + bias)
 
     def configure_optimizers(self) -> torch.optim.Optimizer:
         return torch.optim.AdamW(self.parameters(), lr=self.hparams["lr"],
@@ -126,15 +134,32 @@ class RiskModel(L.LightningModule):
 
     @torch.no_grad()
     def predict_raw(self, rows: Rows, batch_size: int = 4096) -> np.ndarray:
-        """Probabilities [N] (float32) for raw feature rows (a Polars frame or dicts), as served."""
+        """Calibrated probabilities [N] (float32) for raw feature rows (a Polars frame or dicts), as served."""
         tabular, note = self._preprocessor.transform(rows)
+        return self.probabilities(self._logits(tabular, note, batch_size)).numpy()
+
+    @torch.no_grad()
+    def predict_columns(self, columns: Mapping[str, Sequence[Any]]) -> np.ndarray:
+        """``predict_raw`` for plain Python columns already in the model dtypes (what a server holds after an
+        online-store read or a validated request): the same probabilities without a DataFrame."""
+        tabular, note = self._preprocessor.transform_columns(columns)
+        return self.probabilities(self._logits(tabular, note)).numpy()
+
+    @torch.no_grad()
+    def logits_raw(self, rows: Rows, batch_size: int = 4096) -> np.ndarray:
+        """Uncalibrated logits [N] (float32) for raw feature rows."""
+        tabular, note = self._preprocessor.transform(rows)
+        return self._logits(tabular, note, batch_size).numpy()
+
+    def _logits(self, tabular: torch.Tensor, note: torch.Tensor, batch_size: int = 4096) -> torch.Tensor:
         reference = self.head.weight
         was_training = self.training
-        self.eval()
+        if was_training:  # toggling every submodule costs ~1 ms: skip it when already in eval mode
+            self.eval()
         try:
-            out = [torch.sigmoid(self(tabular[i:i + batch_size].to(reference),
-                                      note[i:i + batch_size].to(reference)).float())
+            out = [self(tabular[i:i + batch_size].to(reference), note[i:i + batch_size].to(reference)).float()
                    for i in range(0, tabular.shape[0], batch_size)]
         finally:
-            self.train(was_training)
-        return torch.cat(out).cpu().numpy() if out else np.zeros(0, dtype=np.float32)
+            if was_training:
+                self.train(True)
+        return torch.cat(out).cpu() if out else torch.zeros(0, dtype=torch.float32)

@@ -17,7 +17,8 @@ test rows can never leak into the scaling or the vocabulary.
 from __future__ import annotations
 
 import copy
-from typing import Any, Iterable, Mapping
+import functools
+from typing import Any, Iterable, Mapping, Sequence
 
 import numpy as np
 import polars as pl
@@ -38,11 +39,6 @@ _POLARS: dict[str, pl.DataType] = {"int64": pl.Float64(), "float64": pl.Float64(
 Rows = pl.DataFrame | Iterable[Mapping[str, Any]] | Mapping[str, Any]
 
 
-def _finite_or_null(column: str) -> pl.Expr:
-    value = pl.col(column).cast(pl.Float64)
-    return pl.when(value.is_finite()).then(value).otherwise(None).alias(column)
-
-
 def to_input_frame(rows: Rows, spec: InputSpec) -> pl.DataFrame:
     """The input columns of ``rows`` (a frame, a list of dicts or one dict) cast to their model dtypes.
 
@@ -58,9 +54,14 @@ def to_input_frame(rows: Rows, spec: InputSpec) -> pl.DataFrame:
         if absent:
             raise ValueError(f"{len(absent)} input feature(s) of task {spec.task!r} missing from the rows: {absent}")
         return pl.DataFrame([_column(name, [r[name] for r in rows], dtype) for name, dtype in spec.features])
-    absent = [c for c in spec.columns if c not in rows.columns]
+    present = set(rows.columns)
+    absent = [c for c in spec.columns if c not in present]
     if absent:
         raise ValueError(f"{len(absent)} input feature(s) of task {spec.task!r} missing from the frame: {absent}")
+    try:  # one cast per dtype, not per column: a one-row (served) frame costs ~0.2 ms instead of ~4
+        return rows.select(_casts(spec))
+    except Exception:  # find the column that cannot be cast, and name it
+        pass
     out = []
     for name, dtype in spec.features:
         try:
@@ -68,6 +69,12 @@ def to_input_frame(rows: Rows, spec: InputSpec) -> pl.DataFrame:
         except Exception as exc:
             raise ValueError(f"feature {name!r} (dtype {rows.schema[name]}) cannot be read as {dtype}: {exc}") from exc
     return pl.DataFrame(out)
+
+
+@functools.lru_cache(maxsize=16)
+def _casts(spec: InputSpec) -> tuple[pl.Expr, ...]:
+    """The input columns in spec order, each cast to its model dtype (built once per spec)."""
+    return tuple(pl.col(name).cast(_POLARS[dtype]) for name, dtype in spec.features)
 
 
 def _column(name: str, values: list[Any], dtype: str) -> pl.Series:
@@ -86,7 +93,40 @@ def _float_matrix(frame: pl.DataFrame, columns: list[str]) -> np.ndarray:
     """[N, len(columns)] float64 with NaN wherever the value is null or not finite."""
     if not columns:
         return np.zeros((frame.height, 0), dtype=np.float64)
-    return frame.select([_finite_or_null(c) for c in columns]).to_numpy().astype(np.float64, copy=False)
+    values = frame.select(pl.col(columns).cast(pl.Float64)).to_numpy().astype(np.float64, copy=True)
+    values[~np.isfinite(values)] = np.nan  # nulls are NaN already; infinities count as missing too
+    return values
+
+
+def _matrix_from_lists(columns: Mapping[str, Sequence[Any]], names: list[str], n: int) -> np.ndarray:
+    """[n, len(names)] float64 from Python values (bools as 0/1), NaN for None and non-finite values."""
+    if not names:
+        return np.zeros((n, 0), dtype=np.float64)
+    try:
+        values = np.array([[np.nan if v is None else v for v in columns[name]] for name in names],
+                          dtype=np.float64).T.reshape(n, len(names))
+    except (TypeError, ValueError):
+        for name in names:  # name the feature that is not a number
+            try:
+                np.array([np.nan if v is None else v for v in columns[name]], dtype=np.float64)
+            except (TypeError, ValueError) as exc:
+                raise ValueError(f"feature {name!r} has a value that is not a number: {exc}") from exc
+        raise
+    values[~np.isfinite(values)] = np.nan
+    return values
+
+
+def _embedding_from_lists(values: Sequence[Any], dim: int, name: str) -> tuple[np.ndarray, np.ndarray]:
+    """``_embedding_matrix`` for a Python list of vectors (or None)."""
+    present = np.fromiter((v is not None for v in values), dtype=bool, count=len(values))
+    out = np.zeros((len(values), dim), dtype=np.float32)
+    for i, vector in enumerate(values):
+        if vector is not None and len(vector) != dim:
+            raise ValueError(f"{name!r} must have {dim} values per row; row {i} has {len(vector)}")
+    if present.any():
+        vectors = np.array([v for v in values if v is not None], dtype=np.float32)
+        out[present] = np.nan_to_num(vectors, nan=0.0, posinf=0.0, neginf=0.0)
+    return out, (~present).astype(np.float32)
 
 
 def _embedding_matrix(series: pl.Series, dim: int) -> tuple[np.ndarray, np.ndarray]:
@@ -184,27 +224,48 @@ class Preprocessor:
     def transform(self, rows: Rows) -> tuple[torch.Tensor, torch.Tensor]:
         """Raw rows -> (tabular float32 [N, tabular_dim], note float32 [N, note_dim])."""
         frame = to_input_frame(rows, self.spec)
-        n, s = frame.height, self.spec
-        blocks = []
-        values = _float_matrix(frame, s.numeric)
+        s = self.spec
+        embedding = _embedding_matrix(frame.get_column(s.embedding), s.embedding_dim) if s.embedding else None
+        return self._assemble(frame.height, _float_matrix(frame, s.numeric), _float_matrix(frame, s.boolean),
+                              {name: frame.get_column(name).to_list() for name in s.categorical}, embedding)
+
+    def transform_columns(self, columns: Mapping[str, Sequence[Any]]) -> tuple[torch.Tensor, torch.Tensor]:
+        """``transform`` for plain Python columns (feature name -> one value per row, ``None`` for missing) whose
+        values already have the model dtypes, as the online store and validated requests give them.
+
+        The same tensors as ``transform`` without building a DataFrame: for the few rows of a served request
+        it is several times cheaper. Extra columns are ignored; a missing one raises ``ValueError``."""
+        s = self.spec
+        absent = [c for c in s.columns if c not in columns]
+        if absent:
+            raise ValueError(f"{len(absent)} input feature(s) of task {s.task!r} missing from the columns: {absent}")
+        n = len(columns[s.columns[0]]) if s.columns else 0
+        uneven = sorted(c for c in s.columns if len(columns[c]) != n)
+        if uneven:
+            raise ValueError(f"columns {uneven} do not have {n} values like {s.columns[0]!r}")
+        embedding = _embedding_from_lists(columns[s.embedding], s.embedding_dim, s.embedding) if s.embedding else None
+        categorical = {name: [None if v is None else str(v) for v in columns[name]] for name in s.categorical}
+        return self._assemble(n, _matrix_from_lists(columns, s.numeric, n), _matrix_from_lists(columns, s.boolean, n),
+                              categorical, embedding)
+
+    def _assemble(self, n: int, values: np.ndarray, flags: np.ndarray, categorical: Mapping[str, list],
+                  embedding: tuple[np.ndarray, np.ndarray] | None) -> tuple[torch.Tensor, torch.Tensor]:
+        """The tensors from the raw blocks: numbers (NaN = missing), booleans (NaN = missing), category values,
+        and (note embedding, its missing flag)."""
         missing = np.isnan(values)
         imputed = np.where(missing, self._median, values)
-        blocks += [(imputed - self._mean) / self._std, missing]
-        flags = _float_matrix(frame, s.boolean)
-        blocks += [np.nan_to_num(flags, nan=0.0), np.isnan(flags)]
-        for name in s.categorical:
+        blocks = [(imputed - self._mean) / self._std, missing, np.nan_to_num(flags, nan=0.0), np.isnan(flags)]
+        for name in self.spec.categorical:
             vocab = self.vocabularies[name]
-            column = pl.col(name)
-            index = frame.select(
-                pl.when(column.is_null()).then(len(vocab) + 1)
-                .otherwise(column.replace_strict(vocab, list(range(len(vocab))), default=len(vocab),
-                                                 return_dtype=pl.Int64))).to_series().to_numpy()
+            slots = {value: i for i, value in enumerate(vocab)}
+            slots[None] = len(vocab) + 1  # unseen values -> len(vocab) (__other__), null -> __null__
+            index = np.fromiter((slots.get(v, len(vocab)) for v in categorical[name]), dtype=np.int64, count=n)
             onehot = np.zeros((n, len(vocab) + 2))
             onehot[np.arange(n), index] = 1.0
             blocks.append(onehot)
         note = np.zeros((n, 0), dtype=np.float32)
-        if s.embedding:
-            note, note_missing = _embedding_matrix(frame.get_column(s.embedding), s.embedding_dim)
+        if embedding is not None:
+            note, note_missing = embedding
             blocks.append(note_missing[:, None])
         tabular = np.concatenate([b.astype(np.float32) for b in blocks], axis=1)
         return torch.from_numpy(np.ascontiguousarray(tabular, dtype=np.float32)), torch.from_numpy(note)

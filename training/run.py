@@ -11,9 +11,12 @@ from dataclasses import dataclass
 from importlib.metadata import version as package_version
 from typing import Any, Mapping
 
+import polars as pl
+
 from features.tasks import TaskDefinition
 from lakehouse.delta import DeltaRef
 from lineage.code_version import code_version
+from training.calibration import calibrate
 from training.data import read_training_set
 from training.fit import FitConfig
 from training.ray_train import RayFitResult, RayScaling, fit_ray
@@ -50,9 +53,11 @@ def train_task(training_set: DeltaRef, task: TaskDefinition, *, tracking: Tracki
         result = fit_ray(training_set.uri, training_set.version, task.name, config, scaling=scaling,
                          storage_path=storage_path, run_name=f"{task.name}-{run_id[:12]}", ray_address=ray_address,
                          max_failures=max_failures, mlflow={"tracking_uri": tracking.tracking_uri, "run_id": run_id})
+        calibration = calibrate(result.model, frame.filter(pl.col("split") == "validation"))
         metrics: dict[str, Any] = {
-            "best_val_auroc": result.best_val_auroc, "best_epoch": result.best_epoch,
+            **calibration.to_dict(), "best_val_auroc": result.best_val_auroc, "best_epoch": result.best_epoch,
             "epochs_run": result.epochs_run, "ray_start_s": result.ray_start_s, "fit_s": result.fit_s,
+            "worker_setup_s": result.worker_setup_s, "worker_train_s": result.worker_train_s,
             "wall_s": result.wall_s, "num_workers": result.num_workers,
             **{f"rows_{split}": float((frame["split"] == split).sum()) for split in ("train", "validation", "test")},
         }

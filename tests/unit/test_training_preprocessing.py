@@ -193,3 +193,31 @@ def test_training_package_never_imports_orchestration_or_tracking() -> None:
             "print(sorted({m.split('.')[0] for m in sys.modules} & {'dagster', 'feast', 'mlflow', 'ray'}))")
     out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True, timeout=120)
     assert out.stdout.strip() == "[]"
+
+
+def test_transform_columns_gives_the_same_tensors_as_transform(spec: InputSpec, fitted: Preprocessor,
+                                                               frame: pl.DataFrame) -> None:
+    """The serving path (plain Python columns, no DataFrame) and the training path agree bit for bit, nulls,
+    non-finite numbers, unseen categories and missing embeddings included."""
+    rows = frame.head(40).to_dicts()
+    numeric = next(c for c in spec.numeric if frame.schema[c] == pl.Float64)
+    boolean, category = spec.boolean[0], spec.categorical[0]
+    rows[8][spec.numeric[0]] = None  # an integer feature too
+    rows[0][numeric], rows[1][numeric], rows[2][numeric] = None, float("nan"), float("inf")
+    rows[3][boolean], rows[4][category], rows[5][category] = None, "never-seen", None
+    rows[6][spec.embedding] = None
+    rows[7][spec.embedding] = [float("nan")] + [0.5] * (NOTE_DIM - 1)
+    columns = {c: [r[c] for r in rows] for c in spec.columns}
+    expected_tab, expected_note = fitted.transform(pl.DataFrame(rows, schema=frame.schema))
+    tab, note = fitted.transform_columns(columns)
+    assert torch.equal(tab, expected_tab) and torch.equal(note, expected_note)
+
+
+def test_transform_columns_names_what_is_wrong(spec: InputSpec, fitted: Preprocessor, frame: pl.DataFrame) -> None:
+    columns = {c: frame.head(2)[c].to_list() for c in spec.columns}
+    with pytest.raises(ValueError, match=spec.numeric[1]):
+        fitted.transform_columns({**columns, spec.numeric[1]: ["x", 1.0]})
+    with pytest.raises(ValueError, match="missing from the columns"):
+        fitted.transform_columns({k: v for k, v in columns.items() if k != spec.boolean[0]})
+    with pytest.raises(ValueError, match=f"{NOTE_DIM} values per row"):
+        fitted.transform_columns({**columns, spec.embedding: [[0.1] * 3, None]})
