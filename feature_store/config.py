@@ -1,7 +1,8 @@
 """Feast repository configuration under the Feast home (``settings.feast_home``).
 
 The ``feature_store.yaml`` is generated, never hand-edited: a file registry and the SQLite online store
-live under the Feast home; Redis is the production online store when a URL is given. The offline store
+live under the Feast home; Redis is the production online store when a URL is given; ``packed`` is our own
+SQLite online store, one row per (patient, feature view) (``feature_store.packed_store``). The offline store
 is Feast's DuckDB store (ibis), whose point-in-time join keeps entity rows without a feature inside the
 TTL (nulls) and never joins a value stamped after the entity timestamp (``tests/integration/
 test_feature_store_pit.py`` proves it). Its sources are parquet snapshots of pinned Delta versions
@@ -19,7 +20,8 @@ from urllib.parse import urlparse
 import yaml
 
 PROJECT = "clinical_mlops"
-OnlineStoreKind = Literal["sqlite", "redis"]
+OnlineStoreKind = Literal["sqlite", "redis", "packed"]
+PACKED_STORE_TYPE = "feature_store.packed_store.PackedSqliteOnlineStore"
 
 
 def _quiet_feast() -> None:
@@ -52,6 +54,11 @@ class StoreConfig:
         return Path(self.home) / "online" / "online.db"
 
     @property
+    def packed_online_path(self) -> Path:
+        """The packed store's SQLite file (``online_store="packed"``), beside Feast's layout's file."""
+        return Path(self.home) / "online" / "online-packed.db"
+
+    @property
     def offline_dir(self) -> Path:
         return Path(self.home) / "offline"
 
@@ -79,8 +86,10 @@ def repo_config_dict(cfg: StoreConfig) -> dict:
         online = {"type": "redis", "connection_string": redis_connection_string(cfg.redis_url)}
     elif cfg.online_store == "sqlite":
         online = {"type": "sqlite", "path": str(cfg.online_path)}
+    elif cfg.online_store == "packed":  # one row per (patient, view): feature_store/packed_store.py
+        online = {"type": PACKED_STORE_TYPE, "path": str(cfg.packed_online_path)}
     else:
-        raise ValueError(f"unknown online store {cfg.online_store!r} (sqlite|redis)")
+        raise ValueError(f"unknown online store {cfg.online_store!r} (sqlite|redis|packed)")
     return {
         "project": cfg.project,
         "provider": "local",

@@ -5,9 +5,10 @@ against ``as_of`` (default: now): a value whose event timestamp is older than ``
 exactly as the offline point-in-time join would give it.
 
 ``materialize`` writes by default through a fast path that produces byte for byte what Feast's own
-``store.materialize`` writes (SQLite rows, Redis hashes, registry intervals) several times sooner (see
-benchmarks/results/feature_store.json); Feast's path stays available (``fast=False``) as the reference,
-and views the fast path does not cover use it.
+``store.materialize`` writes (SQLite rows, Redis hashes, packed-store blobs, registry intervals) several
+times sooner (see benchmarks/results/feature_store.json); Feast's path stays available (``fast=False``) as
+the reference, and views the fast path does not cover use it. The packed store
+(``feature_store.packed_store``, one row per patient and view) gets a writer of its own (``_write_packed``).
 """
 
 from __future__ import annotations
@@ -178,9 +179,14 @@ def _write_online(store, provider, fv, table: pa.Table, join_keys: list[str], ts
     from feast.infra.online_stores.redis import RedisOnlineStore
     from feast.infra.online_stores.sqlite import SqliteOnlineStore
 
+    from .packed_store import PackedSqliteOnlineStore
+
     if len(join_keys) != 1:
         raise ValueError(f"{fv.name}: the fast path handles one join key, got {join_keys}")
     online = provider.online_store
+    if type(online) is PackedSqliteOnlineStore:
+        _write_packed(store, online, fv, table, join_keys[0], ts_col, keys)
+        return
     writer = (_write_sqlite if type(online) is SqliteOnlineStore and _plain_sqlite(store.config)
               else _write_redis if type(online) is RedisOnlineStore else None)
     # entities in serialized-key order: for SQLite the primary key's, so B-tree appends, not random inserts
@@ -246,6 +252,170 @@ def _write_redis(store, online, fv, entity_keys: list[bytes], timestamps: list[d
                 if cfg.key_ttl_seconds:
                     pipe.expire(name=key, time=cfg.key_ttl_seconds)
         pipe.execute()
+
+
+_PACKED_ROWS_PER_CHUNK = 16_384  # payloads joined per step: bounds the memory of a large view's blobs
+_LARGE_EMPTY = pa.scalar(b"", pa.large_binary())
+_INT64_TAG, _BOOL_TAG, _TIMESTAMP_TAG = 0x20, 0x38, 0x40  # ValueProto fields 4, 7, 8 (varints)
+
+
+def _write_packed(store, online, fv, table: pa.Table, join_key: str, ts_col: str, keys: dict[str, bytes]) -> None:
+    """What ``PackedSqliteOnlineStore.online_write_batch`` writes for Feast's materialization of these rows
+    (same payload bytes: a ``Map`` of every feature, sorted by name, empty Values for nulls), built column
+    by column in NumPy/Arrow without a Python object per value: each column becomes its ``Map`` entries
+    (the bytes before a value depend only on the feature name and the value's length), a row's entries
+    are joined by Arrow (C++), and the rows go to SQLite in entity-key order (B-tree appends), one
+    transaction, with the store's same-or-newer upsert."""
+    entity_keys = _serialized_keys(store, table.column(join_key), join_key, keys)
+    order = pc.sort_indices(entity_keys)  # bytewise, as SQLite orders BLOBs
+    table, entity_keys = table.take(order), entity_keys.take(order).to_pylist()
+    # µs since the epoch, as Feast's conversion (datetime64[us]) then the store's micros() give them
+    stamps = table.column(ts_col).to_numpy(zero_copy_only=False).astype("datetime64[us]").astype(np.int64).tolist()
+    entries = [_packed_entries(table.column(f.name), f.dtype.to_value_type(), f.name.encode("utf-8"))
+               for f in sorted(fv.features, key=lambda f: f.name)]
+
+    def rows():
+        for start in range(0, table.num_rows, _PACKED_ROWS_PER_CHUNK):
+            stop = start + _PACKED_ROWS_PER_CHUNK
+            parts = [e.slice(start, _PACKED_ROWS_PER_CHUNK) for e in entries]
+            payloads = (pc.binary_join_element_wise(*parts, _LARGE_EMPTY) if len(parts) > 1 else parts[0])
+            yield from zip(entity_keys[start:stop], stamps[start:stop], itertools.repeat(None),
+                           payloads.to_pylist())
+
+    online.write_rows(store.config, fv, rows())
+
+
+def _serialized_keys(store, ids: pa.ChunkedArray, join_key: str, cache: dict[str, bytes]) -> pa.Array:
+    """Feast's ``serialize_entity_key`` (v3) of each row's one string join key, built in Arrow:
+    ``<I 1 | <I STRING | <I len(join key) | join key | <I STRING | <I len(id) | id``, where only the
+    last length varies. Other key types or versions go through Feast's function (cached per id)."""
+    import struct
+
+    from feast.value_type import ValueType
+
+    version = store.config.entity_key_serialization_version
+    arr = ids.combine_chunks() if isinstance(ids, pa.ChunkedArray) else ids
+    if version != 3 or not (pa.types.is_string(arr.type) or pa.types.is_large_string(arr.type)) or arr.null_count:
+        return pa.array([_entity_key(cache, join_key, str(i), version) for i in arr.to_pylist()], pa.large_binary())
+    name = join_key.encode("utf-8")
+    string = ValueType.STRING.value
+    head = struct.pack("<III", 1, string, len(name)) + name + struct.pack("<I", string)
+    values = arr.cast(pa.large_string()).view(pa.large_binary())
+    lengths = pc.binary_length(values).to_numpy(zero_copy_only=False).astype(np.int64)
+    return _join_prefixed(values, lengths, lambda size: head + struct.pack("<I", size))
+
+
+def _packed_entries(col: pa.ChunkedArray, value_type, key: bytes) -> pa.Array:
+    """One ``Map`` entry per row (large_binary, no nulls): ``key`` -> the row's serialized Value, the bytes
+    Feast's converter gives (null: an empty Value, as the fast SQLite writer and Feast's pipeline write)."""
+    from feast.value_type import ValueType
+
+    from .packed_store import entry_prefix
+
+    def prefix(size: int) -> bytes:
+        return entry_prefix(key, size)
+
+    arr = col.combine_chunks() if isinstance(col, pa.ChunkedArray) else col
+    valid = ~arr.is_null().to_numpy(zero_copy_only=False)
+    if value_type == ValueType.DOUBLE and pa.types.is_float64(arr.type):
+        vals = arr.to_numpy(zero_copy_only=False)  # nulls -> NaN; null and NaN are empty Values (Feast's pd.isnull)
+        n = len(vals)
+        full, empty = np.frombuffer(prefix(9), np.uint8), np.frombuffer(prefix(0), np.uint8)
+        width = len(full) + 9  # a whole entry per row: [prefix | tag | 8 bytes], or the empty Value's prefix
+        mat = np.empty((n, width), dtype=np.uint8)
+        mat[:, :len(full)] = full
+        mat[:, len(full)] = _DOUBLE_TAG[0]
+        mat[:, len(full) + 1:] = np.ascontiguousarray(vals, dtype="<f8").view(np.uint8).reshape(n, 8)
+        nan = np.isnan(vals)
+        if not nan.any():
+            return _binary(mat.tobytes(), np.full(n, width, dtype=np.int64))
+        mat[nan, :len(empty)] = empty
+        return _binary(*_rows(mat, np.where(nan, len(empty), width)))
+    if value_type == ValueType.INT64 and pa.types.is_int64(arr.type):
+        ints = pc.fill_null(arr, 0).to_numpy(zero_copy_only=False).view(np.uint64)  # two's complement, as protobuf
+        return _prefixed(*_tagged_varints(_INT64_TAG, ints, valid), prefix)
+    if value_type == ValueType.BOOL and pa.types.is_boolean(arr.type):
+        bools = pc.fill_null(arr, False).to_numpy(zero_copy_only=False).astype(np.uint64)
+        return _prefixed(*_tagged_varints(_BOOL_TAG, bools, valid), prefix)
+    if value_type == ValueType.UNIX_TIMESTAMP and pa.types.is_timestamp(arr.type):
+        # Feast: datetime64 -> datetime64[s] -> int (floor), as its converter does for numpy values
+        secs = arr.to_numpy(zero_copy_only=False).astype("datetime64[s]").astype(np.int64).view(np.uint64)
+        return _prefixed(*_tagged_varints(_TIMESTAMP_TAG, np.where(valid, secs, 0), valid), prefix)
+    if value_type == ValueType.FLOAT_LIST and _plain_float32_lists(arr):
+        # Value(float_list_val=FloatList(val=xs)): field 16 wrapping FloatList's packed field 1
+        data = np.ascontiguousarray(pc.list_flatten(arr).to_numpy(zero_copy_only=False), dtype="<f4").tobytes()
+        lengths = 4 * pc.fill_null(pc.list_value_length(arr), 0).to_numpy(zero_copy_only=False).astype(np.int64)
+
+        def head(group: int) -> bytes:  # entry prefix + the Value's bytes before the floats
+            if group < 0:  # a null list: an empty Value (plain lists are never empty)
+                return prefix(0)
+            inner = _PACKED_VAL_TAG + _varint(group)
+            value_head = _FLOAT_LIST_TAG + _varint(len(inner) + group) + inner
+            return prefix(len(value_head) + group) + value_head
+
+        return _prefixed(data, lengths, head, np.where(valid, lengths, -1))
+    if pa.types.is_list(arr.type) or pa.types.is_large_list(arr.type):
+        raw, _ = _encode_with_feast(arr, value_type, False)
+        return _prefixed(b"".join(raw), np.fromiter(map(len, raw), dtype=np.int64, count=len(raw)), prefix)
+    # strings and the rest: Feast's converter once per distinct value, then a take per row
+    encoded = pc.dictionary_encode(arr)
+    raw, _ = _encode_with_feast(encoded.dictionary, value_type, False)
+    raw.append(b"")  # the last index: null, an empty Value as Feast writes it
+    prefixes: dict[int, bytes] = {}
+    table = pa.array([prefixes.setdefault(len(r), prefix(len(r))) + r for r in raw], pa.large_binary())
+    return table.take(pc.fill_null(encoded.indices, len(raw) - 1))
+
+
+def _rows(mat: np.ndarray, lengths: np.ndarray) -> tuple[bytes, np.ndarray]:
+    """The first ``lengths[i]`` bytes of each row of ``mat``, concatenated (and the lengths)."""
+    return mat[np.arange(mat.shape[1]) < lengths[:, None]].tobytes(), lengths
+
+
+def _tagged_varints(tag: int, values: np.ndarray, valid: np.ndarray) -> tuple[bytes, np.ndarray]:
+    """``tag varint(v)`` per valid row (protobuf's base-128 varint of the uint64), nothing for the others."""
+    n = len(values)
+    mat = np.empty((n, 11), dtype=np.uint8)
+    mat[:, 0] = tag
+    v = values.astype(np.uint64, copy=True)
+    size = np.ones(n, dtype=np.int64)  # varint bytes: 1 + the number of non-zero higher 7-bit groups
+    for i in range(10):
+        mat[:, 1 + i] = (v & np.uint64(0x7F)).astype(np.uint8)
+        v >>= np.uint64(7)
+        if i < 9:
+            size += v != 0
+    more = np.arange(10) < (size - 1)[:, None]  # continuation bit on every byte but the last
+    mat[:, 1:] |= (more * 0x80).astype(np.uint8)
+    return _rows(mat, np.where(valid, size + 1, 0))
+
+
+def _prefixed(data: bytes, lengths: np.ndarray, prefix_of, groups: np.ndarray | None = None) -> pa.Array:
+    """Rows of ``data`` (consecutive, ``lengths`` bytes each) each behind the prefix of its group
+    (default: its length)."""
+    return _join_prefixed(_binary(data, lengths), lengths if groups is None else groups, prefix_of)
+
+
+def _binary(data: bytes, lengths: np.ndarray) -> pa.Array:
+    """A large_binary array over ``data``, row i being the next ``lengths[i]`` bytes."""
+    n = len(lengths)
+    offsets = np.zeros(n + 1, dtype=np.int64)
+    np.cumsum(lengths, out=offsets[1:])
+    return pa.LargeBinaryArray.from_buffers(pa.large_binary(), n, [None, pa.py_buffer(offsets), pa.py_buffer(data)])
+
+
+def _join_prefixed(values: pa.Array, groups: np.ndarray, prefix_of) -> pa.Array:
+    """``prefix_of(group) + value`` per row, one prefix built per distinct group, joined in Arrow."""
+    low = int(groups.min()) if len(groups) else 0
+    shifted = groups - low
+    top = int(shifted.max()) if len(groups) else 0
+    if top < 1 << 20:  # small integers (lengths): a lookup table instead of a sort
+        present = np.flatnonzero(np.bincount(shifted, minlength=1))
+        lookup = np.zeros(top + 1, dtype=np.int64)
+        lookup[present] = np.arange(len(present))
+        uniq, inverse = present + low, lookup[shifted]
+    else:
+        uniq, inverse = np.unique(groups, return_inverse=True)
+    prefixes = pa.array([prefix_of(int(g)) for g in uniq], pa.large_binary()).take(pa.array(inverse.ravel()))
+    return pc.binary_join_element_wise(prefixes, values, _LARGE_EMPTY)
 
 
 def _plain_sqlite(config) -> bool:
@@ -429,10 +599,8 @@ def get_online_features(store, patient_ids: Sequence[str], service: str, *,
         layout = layouts[full_feature_names] = _Layout.of(fs, fvs, full_feature_names)
     ids = [str(p) for p in patient_ids]
     if direct:
-        from .online_read import read_views
-
-        refs = _reference_times(as_of, len(ids)) if enforce_ttl else None
-        data = read_views(store, fs, fvs, ids, refs, full_feature_names)
+        data = get_online_columns(store, ids, service, as_of=as_of, enforce_ttl=enforce_ttl,
+                                  full_feature_names=full_feature_names)
         return pl.DataFrame(list(zip(*(data[c] for c in layout.order))), schema=layout.schema, orient="row",
                             strict=False)
     resp = store.get_online_features(features=fs, entity_rows=[{ENTITY_KEY: p} for p in ids],
@@ -454,6 +622,20 @@ def get_online_features(store, patient_ids: Sequence[str], service: str, *,
     # row-wise with the schema given: a one-patient read builds no per-column Series (5x faster than by column)
     rows = list(zip(*(data[c] for c in layout.order)))
     return pl.DataFrame(rows, schema=layout.schema, orient="row", strict=False)
+
+
+def get_online_columns(store, patient_ids: Sequence[str], service: str, *,
+                       as_of: datetime | Sequence[datetime] | None = None, enforce_ttl: bool = True,
+                       full_feature_names: bool = False) -> dict[str, list]:
+    """``get_online_features`` (direct path) as plain Python columns: ``patient_id`` and every feature of
+    ``service`` -> one value per patient (None when missing or outside the TTL). What a server scores from:
+    no DataFrame is built (``RiskModel.predict_columns`` takes these columns as they are)."""
+    from .online_read import read_views
+
+    fs, fvs, _ = _service_views(store, service)
+    ids = [str(p) for p in patient_ids]
+    refs = _reference_times(as_of, len(ids)) if enforce_ttl else None
+    return read_views(store, fs, fvs, ids, refs, full_feature_names)
 
 
 def _reference_times(as_of: datetime | Sequence[datetime] | None, n: int) -> list[datetime]:

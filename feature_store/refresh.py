@@ -32,6 +32,16 @@ def state_path(cfg: StoreConfig) -> Path:
     return cfg.online_path.parent / "materialized.json"
 
 
+def store_identity(cfg: StoreConfig) -> str:
+    """Which online store the state describes: switching stores (sqlite, packed, redis) reloads everything."""
+    if cfg.online_store == "redis":
+        from urllib.parse import urlparse
+
+        url = urlparse(cfg.redis_url or "")
+        return f"redis://{url.hostname}:{url.port}{url.path}"
+    return f"{cfg.online_store}:{cfg.packed_online_path if cfg.online_store == 'packed' else cfg.online_path}"
+
+
 def _load_state(cfg: StoreConfig) -> dict[str, dict]:
     path = state_path(cfg)
     return json.loads(path.read_text()) if path.exists() else {}
@@ -68,8 +78,10 @@ def refresh_online_store(store, cfg: StoreConfig, refs: Mapping[str, DeltaRef], 
         previous = state.get(view)
         table_id = str(ref.open().metadata().id)
         start, reason = None, "incremental"
-        if previous is None:
-            reason = "first load"
+        if previous is None:  # nothing loaded into this store yet, whatever the registry's intervals say
+            start, reason = EPOCH, "first load"
+        elif previous.get("online_store") != store_identity(cfg):
+            start, reason = EPOCH, f"full reload (online store changed from {previous.get('online_store')})"
         elif previous.get("table_id") != table_id:
             start, reason = EPOCH, "full reload (the gold table was recreated)"
         elif (previous["uri"], previous["version"]) != (ref.uri, ref.version):
@@ -86,7 +98,8 @@ def refresh_online_store(store, cfg: StoreConfig, refs: Mapping[str, DeltaRef], 
         windows = materialize(store, end, start, views=[view])
         report[view] = {"reason": reason, "window": [t.isoformat() for t in windows[view]] if view in windows else None,
                         "gold_version": ref.version}
-        state[view] = {"uri": ref.uri, "version": ref.version, "table_id": table_id, "ref": ref.model_dump(mode="json")}
+        state[view] = {"uri": ref.uri, "version": ref.version, "table_id": table_id, "ref": ref.model_dump(mode="json"),
+                       "online_store": store_identity(cfg)}
         _save_state(cfg, state)
     return report
 

@@ -83,3 +83,17 @@ def test_a_vacuumed_previous_version_forces_a_full_reload(tmp_path, monkeypatch)
     report = refresh_online_store(store, cfg, {"vitals": v1}, U(2020, 2, 1))
     assert report["vitals"]["reason"] == "full reload (previous version unreadable: FileNotFoundError)"
     assert _online(store, ["p1"], U(2020, 1, 6)) == [3.0]
+
+
+def test_switching_the_online_store_reloads_everything_into_the_new_one(tmp_path):
+    gold = tmp_path / "gold"
+    v0 = write_gold(gold, VIEW, _table([("p1", U(2020, 1, 5), 2.0), ("p2", U(2020, 1, 20), 3.0)]))
+    sqlite_cfg = StoreConfig(tmp_path / "feast")
+    store, _ = sync_repository(sqlite_cfg, [VIEW], {"vitals": v0}, SERVICES)
+    refresh_online_store(store, sqlite_cfg, {"vitals": v0}, U(2020, 2, 1))
+    # same Feast home and registry (its intervals say "loaded until 1 Feb"), another online store
+    packed_cfg = StoreConfig(tmp_path / "feast", online_store="packed")
+    store, _ = sync_repository(packed_cfg, [VIEW], {"vitals": v0}, SERVICES)
+    report = refresh_online_store(store, packed_cfg, {"vitals": v0}, U(2020, 2, 1))
+    assert report["vitals"]["reason"].startswith("full reload (online store changed from sqlite:")
+    assert _online(store, ["p1", "p2"], U(2020, 1, 21)) == [2.0, 3.0]
