@@ -138,9 +138,12 @@ def pipeline_run(
     generate_cohort: bool = typer.Option(True, "--generate/--no-generate",
                                          help="Generate the demo cohort into an empty landing zone first."),
     verbose: bool = typer.Option(False, "--verbose", "-v", help="Print Dagster's step events as they happen."),
+    serve: bool = typer.Option(True, "--serve/--no-serve",
+                               help="End by serving the champion's Bento on loopback for one HTTP prediction."),
     as_json: bool = JsonOption,
 ) -> None:
-    """Materialize the whole graph in process (generating the demo cohort into an empty landing zone)."""
+    """Materialize the whole graph in process (generating the demo cohort into an empty landing zone), then
+    serve the champion once over HTTP."""
     from ingestion.landing import take_snapshot
     from orchestration.run import run_pipeline
 
@@ -157,6 +160,9 @@ def pipeline_run(
                           progress=lambda n: progress.advance(task, n))
     console.print(f"materializing the graph (Dagster home {settings.dagster_home}) …")
     summary = run_pipeline(settings, log_level="DEBUG" if verbose else "WARNING")
+    if serve and summary.success and summary.bentos:
+        console.print("serving the champion on 127.0.0.1 for one prediction …")
+        summary.prediction = _demo_prediction(settings)
     if as_json:
         _emit_json(summary.to_dict())
     else:
@@ -181,6 +187,19 @@ def pipeline_run(
         for name, m in summary.models.items():
             console.print(f"model {name} version {m['model_version']} registered ({m['model_uri']}): "
                           f"validation AUROC {m['best_val_auroc']}, MLflow run {m['mlflow_run_id']}")
+        for name, e in summary.evaluations.items():
+            auroc = (e["metrics"] or {}).get("auroc") or {}
+            console.print(f"evaluation {name} v{e['model_version']}: test AUROC {_ci(auroc)} on {e['test_rows']} rows "
+                          f"({e['test_positives']} positive) -> [bold]{e['decision']}[/bold] "
+                          f"(champion: v{e['champion_version']})")
+        for name, b in summary.bentos.items():
+            console.print(f"bento {b['bento_tag']} serves {name} v{b['model_version']} "
+                          f"(threshold {b['threshold']}); start it with `clinical-mlops serve`")
+        if summary.prediction:
+            p = summary.prediction["response"]
+            console.print(f"served over HTTP: patient {p['patient_id']} risk {p['risk']:.3f} from {p['model_name']} "
+                          f"v{p['model_version']} ({p['feature_service']}, training data "
+                          f"{str(p['training_set_digest'])[:23]}…)\n  try: {summary.prediction['curl']}")
         if summary.online_store:
             o = summary.online_store
             loaded = f"{o['materialized_views']} views loaded" if o["materialized_views"] else "up to date"
@@ -190,6 +209,59 @@ def pipeline_run(
     if not summary.success:
         console.print(f"[red]pipeline failed:[/red] {summary.failure}")
         raise typer.Exit(1)
+
+
+def _ci(interval: dict) -> str:
+    if interval.get("estimate") is None:
+        return "n/a"
+    if interval.get("low") is None:
+        return f"{interval['estimate']:.3f}"
+    return f"{interval['estimate']:.3f} (95% CI {interval['low']:.3f}-{interval['high']:.3f})"
+
+
+def _bento_refs(settings: Settings) -> list:
+    """The Bentos the packaging assets last built (their pinned references beside the Dagster instance)."""
+    from serving.refs import BentoRef
+
+    refs = sorted((settings.dagster_home / "refs" / "bentos").glob("*.json"))
+    return [BentoRef.model_validate(json.loads(p.read_text())["value"]) for p in refs]
+
+
+def _demo_prediction(settings: Settings) -> dict:
+    from evaluation.registry import version_tags
+    from serving.demo import latest_test_patient, predict_once
+
+    bento = _bento_refs(settings)[0]
+    tags = version_tags(settings.tracking_uri, bento.registered_model, bento.model_version)
+    patient = latest_test_patient(tags["lineage.training_set.uri"], int(tags["lineage.training_set.version"]))
+    return predict_once(bento, patient, settings, log_dir=settings.bentoml_home)
+
+
+@app.command()
+def serve(home: Optional[Path] = HomeOption,
+          bento: Optional[str] = typer.Option(None, "--bento", help="Bento tag (default: the champion's, as last "
+                                                                    "built by the pipeline)."),
+          host: Optional[str] = typer.Option(None, "--host", help="Interface (default 127.0.0.1; the service has no "
+                                                                  "authentication of its own)."),
+          port: Optional[int] = typer.Option(None, "--port", help="Port (default CLINICAL_MLOPS_SERVE_PORT, 3100).")) -> None:
+    """Serve the champion's Bento (`bentoml serve`) in the foreground until Ctrl-C."""
+    import os
+
+    from serving.server import bento_server
+
+    settings = _settings(home, serve_host=host, serve_port=port)
+    tag = bento
+    if tag is None:
+        refs = _bento_refs(settings)
+        if not refs:
+            console.print(f"[red]no Bento built yet under {settings.root}[/red]: run `clinical-mlops pipeline run` first")
+            raise typer.Exit(1)
+        tag = refs[0].tag
+        console.print(f"serving {refs[0].registered_model} v{refs[0].model_version} (Bento {tag})")
+    server = bento_server(tag, settings=settings, host=settings.serve_host, port=settings.serve_port)
+    console.print(f"http://{settings.serve_host}:{settings.serve_port} (POST /predict_by_id, /predict_by_id_batch, "
+                  "/predict_row, /predict_row_batch; Ctrl-C stops)")
+    os.execvpe(server.command[0], server.command, server.env)  # the server owns this process: Ctrl-C reaches it
 
 
 def _print_deid(summary) -> None:

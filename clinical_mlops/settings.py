@@ -36,8 +36,10 @@ class Settings(BaseSettings):
         default="shift", description="Dates to year (safe_harbor) or shifted by a keyed per-patient offset (shift).")
     deid_workers: int = Field(
         default=2, ge=1, description="Processes de-identifying note text (each loads the gazetteers once).")
-    online_store: Literal["sqlite", "redis"] = Field(
-        default="sqlite", description="Feast online store: SQLite under the Feast home, or Redis (production).")
+    online_store: Literal["packed", "sqlite", "redis"] = Field(
+        default="packed", description="Feast online store: `packed` (SQLite under the Feast home, one row per patient "
+                                      "and view: feature_store/packed_store.py), `sqlite` (Feast's own SQLite layout, "
+                                      "one row per patient and feature) or `redis` (production).")
     redis_url: SecretStr | None = Field(
         default=None, description="redis://[:password@]host:port/db of the Redis online store.")
     ray_address: str | None = Field(
@@ -52,6 +54,17 @@ class Settings(BaseSettings):
     train_seed: int = Field(default=42, description="Seed of weight initialisation, dropout and data order.")
     mlflow_tracking_uri: str | None = Field(
         default=None, description="MLflow tracking server; default: SQLite and artifacts under <home>/mlflow.")
+    eval_bootstrap: int = Field(
+        default=1000, ge=100, description="Bootstrap resamples behind every 95% confidence interval of an evaluation.")
+    serve_host: str = Field(default="127.0.0.1", description="Interface the model server binds (loopback by default).")
+    serve_port: int = Field(default=3100, ge=1, le=65535, description="Port of `clinical-mlops serve`.")
+    serve_max_batch: int = Field(default=256, ge=1, description="Most patients or rows in one batch request.")
+    serve_max_request_bytes: int = Field(
+        default=2_000_000, ge=1024, description="Largest request body the model server accepts (413 above it).")
+    serve_timeout_s: float = Field(default=10.0, gt=0, description="Request timeout of the model server (seconds).")
+    serve_enforce_ttl: bool | None = Field(
+        default=None, description="Serve only online features within their view's TTL of now (default: on, except "
+                                  "in the demo profile, whose historical cohort ends before today minus the TTLs).")
     ingest_batch_rows: int = Field(
         default=50_000, ge=1, description="Resources parsed per Arrow batch during ingestion."
     )
@@ -100,6 +113,10 @@ class Settings(BaseSettings):
     @property
     def feast_home(self) -> Path:
         return self.root / "feast"
+
+    @property
+    def serving_enforces_ttl(self) -> bool:
+        return self.serve_enforce_ttl if self.serve_enforce_ttl is not None else self.profile != "demo"
 
     @property
     def bentoml_home(self) -> Path:

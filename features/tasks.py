@@ -84,12 +84,16 @@ class ConditionLabel:
 
 @dataclass(frozen=True)
 class OperatingPoint:
-    """Placeholders the evaluation stage fills: the threshold policy and the floors a model must pass."""
+    """How a model of the task is judged: the threshold policy (chosen on the validation split), the absolute
+    floors on the test split, and the tolerances against the current champion (evaluation.gate)."""
 
     policy: Literal["sensitivity", "alert_rate"] = "sensitivity"
     target: float = 0.7
     min_auroc: float = 0.65
     min_auprc_lift: float = 1.5  # AUPRC / prevalence
+    # champion/challenger tolerances: how much worse than the champion, on the same test rows, is still fine
+    max_auroc_drop: float = 0.02
+    max_brier_increase: float = 0.01
 
 
 @dataclass(frozen=True)

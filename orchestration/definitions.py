@@ -7,11 +7,13 @@ import warnings
 from dagster import AssetSelection, BetaWarning, Definitions, define_asset_job
 
 from assets.deid import DEID_ASSETS, DEID_CHECKS
+from assets.evaluation import EVALUATION_ASSETS, EVALUATION_CHECKS
 from assets.feature_store import FEAST_ASSETS
 from assets.features import FEATURE_ASSETS, FEATURE_CHECKS
 from assets.ingestion import bronze_tables, landing_snapshot
 from assets.ingestion_checks import INGESTION_CHECKS
 from assets.models import MODEL_ASSETS
+from assets.serving import BENTO_ASSETS
 from assets.training_set import TRAINING_SET_ASSETS, TRAINING_SET_CHECKS, training_set_key
 from features.tasks import TASKS
 from orchestration.io_manager import RefIOManager
@@ -38,8 +40,8 @@ feature_refresh = define_asset_job(
 
 defs = Definitions(
     assets=[landing_snapshot, bronze_tables, *DEID_ASSETS, *FEATURE_ASSETS, *FEAST_ASSETS,
-            *TRAINING_SET_ASSETS, *MODEL_ASSETS],
-    asset_checks=[*INGESTION_CHECKS, *DEID_CHECKS, *FEATURE_CHECKS, *TRAINING_SET_CHECKS],
+            *TRAINING_SET_ASSETS, *MODEL_ASSETS, *EVALUATION_ASSETS, *BENTO_ASSETS],
+    asset_checks=[*INGESTION_CHECKS, *DEID_CHECKS, *FEATURE_CHECKS, *TRAINING_SET_CHECKS, *EVALUATION_CHECKS],
     jobs=[clinical_pipeline, feature_refresh],
     resources={"platform": PlatformResource(), "io_manager": RefIOManager()},
 )

@@ -14,12 +14,15 @@ from dagster import ConfigurableIOManager, InputContext, OutputContext
 from pydantic import BaseModel
 
 from clinical_mlops.settings import load_settings
+from evaluation.refs import EvaluationRef
 from feature_store.refs import FeastRef
 from ingestion.landing import SnapshotRef
 from lakehouse.delta import DeltaRef
+from serving.refs import BentoRef
 from training.refs import ModelRef
 
-REF_TYPES: dict[str, type[BaseModel]] = {cls.__name__: cls for cls in (DeltaRef, SnapshotRef, FeastRef, ModelRef)}
+REF_TYPES: dict[str, type[BaseModel]] = {cls.__name__: cls for cls in (DeltaRef, SnapshotRef, FeastRef, ModelRef,
+                                                                   EvaluationRef, BentoRef)}
 
 
 class RefIOManager(ConfigurableIOManager):

@@ -42,11 +42,15 @@ class PipelineSummary:
     training_sets: dict[str, dict[str, Any]] = field(default_factory=dict)  # task -> rows, splits, digest, service
     online_store: dict[str, Any] | None = None  # what feast/online_store materialized
     models: dict[str, dict[str, Any]] = field(default_factory=dict)  # registered model -> version, run, AUROC
+    evaluations: dict[str, dict[str, Any]] = field(default_factory=dict)  # registered model -> gate decision, metrics
+    bentos: dict[str, dict[str, Any]] = field(default_factory=dict)  # registered model -> Bento tag, served version
+    prediction: dict[str, Any] | None = None  # the demo's one prediction over HTTP (`pipeline run --serve`)
 
     def to_dict(self) -> dict[str, Any]:
         return {"run_id": self.run_id, "success": self.success, "failure": self.failure,
                 "assets": self.assets, "checks": self.checks, "gate": self.gate, "deid": self.deid, "tasks": self.tasks,
-                "training_sets": self.training_sets, "online_store": self.online_store, "models": self.models}
+                "training_sets": self.training_sets, "online_store": self.online_store, "models": self.models,
+                "evaluations": self.evaluations, "bentos": self.bentos, "prediction": self.prediction}
 
 
 def _plain(value: Any) -> Any:
@@ -92,6 +96,15 @@ def run_pipeline(settings: Settings, job_name: str | None = None, log_level: str
                 summary.models[mat.asset_key.to_user_string().removeprefix("models/")] = {
                     k: meta.get(k) for k in ("model_version", "mlflow_run_id", "best_val_auroc", "best_epoch",
                                              "model_uri", "training_set_digest", "fit_s", "ray_start_s")}
+            if mat.asset_key.to_user_string().startswith("evaluations/"):
+                summary.evaluations[mat.asset_key.to_user_string().removeprefix("evaluations/")] = {
+                    k: meta.get(k) for k in ("model_version", "decision", "promoted", "champion_version",
+                                             "compared_with", "test_rows", "test_positives", "metrics", "reasons",
+                                             "artifacts")}
+            if mat.asset_key.to_user_string().startswith("bentos/"):
+                summary.bentos[mat.asset_key.to_user_string().removeprefix("bentos/")] = {
+                    k: meta.get(k) for k in ("bento_tag", "model_version", "threshold", "feature_service",
+                                             "training_set_digest", "landing_snapshot_id")}
             if mat.asset_key.to_user_string() == "feast/online_store":
                 summary.online_store = {k: meta.get(k) for k in ("online_store", "materialized_until",
                                                                  "materialized_views", "entities")}

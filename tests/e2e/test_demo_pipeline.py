@@ -33,7 +33,7 @@ def demo(tmp_path_factory: pytest.TempPathFactory) -> tuple[Path, dict, dict]:
     home = tmp_path_factory.mktemp("demo-home")
     # a small cohort whose training sets have both classes in train and validation (the blocking check)
     first = run_cli(home, "--patients", str(PATIENTS), "--seed", "3")
-    second = run_cli(home, "--patients", str(PATIENTS), "--seed", "3")
+    second = run_cli(home, "--patients", str(PATIENTS), "--seed", "3", "--no-serve")
     return home, first, second
 
 
@@ -235,3 +235,50 @@ def test_second_run_is_idempotent(demo) -> None:
     assert second["online_store"]["materialized_views"] == 0
     for task, summary in first["training_sets"].items():
         assert second["training_sets"][task]["content_digest"] == summary["content_digest"], task
+
+
+def test_each_version_is_evaluated_and_the_gate_moves_the_alias(demo) -> None:
+    import mlflow
+
+    home, first, second = demo
+    client = mlflow.MlflowClient(f"sqlite:///{home / 'mlflow' / 'mlflow.db'}")
+    aliases = client.get_registered_model("clinical-readmission").aliases
+    for run, version in ((first, "1"), (second, "2")):
+        evaluation = run["evaluations"]["clinical-readmission"]
+        assert evaluation["model_version"] == version
+        auroc = evaluation["metrics"]["auroc"]
+        assert auroc["low"] <= auroc["estimate"] <= auroc["high"]
+        tags = client.get_model_version("clinical-readmission", version).tags
+        assert tags["gate.alias"] == evaluation["decision"] and tags["eval.split"] == "test"
+        assert tags["eval.n"] == str(evaluation["test_rows"])
+        assert "model card" in client.get_model_version("clinical-readmission", version).description.lower()
+        artifacts = {a.path for a in client.list_artifacts(tags["mlflow.run_id"], "evaluation")}
+        assert {f"evaluation/{n}" for n in ("roc.png", "precision_recall.png", "calibration.png", "subgroups.png",
+                                            "model_card.md", "evaluation.json")} <= artifacts
+    # the rerun retrains the same model on the same rows and is compared with version 1 on the same test split
+    again = second["evaluations"]["clinical-readmission"]
+    assert again["compared_with"] == ("1" if first["evaluations"]["clinical-readmission"]["promoted"] else "none")
+    champion = second["evaluations"]["clinical-readmission"]["champion_version"]
+    assert aliases.get("champion") == (None if champion == "none" else int(champion))
+    rows = DeltaTable(str(home / "gold" / "model_evaluations")).to_pyarrow_table().to_pylist()
+    assert sorted((r["model_version"], r["decision"]) for r in rows) == [
+        ("1", first["evaluations"]["clinical-readmission"]["decision"]), ("2", again["decision"])]
+
+
+def test_the_champion_is_packaged_and_answers_one_prediction_over_http(demo) -> None:
+    home, first, _ = demo
+    evaluation = first["evaluations"]["clinical-readmission"]
+    if not evaluation["promoted"]:  # no champion, nothing to serve: the gate must say why
+        assert first["bentos"] == {} and first["prediction"] is None
+        assert any(r.startswith("- FAIL") for r in evaluation["reasons"].splitlines())
+        pytest.skip(f"version 1 became challenger on this cohort: {evaluation['reasons']}")
+    bento = first["bentos"]["clinical-readmission"]
+    assert bento["model_version"] == "1" and bento["bento_tag"].startswith("clinical-readmission-service:v1-")
+    prediction = first["prediction"]
+    answer = prediction["response"]
+    assert prediction["url"].startswith("http://127.0.0.1:")
+    assert 0.0 <= answer["risk"] <= 1.0 and answer["model_version"] == "1"
+    assert answer["patient_id"] == prediction["request"]["patient_id"]
+    assert answer["training_set_digest"] == first["training_sets"]["readmission_30d"]["content_digest"]
+    assert answer["feature_service"] == "readmission_v1"
+    assert answer["landing_snapshot_id"] == {a["asset"]: a for a in first["assets"]}["landing/snapshot"]["snapshot_id"]

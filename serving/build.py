@@ -1,0 +1,192 @@
+"""Package a registered MLflow model version as a Bento under ``settings.bentoml_home``.
+
+``build_bento(model_name, model_version)``:
+1. reads the model version from the MLflow registry and its lineage tags (``lineage.task``,
+   ``lineage.feature_service``, ``lineage.training_set.digest``, ``lineage.landing.snapshot_id``; a version
+   without them is refused: a served prediction must be traceable);
+2. imports it into the BentoML model store (``bentoml.mlflow.import_model``) as
+   ``<registered model>:v<version>-<run id[:10]>``, labelled with the version and its lineage;
+3. builds the Bento of ``serving.service:ClinicalRiskService`` with every identifying value pinned as a
+   template argument (``ServiceArgs``) and as a label, our packages (.py files only) and the pinned
+   ``requirements.lock`` (``lock_packages`` off: the lock is already pinned and nothing is resolved online).
+
+Idempotent by content: the Bento version is ``v<version>-<run id[:10]>-<fingerprint[:10]>`` where the
+fingerprint covers the pinned arguments, the packaged sources and the lock file. Building the same model version
+from the same code again reuses the existing model and Bento (nothing is rewritten); a code or argument change
+makes a new Bento beside the old one. A stored model or Bento of that tag that does not match (another MLflow
+run registered under the same version number, e.g. after the registry was reset) is deleted and rebuilt.
+
+The build runs in a child Python process by default (``isolated=True``): BentoML reads ``BENTOML_HOME`` once per
+process and imports the service module once per process, so a build in the caller's process would use whatever
+home and template arguments that process saw first.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import json
+import os
+import shutil
+import subprocess
+import sys
+import tempfile
+from pathlib import Path
+from typing import Any, Mapping
+
+PROJECT_ROOT = Path(__file__).resolve().parents[1]
+SERVICE = "serving.service:ClinicalRiskService"
+PACKAGES = ("serving", "training", "feature_store", "features", "lakehouse", "lineage", "clinical_mlops", "deid")
+EXTRA_FILES = ("requirements.lock", "pyproject.toml")
+REQUIRED_TAGS = {"task": "lineage.task", "feature_service": "lineage.feature_service",
+                 "training_set_digest": "lineage.training_set.digest",
+                 "landing_snapshot_id": "lineage.landing.snapshot_id"}
+
+
+class BuildError(RuntimeError):
+    pass
+
+
+def bento_name(registered_model: str) -> str:
+    return f"{_tag_name(registered_model)}-service"
+
+
+def _tag_name(name: str) -> str:
+    cleaned = "".join(c if c.isalnum() or c in "-_." else "-" for c in name.lower()).strip("-_.")
+    if not cleaned:
+        raise BuildError(f"cannot make a BentoML name from {name!r}")
+    return cleaned
+
+
+def source_files(root: Path = PROJECT_ROOT) -> list[Path]:
+    files = [p for pkg in PACKAGES for p in sorted((root / pkg).rglob("*.py")) if "__pycache__" not in p.parts]
+    return files + [root / f for f in EXTRA_FILES if (root / f).exists()]
+
+
+def fingerprint(service_args: Mapping[str, Any], root: Path = PROJECT_ROOT) -> str:
+    digest = hashlib.sha256(json.dumps(dict(service_args), sort_keys=True, default=str).encode())
+    for path in source_files(root):
+        digest.update(str(path.relative_to(root)).encode() + b"\0")
+        digest.update(hashlib.sha256(path.read_bytes()).digest())
+    return digest.hexdigest()
+
+
+def build_bento(model_name: str, model_version: str | int, *, settings=None, tracking_uri: str | None = None,
+                git_sha: str | None = None, threshold: float | None = None, max_batch: int | None = None,
+                max_body_bytes: int | None = None, timeout_s: float | None = None, workers: int | None = None,
+                enforce_ttl: bool | None = None, isolated: bool = True) -> str:
+    """Import ``models:/<model_name>/<model_version>`` into the BentoML store and build its Bento; returns the
+    Bento tag (``name:version``). ``settings`` defaults to ``load_settings()`` (BENTOML_HOME is
+    ``settings.bentoml_home``, the registry ``settings.tracking_uri`` unless ``tracking_uri`` is given)."""
+    from clinical_mlops.settings import load_settings
+
+    settings = settings or load_settings()
+    request = {"model_name": model_name, "model_version": str(model_version),
+               "tracking_uri": tracking_uri or settings.tracking_uri, "bentoml_home": str(settings.bentoml_home),
+               "git_sha": git_sha,
+               "options": {k: v for k, v in {"threshold": threshold, "max_batch": max_batch,
+                                             "max_body_bytes": max_body_bytes, "timeout_s": timeout_s,
+                                             "workers": workers, "enforce_ttl": enforce_ttl}.items()
+                           if v is not None}}
+    Path(request["bentoml_home"]).mkdir(parents=True, exist_ok=True)
+    if not isolated:
+        if os.environ.get("BENTOML_HOME") != request["bentoml_home"]:
+            raise BuildError(f"isolated=False needs BENTOML_HOME={request['bentoml_home']} set before BentoML is "
+                             f"first used in this process (it is {os.environ.get('BENTOML_HOME')!r})")
+        return _build(request)["bento_tag"]
+    env = {**os.environ, "BENTOML_HOME": request["bentoml_home"], "BENTOML_DO_NOT_TRACK": "True",
+           "PYTHONPATH": os.pathsep.join([str(PROJECT_ROOT), *filter(None, [os.environ.get("PYTHONPATH")])])}
+    proc = subprocess.run([sys.executable, "-m", "serving.build", json.dumps(request)], cwd=PROJECT_ROOT, env=env,
+                          capture_output=True, text=True, timeout=900)
+    lines = [line for line in proc.stdout.splitlines() if line.startswith("{")]
+    if proc.returncode != 0 or not lines:
+        tail = "\n".join((proc.stderr or proc.stdout).splitlines()[-30:])
+        raise BuildError(f"building the Bento of {model_name} v{model_version} failed "
+                         f"(exit {proc.returncode}):\n{tail}")
+    return json.loads(lines[-1])["bento_tag"]
+
+
+def _build(request: dict[str, Any]) -> dict[str, Any]:
+    """In a process whose BENTOML_HOME is ``request['bentoml_home']``."""
+    import bentoml
+    import mlflow
+    from bentoml.exceptions import NotFound
+    from mlflow import MlflowClient
+
+    from features.tasks import TASKS
+    from serving.args import ServiceArgs
+
+    name, version = request["model_name"], request["model_version"]
+    uri = request["tracking_uri"]
+    mlflow.set_tracking_uri(uri)
+    mlflow.set_registry_uri(uri)
+    try:
+        mv = MlflowClient(tracking_uri=uri, registry_uri=uri).get_model_version(name, version)
+    except Exception as exc:  # noqa: BLE001 - MLflow raises its own exception types
+        raise BuildError(f"model {name} version {version} is not in the registry at {uri}: {exc}") from exc
+    tags = dict(mv.tags)
+    lineage = {key: tags.get(tag, "") for key, tag in REQUIRED_TAGS.items()}
+    if not lineage["task"]:  # older versions: the task whose registered model this is
+        lineage["task"] = next((t.name for t in TASKS.values() if t.registered_model == name), "")
+    missing = sorted(REQUIRED_TAGS[k] for k, v in lineage.items() if not v)
+    if missing:
+        raise BuildError(f"model {name} v{version} lacks the lineage tags {missing}: register it with "
+                         "training.tracking.log_and_register (a served prediction must trace to its data)")
+    run_id = mv.run_id or tags.get("mlflow.run_id", "")
+    model_tag = f"{_tag_name(name)}:v{version}-{(run_id or 'norun')[:10].lower()}"
+    labels = {"registered_model": name, "model_version": str(version), "mlflow_run_id": run_id,
+              "task": lineage["task"], "feature_service": lineage["feature_service"],
+              "training_set_digest": lineage["training_set_digest"],
+              "landing_snapshot_id": lineage["landing_snapshot_id"],
+              "code_git_sha": request.get("git_sha") or tags.get("code.git_sha", "unknown")}
+    model = _stored(bentoml.models, model_tag, NotFound)
+    if model is not None and dict(model.info.labels).get("mlflow_run_id") != run_id:
+        bentoml.models.delete(model_tag)
+        model = None
+    reused_model = model is not None
+    if model is None:
+        model = bentoml.mlflow.import_model(model_tag, f"models:/{name}/{version}", labels=labels,
+                                            metadata={"mlflow_source": str(mv.source), "tracking_uri": uri})
+    service_args = ServiceArgs(model_tag=str(model.tag), registered_model=name, model_version=str(version),
+                               mlflow_run_id=run_id, task=lineage["task"],
+                               feature_service=lineage["feature_service"],
+                               training_set_digest=lineage["training_set_digest"],
+                               landing_snapshot_id=lineage["landing_snapshot_id"],
+                               **request.get("options", {})).model_dump()
+    bento_tag = f"{bento_name(name)}:v{version}-{(run_id or 'norun')[:10].lower()}-{fingerprint(service_args)[:10]}"
+    bento = _stored(bentoml.bentos, bento_tag, NotFound)
+    if bento is not None and dict(bento.info.args) != service_args:
+        bentoml.bentos.delete(bento_tag)
+        bento = None
+    reused = bento is not None
+    if bento is None:
+        include = [f"{pkg}/**/*.py" for pkg in PACKAGES] + list(EXTRA_FILES)
+        python: dict[str, Any] = {"lock_packages": False}
+        if (PROJECT_ROOT / "requirements.lock").exists():
+            python["requirements_txt"] = "requirements.lock"
+        # the build context is a staging copy of exactly the fingerprinted files: BentoML walks its whole
+        # context, and the project root may hold the lakehouse home (BentoML's own tmp dir included)
+        with tempfile.TemporaryDirectory(prefix="bento-ctx-") as staging:
+            for path in source_files():
+                target = Path(staging) / path.relative_to(PROJECT_ROOT)
+                target.parent.mkdir(parents=True, exist_ok=True)
+                shutil.copy2(path, target)
+            bento = bentoml.bentos.build(
+                SERVICE, name=bento_name(name), version=bento_tag.split(":", 1)[1],
+                labels={**labels, "bentoml_model": str(model.tag)},
+                description=f"{name} v{version} ({lineage['task']}), feature service {lineage['feature_service']}",
+                include=include, exclude=["**/__pycache__/**"], python=python, build_ctx=staging,
+                args=service_args)
+    return {"bento_tag": str(bento.tag), "model_tag": str(model.tag), "reused_bento": reused,
+            "reused_model": reused_model, "args": service_args}
+
+
+def _stored(store, tag: str, not_found: type[Exception]):
+    try:
+        return store.get(tag)
+    except not_found:
+        return None
+
+
+if __name__ == "__main__":
+    result = _build(json.loads(sys.argv[1]))
+    print(json.dumps(result, default=str))

@@ -1,0 +1,120 @@
+"""Request and response models of the prediction service (pydantic v2).
+
+Requests are validated before anything is scored; a bad request is a field-level 4xx (BentoML answers a
+pydantic ``ValidationError`` with HTTP 400 and the error list, each error naming its field in ``loc``).
+
+- ``PredictByIdRequest`` / ``PredictByIdBatchRequest``: patient pseudonyms (``pat_`` + 24 lowercase hex, as
+  ``deid.keys.DeidKey.pseudonym`` makes them); anything else - a raw MRN, a name - is refused before it reaches
+  the feature store or a log line.
+- ``PredictRowRequest`` / ``PredictRowBatchRequest``: raw feature rows. The row model is generated from the
+  task's input spec (``training.spec.input_spec``): one field per model input with its type, every one
+  *required but nullable* (send ``null`` for an unknown value: an omitted feature is an error, as in
+  ``training.preprocessing.to_input_frame``), unknown keys forbidden (a misspelled feature is an error, never a
+  silently missing value), no NaN/infinity, the note embedding exactly ``embedding_dim`` floats or null.
+- ``Prediction`` / ``PredictionBatch``: the risk with the model version and the lineage it was trained on.
+
+``schemas_for(task, max_batch)`` builds (and caches) the set for one task and batch limit; the module-level
+names are the default task's with the default limit.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from functools import lru_cache
+from typing import Annotated, Any, Optional
+
+from pydantic import BaseModel, ConfigDict, Field, StrictBool, StrictFloat, StrictInt, StrictStr, create_model
+
+DEFAULT_TASK = "readmission_30d"
+DEFAULT_MAX_BATCH = 256
+PSEUDONYM_PATTERN = r"^pat_[0-9a-f]{24}$"
+
+PatientId = Annotated[str, Field(pattern=PSEUDONYM_PATTERN, description="patient pseudonym: pat_ + 24 hex digits",
+                                 examples=["pat_0123456789abcdef01234567"])]
+
+_STRICT = ConfigDict(extra="forbid", allow_inf_nan=False, str_max_length=10_000)
+
+
+class PredictByIdRequest(BaseModel):
+    model_config = _STRICT
+
+    patient_id: PatientId
+
+
+class Prediction(BaseModel):
+    """One scored patient (or row) and what scored it."""
+
+    model_config = ConfigDict(protected_namespaces=())
+
+    risk: float = Field(ge=0.0, le=1.0, description="predicted probability of the task's outcome")
+    patient_id: Optional[str] = None
+    model_name: str = Field(description="MLflow registered model")
+    model_version: str = Field(description="MLflow model version")
+    feature_service: str
+    training_set_digest: str = Field(description="content digest of the training set the model learned from")
+    landing_snapshot_id: str = Field(description="the raw export snapshot the training data came from")
+    threshold: Optional[float] = Field(default=None, description="operating point, when the service has one")
+    flagged: Optional[bool] = Field(default=None, description="risk >= threshold, when a threshold is set")
+    missing_views: list[str] = Field(default_factory=list,
+                                     description="feature views with no value for this patient (absent or older "
+                                                 "than the view's TTL): scored as missing")
+
+
+class PredictionBatch(BaseModel):
+    model_config = ConfigDict(protected_namespaces=())
+
+    predictions: list[Prediction]
+
+
+@dataclass(frozen=True)
+class Schemas:
+    """The request models of one task and batch limit."""
+
+    task: str
+    max_batch: int
+    Row: type[BaseModel]
+    PredictRowRequest: type[BaseModel]
+    PredictRowBatchRequest: type[BaseModel]
+    PredictByIdBatchRequest: type[BaseModel]
+
+
+def _feature_type(dtype: str, embedding_dim: int) -> Any:
+    """Strict types: JSON ``"3"`` is not a number, ``1`` is not a boolean (an int is fine for a float)."""
+    if dtype == "int64":
+        return StrictInt
+    if dtype == "float64":
+        return StrictFloat
+    if dtype == "bool":
+        return StrictBool
+    if dtype == "string":
+        return StrictStr
+    if dtype == "float32_list":
+        return Annotated[list[StrictFloat], Field(min_length=embedding_dim, max_length=embedding_dim)]
+    raise ValueError(f"no request type for feature dtype {dtype!r}")
+
+
+@lru_cache(maxsize=16)
+def schemas_for(task: str = DEFAULT_TASK, max_batch: int = DEFAULT_MAX_BATCH) -> Schemas:
+    """Request models for ``task`` (fields from its input spec) with batches of 1..``max_batch``."""
+    from training.spec import input_spec
+
+    if max_batch < 1:
+        raise ValueError(f"max_batch must be >= 1, got {max_batch}")
+    spec = input_spec(task)
+    fields: dict[str, Any] = {name: (Optional[_feature_type(dtype, spec.embedding_dim)], ...)
+                              for name, dtype in spec.features}
+    row = create_model(f"FeatureRow_{task}", __config__=_STRICT, __module__=__name__, **fields)
+    one = create_model(f"PredictRowRequest_{task}", __config__=_STRICT, __module__=__name__, features=(row, ...))
+    many = create_model(f"PredictRowBatchRequest_{task}", __config__=_STRICT, __module__=__name__,
+                        rows=(Annotated[list[row], Field(min_length=1, max_length=max_batch)], ...))
+    ids = create_model(f"PredictByIdBatchRequest_{max_batch}", __config__=_STRICT, __module__=__name__,
+                       patient_ids=(Annotated[list[PatientId], Field(min_length=1, max_length=max_batch)], ...))
+    return Schemas(task, max_batch, row, one, many, ids)
+
+
+def __getattr__(name: str) -> Any:
+    """``Row``, ``PredictRowRequest``, ``PredictRowBatchRequest``, ``PredictByIdBatchRequest`` of the default
+    task and batch limit."""
+    if name in ("Row", "PredictRowRequest", "PredictRowBatchRequest", "PredictByIdBatchRequest"):
+        return getattr(schemas_for(DEFAULT_TASK, DEFAULT_MAX_BATCH), name)
+    raise AttributeError(f"module {__name__!r} has no attribute {name!r}")

@@ -1,0 +1,188 @@
+"""What both servers (the BentoML service and the bare FastAPI baseline) do per request, in one place:
+look patients up in the Feast online store, score raw rows with the registered RiskModel, and build the
+response carrying the model version and its lineage.
+
+The model comes from the BentoML model store (``bentoml.mlflow.load_model``: the MLflow pyfunc imported at
+build time). Requests skip the pyfunc's ``predict`` (MLflow schema enforcement and pandas, ~40 ms a row) and
+call the RiskModel's ``predict_columns`` on the plain columns the online read returns (no DataFrame at all):
+the same preprocessing and weights as ``predict_raw``, a fraction of the time (``unwrap_python_model().model``).
+
+Unknown patient: no row in the online store for any of the task's views (every ``<view>_feature_ts`` stamp
+null even without the TTL). A known patient whose values are all older than their views' TTL is scored (the
+model treats them as missing) and the response lists those views in ``missing_views``.
+"""
+
+from __future__ import annotations
+
+import logging
+import threading
+from dataclasses import dataclass
+from typing import Any, Sequence
+
+from serving.schemas import Prediction
+
+logger = logging.getLogger(__name__)
+
+
+class UnknownPatients(LookupError):
+    """Patients without any feature row in the online store (HTTP 404)."""
+
+    def __init__(self, patient_ids: Sequence[str]):
+        self.patient_ids = list(patient_ids)
+        super().__init__(f"{len(self.patient_ids)} patient(s) have no features in the online store: "
+                         f"{self.patient_ids}")
+
+
+@dataclass(frozen=True)
+class ModelCard:
+    """What every response carries: the model version and the lineage it was trained on."""
+
+    model_name: str
+    model_version: str
+    task: str
+    feature_service: str
+    training_set_digest: str
+    landing_snapshot_id: str
+    threshold: float | None = None
+
+
+def risk_model_of(pyfunc) -> Any:
+    """The RiskModel inside the registered pyfunc (``training/mlflow_model.py``)."""
+    python_model = pyfunc.unwrap_python_model()
+    model = getattr(python_model, "model", None)
+    if model is None or not hasattr(model, "predict_raw"):
+        raise TypeError(f"the MLflow model is not the clinical RiskModel pyfunc (got {type(python_model).__name__})")
+    return model
+
+
+class Scorer:
+    """Online features + RiskModel + response building. Thread-safe (one lock around lookup and scoring:
+    the SQLite online store connection and torch are shared)."""
+
+    def __init__(self, model, card: ModelCard, store=None, *, enforce_ttl: bool = True):
+        from features.tasks import TASKS
+        from training.spec import input_spec
+
+        if card.task not in TASKS:
+            raise ValueError(f"unknown task {card.task!r}; known tasks: {sorted(TASKS)}")
+        self.model = model
+        self.card = card
+        self.store = store
+        self.enforce_ttl = enforce_ttl
+        self.spec = input_spec(card.task)
+        views = TASKS[card.task].feature_views
+        from features.build import VIEWS
+
+        self.view_features = {v: list(VIEWS[v].features) for v in views}
+        self.stamps = {v: VIEWS[v].feature_ts for v in views if VIEWS[v].feature_ts}
+        self._stamp_columns = set(self.stamps.values())
+        self._lock = threading.Lock()
+
+    # ------------------------------------------------------------------ building blocks
+
+    def online_features(self, patient_ids: Sequence[str]) -> dict[str, list]:
+        """The task's feature service for ``patient_ids`` as plain columns (one value per patient, input
+        order), TTL applied unless the service was started without it. Raises ``UnknownPatients`` for ids
+        with no online row at all."""
+        from feature_store.online import get_online_columns
+
+        if self.store is None:
+            raise RuntimeError("this scorer has no feature store (it scores rows only)")
+        ids = list(patient_ids)
+        columns = get_online_columns(self.store, ids, self.card.feature_service, enforce_ttl=self.enforce_ttl)
+        unseen = self._without_stamps(columns, len(ids))
+        if unseen and self.enforce_ttl:  # expired everywhere, or never seen? ask again without the TTL
+            again = get_online_columns(self.store, [ids[i] for i in unseen], self.card.feature_service,
+                                       enforce_ttl=False)
+            unseen = [unseen[j] for j in self._without_stamps(again, len(unseen))]
+        if unseen:
+            raise UnknownPatients(sorted({ids[i] for i in unseen}))
+        return columns
+
+    def _without_stamps(self, columns: dict[str, list], n: int) -> list[int]:
+        """Rows whose every ``<view>_feature_ts`` stamp is null."""
+        stamps = [columns[c] for c in self._stamp_columns if c in columns]
+        if not stamps:
+            raise RuntimeError(f"feature service {self.card.feature_service!r} serves no <view>_feature_ts stamps: "
+                               "cannot tell an unknown patient from a known one")
+        return [i for i in range(n) if all(column[i] is None for column in stamps)]
+
+    def rows_columns(self, rows: Sequence[dict[str, Any]]) -> dict[str, list]:
+        """Validated request rows (dicts holding every input, in the model dtypes) as plain columns."""
+        return {c: [r[c] for r in rows] for c in self.spec.columns}
+
+    def missing_views(self, columns: dict[str, list], n: int) -> list[list[str]]:
+        """Per row: the views whose input features are all null."""
+        views = [(view, [columns[c] for c in cols]) for view, cols in self.view_features.items() if cols]
+        return [[view for view, values in views if all(v[i] is None for v in values)] for i in range(n)]
+
+    def predictions(self, columns: dict[str, list], patient_ids: Sequence[str | None]) -> list[Prediction]:
+        risks = self.model.predict_columns(columns)
+        missing = self.missing_views(columns, len(patient_ids))
+        card, threshold = self.card, self.card.threshold
+        return [Prediction(risk=float(r), patient_id=pid, model_name=card.model_name,
+                           model_version=card.model_version, feature_service=card.feature_service,
+                           training_set_digest=card.training_set_digest,
+                           landing_snapshot_id=card.landing_snapshot_id, threshold=threshold,
+                           flagged=None if threshold is None else bool(r >= threshold), missing_views=m)
+                for r, pid, m in zip(risks.tolist(), patient_ids, missing)]
+
+    def warm_up(self) -> None:
+        """First-request costs paid at start-up: the feature service's registry layout, torch's kernels."""
+        if self.store is not None:
+            from feature_store.online import get_online_columns
+
+            get_online_columns(self.store, ["pat_" + "0" * 24], self.card.feature_service)
+        self.model.predict_columns(self.rows_columns([dict.fromkeys(self.spec.columns)]))
+
+    # ------------------------------------------------------------------ what the endpoints call
+
+    def score_ids(self, patient_ids: Sequence[str]) -> list[Prediction]:
+        """All or nothing: one unknown id fails the whole call with ``UnknownPatients`` listing every one."""
+        with self._lock:
+            frame = self.online_features(patient_ids)
+            return self.predictions(frame, list(patient_ids))
+
+    def score_rows(self, rows: Sequence[dict[str, Any]]) -> list[Prediction]:
+        with self._lock:
+            return self.predictions(self.rows_columns(rows), [None] * len(rows))
+
+
+def model_card(pinned) -> ModelCard:
+    """The card of the pinned ``serving.args.ServiceArgs``."""
+    return ModelCard(model_name=pinned.registered_model, model_version=pinned.model_version, task=pinned.task,
+                     feature_service=pinned.feature_service, training_set_digest=pinned.training_set_digest,
+                     landing_snapshot_id=pinned.landing_snapshot_id, threshold=pinned.threshold)
+
+
+def check_labels(labels: dict[str, str], pinned) -> None:
+    """The BentoML model must be the MLflow version the arguments name (labels written by ``serving.build``)."""
+    expected = {"registered_model": pinned.registered_model, "model_version": pinned.model_version,
+                "mlflow_run_id": pinned.mlflow_run_id}
+    wrong = {k: (labels.get(k), v) for k, v in expected.items() if v and labels.get(k) not in (None, v)}
+    if wrong:
+        raise RuntimeError(f"BentoML model {pinned.model_tag} does not match the pinned arguments "
+                           f"(label: (model, pinned)) {wrong}")
+
+
+def load_scorer(pinned, stored_model, settings=None) -> Scorer:
+    """The scorer a server runs: the pinned BentoML model (``bentoml.mlflow.load_model``), the Feast store of
+    ``settings`` (default: read from the environment now), warmed up. Shared by the BentoML service and the
+    FastAPI baseline so that both serve through exactly the same path."""
+    import bentoml
+    import torch
+
+    from clinical_mlops.settings import load_settings
+    from feature_store.config import open_store
+    from feature_store.runtime import store_config
+
+    torch.set_num_threads(pinned.torch_threads)
+    check_labels(dict(stored_model.info.labels), pinned)
+    pyfunc = bentoml.mlflow.load_model(stored_model)
+    settings = settings or load_settings()
+    store = open_store(store_config(settings))
+    scorer = Scorer(risk_model_of(pyfunc), model_card(pinned), store, enforce_ttl=pinned.enforce_ttl)
+    scorer.warm_up()
+    logger.info("serving %s v%s (%s) from BentoML model %s; feature service %s under %s", pinned.registered_model,
+                pinned.model_version, pinned.task, stored_model.tag, pinned.feature_service, settings.feast_home)
+    return scorer
