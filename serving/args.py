@@ -33,3 +33,5 @@ class ServiceArgs(BaseModel):
     workers: int = Field(default=1, ge=1)
     enforce_ttl: bool = Field(default=True, description="null feature values older than their view's TTL")
     torch_threads: int = Field(default=1, ge=1, description="intra-op threads per worker (small batches)")
+    access_log: bool = Field(default=True, description="BentoML's per-request access log")
+    metrics: bool = Field(default=True, description="BentoML's Prometheus metrics (/metrics)")

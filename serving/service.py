@@ -57,7 +57,8 @@ def unknown_response(error: UnknownPatients) -> JSONResponse:
 
 
 @bentoml.service(name=SERVICE_NAME, workers=args.workers, traffic={"timeout": args.timeout_s},
-                 http={"host": "127.0.0.1"})
+                 http={"host": "127.0.0.1"}, logging={"access": {"enabled": args.access_log}},
+                 metrics={"enabled": args.metrics})
 class ClinicalRiskService:
     if args.model_tag:
         bento_model = bentoml.models.BentoModel(args.model_tag)

@@ -61,27 +61,36 @@ def test_bentoml_vs_bare_fastapi_predict_by_id(tmp_path: Path) -> None:
     tags = version_tags(settings.tracking_uri, champion.registered_model, champion.model_version)
     # the Bento runs the code packaged into it, the baseline this checkout's: (re)build from this checkout so
     # both serve the same code (a no-op when the champion's Bento already holds it)
-    bento = champion.model_copy(update={"tag": build_bento(
-        champion.registered_model, champion.model_version, settings=settings, threshold=_threshold(tags),
-        enforce_ttl=settings.serving_enforces_ttl)})
+    def build(**options) -> str:
+        return build_bento(champion.registered_model, champion.model_version, settings=settings,
+                           threshold=_threshold(tags), enforce_ttl=settings.serving_enforces_ttl, **options)
+
+    bento = champion.model_copy(update={"tag": build()})
+    # the same service without BentoML's access log and Prometheus metrics: what they cost per request
+    lean = build(access_log=False, metrics=False)
     patients = read_training_set(tags["lineage.training_set.uri"], int(tags["lineage.training_set.version"]),
                                  columns=["patient_id"])["patient_id"].unique().sort().to_list()
     bodies = [orjson.dumps({"patient_id": p}) for p in patients]
 
-    results: dict[str, dict[str, dict]] = {"bentoml": {}, "fastapi_baseline": {}}
+    results: dict[str, dict[str, dict]] = {"bentoml": {}, "bentoml_no_access_log_no_metrics": {}, "fastapi_baseline": {}}
     with bento_server(bento.tag, settings=settings, log_path=tmp_path / "bento.log") as bento_srv, \
+            bento_server(lean, settings=settings, log_path=tmp_path / "lean.log") as lean_srv, \
             baseline_server(bento.tag, settings=settings, log_path=tmp_path / "baseline.log") as base_srv:
         for clients in LEVELS:
-            for name, server in (("fastapi_baseline", base_srv), ("bentoml", bento_srv)):
+            for name, server in (("fastapi_baseline", base_srv), ("bentoml", bento_srv),
+                                 ("bentoml_no_access_log_no_metrics", lean_srv)):
                 result = run_load(f"{server.url}/predict_by_id", bodies, clients=clients, requests=REQUESTS,
                                   seconds=SECONDS)
                 assert result.errors == 0, f"{name} answered errors at {clients} clients"
                 results[name][str(clients)] = result.to_dict()
-                print(f"{name:17s} {clients:3d} clients: {result.throughput_rps:7.1f} req/s, p50 "
+                print(f"{name:32s} {clients:3d} clients: {result.throughput_rps:7.1f} req/s, p50 "
                       f"{result.p50_ms:6.2f} ms, p99 {result.p99_ms:6.2f} ms ({result.requests} requests)")
 
-    ratios = {c: round(results["bentoml"][c]["throughput_rps"] / results["fastapi_baseline"][c]["throughput_rps"], 3)
-              for c in results["bentoml"]}
+    def ratios_of(name: str) -> dict[str, float]:
+        return {c: round(results[name][c]["throughput_rps"] / results["fastapi_baseline"][c]["throughput_rps"], 3)
+                for c in results[name]}
+
+    ratios = ratios_of("bentoml")
     at8 = results["bentoml"].get("8")
     report = {
         "benchmark": "predict_by_id over HTTP on loopback: BentoML service vs bare FastAPI (same model, same Feast lookup)",
@@ -89,6 +98,7 @@ def test_bentoml_vs_bare_fastapi_predict_by_id(tmp_path: Path) -> None:
         "bento": bento.tag, "model_version": bento.model_version, "online_store": settings.online_store,
         "patients_cycled": len(patients), "requests_per_level": REQUESTS, "seconds_per_level": SECONDS,
         "results": results, "throughput_ratio_bentoml_over_baseline": ratios,
+        "throughput_ratio_lean_bentoml_over_baseline": ratios_of("bentoml_no_access_log_no_metrics"),
         "targets": {"throughput_ratio_at_least": 0.8, "p99_ms_at_8_clients_at_most": 25.0,
                     "met_throughput": all(r >= 0.8 for r in ratios.values()),
                     "met_p99_at_8": bool(at8 and at8["p99_ms"] <= 25.0)},
