@@ -67,7 +67,10 @@ def _evaluation_asset(task: TaskDefinition):
             "artifacts": MetadataValue.path(str(out_dir)),
             "model_card": MetadataValue.md(outcome.card),
             "plots": MetadataValue.md(_images(outcome.plots)),
+            # what it read, with versions: the model version (above), its pinned training set, silver patients
             "training_set_digest": outcome.lineage.get("lineage.training_set.digest", ""),
+            "training_set": f"{outcome.lineage['lineage.training_set.uri']}@v{outcome.lineage['lineage.training_set.version']}",
+            "silver_patients_version": int(outcome.lineage["lineage.silver.patients"]),
         })
 
     @asset_check(asset=evaluation_key(task), name="champion_gate",
