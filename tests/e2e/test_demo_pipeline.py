@@ -16,6 +16,7 @@ from lakehouse.delta import commit_metadata_of
 pytestmark = [pytest.mark.e2e, pytest.mark.slow]
 PATIENTS = 400
 TRAIN_ENV = {"CLINICAL_MLOPS_TRAIN_MAX_EPOCHS": "3"}  # the model is trained for real, briefly
+DEMO_KEY = "11" * 32  # a test-only key for synthetic data (see the `demo` fixture)
 
 
 def run_cli(home: Path, *args: str) -> dict:
@@ -31,7 +32,15 @@ def run_cli(home: Path, *args: str) -> dict:
 @pytest.fixture(scope="module")
 def demo(tmp_path_factory: pytest.TempPathFactory) -> tuple[Path, dict, dict]:
     home = tmp_path_factory.mktemp("demo-home")
-    # a small cohort whose training sets have both classes in train and validation (the blocking check)
+    # The demo key decides every patient's date shift, hence which index events fall in which temporal split.
+    # A fresh random key per run made this 400-patient cohort's 24-row test split (2 positives) score anywhere
+    # from AUROC 0.3 to 1.0, so the gate's decision was a coin toss. Pinning the key (as the demo's own
+    # owner-only key file) makes the cohort, its splits and the trained model reproducible: on it the training
+    # sets have both classes in train and validation (the blocking check) and version 1 clears the floors.
+    key_file = home / "secrets" / "deid.key"
+    key_file.parent.mkdir()
+    key_file.write_text(DEMO_KEY + "\n")
+    key_file.chmod(0o600)
     first = run_cli(home, "--patients", str(PATIENTS), "--seed", "3")
     second = run_cli(home, "--patients", str(PATIENTS), "--seed", "3", "--no-serve")
     return home, first, second
