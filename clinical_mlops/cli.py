@@ -13,6 +13,7 @@ from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, T
 from rich.table import Table
 
 from clinical_mlops.deid_cli import app as deid_app
+from clinical_mlops.lineage_cli import app as lineage_app
 from clinical_mlops.settings import Settings, load_settings
 
 app = typer.Typer(help="Clinical MLOps platform: FHIR -> Delta -> de-identified features -> models, with lineage.",
@@ -20,6 +21,7 @@ app = typer.Typer(help="Clinical MLOps platform: FHIR -> Delta -> de-identified 
 pipeline_app = typer.Typer(help="Run the Dagster graph.", no_args_is_help=True)
 app.add_typer(pipeline_app, name="pipeline")
 app.add_typer(deid_app, name="deid")
+app.add_typer(lineage_app, name="lineage")
 
 console = Console(stderr=True)
 HomeOption = typer.Option(None, "--home", help="Lakehouse root (default: $CLINICAL_MLOPS_HOME or .clinical-mlops).")

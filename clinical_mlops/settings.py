@@ -65,6 +65,9 @@ class Settings(BaseSettings):
     serve_enforce_ttl: bool | None = Field(
         default=None, description="Serve only online features within their view's TTL of now (default: on, except "
                                   "in the demo profile, whose historical cohort ends before today minus the TTLs).")
+    # --- OpenLineage (lineage/openlineage.py, orchestration/openlineage_hooks.py) ---
+    # --- automation (orchestration/automation.py): schedule, sensors, drift, retries ---
+    # --- production profile (PostgreSQL for Dagster and MLflow, Redis online store) ---
     ingest_batch_rows: int = Field(
         default=50_000, ge=1, description="Resources parsed per Arrow batch during ingestion."
     )

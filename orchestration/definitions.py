@@ -16,7 +16,9 @@ from assets.models import MODEL_ASSETS
 from assets.serving import BENTO_ASSETS
 from assets.training_set import TRAINING_SET_ASSETS, TRAINING_SET_CHECKS, training_set_key
 from features.tasks import TASKS
+from orchestration.automation import SCHEDULES, SENSORS
 from orchestration.io_manager import RefIOManager
+from orchestration.openlineage_hooks import OPENLINEAGE_HOOKS
 from orchestration.resources import PlatformResource
 
 # Output(data_version=...) is how assets record their Delta version; Dagster still labels it beta
@@ -29,6 +31,7 @@ clinical_pipeline = define_asset_job(
     PIPELINE_JOB,
     selection=AssetSelection.all(),
     description="Materialize the whole graph built so far, checks included (the README's demo).",
+    hooks=OPENLINEAGE_HOOKS,
 )
 
 feature_refresh = define_asset_job(
@@ -36,6 +39,7 @@ feature_refresh = define_asset_job(
     selection=AssetSelection.all() - AssetSelection.assets(*map(training_set_key, TASKS)).downstream(),
     description="Landing through the online store (checks included): refresh the serving features without "
                 "rebuilding training sets or models.",
+    hooks=OPENLINEAGE_HOOKS,
 )
 
 defs = Definitions(
@@ -43,5 +47,7 @@ defs = Definitions(
             *TRAINING_SET_ASSETS, *MODEL_ASSETS, *EVALUATION_ASSETS, *BENTO_ASSETS],
     asset_checks=[*INGESTION_CHECKS, *DEID_CHECKS, *FEATURE_CHECKS, *TRAINING_SET_CHECKS, *EVALUATION_CHECKS],
     jobs=[clinical_pipeline, feature_refresh],
+    schedules=SCHEDULES,
+    sensors=SENSORS,
     resources={"platform": PlatformResource(), "io_manager": RefIOManager()},
 )
