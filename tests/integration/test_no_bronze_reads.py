@@ -18,6 +18,11 @@ from tests.conftest import REPO_ROOT
 # the stages allowed to read bronze
 ALLOWED_PACKAGES = {"ingestion", "deid"}
 ALLOWED_FILES = {"assets/ingestion.py", "assets/ingestion_checks.py", "assets/deid.py"}
+# the auditors' lineage tools walk the chain down to the raw export by design (issue: trace and verify): they
+# open bronze Delta *logs* (versions, commit metadata, data files present) and the landing manifest table
+# (path, size, sha256 of each landing file), never bronze rows with patient data; nothing in the ML zone
+# imports them (checked below)
+AUDIT_FILES = {"lineage/trace.py", "lineage/verify.py", "lineage/retention.py", "clinical_mlops/lineage_cli.py"}
 # places that name the bronze zone without reading it, with the reason
 ALLOWED_FUNCTIONS = {
     ("clinical_mlops/settings.py", "bronze"): "defines where the zone lives",
@@ -27,7 +32,7 @@ ALLOWED_FUNCTIONS = {
     ("clinical_mlops/cli.py", "_print_ingest"): "prints ingestion's own report",
 }
 PROJECT_PACKAGES = ["clinical_mlops", "orchestration", "assets", "training", "serving", "feature_store", "features", "cohort",
-                    "ingestion", "lakehouse", "lineage", "deid"]
+                    "ingestion", "lakehouse", "lineage", "deid", "evaluation", "monitoring"]
 BRONZE_REGISTRY = {"TABLES", "BRONZE_OUTPUTS", "QUARANTINE_TABLE", "AUDIT_TABLE", "SNAPSHOT_TABLE"}
 
 
@@ -37,7 +42,7 @@ def _modules() -> list[Path]:
 
 def _checked(path: Path) -> bool:
     rel = path.relative_to(REPO_ROOT).as_posix()
-    return rel.split("/")[0] not in ALLOWED_PACKAGES and rel not in ALLOWED_FILES
+    return rel.split("/")[0] not in ALLOWED_PACKAGES and rel not in ALLOWED_FILES | AUDIT_FILES
 
 
 class BronzeFinder(ast.NodeVisitor):
@@ -118,3 +123,16 @@ def test_no_asset_outside_deid_depends_on_bronze():
     assert not offenders, f"assets downstream of silver read bronze: {offenders}"
     silver_readers = [k for k in graph.get_all_asset_keys() if graph.get(k).group_name == "silver"]
     assert silver_readers, "the silver group exists"
+
+
+def test_the_ml_zone_does_not_import_the_audit_tools():
+    """The audit tools may open bronze logs and the landing manifest; the ML zone must not reach them either."""
+    audit_modules = {f.removesuffix(".py").replace("/", ".") for f in AUDIT_FILES}
+    ml_zone = ["training", "serving", "feature_store", "features", "evaluation", "monitoring", "assets", "orchestration"]
+    found = []
+    for path in sorted(p for pkg in ml_zone for p in (REPO_ROOT / pkg).rglob("*.py")):
+        for node in ast.walk(ast.parse(path.read_text(), str(path))):
+            names = ([a.name for a in node.names] if isinstance(node, ast.Import)
+                     else [node.module or ""] if isinstance(node, ast.ImportFrom) else [])
+            found += [f"{path.relative_to(REPO_ROOT)}:{node.lineno}: imports {n}" for n in names if n in audit_modules]
+    assert not found, "\n".join(found)
