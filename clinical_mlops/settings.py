@@ -66,8 +66,49 @@ class Settings(BaseSettings):
         default=None, description="Serve only online features within their view's TTL of now (default: on, except "
                                   "in the demo profile, whose historical cohort ends before today minus the TTLs).")
     # --- OpenLineage (lineage/openlineage.py, orchestration/openlineage_hooks.py) ---
+    openlineage_enabled: bool = Field(
+        default=True, description="Emit OpenLineage START and COMPLETE/FAIL run events for every asset step.")
+    openlineage_url: str | None = Field(
+        default=None, description="OpenLineage HTTP endpoint (Marquez-compatible, e.g. http://localhost:5000; events "
+                                  "are POSTed to <url>/api/v1/lineage); default: append to the JSONL file.")
+    openlineage_api_key: SecretStr | None = Field(
+        default=None, description="Bearer API key of the OpenLineage endpoint (optional).")
+    openlineage_file: Path | None = Field(
+        default=None, description="JSONL file events are appended to when no URL is set "
+                                  "(default: <home>/openlineage/events.jsonl).")
+    openlineage_namespace: str = Field(
+        default="clinical-mlops", description="OpenLineage namespace of the pipeline's jobs.")
+    openlineage_timeout_s: float = Field(
+        default=5.0, gt=0, description="Timeout of one POST to the OpenLineage endpoint (seconds).")
+
+    @property
+    def openlineage_events_file(self) -> Path:
+        """Where the file transport appends events (one JSON event a line)."""
+        return (self.openlineage_file.expanduser().resolve() if self.openlineage_file
+                else self.root / "openlineage" / "events.jsonl")
+
     # --- automation (orchestration/automation.py): schedule, sensors, drift, retries ---
+    drift_psi_threshold: float = Field(
+        default=0.2, gt=0, description="Population stability index above which a feature counts as drifted and the "
+                                       "drift sensor requests a retraining run (read when the sensor evaluates).")
+    drift_recent_days: int = Field(
+        default=30, ge=1, description="Recent window of the drift check: each patient's latest gold feature row "
+                                      "within this many days of the newest event_timestamp.")
+    drift_bins: int = Field(default=10, ge=2, description="Quantile bins (from the reference) of numeric PSI.")
+    drift_min_rows: int = Field(
+        default=50, ge=1, description="Fewest recent rows (and reference rows) for a task's drift to be judged.")
+    landing_settle_s: float = Field(
+        default=30.0, ge=0, description="The landing sensor waits until no FHIR file changed for this long "
+                                        "(an export still being copied is not a snapshot).")
     # --- production profile (PostgreSQL for Dagster and MLflow, Redis online store) ---
+    dagster_postgres_url: SecretStr | None = Field(
+        default=None, description="postgresql://user[:password]@host:port/db of the Dagster instance storage (runs, "
+                                  "event log, schedules); default: SQLite under <home>/dagster. dagster.yaml names "
+                                  "this env var (CLINICAL_MLOPS_DAGSTER_POSTGRES_URL), never the URL itself.")
+    mlflow_artifact_root: str | None = Field(
+        default=None, description="Artifact location of the MLflow experiments the platform creates (a path or an "
+                                  "s3://... URI); default: <home>/mlflow/artifacts, except with an http(s) tracking "
+                                  "server, which then decides (its --artifacts-destination).")
     ingest_batch_rows: int = Field(
         default=50_000, ge=1, description="Resources parsed per Arrow batch during ingestion."
     )
@@ -111,7 +152,21 @@ class Settings(BaseSettings):
 
     @property
     def tracking_uri(self) -> str:
-        return self.mlflow_tracking_uri or f"sqlite:///{self.mlflow_home / 'mlflow.db'}"
+        if self.mlflow_tracking_uri:
+            return postgres_driver_url(self.mlflow_tracking_uri)
+        return f"sqlite:///{self.mlflow_home / 'mlflow.db'}"
+
+    @property
+    def mlflow_artifact_location(self) -> str | None:
+        """Where experiments this process creates keep their artifacts: set explicitly for a database backend
+        (SQLite or postgresql://...: MLflow's default is relative to the working directory); None (the server
+        decides) only for an http(s) tracking server without ``mlflow_artifact_root``."""
+        if self.mlflow_artifact_root:
+            root = self.mlflow_artifact_root
+            return root if "://" in root else str(Path(root).expanduser().resolve())
+        if self.mlflow_tracking_uri and self.mlflow_tracking_uri.startswith(("http://", "https://")):
+            return None
+        return str(self.mlflow_home / "artifacts")
 
     @property
     def feast_home(self) -> Path:
@@ -130,6 +185,18 @@ class Settings(BaseSettings):
         for path in (self.landing, self.bronze, self.silver, self.gold, self.dagster_home,
                      self.mlflow_home, self.feast_home, self.bentoml_home):
             path.mkdir(parents=True, exist_ok=True)
+
+
+def postgres_driver_url(url: str) -> str:
+    """A SQLAlchemy URL for a PostgreSQL URL: SQLAlchemy 2.1 maps a bare ``postgresql://`` to psycopg (3); where
+    only psycopg2 is installed (dagster-postgres' requirement), name that driver. Any other URL is returned as is."""
+    import importlib.util
+
+    scheme, sep, rest = url.partition("://")
+    if sep and scheme in ("postgresql", "postgres") and importlib.util.find_spec("psycopg") is None \
+            and importlib.util.find_spec("psycopg2") is not None:
+        return f"postgresql+psycopg2://{rest}"
+    return url
 
 
 def load_settings(**overrides: object) -> Settings:

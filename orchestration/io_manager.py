@@ -8,6 +8,8 @@ the version their upstream produced, never "latest".
 from __future__ import annotations
 
 import json
+import threading
+from collections import OrderedDict
 from pathlib import Path
 
 from dagster import ConfigurableIOManager, InputContext, OutputContext
@@ -23,6 +25,34 @@ from training.refs import ModelRef
 
 REF_TYPES: dict[str, type[BaseModel]] = {cls.__name__: cls for cls in (DeltaRef, SnapshotRef, FeastRef, ModelRef,
                                                                    EvaluationRef, BentoRef)}
+
+
+_LOADED: OrderedDict[tuple[str, str], list[BaseModel]] = OrderedDict()
+_LOADED_LOCK = threading.Lock()
+_LOADED_MAX_STEPS = 1000  # steps whose hook never collects (jobs without hooks) must not grow memory forever
+
+
+def _record_loaded(context: InputContext, ref: BaseModel) -> None:
+    """Remember which pinned refs a step loaded, so the OpenLineage hook can name its inputs exactly.
+
+    Hooks run in the process that ran the step (in process and multiprocess executors alike), after its
+    inputs were loaded, so a process-local record keyed by (run id, step key) is enough.
+    """
+    try:
+        key = (context.step_context.run_id, context.step_context.step.key)
+    except Exception:  # noqa: BLE001 - outside a run (direct load_input in a test): nothing to record
+        return
+    with _LOADED_LOCK:
+        _LOADED.setdefault(key, []).append(ref)
+        _LOADED.move_to_end(key)
+        while len(_LOADED) > _LOADED_MAX_STEPS:
+            _LOADED.popitem(last=False)
+
+
+def pop_loaded_inputs(run_id: str, step_key: str) -> list[BaseModel]:
+    """The refs the step loaded, in load order; forgotten once collected."""
+    with _LOADED_LOCK:
+        return _LOADED.pop((run_id, step_key), [])
 
 
 class RefIOManager(ConfigurableIOManager):
@@ -48,4 +78,6 @@ class RefIOManager(ConfigurableIOManager):
             raise FileNotFoundError(f"{context.asset_key.to_user_string()} has not been materialized yet "
                                     f"(no reference at {path})")
         data = json.loads(path.read_text())
-        return REF_TYPES[data["type"]].model_validate(data["value"])
+        ref = REF_TYPES[data["type"]].model_validate(data["value"])
+        _record_loaded(context, ref)
+        return ref
