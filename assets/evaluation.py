@@ -21,6 +21,7 @@ from assets.models import model_key
 from evaluation.refs import EvaluationRef
 from features.tasks import TASKS, TaskDefinition
 from orchestration.resources import PlatformResource, commit_metadata
+from orchestration.retries import SERVICE_RETRY
 from training.refs import ModelRef
 
 
@@ -35,7 +36,7 @@ def _images(plots: dict) -> str:
 
 
 def _evaluation_asset(task: TaskDefinition):
-    @asset(key=evaluation_key(task), group_name="evaluation", kinds={"mlflow", "delta"},
+    @asset(key=evaluation_key(task), group_name="evaluation", kinds={"mlflow", "delta"}, retry_policy=SERVICE_RETRY,
            ins={"model": AssetIn(key=model_key(task))},
            description=f"{task.registered_model}: test-split metrics with bootstrap 95% CIs, subgroups, operating "
                        "point, plots and model card; champion/challenger gate against the current champion.")

@@ -12,12 +12,13 @@ from features.build import FEATURE_VIEWS, VIEWS
 from features.spec import ENTITY_KEY, EVENT_TIMESTAMP
 from lakehouse.delta import DeltaRef
 from orchestration.resources import PlatformResource
+from orchestration.retries import SERVICE_RETRY
 
 REGISTRY_KEY = AssetKey(["feast", "registry"])
 ONLINE_KEY = AssetKey(["feast", "online_store"])
 
 
-@asset(key=REGISTRY_KEY, group_name="feast", kinds={"feast"},
+@asset(key=REGISTRY_KEY, group_name="feast", kinds={"feast"}, retry_policy=SERVICE_RETRY,
        ins={view.name: AssetIn(key=feature_key(view.name)) for view in FEATURE_VIEWS},
        description="feast apply: entity patient, one feature view per gold table (sources: parquet snapshots "
                    "of the pinned Delta versions), one FeatureService per task version.")
@@ -37,7 +38,7 @@ def feast_registry(context: AssetExecutionContext, platform: PlatformResource, *
     })
 
 
-@asset(key=ONLINE_KEY, group_name="feast", kinds={"feast"},
+@asset(key=ONLINE_KEY, group_name="feast", kinds={"feast"}, retry_policy=SERVICE_RETRY,
        ins={"registry": AssetIn(key=REGISTRY_KEY),
             **{view.name: AssetIn(key=feature_key(view.name)) for view in FEATURE_VIEWS}},
        description="Materialize the latest feature row per patient into the online store (incremental: each "

@@ -11,6 +11,7 @@ from assets.training_set import training_set_key
 from features.tasks import TASKS, TaskDefinition
 from lakehouse.delta import DeltaRef
 from orchestration.resources import PlatformResource
+from orchestration.retries import SERVICE_RETRY
 from training.refs import ModelRef
 
 
@@ -19,7 +20,7 @@ def model_key(task: TaskDefinition) -> AssetKey:
 
 
 def _model_asset(task: TaskDefinition):
-    @asset(key=model_key(task), group_name="models", kinds={"ray", "pytorch", "mlflow"},
+    @asset(key=model_key(task), group_name="models", kinds={"ray", "pytorch", "mlflow"}, retry_policy=SERVICE_RETRY,
            ins={"training_set": AssetIn(key=training_set_key(task.name))},
            description=f"{task.description}: Ray Train (Lightning DDP) on the pinned training set, registered as "
                        f"MLflow model {task.registered_model!r} with the training set's lineage as tags.")
@@ -31,8 +32,7 @@ def _model_asset(task: TaskDefinition):
         from training.tracking import Tracking
 
         settings = platform.settings
-        tracking = Tracking(settings.tracking_uri, None if settings.mlflow_tracking_uri else
-                            str(settings.mlflow_home / "artifacts"), task.registered_model)
+        tracking = Tracking(settings.tracking_uri, settings.mlflow_artifact_location, task.registered_model)
         lineage = training_set_lineage(training_set, settings.silver)
         key = "/".join(model_key(task).path)
         outcome = train_task(

@@ -15,6 +15,7 @@ from assets.evaluation import evaluation_key
 from evaluation.refs import EvaluationRef
 from features.tasks import TASKS, TaskDefinition
 from orchestration.resources import PlatformResource
+from orchestration.retries import SERVICE_RETRY
 from serving.refs import BentoRef
 
 
@@ -23,7 +24,7 @@ def bento_key(task: TaskDefinition) -> AssetKey:
 
 
 def _bento_asset(task: TaskDefinition):
-    @asset(key=bento_key(task), group_name="serving", kinds={"bentoml"}, output_required=False,
+    @asset(key=bento_key(task), group_name="serving", kinds={"bentoml"}, output_required=False, retry_policy=SERVICE_RETRY,
            ins={"evaluation": AssetIn(key=evaluation_key(task))},
            description=f"The {task.registered_model} champion as a Bento: predict by patient pseudonym (Feast "
                        f"online features, {task.feature_service}) or by feature row, each answer carrying the "

@@ -298,6 +298,20 @@ def ui(home: Optional[Path] = HomeOption,
     exec_ui(settings, host, port)
 
 
+@app.command()
+def daemon(home: Optional[Path] = HomeOption) -> None:
+    """Start dagster-daemon (schedules, sensors, run queue) on this home; stop it with SIGTERM or Ctrl-C.
+
+    Schedules and sensors start switched off except the run-failure recorder: turn them on in the UI or with
+    `dagster schedule start` / `dagster sensor start` (docs/automation.md).
+    """
+    from orchestration.automation import exec_daemon
+
+    settings = _settings(home)
+    console.print(f"dagster-daemon on {settings.dagster_home} (schedules, sensors and the run queue)")
+    exec_daemon(settings)
+
+
 @app.command("config")
 def show_config(home: Optional[Path] = HomeOption, as_json: bool = JsonOption) -> None:
     """Show the effective settings and where each zone lives."""

@@ -13,9 +13,11 @@ from assets.features import FEATURE_ASSETS, FEATURE_CHECKS
 from assets.ingestion import bronze_tables, landing_snapshot
 from assets.ingestion_checks import INGESTION_CHECKS
 from assets.models import MODEL_ASSETS
+from assets.monitoring import MONITORING_ASSETS
 from assets.serving import BENTO_ASSETS
 from assets.training_set import TRAINING_SET_ASSETS, TRAINING_SET_CHECKS, training_set_key
 from features.tasks import TASKS
+from orchestration.automation import JOBS as AUTOMATION_JOBS
 from orchestration.automation import SCHEDULES, SENSORS
 from orchestration.io_manager import RefIOManager
 from orchestration.openlineage_hooks import OPENLINEAGE_HOOKS
@@ -44,9 +46,9 @@ feature_refresh = define_asset_job(
 
 defs = Definitions(
     assets=[landing_snapshot, bronze_tables, *DEID_ASSETS, *FEATURE_ASSETS, *FEAST_ASSETS,
-            *TRAINING_SET_ASSETS, *MODEL_ASSETS, *EVALUATION_ASSETS, *BENTO_ASSETS],
+            *TRAINING_SET_ASSETS, *MODEL_ASSETS, *EVALUATION_ASSETS, *BENTO_ASSETS, *MONITORING_ASSETS],
     asset_checks=[*INGESTION_CHECKS, *DEID_CHECKS, *FEATURE_CHECKS, *TRAINING_SET_CHECKS, *EVALUATION_CHECKS],
-    jobs=[clinical_pipeline, feature_refresh],
+    jobs=[clinical_pipeline, feature_refresh, *AUTOMATION_JOBS],
     schedules=SCHEDULES,
     sensors=SENSORS,
     resources={"platform": PlatformResource(), "io_manager": RefIOManager()},

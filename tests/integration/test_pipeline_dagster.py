@@ -28,7 +28,8 @@ GOLD = {f"gold/index_events_{task}" for task in TASKS} | {f"gold/features/{view.
 ALL_CHECKS = {f"gold/index_events_{task}:label_prevalence" for task in TASKS} | {
     f"silver/{name}:phi_leak_gate" for name in SPECS} | {
     f"bronze/{name}:{name}_schema" for name in BRONZE_OUTPUTS} | {
-    "bronze/ingest_audit:bronze_nothing_lost", "bronze/quarantine:bronze_quarantine_rate"}
+    "bronze/ingest_audit:bronze_nothing_lost", "bronze/quarantine:bronze_quarantine_rate",
+    "monitoring/feature_drift:psi_below_threshold"}
 
 
 def _landing(root: Path, fhir, write_ndjson, *, bad_lines: list[str] = ()) -> Path:
@@ -65,7 +66,9 @@ def test_pipeline_materializes_bronze_with_lineage(home, tmp_path, monkeypatch, 
     assert summary.success, summary.failure
     assert summary.failure is None
     assets = {a["asset"]: a for a in summary.assets}
-    assert set(assets) == {"landing/snapshot"} | {f"bronze/{name}" for name in BRONZE_OUTPUTS} | SILVER | GOLD
+    # feature_refresh also measures feature drift (monitoring/feature_drift), not part of a training set's lineage
+    assert set(assets) == ({"landing/snapshot"} | {f"bronze/{name}" for name in BRONZE_OUTPUTS} | SILVER | GOLD
+                           | {"monitoring/feature_drift"})
     assert summary.gate is not None and summary.gate["passed"], summary.gate
     snapshot_id = assets["landing/snapshot"]["snapshot_id"]
     assert snapshot_id and assets["landing/snapshot"]["data_version"] == snapshot_id
