@@ -56,6 +56,17 @@ def version_tags(tracking_uri: str, name: str, version: str) -> dict[str, str]:
     return dict(client(tracking_uri).get_model_version(name, version).tags)
 
 
+MAX_DESCRIPTION = 5000  # MLflow's model_versions.description is VARCHAR(5000): PostgreSQL enforces it, SQLite not
+
+
+def truncate_description(text: str) -> str:
+    """A model-version description within MLflow's column; the full model card is the run's artifact."""
+    if len(text) <= MAX_DESCRIPTION:
+        return text
+    note = "\n\n… (truncated: the full model card is the run's artifact evaluation/model_card.md)"
+    return text[:MAX_DESCRIPTION - len(note)] + note
+
+
 def record(tracking_uri: str, name: str, version: str, run_id: str, *, alias: str, tags: Mapping[str, str],
            metrics: Mapping[str, float], artifacts: Path, description: str) -> None:
     """Metrics and artifacts on the training run; tags, description (the model card) and alias on the version.
@@ -70,6 +81,6 @@ def record(tracking_uri: str, name: str, version: str, run_id: str, *, alias: st
     mlflow_client.log_artifacts(run_id, str(artifacts), artifact_path="evaluation")
     for key, value in tags.items():
         mlflow_client.set_model_version_tag(name, version, key, truncate_tag(str(value)))
-    mlflow_client.update_model_version(name, version, description=description)
+    mlflow_client.update_model_version(name, version, description=truncate_description(description))
     mlflow_client.set_registered_model_alias(name, alias, version)
 

@@ -8,21 +8,42 @@ from typing import Any
 
 from dagster import DagsterInstance
 
-from clinical_mlops.settings import Settings
+from clinical_mlops.settings import Settings, postgres_driver_url
 
 DAGSTER_YAML = """# written by clinical-mlops: local SQLite instance under the lakehouse home
 telemetry:
   enabled: false
 """
 
+# the URL (with its password) stays in the environment: Dagster reads it from this env var when the instance loads
+DAGSTER_POSTGRES_ENV = "CLINICAL_MLOPS_DAGSTER_POSTGRES_URL"
+POSTGRES_STORAGE = f"""# instance storage (runs, event log, schedules) on PostgreSQL instead: the connection URL is
+# read from ${DAGSTER_POSTGRES_ENV} when the instance loads (never stored in this file)
+storage:
+  postgres:
+    postgres_url:
+      env: {DAGSTER_POSTGRES_ENV}
+"""
+
+
+def dagster_yaml(settings: Settings) -> str:
+    """The instance config the settings select: SQLite under the Dagster home, or PostgreSQL storage."""
+    return DAGSTER_YAML + POSTGRES_STORAGE if settings.dagster_postgres_url else DAGSTER_YAML
+
 
 def prepare_dagster_home(settings: Settings) -> None:
-    """Create the Dagster home with its config; point this process (and its children) at it."""
+    """Create the Dagster home with its config (rewritten whenever the configured storage changes); point this
+    process (and its children) at it."""
     settings.ensure_layout()
     config = settings.dagster_home / "dagster.yaml"
-    if not config.exists():
-        config.write_text(DAGSTER_YAML)
+    wanted = dagster_yaml(settings)
+    if not config.exists() or config.read_text() != wanted:
+        tmp = config.with_name(".dagster.yaml.tmp")
+        tmp.write_text(wanted)
+        tmp.replace(config)
     os.environ["DAGSTER_HOME"] = str(settings.dagster_home)
+    if settings.dagster_postgres_url:  # the env var dagster.yaml names (settings may have come from an override)
+        os.environ[DAGSTER_POSTGRES_ENV] = postgres_driver_url(settings.dagster_postgres_url.get_secret_value())
     # assets read their settings from the environment when the run starts: hand ours over
     os.environ["CLINICAL_MLOPS_HOME"] = str(settings.root)
     if settings.landing_dir:

@@ -249,3 +249,129 @@ def redis_url(tmp_path_factory):
         yield f"{url}/0"
     finally:
         stop_process(proc)
+
+
+# ---------------------------------------------------------------- PostgreSQL (production profile: Dagster, MLflow)
+
+POSTGRES_MISSING = ("PostgreSQL server binaries (initdb, postgres) are not installed (.ci/run installs them: "
+                    "apt-get install -y postgresql); the production profile is untested here")
+
+
+def postgres_bindir() -> Path | None:
+    """The directory holding initdb and postgres: on PATH, else the newest /usr/lib/postgresql/<major>/bin."""
+    found = shutil.which("initdb")
+    if found and (Path(found).resolve().parent / "postgres").exists():
+        return Path(found).resolve().parent
+    candidates = sorted(Path("/usr/lib/postgresql").glob("*/bin/initdb"),
+                        key=lambda p: int(p.parent.parent.name) if p.parent.parent.name.isdigit() else 0)
+    for initdb in reversed(candidates):
+        if (initdb.parent / "postgres").exists():
+            return initdb.parent
+    return None
+
+
+class PostgresServer:
+    """A private PostgreSQL cluster in a temporary directory, on a free 127.0.0.1 port (no other interface; its
+    unix socket in that directory), trust authentication for the ``postgres`` superuser: for tests only.
+
+    PostgreSQL refuses to run as root: as root the cluster belongs to, and runs as, the unprivileged ``nobody``
+    user (its directory is created under the system temp dir, where that user can reach it)."""
+
+    def __init__(self, bindir: Path) -> None:
+        import os
+        import pwd
+        import tempfile
+
+        self.bindir = bindir
+        self.port = free_port()
+        as_root = os.geteuid() == 0
+        # as root, under /tmp (world-traversable) rather than a TMPDIR the unprivileged user may not reach
+        self.dir = Path(tempfile.mkdtemp(prefix="clinical-mlops-pg-", dir="/tmp" if as_root else None))
+        self.data = self.dir / "data"
+        self.log = self.dir / "postgres.log"
+        self.proc: subprocess.Popen | None = None
+        self._as: dict[str, Any] = {}
+        if as_root:
+            nobody = pwd.getpwnam("nobody")
+            os.chown(self.dir, nobody.pw_uid, nobody.pw_gid)
+            self._as = {"user": nobody.pw_uid, "group": nobody.pw_gid, "extra_groups": []}
+        self._env = {"PATH": f"{bindir}:/usr/bin:/bin", "LC_ALL": "C", "HOME": str(self.dir), "TZ": "UTC"}
+
+    @property
+    def url(self) -> str:
+        return f"postgresql://postgres@127.0.0.1:{self.port}"
+
+    def start(self, timeout: float = 60) -> "PostgresServer":
+        initdb = subprocess.run(
+            [str(self.bindir / "initdb"), "-D", str(self.data), "-U", "postgres", "--auth=trust", "-E", "UTF8",
+             "--no-locale", "--no-sync"],
+            cwd=self.dir, env=self._env, capture_output=True, text=True, timeout=120, **self._as)
+        if initdb.returncode != 0:
+            raise RuntimeError(f"initdb failed in {self.data}: {initdb.stderr[-2000:]}")
+        with open(self.log, "wb") as log:
+            self.proc = subprocess.Popen(
+                [str(self.bindir / "postgres"), "-D", str(self.data), "-p", str(self.port), "-k", str(self.dir),
+                 "-c", "listen_addresses=127.0.0.1", "-c", "fsync=off", "-c", "synchronous_commit=off",
+                 "-c", "full_page_writes=off", "-c", "max_connections=200"],
+                cwd=self.dir, env=self._env, stdout=log, stderr=subprocess.STDOUT, **self._as)
+        deadline = time.monotonic() + timeout
+        while True:
+            try:
+                self.connect("postgres").close()
+                return self
+            except Exception as error:  # noqa: BLE001 - not up yet (refused, or "starting up")
+                if self.proc.poll() is not None or time.monotonic() > deadline:
+                    self.stop()
+                    raise RuntimeError(f"postgres did not accept connections on 127.0.0.1:{self.port} ({error}); "
+                                       f"log: {self.log_tail()}") from None
+                time.sleep(0.1)
+
+    def connect(self, database: str):
+        import psycopg2
+
+        return psycopg2.connect(host="127.0.0.1", port=self.port, user="postgres", dbname=database, connect_timeout=2)
+
+    def create_database(self, name: str) -> str:
+        """A new, empty database; returns its postgresql:// URL."""
+        conn = self.connect("postgres")
+        try:
+            conn.autocommit = True
+            with conn.cursor() as cur:
+                cur.execute(f'CREATE DATABASE "{name}"')
+        finally:
+            conn.close()
+        return f"{self.url}/{name}"
+
+    def log_tail(self) -> str:
+        try:
+            return self.log.read_text(errors="replace")[-2000:]
+        except OSError:
+            return "(no log)"
+
+    def stop(self) -> None:
+        """Fast shutdown (SIGINT) of the postmaster this session started, by its PID; then remove its files."""
+        import signal
+
+        if self.proc is not None and self.proc.poll() is None:
+            self.proc.send_signal(signal.SIGINT)
+            try:
+                self.proc.wait(timeout=30)
+            except subprocess.TimeoutExpired:
+                self.proc.kill()
+                self.proc.wait()
+        shutil.rmtree(self.dir, ignore_errors=True)
+
+
+@pytest.fixture(scope="session")
+def postgres_server():
+    """A PostgreSQL server started for this session (see ``PostgresServer``), stopped at the end even when tests
+    fail; skipped, with the reason, only where the binaries are missing. Tests create their own databases."""
+    pytest.importorskip("psycopg2", reason="python package 'psycopg2' (psycopg2-binary) is not installed")
+    bindir = postgres_bindir()
+    if bindir is None:
+        pytest.skip(POSTGRES_MISSING)
+    server = PostgresServer(bindir)
+    try:
+        yield server.start()
+    finally:
+        server.stop()
