@@ -8,7 +8,7 @@ from pathlib import Path
 from typing import Any
 
 import pyarrow as pa
-from deltalake import CommitProperties, DeltaTable, write_deltalake
+from deltalake import CommitProperties, DeltaTable, PostCommitHookProperties, write_deltalake
 from deltalake.exceptions import TableNotFoundError
 from pydantic import BaseModel
 
@@ -53,6 +53,13 @@ def current_version(uri: str) -> int | None:
         return None
 
 
+# Checkpoints as usual, but never delta-rs' automatic removal of expired log entries (after a checkpoint, entries
+# older than delta.logRetentionDuration, 30 days by default): a registered model pins the versions it learned
+# from, and time travel to them needs their log. Only `clinical-mlops lineage vacuum` removes files, and it
+# keeps every version a registered model refers to (lineage/retention.py).
+KEEP_LOG = PostCommitHookProperties(create_checkpoint=True, cleanup_expired_logs=False)
+
+
 def _commit(metadata: dict[str, Any] | None) -> CommitProperties | None:
     if not metadata:
         return None
@@ -64,7 +71,8 @@ def write(uri: str, data: pa.Table, *, mode: str = "overwrite", metadata: dict[s
     """One atomic commit: ``overwrite`` replaces the rows (and the schema), ``append`` adds them. The
     commit carries ``metadata``; returns the version written."""
     schema_mode = "overwrite" if mode == "overwrite" else None
-    write_deltalake(uri, data, mode=mode, schema_mode=schema_mode, commit_properties=_commit(metadata))
+    write_deltalake(uri, data, mode=mode, schema_mode=schema_mode, commit_properties=_commit(metadata),
+                    post_commithook_properties=KEEP_LOG)
     return DeltaRef(table=table or Path(uri).name, uri=uri, version=current_version(uri) or 0)
 
 
@@ -86,7 +94,7 @@ def upsert(
     name = table or Path(uri).name
     version = current_version(uri)
     if version is None:
-        write_deltalake(uri, data, mode="error", commit_properties=_commit(metadata))
+        write_deltalake(uri, data, mode="error", commit_properties=_commit(metadata), post_commithook_properties=KEEP_LOG)
         return WriteResult(name, uri, current_version(uri) or 0, data.num_rows, data.num_rows, 0, 0, True)
     if data.num_rows == 0:
         return WriteResult(name, uri, version, 0, 0, 0, 0, False)
@@ -97,6 +105,7 @@ def upsert(
         target_alias="t",
         merge_schema=True,
         commit_properties=_commit(metadata),
+        post_commithook_properties=KEEP_LOG,
     )
     update_predicate = f"t.{change_column} <> s.{change_column}" if change_column else None
     metrics = merger.when_matched_update_all(predicate=update_predicate).when_not_matched_insert_all().execute()

@@ -46,3 +46,29 @@ def test_dry_run_and_retention_period_delete_nothing(overwritten: str) -> None:
 def test_home_tables_are_found_under_nested_zone_dirs(overwritten: str, tmp_path: Path) -> None:
     write_deltalake(str(tmp_path / "gold" / "features" / "labs"), pa.table({"a": [1]}))
     assert delta_tables([tmp_path / "gold"]) == [str(tmp_path / "gold" / "features" / "labs"), overwritten]
+
+
+@pytest.mark.parametrize("ours", [True, False])
+def test_our_writes_never_expire_the_log_a_pinned_version_needs(tmp_path, ours):
+    """delta-rs removes log entries older than delta.logRetentionDuration after a checkpoint; our writes turn that
+    off (lakehouse.delta.KEEP_LOG), so version 0 stays reachable. The plain delta-rs write shows the test bites."""
+    import time
+
+    from deltalake.exceptions import TableNotFoundError
+
+    from lakehouse.delta import write
+
+    uri = str(tmp_path / "t")
+    write_deltalake(uri, pa.table({"x": [0]}),
+                    configuration={"delta.logRetentionDuration": "interval 0 seconds", "delta.checkpointInterval": "2"})
+    time.sleep(1.1)  # version 0's log entry is now past the (zero) retention
+    for i in range(1, 6):
+        if ours:
+            write(uri, pa.table({"x": [i]}), mode="append")
+        else:
+            write_deltalake(uri, pa.table({"x": [i]}), mode="append")
+    if ours:
+        assert DeltaTable(uri, version=0).to_pyarrow_table().column("x").to_pylist() == [0]
+    else:
+        with pytest.raises(TableNotFoundError):
+            DeltaTable(uri, version=0)
