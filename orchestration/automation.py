@@ -48,7 +48,6 @@ from dagster import (
 from assets.monitoring import DRIFT_KEY
 from assets.training_set import training_set_key
 from features.tasks import TASKS
-from orchestration.openlineage_hooks import OPENLINEAGE_HOOKS
 
 PIPELINE_JOB = "clinical_pipeline"  # orchestration/definitions.py (not imported: it imports this module)
 FEATURE_JOB = "feature_refresh"
@@ -69,13 +68,11 @@ retrain = define_asset_job(
     RETRAIN_JOB,
     selection=AssetSelection.assets(*map(training_set_key, TASKS)).downstream(),
     description="Rebuild the training sets from the current features, train, evaluate and gate, build bentos.",
-    hooks=OPENLINEAGE_HOOKS,
 )
 
 drift_check = define_asset_job(
     DRIFT_JOB, selection=AssetSelection.assets(DRIFT_KEY),
     description="PSI of recent gold features against each champion's training split (monitoring/feature_drift).",
-    hooks=OPENLINEAGE_HOOKS,
 )
 
 weekly_retrain = ScheduleDefinition(

@@ -33,7 +33,6 @@ clinical_pipeline = define_asset_job(
     PIPELINE_JOB,
     selection=AssetSelection.all(),
     description="Materialize the whole graph built so far, checks included (the README's demo).",
-    hooks=OPENLINEAGE_HOOKS,
 )
 
 feature_refresh = define_asset_job(
@@ -41,12 +40,16 @@ feature_refresh = define_asset_job(
     selection=AssetSelection.all() - AssetSelection.assets(*map(training_set_key, TASKS)).downstream(),
     description="Landing through the online store (checks included): refresh the serving features without "
                 "rebuilding training sets or models.",
-    hooks=OPENLINEAGE_HOOKS,
 )
 
+# OpenLineage hooks on the assets themselves, not on jobs: every job runs them, including the ad-hoc asset job
+# the UI's Materialize button launches
+ASSETS = [a.with_hooks(OPENLINEAGE_HOOKS) for a in (
+    landing_snapshot, bronze_tables, *DEID_ASSETS, *FEATURE_ASSETS, *FEAST_ASSETS, *TRAINING_SET_ASSETS,
+    *MODEL_ASSETS, *EVALUATION_ASSETS, *BENTO_ASSETS, *MONITORING_ASSETS)]
+
 defs = Definitions(
-    assets=[landing_snapshot, bronze_tables, *DEID_ASSETS, *FEATURE_ASSETS, *FEAST_ASSETS,
-            *TRAINING_SET_ASSETS, *MODEL_ASSETS, *EVALUATION_ASSETS, *BENTO_ASSETS, *MONITORING_ASSETS],
+    assets=ASSETS,
     asset_checks=[*INGESTION_CHECKS, *DEID_CHECKS, *FEATURE_CHECKS, *TRAINING_SET_CHECKS, *EVALUATION_CHECKS],
     jobs=[clinical_pipeline, feature_refresh, *AUTOMATION_JOBS],
     schedules=SCHEDULES,

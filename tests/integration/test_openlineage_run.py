@@ -49,10 +49,10 @@ class Ran:
 
 
 def _run(home: Path, assets: list, *, raise_on_error: bool = True) -> Ran:
-    """Materialize ``assets`` with the hooks, as the platform's jobs do; returns the result and the run's
-    warning-level log messages."""
-    job = define_asset_job("ol_test", hooks=OPENLINEAGE_HOOKS)
-    defs = Definitions(assets=assets, jobs=[job], resources={
+    """Materialize ``assets`` with the hooks on the assets, as orchestration/definitions.py attaches them (so any
+    job runs them); returns the result and the run's warning-level log messages."""
+    job = define_asset_job("ol_test")
+    defs = Definitions(assets=[a.with_hooks(OPENLINEAGE_HOOKS) for a in assets], jobs=[job], resources={
         "platform": PlatformResource(home=str(home)), "io_manager": RefIOManager(home=str(home))})
     with DagsterInstance.ephemeral() as instance:
         result = defs.resolve_job_def("ol_test").execute_in_process(instance=instance, raise_on_error=raise_on_error)
@@ -185,3 +185,13 @@ def test_an_unreachable_endpoint_never_fails_the_run(home, monkeypatch, free_por
     warning = next(w for w in result.warnings if "OpenLineage" in w)
     assert "landing__snapshot" in warning and f"127.0.0.1:{free_port}/api/v1/lineage" in warning
     assert "ConnectionError" in warning or "Max retries" in warning, warning
+
+
+def test_every_platform_asset_carries_the_hooks():
+    """Hooks sit on the assets, so the UI's ad-hoc asset job emits events as the named jobs do."""
+    from orchestration.definitions import defs
+
+    assets = list(defs.resolve_all_asset_specs())
+    assert assets
+    for assets_def in defs.assets:
+        assert OPENLINEAGE_HOOKS <= set(assets_def.hook_defs), assets_def.keys
