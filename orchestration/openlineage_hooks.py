@@ -1,4 +1,4 @@
-"""OpenLineage run events for every asset step, as Dagster success/failure hooks on the jobs.
+"""OpenLineage run events for every asset step, as Dagster success/failure hooks on every asset.
 
 What we chose and why: Dagster 1.13 has no "step started" hook, and the alternatives are worse for this
 contract — a sensor tailing the event log needs the daemon and cannot see the exact refs a step loaded, and
