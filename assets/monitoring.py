@@ -33,14 +33,6 @@ TRAINED = [task for task in TASKS.values() if task.train]
 DRIFT_VIEWS = sorted({view for task in TRAINED for view in task.feature_views})
 
 
-def _reference(settings, task):
-    from monitoring.reference import champion_reference, latest_training_set
-
-    local_db = settings.mlflow_tracking_uri is None and not (settings.mlflow_home / "mlflow.db").exists()
-    champion = None if local_db else champion_reference(settings.tracking_uri, task.registered_model)
-    return champion or latest_training_set(table_uri(settings.gold, f"training_set_{task.name}"))
-
-
 @asset(key=DRIFT_KEY, group_name="monitoring", kinds={"delta"},
        ins={view: AssetIn(key=feature_key(view)) for view in DRIFT_VIEWS},
        check_specs=[AssetCheckSpec(DRIFT_CHECK, asset=DRIFT_KEY, description="Max PSI of every trained task's "
@@ -49,6 +41,7 @@ def _reference(settings, task):
                    "gold row in the recent window) against the champion's training split; appended to "
                    "gold/feature_drift.")
 def feature_drift(context: AssetExecutionContext, platform: PlatformResource, **views: DeltaRef):
+    from monitoring.reference import reference_for
     from monitoring.task_drift import DRIFT_SCHEMA, measure_task
 
     settings = platform.settings
@@ -56,7 +49,7 @@ def feature_drift(context: AssetExecutionContext, platform: PlatformResource, **
     now = datetime.now(timezone.utc)
     rows, tasks, references = [], {}, {}
     for task in TRAINED:
-        reference = _reference(settings, task)
+        reference = reference_for(settings, task)
         measured = measure_task(task, reference, views, threshold=threshold, recent_days=settings.drift_recent_days,
                                 bins=settings.drift_bins, min_rows=settings.drift_min_rows, measured_at=now,
                                 run_id=context.run.run_id)

@@ -9,6 +9,7 @@ from __future__ import annotations
 import hashlib
 from dataclasses import asdict, dataclass
 from pathlib import Path
+from typing import Iterator
 
 import orjson
 from pydantic import BaseModel
@@ -58,16 +59,20 @@ def manifest_digest(entries: list[ManifestEntry] | tuple[ManifestEntry, ...]) ->
     return hashlib.sha256(canonical).hexdigest()
 
 
+def visible_files(root: Path) -> Iterator[tuple[Path, str]]:
+    """(path, path relative to ``root``) of every file under ``root``, sorted, outside hidden directories."""
+    for path in sorted(p for p in root.rglob("*") if p.is_file()):
+        if not any(part.startswith(".") for part in path.relative_to(root).parts):
+            yield path, path.relative_to(root).as_posix()
+
+
 def take_snapshot(root: Path) -> LandingSnapshot:
     """Hash every FHIR file under ``root`` (recursively). Never modifies anything."""
     root = Path(root).resolve()
     if not root.is_dir():
         raise FileNotFoundError(f"landing directory does not exist or is not a directory: {root}")
     entries, ignored = [], []
-    for path in sorted(p for p in root.rglob("*") if p.is_file()):
-        rel = path.relative_to(root).as_posix()
-        if any(part.startswith(".") for part in path.relative_to(root).parts):
-            continue
+    for path, rel in visible_files(root):
         if not is_fhir_file(path):
             ignored.append(rel)
             continue

@@ -112,7 +112,7 @@ def vacuum_home(settings, *, retention_hours: int = 168, dry_run: bool = False,
                 client=None) -> tuple[Protected, list[VacuumResult]]:
     """Vacuum every Delta table of a home's bronze, silver and gold zones, protecting every version a
     registered model refers to."""
-    from .trace import registry_client
+    from evaluation.registry import client as registry_client
 
     paths = HomePaths.of(settings)
     tag_sets = registered_tag_sets(client or registry_client(settings.tracking_uri))

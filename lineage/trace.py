@@ -303,14 +303,10 @@ def landing_manifest(paths: HomePaths, snapshot_id: str) -> dict[str, Any]:
             "files": rows.num_rows, "total_bytes": int(pc.sum(rows.column("size")).as_py() or 0)}
 
 
-def registry_client(tracking_uri: str):
-    from mlflow import MlflowClient
-
-    return MlflowClient(tracking_uri=tracking_uri, registry_uri=tracking_uri)
-
-
 def trace_in_home(settings, name: str, ref: str) -> dict[str, Any]:
     """``trace_model`` against a home's registry, Delta logs, landing manifest and Bento store."""
+    from evaluation.registry import client as registry_client
+
     client = registry_client(settings.tracking_uri)
     paths = HomePaths.of(settings)
     mv = resolve_version(client, name, ref)

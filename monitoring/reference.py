@@ -7,7 +7,7 @@ from pathlib import Path
 
 import polars as pl
 
-from lakehouse.delta import DeltaRef, current_version
+from lakehouse.delta import DeltaRef, current_version, table_uri
 
 
 @dataclass(frozen=True)
@@ -43,3 +43,10 @@ def training_split(ref: DeltaRef, columns: list[str]) -> pl.DataFrame:
     available = {f.name for f in ref.open().schema().fields}
     frame = pl.from_arrow(ref.read(columns=[c for c in ["split", *columns] if c in available]))
     return frame.filter(pl.col("split") == "train").drop("split")
+
+
+def reference_for(settings, task) -> Reference | None:
+    """The champion's training set; before any champion (or any local registry), the task's latest training set."""
+    local_db = settings.mlflow_tracking_uri is None and not (settings.mlflow_home / "mlflow.db").exists()
+    champion = None if local_db else champion_reference(settings.tracking_uri, task.registered_model)
+    return champion or latest_training_set(table_uri(settings.gold, f"training_set_{task.name}"))

@@ -1,5 +1,5 @@
 """What runs when: the weekly retrain schedule, the landing-zone sensor, the drift sensor, the run-failure
-recorder (docs/automation.md). Turn them on with ``dagster-daemon`` running (``python -m orchestration.automation``
+recorder (docs/automation.md). Turn them on with ``dagster-daemon`` running (``clinical-mlops daemon``
 starts it on this code location) and the UI's Automation page or ``dagster schedule|sensor start``.
 
 - ``weekly_retrain`` (``RETRAIN_CRON`` in ``RETRAIN_TIMEZONE``): job ``retrain`` = the training sets and
@@ -46,6 +46,7 @@ from dagster import (
 )
 
 from assets.monitoring import DRIFT_KEY
+from orchestration.run import innermost_error
 from assets.training_set import training_set_key
 from features.tasks import TASKS
 
@@ -97,15 +98,14 @@ def _settings():
 def landing_fingerprint(root: Path) -> tuple[str, int, float]:
     """(digest of the sorted (path, size, mtime_ns) of the FHIR files, file count, newest mtime): no file
     contents are read, so it is cheap enough for every evaluation."""
-    from ingestion.landing import is_fhir_file
+    from ingestion.landing import is_fhir_file, visible_files
 
     entries, newest = [], 0.0
-    for path in sorted(p for p in root.rglob("*") if p.is_file()):
-        rel = path.relative_to(root)
-        if any(part.startswith(".") for part in rel.parts) or not is_fhir_file(path):
+    for path, rel in visible_files(root):
+        if not is_fhir_file(path):
             continue
         stat = path.stat()
-        entries.append([rel.as_posix(), stat.st_size, stat.st_mtime_ns])
+        entries.append([rel, stat.st_size, stat.st_mtime_ns])
         newest = max(newest, stat.st_mtime)
     return hashlib.sha256(json.dumps(entries).encode()).hexdigest(), len(entries), newest
 
@@ -183,9 +183,7 @@ def failure_record(context: RunFailureSensorContext) -> dict:
     steps = []
     for event in context.get_step_failure_events():
         error = getattr(event.event_specific_data, "error", None)
-        cause = error
-        while getattr(cause, "cause", None) is not None:
-            cause = cause.cause
+        cause = innermost_error(error) if error is not None else None
         steps.append({"step": event.step_key,
                       "error": (cause.message.strip() if cause else event.message) or "",
                       "error_class": getattr(cause, "cls_name", None)})

@@ -78,11 +78,16 @@ def _plain(value: Any) -> Any:
     return getattr(value, "value", value)
 
 
-def _root_cause(error: Any) -> str:
-    """The innermost error's message: what actually went wrong, not Dagster's wrapper."""
+def innermost_error(error: Any) -> Any:
+    """The innermost of a chain of Dagster SerializableErrorInfo causes: what actually went wrong."""
     while getattr(error, "cause", None) is not None:
         error = error.cause
-    return error.message.strip()
+    return error
+
+
+def _root_cause(error: Any) -> str:
+    """The innermost error's message, not Dagster's wrapper."""
+    return innermost_error(error).message.strip()
 
 
 def run_pipeline(settings: Settings, job_name: str | None = None, log_level: str = "WARNING") -> PipelineSummary:
