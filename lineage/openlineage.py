@@ -182,7 +182,7 @@ def datasets_of_all(refs: Iterable[Any], naming: Naming) -> list[LineageDataset]
 
 def output_datasets_of(refs: Iterable[Any], naming: Naming) -> list[LineageDataset]:
     """What a step wrote. An evaluation writes its Delta row and only *reads* the model it evaluated, so the
-    model is not one of its outputs (see :func:`inputs_implied_by_outputs`)."""
+    model is not one of its outputs (it is an input: the IO manager loaded its ModelRef)."""
     out = []
     for ref in refs:
         out.append(ref.evaluations if type(ref).__name__ == "EvaluationRef" else ref)
