@@ -26,8 +26,10 @@ from deid.notes import NoteDeidentifier
 from deid.report import REPORT_TABLE, build_report, markdown, write_report
 from deid.runtime import key_from_settings, policy_from_settings
 from deid.silver import RUNS_TABLE, build_silver, run_record
+from deid.spark import build_silver_spark
 from deid.structured import SPECS
 from lakehouse.delta import DeltaRef, commit_metadata_of, current_version, table_uri
+from lakehouse.spark import engine_session
 from orchestration.resources import PlatformResource, commit_metadata
 
 SILVER_TABLES = list(SPECS)
@@ -55,16 +57,19 @@ def silver_tables(context: AssetExecutionContext, platform: PlatformResource, **
     settings = platform.settings
     policy, key = policy_from_settings(settings), key_from_settings(settings)
     refs = {name.removeprefix("bronze_"): ref for name, ref in bronze.items()}
-    build = build_silver(refs, settings.silver, key=key, policy=policy,
-                         text_deidentifier=NoteDeidentifier(key, policy),
-                         commit_metadata=lambda asset: commit_metadata(context, asset),
-                         on_table=lambda name: context.log.debug(f"de-identifying {name}"),
-                         workers=settings.deid_workers)
+    common = dict(key=key, policy=policy, text_deidentifier=NoteDeidentifier(key, policy),
+                  commit_metadata=lambda asset: commit_metadata(context, asset),
+                  on_table=lambda name: context.log.debug(f"de-identifying {name}"))
+    if settings.engine == "spark":
+        with engine_session(settings.spark_master, settings.spark_home) as spark:
+            build = build_silver_spark(refs, settings.silver, spark, **common)
+    else:
+        build = build_silver(refs, settings.silver, workers=settings.deid_workers, **common)
     context.log.info(("rebuilt" if build.rebuilt else "already current:") +
                      f" silver from bronze versions {build.bronze_versions}; policy {policy.version} "
                      f"({policy.date_mode}), key fingerprint {key.fingerprint}")
     common = {**policy.describe(), "deid_key_fingerprint": key.fingerprint, "deid_input_digest": build.input_digest,
-              "rebuilt": build.rebuilt}
+              "rebuilt": build.rebuilt, "engine": settings.engine}
     for name in SILVER_TABLES:
         ref = build.refs[name]
         yield Output(ref, output_name=name, data_version=DataVersion(str(ref.version)), metadata={

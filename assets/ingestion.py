@@ -17,7 +17,9 @@ from dagster import (
 from ingestion.bronze_tables import AUDIT_TABLE, QUARANTINE_TABLE, SNAPSHOT_TABLE, TABLES
 from ingestion.ingest import BRONZE_OUTPUTS, ingest_snapshot, record_snapshot
 from ingestion.landing import SnapshotRef, take_snapshot
+from ingestion.spark import ingest_snapshot_spark
 from lakehouse.delta import row_count
+from lakehouse.spark import engine_session
 from orchestration.resources import PlatformResource, commit_metadata
 
 LANDING_KEY = ["landing", "snapshot"]
@@ -61,16 +63,18 @@ def landing_snapshot(context: AssetExecutionContext, platform: PlatformResource)
 def bronze_tables(context: AssetExecutionContext, platform: PlatformResource,
                   snapshot: SnapshotRef) -> Iterator[Output]:
     settings = platform.settings
-    report = ingest_snapshot(
-        snapshot.load(),
-        settings.bronze,
-        commit_metadata=lambda name: commit_metadata(context, f"bronze/{name}"),
-        run_id=context.run.run_id,
-        batch_rows=settings.ingest_batch_rows,
-        on_file=lambda path: context.log.debug(f"ingested {path}"),
-    )
+    common = dict(commit_metadata=lambda name: commit_metadata(context, f"bronze/{name}"), run_id=context.run.run_id,
+                  batch_rows=settings.ingest_batch_rows)
+    if settings.engine == "spark":
+        with engine_session(settings.spark_master, settings.spark_home) as spark:
+            report = ingest_snapshot_spark(snapshot.load(), settings.bronze, spark,
+                                           staging_root=settings.spark_home / "staging", **common)
+    else:
+        report = ingest_snapshot(snapshot.load(), settings.bronze,
+                                 on_file=lambda path: context.log.debug(f"ingested {path}"), **common)
     totals = report.totals
-    context.log.info(f"snapshot {snapshot.snapshot_id[:12]}: read {totals.read}, written {totals.written}, "
+    context.log.info(f"snapshot {snapshot.snapshot_id[:12]} ({settings.engine} engine): read {totals.read}, "
+                     f"written {totals.written}, "
                      f"quarantined {totals.quarantined} in {report.seconds:.1f}s")
     for name in BRONZE_OUTPUTS:
         write = report.writes[name]
@@ -84,4 +88,5 @@ def bronze_tables(context: AssetExecutionContext, platform: PlatformResource,
             "updated": write.updated,
             "unchanged": write.unchanged,
             "upstream_manifest_version": snapshot.manifest.version,
+            "engine": settings.engine,
         })

@@ -112,6 +112,13 @@ class Settings(BaseSettings):
     ingest_batch_rows: int = Field(
         default=50_000, ge=1, description="Resources parsed per Arrow batch during ingestion."
     )
+    engine: Literal["local", "spark"] = Field(
+        default="local", description="Engine of ingestion parsing and de-identification: `local` (Arrow/Polars in "
+                                     "process) or `spark` (the same Arrow-batch functions under PySpark mapInArrow; "
+                                     "needs Java 17+). Both write the same bronze and silver tables.")
+    spark_master: str = Field(
+        default="local[2]", description="Spark master of the spark engine: local[N] (in process), spark://host:7077 "
+                                        "or k8s://https://... (a cluster whose executors share the lakehouse path).")
 
     @cached_property
     def root(self) -> Path:
@@ -179,6 +186,11 @@ class Settings(BaseSettings):
     @property
     def bentoml_home(self) -> Path:
         return self.root / "bentoml"
+
+    @property
+    def spark_home(self) -> Path:
+        """Scratch of the spark engine: shuffle spill and staged parquet (removed after each run)."""
+        return self.root / "spark"
 
     def ensure_layout(self) -> None:
         """Create the zone directories (idempotent)."""

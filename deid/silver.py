@@ -96,17 +96,10 @@ def build_silver(
     force: bool = False,
     workers: int = 1,
 ) -> SilverBuild:
-    missing = set(SPECS) - set(bronze)
-    if missing:
-        raise ValueError(f"silver needs every bronze table; missing {sorted(missing)}")
     digest = input_digest(bronze, policy, key)
-    versions = {n: r.version for n, r in bronze.items()}
-    uris = {n: table_uri(silver_dir, n) for n in SPECS}
-    if not force and all(_current_digest(u) == digest for u in uris.values()):
-        refs = {n: DeltaRef(table=n, uri=u, version=current_version(u) or 0) for n, u in uris.items()}
-        return SilverBuild(refs, digest, False, versions,
-                           rows={n: row_count(r.uri, r.version) for n, r in refs.items()})
-
+    current = current_build(bronze, silver_dir, digest)
+    if current is not None and not force:
+        return current
     started = time.perf_counter()
     frames = read_bronze(bronze)
     read_s = time.perf_counter() - started
@@ -114,22 +107,47 @@ def build_silver(
     build_s = time.perf_counter() - started - read_s
     snapshot_ids = sorted({s for f in frames.values() if "snapshot_id" in f.columns
                            for s in f["snapshot_id"].unique().drop_nulls().to_list()})
+    meta = silver_metadata(bronze, policy, key, digest, snapshot_ids, commit_metadata, engine="local")
+    refs = {name: write(table_uri(silver_dir, name), frame.to_arrow(), metadata=meta(name), table=name)
+            for name, frame in result.tables.items()}
+    write_s = time.perf_counter() - started - read_s - build_s
+    build = SilverBuild(refs, digest, True, {n: r.version for n, r in bronze.items()}, result.replacements,
+                        result.texts, {n: f.height for n, f in result.tables.items()},
+                        {"read": read_s, "deidentify": build_s, "write": write_s})
+    record_run(silver_dir, build, policy, key, snapshot_ids, commit_metadata(f"silver/{RUNS_TABLE}"))
+    return build
+
+
+def current_build(bronze: dict[str, DeltaRef], silver_dir: Path, digest: str) -> SilverBuild | None:
+    """The silver tables as they are, when every one already carries the digest of these inputs (nothing to do)."""
+    missing = set(SPECS) - set(bronze)
+    if missing:
+        raise ValueError(f"silver needs every bronze table; missing {sorted(missing)}")
+    uris = {n: table_uri(silver_dir, n) for n in SPECS}
+    if not all(_current_digest(u) == digest for u in uris.values()):
+        return None
+    refs = {n: DeltaRef(table=n, uri=u, version=current_version(u) or 0) for n, u in uris.items()}
+    return SilverBuild(refs, digest, False, {n: r.version for n, r in bronze.items()},
+                       rows={n: row_count(r.uri, r.version) for n, r in refs.items()})
+
+
+def silver_metadata(bronze: dict[str, DeltaRef], policy: DeidPolicy, key: DeidKey, digest: str,
+                    snapshot_ids: list[str], commit_metadata: Callable[[str], dict[str, Any]],
+                    **extra: Any) -> Callable[[str], dict[str, Any]]:
+    """The commit metadata of each silver table: who wrote it, the policy and key, and what it was built from."""
+    versions = {n: r.version for n, r in bronze.items()}
     landing = landing_snapshot(bronze)
-    refs = {}
-    for name, frame in result.tables.items():
-        meta = {**commit_metadata(f"silver/{name}"), **policy.describe(),
+
+    def meta(name: str) -> dict[str, Any]:
+        return {**commit_metadata(f"silver/{name}"), **policy.describe(),
                 "deid_key_fingerprint": key.fingerprint, "deid_input_digest": digest,
                 "bronze_table": name, "bronze_version": versions[name],
                 "bronze_versions": orjson.dumps(versions).decode(),
                 # so lineage downstream never has to open bronze (even its log) to name the landing snapshot
-                "landing_snapshot_id": landing, "landing_snapshot_ids": orjson.dumps(snapshot_ids).decode()}
-        refs[name] = write(uris[name], frame.to_arrow(), metadata=meta, table=name)
-    write_s = time.perf_counter() - started - read_s - build_s
-    build = SilverBuild(refs, digest, True, versions, result.replacements, result.texts,
-                        {n: f.height for n, f in result.tables.items()},
-                        {"read": read_s, "deidentify": build_s, "write": write_s})
-    _record_run(silver_dir, build, policy, key, snapshot_ids, commit_metadata(f"silver/{RUNS_TABLE}"))
-    return build
+                "landing_snapshot_id": landing, "landing_snapshot_ids": orjson.dumps(snapshot_ids).decode(),
+                **extra}
+
+    return meta
 
 
 def landing_snapshot(bronze: dict[str, DeltaRef]) -> str | None:
@@ -144,7 +162,7 @@ def landing_snapshot(bronze: dict[str, DeltaRef]) -> str | None:
     return newest[1] if newest else None
 
 
-def _record_run(silver_dir: Path, build: SilverBuild, policy: DeidPolicy, key: DeidKey,
+def record_run(silver_dir: Path, build: SilverBuild, policy: DeidPolicy, key: DeidKey,
                 snapshot_ids: list[str], meta: dict[str, Any]) -> None:
     from datetime import datetime, timezone
 

@@ -134,6 +134,11 @@ class SilverResult:
     pseudonymized_patients: int = 0
 
 
+def shared_flag(column: str) -> str:
+    """The optional boolean column that marks a free-text value shared by several patients table-wide."""
+    return f"{column}__shared"
+
+
 def age_band_expr(years: pl.Expr, ceiling: int) -> pl.Expr:
     expr = pl.when(years >= ceiling).then(pl.lit(f"{ceiling}+"))
     for low, high in AGE_BANDS:
@@ -188,13 +193,16 @@ class SilverBuilder:
         """patient_key -> patient_id, shift_days, first/last event (anchor and age as-of)."""
         keys = pl.concat([bronze[n].select(pl.col("patient_key").cast(pl.String))
                           for n, s in SPECS.items() if s.patient_scoped and n in bronze and bronze[n].height])
-        keys = keys.drop_nulls().unique()
+        return self.key_context(keys.drop_nulls().unique()).join(patient_timeline(bronze), on="patient_key", how="left")
+
+    def key_context(self, keys: pl.DataFrame) -> pl.DataFrame:
+        """Distinct patient keys -> patient_id (keyed pseudonym) and shift_days: a function of each key alone,
+        so any slice of the keys can be done apart (the Spark engine maps it over batches)."""
         shifts = shift_days_map(keys["patient_key"], self.key, self.policy.shift_min_days, self.policy.shift_max_days)
-        context = keys.with_columns(
+        return keys.with_columns(
             pseudonymize(keys, "patient_key", self.key, "patient", alias="patient_id"),
             pl.col("patient_key").replace_strict(shifts, return_dtype=pl.Int32).alias("shift_days"),
         )
-        return context.join(patient_timeline(bronze), on="patient_key", how="left")
 
     def _known(self, patients: pl.DataFrame | None) -> dict[str, KnownIdentifiers]:
         if patients is None or patients.height == 0:
@@ -230,8 +238,14 @@ class SilverBuilder:
         cols = ["patient_key", "shift_days", column] if has_patient else [column]
         distinct = frame.select(cols).filter(pl.col(column).is_not_null()).unique().sort(cols[0])
         # screening pays off only for texts shared by several patients; a text seen once goes straight
-        # to the note path (notes are all distinct: screening them would detect twice)
-        shared = distinct.group_by(column).len().filter(pl.col("len") > 1)[column].to_list()
+        # to the note path (notes are all distinct: screening them would detect twice). A caller that sees
+        # only a slice of the table (the Spark engine) says which texts are shared in the whole table.
+        flag = shared_flag(column)
+        if flag in frame.columns:
+            shared = frame.filter(pl.col(flag))[column].unique().drop_nulls().to_list()
+            frame = frame.drop(flag)
+        else:
+            shared = distinct.group_by(column).len().filter(pl.col("len") > 1)[column].to_list()
         screened = dict.fromkeys(distinct[column].to_list(), False)
         screened.update({text: not self.detect(text) for text in shared})
         spellings: dict[str, tuple[str, ...]] = {}

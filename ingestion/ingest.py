@@ -21,6 +21,7 @@ from typing import Any, Callable, Iterable
 import polars as pl
 import pyarrow as pa
 import pyarrow.compute as pc
+import pyarrow.dataset as ds
 
 from ingestion.bronze_tables import (
     AUDIT_SCHEMA,
@@ -303,37 +304,54 @@ def ingest_snapshot(
     vectorized: bool = True,
     workers: int = 2,
     on_file: Callable[[str], None] | None = None,
+    now: datetime | None = None,
 ) -> IngestReport:
-    """Parse every file of ``snapshot`` and upsert the bronze tables (one commit per table)."""
+    """Parse every file of ``snapshot`` and upsert the bronze tables (one commit per table). ``now`` (default:
+    the current time) is the ingestion time stamped on every row."""
     started = time.perf_counter()
     parser = SnapshotParser(snapshot, batch_rows=batch_rows, vectorized=vectorized)
+    parser.now = now or parser.now
     parser.parse_files(snapshot.files, workers=workers, on_file=on_file)
     parsed_at = time.perf_counter()
     tables, duplicates = parser.tables()
     collapsed_at = time.perf_counter()
+    writes = write_bronze(bronze_dir, snapshot.snapshot_id, tables, parser.quarantine_table(),
+                          parser.audit_table(run_id), commit_metadata, extra_metadata={"engine": "local"})
+    finished = time.perf_counter()
+    phases = {"parse": parsed_at - started, "collapse_duplicates": collapsed_at - parsed_at,
+              "write_delta": finished - collapsed_at}
+    return report_of(snapshot, parser.per_file, duplicates, writes, parser.reasons, finished - started, phases)
 
+
+def write_bronze(bronze_dir: Path, snapshot_id: str, tables: dict[str, pa.Table | ds.Dataset],
+                 quarantine: pa.Table, audit: pa.Table, commit_metadata: CommitMetadata | None = None,
+                 extra_metadata: dict[str, Any] | None = None) -> dict[str, WriteResult]:
+    """Upsert the parsed tables and the quarantine (one atomic commit each), then the audit: the record that
+    this snapshot was ingested is written last. Shared by both engines."""
     def meta(name: str) -> dict[str, Any]:
-        base = {"snapshot_id": snapshot.snapshot_id, "writer": "clinical-mlops ingest", **code_version()}
+        base = {"snapshot_id": snapshot_id, "writer": "clinical-mlops ingest", **code_version(),
+                **(extra_metadata or {})}
         return {**base, **(commit_metadata(name) if commit_metadata else {})}
 
     jobs = {name: (data, "resource_key", "raw_json") for name, data in tables.items()}
-    jobs[QUARANTINE_TABLE] = (parser.quarantine_table(), "quarantine_key", "reason")
-    # one atomic commit per table; delta-rs releases the GIL, so tables are written concurrently
+    jobs[QUARANTINE_TABLE] = (quarantine, "quarantine_key", "reason")
+    # delta-rs releases the GIL, so tables are written concurrently
     with ThreadPoolExecutor(max_workers=4) as pool:
         futures = {name: pool.submit(upsert, table_uri(bronze_dir, name), data, key=key, change_column=change,
                                      metadata=meta(name)) for name, (data, key, change) in jobs.items()}
         writes: dict[str, WriteResult] = {name: future.result() for name, future in futures.items()}
-    # the audit is written last: it is the record that this snapshot was ingested
-    writes[AUDIT_TABLE] = upsert(table_uri(bronze_dir, AUDIT_TABLE), parser.audit_table(run_id),
-                                 key="audit_key", change_column="counts", metadata=meta(AUDIT_TABLE))
+    writes[AUDIT_TABLE] = upsert(table_uri(bronze_dir, AUDIT_TABLE), audit, key="audit_key", change_column="counts",
+                                 metadata=meta(AUDIT_TABLE))
+    return writes
+
+
+def report_of(snapshot: LandingSnapshot, per_file: dict[tuple[str, str], TypeCounts], duplicates: int,
+              writes: dict[str, WriteResult], reasons: Counter, seconds: float,
+              phases: dict[str, float]) -> IngestReport:
     per_type: dict[str, TypeCounts] = defaultdict(TypeCounts)
-    for (_, rtype), counts in parser.per_file.items():
+    for (_, rtype), counts in per_file.items():
         per_type[rtype].add(counts)
-    finished = time.perf_counter()
-    phases = {"parse": parsed_at - started, "collapse_duplicates": collapsed_at - parsed_at,
-              "write_delta": finished - collapsed_at}
-    return IngestReport(snapshot, dict(per_type), dict(parser.per_file), duplicates, writes,
-                        parser.reasons, finished - started, phases)
+    return IngestReport(snapshot, dict(per_type), dict(per_file), duplicates, writes, reasons, seconds, phases)
 
 
 def record_snapshot(snapshot: LandingSnapshot, bronze_dir: Path, metadata: dict[str, Any] | None = None) -> WriteResult:

@@ -8,6 +8,7 @@ from pathlib import Path
 from typing import Any
 
 import pyarrow as pa
+import pyarrow.dataset as ds
 from deltalake import CommitProperties, DeltaTable, PostCommitHookProperties, write_deltalake
 from deltalake.exceptions import TableNotFoundError
 from pydantic import BaseModel
@@ -60,7 +61,7 @@ def current_version(uri: str) -> int | None:
 KEEP_LOG = PostCommitHookProperties(create_checkpoint=True, cleanup_expired_logs=False)
 
 
-def _commit(metadata: dict[str, Any] | None) -> CommitProperties | None:
+def commit_properties(metadata: dict[str, Any] | None) -> CommitProperties | None:
     if not metadata:
         return None
     return CommitProperties(custom_metadata={k: str(v) for k, v in metadata.items() if v is not None})
@@ -71,14 +72,14 @@ def write(uri: str, data: pa.Table, *, mode: str = "overwrite", metadata: dict[s
     """One atomic commit: ``overwrite`` replaces the rows (and the schema), ``append`` adds them. The
     commit carries ``metadata``; returns the version written."""
     schema_mode = "overwrite" if mode == "overwrite" else None
-    write_deltalake(uri, data, mode=mode, schema_mode=schema_mode, commit_properties=_commit(metadata),
+    write_deltalake(uri, data, mode=mode, schema_mode=schema_mode, commit_properties=commit_properties(metadata),
                     post_commithook_properties=KEEP_LOG)
     return DeltaRef(table=table or Path(uri).name, uri=uri, version=current_version(uri) or 0)
 
 
 def upsert(
     uri: str,
-    data: pa.Table,
+    data: pa.Table | ds.Dataset,
     *,
     key: str,
     change_column: str | None = None,
@@ -93,28 +94,32 @@ def upsert(
     """
     name = table or Path(uri).name
     version = current_version(uri)
+    rows = data.num_rows if isinstance(data, pa.Table) else data.count_rows()
     if version is None:
-        write_deltalake(uri, data, mode="error", commit_properties=_commit(metadata), post_commithook_properties=KEEP_LOG)
-        return WriteResult(name, uri, current_version(uri) or 0, data.num_rows, data.num_rows, 0, 0, True)
-    if data.num_rows == 0:
+        write_deltalake(uri, _stream(data), mode="error", commit_properties=commit_properties(metadata),
+                        post_commithook_properties=KEEP_LOG)
+        return WriteResult(name, uri, current_version(uri) or 0, rows, rows, 0, 0, True)
+    if rows == 0:
         return WriteResult(name, uri, version, 0, 0, 0, 0, False)
     merger = DeltaTable(uri).merge(
-        data,
+        _stream(data),
         predicate=f"t.{key} = s.{key}",
         source_alias="s",
         target_alias="t",
         merge_schema=True,
-        commit_properties=_commit(metadata),
+        commit_properties=commit_properties(metadata),
         post_commithook_properties=KEEP_LOG,
     )
     update_predicate = f"t.{change_column} <> s.{change_column}" if change_column else None
     metrics = merger.when_matched_update_all(predicate=update_predicate).when_not_matched_insert_all().execute()
     inserted = int(metrics.get("num_target_rows_inserted", 0))
     updated = int(metrics.get("num_target_rows_updated", 0))
-    return WriteResult(
-        name, uri, current_version(uri) or 0, data.num_rows, inserted, updated,
-        data.num_rows - inserted - updated, False,
-    )
+    return WriteResult(name, uri, current_version(uri) or 0, rows, inserted, updated, rows - inserted - updated, False)
+
+
+def _stream(data: pa.Table | ds.Dataset) -> pa.Table | pa.RecordBatchReader:
+    """A dataset (e.g. parquet staged by Spark) streams into delta-rs in batches instead of being loaded whole."""
+    return data if isinstance(data, pa.Table) else data.scanner().to_reader()
 
 
 def commit_metadata_of(uri: str, version: int) -> dict[str, Any]:

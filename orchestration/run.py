@@ -110,6 +110,7 @@ def run_pipeline(settings: Settings, job_name: str | None = None, log_level: str
                 "rows": meta.get("row_count"),
                 "snapshot_id": meta.get("snapshot_id"),
                 "table_uri": meta.get("table_uri", meta.get("manifest_table")),
+                "engine": meta.get("engine"),
             })
             if mat.asset_key.to_user_string().startswith("gold/index_events_"):
                 summary.tasks[mat.asset_key.to_user_string().removeprefix("gold/index_events_")] = {

@@ -1,0 +1,169 @@
+"""Landing -> bronze under Spark (``CLINICAL_MLOPS_ENGINE=spark``): the local engine's parser, distributed.
+
+1. The snapshot's files become a Spark DataFrame (one row per file, manifest order kept as ``file_index``).
+2. ``mapInArrow`` runs ``SnapshotParser.parse_file`` (the very function the local engine runs) on each file in a
+   task and yields, per file, one row per bronze table holding that table's Arrow data (IPC), the file's
+   quarantined resources, and its read/written/quarantined counts.
+3. Per bronze table, a second ``mapInArrow`` opens those payloads into typed rows; a resource repeated in the
+   snapshot is collapsed in Spark (the last occurrence in manifest and file order wins, as locally).
+4. Spark writes each table's rows as parquet to a staging area, and the same ``write_bronze`` as the local
+   engine merges them into bronze with delta-rs, streaming from the staged files: one atomic commit per table,
+   the audit last. Quarantine and counts are small and gathered on the driver.
+"""
+
+from __future__ import annotations
+
+import shutil
+import time
+from collections import Counter, defaultdict
+from collections.abc import Iterator
+from datetime import datetime, timezone
+from pathlib import Path
+
+import orjson
+import pyarrow as pa
+import pyarrow.dataset as ds
+
+from ingestion.bronze_tables import QUARANTINE_SCHEMA, QUARANTINE_TABLE, TABLES
+from ingestion.ingest import CommitMetadata, IngestReport, SnapshotParser, TypeCounts, report_of, write_bronze
+from ingestion.landing import LandingSnapshot
+from lakehouse.spark import map_in_arrow, staging_area
+
+PARSED_SCHEMA = pa.schema([("file_index", pa.int64()), ("offset", pa.int64()), ("kind", pa.string()),
+                           ("name", pa.string()), ("payload", pa.binary())])
+CHUNK_ROWS = 20_000  # rows per payload: a large file's table travels in pieces, never as one huge value
+ORDER = ("__file", "__row")  # where a row came from: manifest position, then position in the file's output
+
+
+def _ipc(table: pa.Table) -> bytes:
+    sink = pa.BufferOutputStream()
+    with pa.ipc.new_stream(sink, table.schema) as writer:
+        writer.write_table(table)
+    return sink.getvalue().to_pybytes()
+
+
+def parse_file_rows(snapshot: LandingSnapshot, index: int, path: str, sha256: str | None, *, now: datetime,
+                    batch_rows: int, vectorized: bool) -> pa.Table:
+    """One landing file through the local parser: its bronze tables, quarantine and counts as payload rows."""
+    parser = SnapshotParser(snapshot, batch_rows=batch_rows, vectorized=vectorized)
+    parser.now = now
+    parser.parse_file(path, sha256)
+    rows = []
+    for name, batch in parser.batches.items():
+        data = batch.table()
+        rows += [(offset, name, "table", _ipc(data.slice(offset, CHUNK_ROWS)))
+                 for offset in range(0, data.num_rows, CHUNK_ROWS)]
+    quarantine = parser.quarantine_table()
+    if quarantine.num_rows:
+        rows.append((0, QUARANTINE_TABLE, "quarantine", _ipc(quarantine)))
+    counts = {"counts": [[rel, rtype, c.read, c.written, c.quarantined] for (rel, rtype), c in parser.per_file.items()],
+              "reasons": dict(parser.reasons)}
+    rows.append((0, "", "counts", orjson.dumps(counts)))
+    columns = list(zip(*rows))
+    return pa.table({"file_index": [index] * len(rows), "offset": columns[0], "kind": columns[2], "name": columns[1],
+                     "payload": columns[3]}, schema=PARSED_SCHEMA)
+
+
+def _with_order(schema: pa.Schema) -> pa.Schema:
+    return schema.append(pa.field(ORDER[0], pa.int64())).append(pa.field(ORDER[1], pa.int64()))
+
+
+def open_payloads(batches: Iterator[pa.RecordBatch], schema: pa.Schema) -> Iterator[pa.Table]:
+    """Payload rows of one bronze table -> its typed rows, each with the position it came from."""
+    for batch in batches:
+        for index, offset, payload in zip(*(batch.column(c).to_pylist() for c in ("file_index", "offset", "payload"))):
+            data = pa.ipc.open_stream(payload).read_all()
+            rows = data.num_rows
+            yield (data.append_column(ORDER[0], pa.array([index] * rows, pa.int64()))
+                   .append_column(ORDER[1], pa.array(range(offset, offset + rows), pa.int64()))
+                   .cast(_with_order(schema)))
+
+
+def ingest_snapshot_spark(
+    snapshot: LandingSnapshot,
+    bronze_dir: Path,
+    spark,
+    *,
+    staging_root: Path,
+    commit_metadata: CommitMetadata | None = None,
+    run_id: str | None = None,
+    batch_rows: int = 50_000,
+    vectorized: bool = True,
+    now: datetime | None = None,
+) -> IngestReport:
+    """The Spark twin of ``ingestion.ingest.ingest_snapshot``: same parser, same bronze tables, same accounting."""
+    from pyspark import StorageLevel
+    from pyspark.sql import Window
+    from pyspark.sql import functions as F
+
+    started = time.perf_counter()
+    now = now or datetime.now(timezone.utc)
+    entries = pa.table({"file_index": list(range(len(snapshot.files))),
+                        "path": [e.path for e in snapshot.files], "sha256": [e.sha256 for e in snapshot.files]})
+    files = spark.createDataFrame(entries)
+    files = files.repartition(max(1, min(len(snapshot.files), spark.sparkContext.defaultParallelism * 4)))
+
+    def parse(batches: Iterator[pa.RecordBatch]) -> Iterator[pa.Table]:
+        for batch in batches:
+            for index, path, sha in zip(*(batch.column(c).to_pylist() for c in ("file_index", "path", "sha256"))):
+                yield parse_file_rows(snapshot, index, path, sha, now=now, batch_rows=batch_rows, vectorized=vectorized)
+
+    parsed = map_in_arrow(files, parse, PARSED_SCHEMA).persist(StorageLevel.DISK_ONLY)  # parsed once, read per table
+    staging = staging_area(staging_root)
+    try:
+        small = parsed.filter(F.col("kind") != "table").toArrow().sort_by("file_index").to_pylist()
+        per_file: dict[tuple[str, str], TypeCounts] = defaultdict(TypeCounts)
+        reasons: Counter = Counter()
+        quarantined = []
+        for row in small:
+            if row["kind"] == "quarantine":
+                quarantined.append(pa.ipc.open_stream(row["payload"]).read_all())
+            else:
+                counts = orjson.loads(row["payload"])
+                for rel, rtype, read, written, quarantined_count in counts["counts"]:
+                    per_file[(rel, rtype)].add(TypeCounts(read, written, quarantined_count))
+                reasons.update(counts["reasons"])
+        quarantine = (pa.concat_tables(quarantined) if quarantined else QUARANTINE_SCHEMA.empty_table()).cast(QUARANTINE_SCHEMA)
+        parsed_at = time.perf_counter()
+
+        tables: dict[str, ds.Dataset] = {}
+        duplicates = 0
+        last_first = Window.partitionBy("resource_key").orderBy(F.col(ORDER[0]).desc(), F.col(ORDER[1]).desc())
+        for name, table in TABLES.items():
+            payloads = parsed.filter((F.col("kind") == "table") & (F.col("name") == name))
+            rows = map_in_arrow(payloads, lambda b, s=table.schema: open_payloads(b, s), _with_order(table.schema))
+            # shuffling keys to find repeats is cheaper than shuffling whole rows; most snapshots have none
+            if rows.groupBy("resource_key").count().where(F.col("count") > 1).limit(1).count():
+                rows = rows.withColumn("__rank", F.row_number().over(last_first)).filter(F.col("__rank") == 1)
+            target = staging / name
+            rows.drop("__rank", *ORDER).write.parquet(str(target))
+            written = ds.dataset(str(target), format="parquet", schema=table.schema)
+            duplicates += sum(per_file_written(per_file, name)) - written.count_rows()
+            tables[name] = written
+        collapsed_at = time.perf_counter()
+        writes = write_bronze(bronze_dir, snapshot.snapshot_id, tables, quarantine,
+                              audit_table(snapshot, per_file, now, run_id), commit_metadata,
+                              extra_metadata={"engine": "spark"})
+    finally:
+        parsed.unpersist()
+        shutil.rmtree(staging, ignore_errors=True)
+    finished = time.perf_counter()
+    phases = {"parse": parsed_at - started, "collapse_duplicates": collapsed_at - parsed_at,
+              "write_delta": finished - collapsed_at}
+    return report_of(snapshot, dict(per_file), duplicates, writes, reasons, finished - started, phases)
+
+
+def per_file_written(per_file: dict[tuple[str, str], TypeCounts], table: str) -> list[int]:
+    """Rows each (file, type) wrote into ``table`` before duplicates were collapsed."""
+    from ingestion.bronze_tables import OTHER_TABLE, TABLE_OF_TYPE
+
+    return [c.written for (_, rtype), c in per_file.items() if TABLE_OF_TYPE.get(rtype, OTHER_TABLE) == table]
+
+
+def audit_table(snapshot: LandingSnapshot, per_file: dict[tuple[str, str], TypeCounts], now: datetime,
+                run_id: str | None) -> pa.Table:
+    parser = SnapshotParser(snapshot)
+    parser.now = now
+    parser.per_file.update(per_file)
+    return parser.audit_table(run_id)
+
