@@ -122,10 +122,23 @@ def ingest(landing_dir: Path = typer.Argument(..., help="Directory of FHIR ndjso
         console.print(f"[red]{exc}[/red]")
         raise typer.Exit(2) from None
     settings.ensure_layout()
-    with _progress() as progress:
-        task = progress.add_task("ingesting files", total=files)
-        report = ingest_directory(landing_dir, settings.bronze, batch_rows=settings.ingest_batch_rows,
-                                  on_file=lambda _: progress.advance(task)).to_dict()
+    if settings.engine == "spark":  # CLINICAL_MLOPS_ENGINE=spark: the same parser under Spark
+        from functools import partial
+
+        from ingestion.spark import ingest_snapshot_spark
+        from lakehouse.spark import engine_session
+
+        if not as_json:
+            console.print(f"ingesting {files} files on Spark ({settings.spark_master})")
+        with engine_session(settings.spark_master, settings.spark_home) as spark:
+            report = ingest_directory(landing_dir, settings.bronze, batch_rows=settings.ingest_batch_rows,
+                                      ingest=partial(ingest_snapshot_spark, spark=spark,
+                                                     staging_root=settings.spark_home / "staging")).to_dict()
+    else:
+        with _progress() as progress:
+            task = progress.add_task("ingesting files", total=files)
+            report = ingest_directory(landing_dir, settings.bronze, batch_rows=settings.ingest_batch_rows,
+                                      on_file=lambda _: progress.advance(task)).to_dict()
     if as_json:
         _emit_json(report)
     else:

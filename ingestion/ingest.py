@@ -70,6 +70,7 @@ class IngestReport:
     quarantine_reasons: Counter = field(default_factory=Counter)
     seconds: float = 0.0
     phase_seconds: dict[str, float] = field(default_factory=dict)
+    engine: str = "local"
 
     @property
     def totals(self) -> TypeCounts:
@@ -82,6 +83,7 @@ class IngestReport:
         totals = self.totals
         return {
             "snapshot_id": self.snapshot.snapshot_id,
+            "engine": self.engine,
             "landing_root": self.snapshot.root,
             "files": len(self.snapshot.files),
             "ignored_files": list(self.snapshot.ignored),
@@ -362,10 +364,12 @@ def record_snapshot(snapshot: LandingSnapshot, bronze_dir: Path, metadata: dict[
                   metadata={"snapshot_id": snapshot.snapshot_id, **code_version(), **(metadata or {})})
 
 
-def ingest_directory(landing_dir: Path, bronze_dir: Path, **kwargs: Any) -> IngestReport:
-    """Snapshot, record and ingest a landing directory in one call (the CLI path)."""
+def ingest_directory(landing_dir: Path, bronze_dir: Path, *, ingest: Callable[..., IngestReport] | None = None,
+                     **kwargs: Any) -> IngestReport:
+    """Snapshot, record and ingest a landing directory in one call (the CLI path); ``ingest`` is the engine's
+    ``ingest_snapshot`` (default: the local engine)."""
     snapshot = take_snapshot(landing_dir)
     recorded = record_snapshot(snapshot, bronze_dir)
-    report = ingest_snapshot(snapshot, bronze_dir, **kwargs)
+    report = (ingest or ingest_snapshot)(snapshot, bronze_dir, **kwargs)
     report.writes[SNAPSHOT_TABLE] = recorded
     return report

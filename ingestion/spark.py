@@ -150,7 +150,9 @@ def ingest_snapshot_spark(
     finished = time.perf_counter()
     phases = {"parse": parsed_at - started, "collapse_duplicates": collapsed_at - parsed_at,
               "write_delta": finished - collapsed_at}
-    return report_of(snapshot, dict(per_file), duplicates, writes, reasons, finished - started, phases)
+    report = report_of(snapshot, dict(per_file), duplicates, writes, reasons, finished - started, phases)
+    report.engine = "spark"
+    return report
 
 
 def per_file_written(per_file: dict[tuple[str, str], TypeCounts], table: str) -> list[int]:

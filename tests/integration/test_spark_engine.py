@@ -191,3 +191,22 @@ def test_dagster_run_on_the_spark_engine(spark, tmp_path, monkeypatch) -> None:
     gates = [c for name, c in checks.items() if name.endswith(":phi_leak_gate")]
     assert gates and all(c["passed"] for c in gates)
     assert checks["bronze/ingest_audit:bronze_nothing_lost"]["passed"]
+
+
+def test_cli_ingest_on_the_spark_engine(spark, engines, tmp_path, monkeypatch) -> None:
+    from typer.testing import CliRunner
+
+    from clinical_mlops.cli import app
+
+    monkeypatch.setenv("CLINICAL_MLOPS_ENGINE", "spark")
+    monkeypatch.chdir(tmp_path)
+    result = CliRunner().invoke(app, ["ingest", str(engines["root"] / "landing"), "--home", str(tmp_path / "h"),
+                                      "--json"])
+    assert result.exit_code == 0, result.output
+    report = json.loads(result.stdout)
+    local, _ = engines["ingest"]
+    assert report["engine"] == "spark"
+    assert (report["read"], report["written"], report["quarantined"]) == (
+        local.totals.read, local.totals.written, local.totals.quarantined)
+    assert report["duplicates_in_snapshot"] == 1
+    assert (tmp_path / "h" / "bronze" / "landing_snapshots" / "_delta_log").is_dir()
