@@ -33,7 +33,7 @@ from deid.silver import RUNS_TABLE, SilverBuild, current_build, input_digest, re
 from deid.structured import SPECS, SilverBuilder, SilverResult, SilverSpec, TextDeidentifier, bronze_columns, \
     patient_timeline, shared_flag
 from lakehouse.delta import DeltaRef, table_uri
-from lakehouse.spark import commit_parquet, discard, map_in_arrow, read_delta, stage_parquet
+from lakehouse.spark import commit_parquet, discard, engine_metadata, map_in_arrow, read_delta, stage_parquet
 
 CONTEXT = ("patient_id", "shift_days", "first", "last")
 CONTEXT_SCHEMA = pa.schema([("patient_key", pa.large_string()), ("patient_id", pa.large_string()),
@@ -210,7 +210,7 @@ def build_silver_spark(
             staged[name] = (stage_parquet(silver, table_uri(silver_dir, name)), schema)
         built_s = time.perf_counter() - started
         snapshot_ids = _snapshot_ids(frames)
-        meta = silver_metadata(bronze, policy, key, digest, snapshot_ids, commit_metadata, engine="spark")
+        meta = silver_metadata(bronze, policy, key, digest, snapshot_ids, commit_metadata, **engine_metadata(spark))
         refs, rows = {}, {}
         for name, (path, schema) in staged.items():
             refs[name], rows[name] = commit_parquet(table_uri(silver_dir, name), path, schema, metadata=meta(name),

@@ -27,7 +27,7 @@ import pyarrow.dataset as ds
 from ingestion.bronze_tables import QUARANTINE_SCHEMA, QUARANTINE_TABLE, TABLES
 from ingestion.ingest import CommitMetadata, IngestReport, SnapshotParser, TypeCounts, report_of, write_bronze
 from ingestion.landing import LandingSnapshot
-from lakehouse.spark import map_in_arrow, staging_area
+from lakehouse.spark import engine_metadata, map_in_arrow, staging_area
 
 PARSED_SCHEMA = pa.schema([("file_index", pa.int64()), ("offset", pa.int64()), ("kind", pa.string()),
                            ("name", pa.string()), ("payload", pa.binary())])
@@ -143,7 +143,7 @@ def ingest_snapshot_spark(
         collapsed_at = time.perf_counter()
         writes = write_bronze(bronze_dir, snapshot.snapshot_id, tables, quarantine,
                               audit_table(snapshot, per_file, now, run_id), commit_metadata,
-                              extra_metadata={"engine": "spark"})
+                              extra_metadata=engine_metadata(spark))
     finally:
         parsed.unpersist()
         shutil.rmtree(staging, ignore_errors=True)

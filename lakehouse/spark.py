@@ -79,6 +79,23 @@ def engine_session(master: str, home: Path):
             session.stop()
 
 
+def delta_spark_available(spark) -> bool:
+    """Whether this Spark provides delta-spark (its JVM classes load). Commits go through deltalake either way
+    (one writer, the same commit metadata for both engines); the answer is recorded on each commit so an
+    operator can see what the cluster offered."""
+    try:
+        spark.sparkContext._jvm.java.lang.Class.forName("io.delta.tables.DeltaTable")
+        return True
+    except Exception:  # py4j wraps the JVM's ClassNotFoundException
+        return False
+
+
+def engine_metadata(spark) -> dict[str, str]:
+    """What each Spark-engine commit records about how it was written."""
+    return {"engine": "spark", "spark_version": spark.version, "delta_commit": "deltalake",
+            "delta_spark_available": str(delta_spark_available(spark)).lower()}
+
+
 def spark_schema(schema: pa.Schema):
     """The Spark StructType of an Arrow schema (large strings and lists map to Spark's one string/array type)."""
     from pyspark.sql.pandas.types import from_arrow_schema
