@@ -5,7 +5,8 @@
   validate`` and ``terraform test`` (a full plan against a mocked AWS provider) for each environment;
 - checkov with zero failed checks, every skip carrying an inline reason that the README lists;
 - a few policy assertions on the HCL text (no open ingress, nothing publicly accessible, prod HA
-  settings that checkov cannot see because it evaluates module code once).
+  settings that checkov cannot see because it evaluates module code once, ``moved`` blocks from the old
+  module addresses into ``module.platform``).
 
 Nothing is written into the repository: ``TF_DATA_DIR`` points at a temporary directory and init runs
 with ``-lockfile=readonly`` against the committed ``.terraform.lock.hcl`` of each environment.
@@ -252,17 +253,34 @@ def _attr(block: str, key: str) -> str:
 
 
 def test_prod_settings_checkov_cannot_see() -> None:
-    """Checkov evaluates module code once, so the env-specific HA/retention choices are pinned here."""
-    prod = (TF_ROOT / "envs" / "prod" / "main.tf").read_text()
-    rds = _module_block(prod, "rds")
-    assert _attr(rds, "multi_az") == "true"
-    assert _attr(rds, "backup_retention_period") == "35"
-    assert _attr(rds, "deletion_protection") == "true"
-    redis = _module_block(prod, "redis")
-    assert int(_attr(redis, "num_cache_clusters")) >= 2, "prod Redis needs a replica for automatic failover/Multi-AZ"
-    assert _attr(_module_block(prod, "eks"), "endpoint_public_access") == "false"
-    assert _attr(_module_block(prod, "network"), "enable_nat_gateway") == "true"
-    assert _attr(_module_block(prod, "lakehouse"), "object_lock_enabled") == "true"
+    """Checkov evaluates module code once, so the env-specific HA/retention choices are pinned here:
+    envs/prod sets them on module "platform", which must hand each one to the module it configures."""
+    prod = _module_block((TF_ROOT / "envs" / "prod" / "main.tf").read_text(), "platform")
+    assert _attr(prod, "rds_multi_az") == "true"
+    assert _attr(prod, "rds_backup_retention_period") == "35"
+    assert _attr(prod, "rds_deletion_protection") == "true"
+    assert int(_attr(prod, "redis_num_cache_clusters")) >= 2, "prod Redis needs a replica for automatic failover/Multi-AZ"
+    assert _attr(prod, "eks_endpoint_public_access") == "false"
+    assert not re.search(r"^\s*eks_public_access_cidrs\s*=", prod, re.M), "prod sets no public EKS API CIDRs"
+    assert _attr(prod, "enable_nat_gateway") == "true"
+    assert _attr(prod, "lakehouse_object_lock_enabled") == "true"
+    platform = (TF_ROOT / "modules" / "platform" / "main.tf").read_text()
+    rds = _module_block(platform, "rds")
+    assert _attr(rds, "multi_az") == "var.rds_multi_az"
+    assert _attr(rds, "backup_retention_period") == "var.rds_backup_retention_period"
+    assert _attr(rds, "deletion_protection") == "var.rds_deletion_protection"
+    assert _attr(_module_block(platform, "redis"), "num_cache_clusters") == "var.redis_num_cache_clusters"
+    assert _attr(_module_block(platform, "eks"), "endpoint_public_access") == "var.eks_endpoint_public_access"
+    assert _attr(_module_block(platform, "network"), "enable_nat_gateway") == "var.enable_nat_gateway"
+    assert _attr(_module_block(platform, "lakehouse"), "object_lock_enabled") == "var.lakehouse_object_lock_enabled"
+
+
+def test_envs_only_call_the_platform_module() -> None:
+    """Each env is thin: its values, one module "platform" (the shared composition), outputs passed through."""
+    for env in ENVS:
+        text = "\n".join(p.read_text() for p in sorted((TF_ROOT / "envs" / env).glob("*.tf")))
+        assert set(re.findall(r'^module "([a-z_]+)"', text, re.M)) == {"platform"}, f"envs/{env}: only module platform"
+        assert "moved {" not in text, f"envs/{env}: no state was ever applied with another layout"
 
 
 def test_every_env_tags_phi_and_pins_provider() -> None:
@@ -305,13 +323,16 @@ def _manifest_text() -> str:
 def test_ecr_repositories_cover_the_manifest_images() -> None:
     images = set(ECR_IMAGE_RE.findall(_manifest_text()))
     assert images >= {"pipeline", "ray", "mlflow", "bento-serving"}, images
+    block = _module_block((TF_ROOT / "modules" / "platform" / "main.tf").read_text(), "ecr")
+    m = re.search(r"for_each\s*=\s*toset\(\[([^\]]*)\]\)", block)
+    assert m, "modules/platform: module ecr must be instantiated per image"
+    repos = set(re.findall(r'"([^"]+)"', m.group(1)))
+    assert images <= repos, f"modules/platform: no ECR repository for {sorted(images - repos)}"
+    assert _attr(block, "repository_name") == '"clinical-mlops/${var.environment}/${each.key}"'
     for env in ENVS:
-        block = _module_block((TF_ROOT / "envs" / env / "main.tf").read_text(), "ecr")
-        m = re.search(r"for_each\s*=\s*toset\(\[([^\]]*)\]\)", block)
-        assert m, f"envs/{env}: module ecr must be instantiated per image"
-        repos = set(re.findall(r'"([^"]+)"', m.group(1)))
-        assert images <= repos, f"envs/{env}: no ECR repository for {sorted(images - repos)}"
-        assert _attr(block, "repository_name") == '"clinical-mlops/${local.environment}/${each.key}"'
+        main = (TF_ROOT / "envs" / env / "main.tf").read_text()
+        assert re.search(rf'^\s*environment\s*=\s*"{env}"', main, re.M), f"envs/{env}: local.environment must be {env!r}"
+        assert _attr(_module_block(main, "platform"), "environment") == "local.environment"
     ecr = (TF_ROOT / "modules" / "ecr" / "main.tf").read_text()
     for needle in ('image_tag_mutability = "IMMUTABLE"', "scan_on_push = true", 'encryption_type = "KMS"'):
         assert needle in ecr, f"modules/ecr: {needle!r} missing"
@@ -342,15 +363,14 @@ def test_efs_is_encrypted_tls_only_and_matches_the_manifests() -> None:
     gid = int(re.search(r'variable "posix_gid"[^}]*default\s*=\s*(\d+)', variables, re.S).group(1))
     assert uids == {uid} and gids == {gid}, (uids, gids, uid, gid)
     assert re.search(r"storageClassName:\s*efs-sc", manifests) and "ReadWriteMany" in manifests
-    for env in ENVS:
-        main = (TF_ROOT / "envs" / env / "main.tf").read_text()
-        block = _module_block(main, "efs")
-        assert _attr(block, "kms_key_arn") == 'module.kms.key_arns["efs"]'
-        assert _attr(block, "allowed_security_group_id") == "module.eks.cluster_security_group_id"
-        assert _attr(block, "subnet_ids") == "module.network.private_subnet_ids"
-        outputs = (TF_ROOT / "envs" / env / "outputs.tf").read_text()
+    block = _module_block((TF_ROOT / "modules" / "platform" / "main.tf").read_text(), "efs")
+    assert _attr(block, "kms_key_arn") == 'module.kms.key_arns["efs"]'
+    assert _attr(block, "allowed_security_group_id") == "module.eks.cluster_security_group_id"
+    assert _attr(block, "subnet_ids") == "module.network.private_subnet_ids"
+    for outputs_tf in [TF_ROOT / "modules" / "platform" / "outputs.tf"] + [TF_ROOT / "envs" / e / "outputs.tf" for e in ENVS]:
+        outputs = outputs_tf.read_text()
         for name in ("efs_file_system_id", "efs_access_point_id", "ecr_repository_urls"):
-            assert f'output "{name}"' in outputs, f"envs/{env}: output {name} missing"
+            assert f'output "{name}"' in outputs, f"{outputs_tf.relative_to(TF_ROOT)}: output {name} missing"
 
 
 def test_irsa_prefixes_match_the_manifests() -> None:

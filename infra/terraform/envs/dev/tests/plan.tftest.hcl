@@ -1,27 +1,10 @@
-# Offline plan of the whole environment against a mocked AWS provider (no credentials, no network):
+# Offline plan of the whole environment against a mocked AWS provider (mocked data sources shared in
+# infra/terraform/tests/mocks; no credentials, no network):
 # catches what `validate` cannot - variable validations, for_each keys unknown at plan time,
 # provider-side argument checks. Run by tests/infra/test_terraform.py (`terraform test`).
 
 mock_provider "aws" {
-  mock_data "aws_caller_identity" {
-    defaults = { account_id = "123456789012" }
-  }
-
-  mock_data "aws_partition" {
-    defaults = { partition = "aws" }
-  }
-
-  mock_data "aws_region" {
-    defaults = { name = "eu-west-1" }
-  }
-
-  mock_data "aws_iam_policy_document" {
-    defaults = { json = "{\"Version\":\"2012-10-17\",\"Statement\":[]}" }
-  }
-
-  mock_data "aws_secretsmanager_random_password" {
-    defaults = { random_password = "0123456789abcdefghijklmnopqrstuvwxyzABCDEFGHIJKLMNOPQRSTUVWXYZ01" }
-  }
+  source = "../../tests/mocks"
 }
 
 variables {
