@@ -1,10 +1,12 @@
 """The Spark engine against the local engine (the named baseline), landing -> bronze -> silver, same snapshot.
 
 Run with `make bench` (not part of the default test run); sizes from BENCH_SPARK_PATIENTS (comma-separated,
-default "10000,100000"). Writes benchmarks/results/spark_engine.json after each size, with the seconds of each
+default "10000,100000"). Writes benchmarks/results/spark_engine.json after each size (keeping other sizes measured
+earlier with the same master on the same number of cores), with the seconds of each
 phase, the ratio spark/local, and the crossover: the cohort size from which Spark is faster, measured when a
 size shows it, else extrapolated from a straight line (fixed cost + cost per patient) through the measured
-sizes of each engine. Spark runs local[N] on this machine's cores (SPARK_BENCH_MASTER to change), so the
+sizes of each engine. BENCH_SPARK_LOCAL_MAX_PATIENTS skips the local engine above a size (on 24 GiB it does not
+fit at 100,000 patients: it holds a snapshot's parsed resources in memory). Spark runs local[N] on this machine's cores (SPARK_BENCH_MASTER to change), so the
 figures say what one machine gains, not what a cluster gains: there, Spark's per-patient cost divides by the
 executors while the local engine's cannot.
 """
@@ -57,6 +59,7 @@ def _line(points: list[tuple[int, float]]) -> tuple[float, float]:
 
 
 def crossover(sizes: list[dict]) -> dict:
+    sizes = [s for s in sizes if "local_total_s" in s]  # both engines measured
     measured = [s["patients"] for s in sizes if s["spark_total_s"] < s["local_total_s"]]
     if measured:
         return {"patients": min(measured), "how": "measured"}
@@ -81,13 +84,16 @@ def measure(patients: int, work: Path, spark, policy: DeidPolicy) -> dict:
     now = datetime.now(timezone.utc)
     deid = NoteDeidentifier(KEY, policy)
 
-    started = time.perf_counter()
-    local_ingest = ingest_snapshot(snapshot, work / "local" / "bronze", now=now)
-    local_ingest_s = time.perf_counter() - started
-    started = time.perf_counter()
-    local_silver = build_silver(_refs(work / "local" / "bronze"), work / "local" / "silver", key=KEY, policy=policy,
-                                text_deidentifier=deid, workers=os.cpu_count() or 1)
-    local_silver_s = time.perf_counter() - started
+    local_max = int(os.environ.get("BENCH_SPARK_LOCAL_MAX_PATIENTS", "0") or 0)
+    run_local = not local_max or patients <= local_max
+    if run_local:
+        started = time.perf_counter()
+        local_ingest = ingest_snapshot(snapshot, work / "local" / "bronze", now=now)
+        local_ingest_s = time.perf_counter() - started
+        started = time.perf_counter()
+        local_silver = build_silver(_refs(work / "local" / "bronze"), work / "local" / "silver", key=KEY,
+                                    policy=policy, text_deidentifier=deid, workers=os.cpu_count() or 1)
+        local_silver_s = time.perf_counter() - started
 
     started = time.perf_counter()
     spark_ingest = ingest_snapshot_spark(snapshot, work / "spark" / "bronze", spark, staging_root=work / "staging",
@@ -98,10 +104,19 @@ def measure(patients: int, work: Path, spark, policy: DeidPolicy) -> dict:
                                       policy=policy, text_deidentifier=deid, as_of=AS_OF)
     spark_silver_s = time.perf_counter() - started
 
+    spark_total = spark_ingest_s + spark_silver_s
+    if not run_local:
+        return {
+            "patients": patients, "resources": spark_ingest.totals.read, "generate_s": round(generated, 1),
+            "local_engine": f"not run (above BENCH_SPARK_LOCAL_MAX_PATIENTS={local_max})",
+            "spark_ingest_s": round(spark_ingest_s, 2), "spark_silver_s": round(spark_silver_s, 2),
+            "spark_total_s": round(spark_total, 2), "silver_rows": sum(spark_silver.rows.values()),
+            "texts_deidentified": spark_silver.texts,
+        }
     assert spark_ingest.totals.read == local_ingest.totals.read
     assert spark_silver.rows == local_silver.rows, "the engines disagree on silver row counts"
     assert spark_silver.replacements == local_silver.replacements
-    local_total, spark_total = local_ingest_s + local_silver_s, spark_ingest_s + spark_silver_s
+    local_total = local_ingest_s + local_silver_s
     return {
         "patients": patients, "resources": local_ingest.totals.read, "generate_s": round(generated, 1),
         "local_ingest_s": round(local_ingest_s, 2), "spark_ingest_s": round(spark_ingest_s, 2),
@@ -125,15 +140,21 @@ def test_spark_engine_against_local(tmp_path_factory) -> None:
                "compared": f"spark engine, master {master}, the same Arrow-batch functions under mapInArrow",
                "machine": {"cpus": os.cpu_count(), "platform": platform.platform()},
                "spark_session_start_s": round(startup, 2), "sizes": []}
+    # sizes measured earlier on the same kind of machine and master are kept (a long size can run alone)
+    earlier = json.loads(RESULTS.read_text()) if RESULTS.exists() else {}
+    if earlier.get("compared") == results["compared"] and earlier.get("machine", {}).get("cpus") == os.cpu_count():
+        results["sizes"] = [s for s in earlier.get("sizes", []) if s["patients"] not in sizes]
     try:
         for patients in sizes:
             work = tmp_path_factory.mktemp(f"spark-bench-{patients}")
-            results["sizes"].append(measure(patients, work, spark, policy))
+            measured = measure(patients, work, spark, policy)
+            measured["measured_at"] = datetime.now(timezone.utc).isoformat(timespec="seconds")
+            results["sizes"] = sorted([*results["sizes"], measured], key=lambda s: s["patients"])
             shutil.rmtree(work, ignore_errors=True)
             results["crossover"] = crossover(results["sizes"])
             RESULTS.parent.mkdir(parents=True, exist_ok=True)
             RESULTS.write_text(json.dumps(results, indent=2) + "\n")
-            print(json.dumps(results["sizes"][-1]))
+            print(json.dumps(measured))
     finally:
         spark.stop()
     print(json.dumps(results["crossover"]))
