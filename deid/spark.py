@@ -187,10 +187,11 @@ def build_silver_spark(
     for name, ref in bronze.items():
         available = [f.name for f in ref.open().schema().fields]
         frames[name] = read_delta(spark, ref, bronze_columns(name, available))
-    context = patient_context(builder, frames)
+    # one row per patient, joined onto every patient-scoped table: computed once, not once per table
+    context = patient_context(builder, frames).persist()
     known = frames["patients"].select(
         "patient_key", *[F.col(c).alias(f"{KNOWN}{c}") for c in frames["patients"].columns if c != "patient_key"],
-        F.lit(True).alias(KNOWN_PRESENT))
+        F.lit(True).alias(KNOWN_PRESENT)).persist()
     partitions = max(2, spark.sparkContext.defaultParallelism * 2)
     accumulator = spark.sparkContext.accumulator(Counter(), CounterParam())
     staged: dict[str, tuple[Path, pa.Schema]] = {}
@@ -218,6 +219,9 @@ def build_silver_spark(
     except BaseException:
         discard(path for name, (path, _) in staged.items() if name not in refs)  # never a committed table's files
         raise
+    finally:
+        context.unpersist()
+        known.unpersist()
     replacements = Counter(accumulator.value)
     texts = replacements.pop(TEXTS, 0)
     build = SilverBuild(refs, digest, True, {n: r.version for n, r in bronze.items()}, replacements, texts, rows,

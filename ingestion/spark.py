@@ -2,8 +2,9 @@
 
 1. The snapshot's files become a Spark DataFrame (one row per file, manifest order kept as ``file_index``).
 2. ``mapInArrow`` runs ``SnapshotParser.parse_file`` (the very function the local engine runs) on each file in a
-   task and yields, per file, one row per bronze table holding that table's Arrow data (IPC), the file's
-   quarantined resources, and its read/written/quarantined counts.
+   task and yields, per file, rows holding each bronze table's Arrow data (IPC, in chunks), the file's
+   quarantined resources, and its read/written/quarantined counts; they are staged as parquet partitioned by
+   table, so each table's step reads only its own payloads.
 3. Per bronze table, a second ``mapInArrow`` opens those payloads into typed rows; a resource repeated in the
    snapshot is collapsed in Spark (the last occurrence in manifest and file order wins, as locally).
 4. Spark writes each table's rows as parquet to a staging area, and the same ``write_bronze`` as the local
@@ -92,7 +93,6 @@ def ingest_snapshot_spark(
     now: datetime | None = None,
 ) -> IngestReport:
     """The Spark twin of ``ingestion.ingest.ingest_snapshot``: same parser, same bronze tables, same accounting."""
-    from pyspark import StorageLevel
     from pyspark.sql import Window
     from pyspark.sql import functions as F
 
@@ -108,9 +108,12 @@ def ingest_snapshot_spark(
             for index, path, sha in zip(*(batch.column(c).to_pylist() for c in ("file_index", "path", "sha256"))):
                 yield parse_file_rows(snapshot, index, path, sha, now=now, batch_rows=batch_rows, vectorized=vectorized)
 
-    parsed = map_in_arrow(files, parse, PARSED_SCHEMA).persist(StorageLevel.DISK_ONLY)  # parsed once, read per table
     staging = staging_area(staging_root)
     try:
+        # parsed once; each table then reads only its own payloads (a partition of the staged parquet)
+        payloads_dir = staging / "payloads"
+        map_in_arrow(files, parse, PARSED_SCHEMA).write.partitionBy("name").parquet(str(payloads_dir))
+        parsed = spark.read.parquet(str(payloads_dir))
         small = parsed.filter(F.col("kind") != "table").toArrow().sort_by("file_index").to_pylist()
         per_file: dict[tuple[str, str], TypeCounts] = defaultdict(TypeCounts)
         reasons: Counter = Counter()
@@ -126,11 +129,14 @@ def ingest_snapshot_spark(
         quarantine = (pa.concat_tables(quarantined) if quarantined else QUARANTINE_SCHEMA.empty_table()).cast(QUARANTINE_SCHEMA)
         parsed_at = time.perf_counter()
 
-        tables: dict[str, ds.Dataset] = {}
+        tables: dict[str, pa.Table | ds.Dataset] = {}
         duplicates = 0
         last_first = Window.partitionBy("resource_key").orderBy(F.col(ORDER[0]).desc(), F.col(ORDER[1]).desc())
         for name, table in TABLES.items():
-            payloads = parsed.filter((F.col("kind") == "table") & (F.col("name") == name))
+            if not sum(per_file_written(per_file, name)):  # nothing parsed into this table: no Spark job
+                tables[name] = table.schema.empty_table()
+                continue
+            payloads = parsed.filter((F.col("name") == name) & (F.col("kind") == "table"))
             rows = map_in_arrow(payloads, lambda b, s=table.schema: open_payloads(b, s), _with_order(table.schema))
             # shuffling keys to find repeats is cheaper than shuffling whole rows; most snapshots have none
             if rows.groupBy("resource_key").count().where(F.col("count") > 1).limit(1).count():
@@ -145,7 +151,6 @@ def ingest_snapshot_spark(
                               audit_table(snapshot, per_file, now, run_id), commit_metadata,
                               extra_metadata=engine_metadata(spark))
     finally:
-        parsed.unpersist()
         shutil.rmtree(staging, ignore_errors=True)
     finished = time.perf_counter()
     phases = {"parse": parsed_at - started, "collapse_duplicates": collapsed_at - parsed_at,
