@@ -3,8 +3,7 @@
 1. The snapshot's files become a Spark DataFrame (one row per file, manifest order kept as ``file_index``).
 2. ``mapInArrow`` runs ``SnapshotParser.parse_file`` (the very function the local engine runs) on each file in a
    task and yields, per file, rows holding each bronze table's Arrow data (IPC, in chunks), the file's
-   quarantined resources, and its read/written/quarantined counts; they are staged as parquet partitioned by
-   table, so each table's step reads only its own payloads.
+   quarantined resources, and its read/written/quarantined counts, persisted on local disk.
 3. Per bronze table, a second ``mapInArrow`` opens those payloads into typed rows; a resource repeated in the
    snapshot is collapsed in Spark (the last occurrence in manifest and file order wins, as locally).
 4. Spark writes each table's rows as parquet to a staging area, and the same ``write_bronze`` as the local
@@ -93,6 +92,7 @@ def ingest_snapshot_spark(
     now: datetime | None = None,
 ) -> IngestReport:
     """The Spark twin of ``ingestion.ingest.ingest_snapshot``: same parser, same bronze tables, same accounting."""
+    from pyspark import StorageLevel
     from pyspark.sql import Window
     from pyspark.sql import functions as F
 
@@ -108,12 +108,10 @@ def ingest_snapshot_spark(
             for index, path, sha in zip(*(batch.column(c).to_pylist() for c in ("file_index", "path", "sha256"))):
                 yield parse_file_rows(snapshot, index, path, sha, now=now, batch_rows=batch_rows, vectorized=vectorized)
 
+    # parsed once, kept on local disk, read per table (payload values are tens of MB: not on the JVM heap)
+    parsed = map_in_arrow(files, parse, PARSED_SCHEMA).persist(StorageLevel.DISK_ONLY)
     staging = staging_area(staging_root)
     try:
-        # parsed once; each table then reads only its own payloads (a partition of the staged parquet)
-        payloads_dir = staging / "payloads"
-        map_in_arrow(files, parse, PARSED_SCHEMA).write.partitionBy("name").parquet(str(payloads_dir))
-        parsed = spark.read.parquet(str(payloads_dir))
         small = parsed.filter(F.col("kind") != "table").toArrow().sort_by("file_index").to_pylist()
         per_file: dict[tuple[str, str], TypeCounts] = defaultdict(TypeCounts)
         reasons: Counter = Counter()
@@ -151,6 +149,7 @@ def ingest_snapshot_spark(
                               audit_table(snapshot, per_file, now, run_id), commit_metadata,
                               extra_metadata=engine_metadata(spark))
     finally:
+        parsed.unpersist()
         shutil.rmtree(staging, ignore_errors=True)
     finished = time.perf_counter()
     phases = {"parse": parsed_at - started, "collapse_duplicates": collapsed_at - parsed_at,
