@@ -8,7 +8,7 @@ exactly as the offline point-in-time join would give it.
 ``store.materialize`` writes (SQLite rows, Redis hashes, packed-store blobs, registry intervals) several
 times sooner (see benchmarks/results/feature_store.json); Feast's path stays available (``fast=False``) as
 the reference, and views the fast path does not cover use it. The packed store
-(``feature_store.packed_store``, one row per patient and view) gets a writer of its own (``_write_packed``).
+(``feature_store.packed_store``, one row per patient and view) gets a writer of its own (``_encode_packed``).
 """
 
 from __future__ import annotations
@@ -16,9 +16,10 @@ from __future__ import annotations
 import contextlib
 import io
 import itertools
+from concurrent.futures import Future, ThreadPoolExecutor
 from dataclasses import dataclass
 from datetime import datetime, timedelta, timezone
-from typing import Any, Sequence
+from typing import Any, Iterator, Mapping, Sequence
 
 import numpy as np
 import polars as pl
@@ -90,38 +91,59 @@ def _registry_stamp(store):
 
 
 def materialize(store, end: datetime, start: datetime | None = None, *,
-                views: Sequence[str] | None = None, fast: bool = True) -> dict[str, tuple[datetime, datetime]]:
+                views: Sequence[str] | None = None, fast: bool = True,
+                starts: Mapping[str, datetime] | None = None) -> dict[str, tuple[datetime, datetime]]:
     """Load the latest row per patient with event_timestamp in [start, end] into the online store.
 
     ``start=None`` is incremental: each view resumes where its last materialization ended (from the
-    epoch the first time, not Feast's ``now - ttl``, so historical gold tables load). Returns the window
+    epoch the first time, not Feast's ``now - ttl``, so historical gold tables load). ``starts`` gives
+    some views a start of their own (the online refresh's per-view windows). Returns the window
     materialized per view. Rows rewritten in a new Delta version with timestamps before the last window
-    are only picked up by an explicit ``start`` (e.g. ``EPOCH``).
+    are only picked up by an explicit start (e.g. ``EPOCH``).
 
     ``fast=True`` writes the same online rows and registry intervals as Feast's ``store.materialize``
-    in a fraction of the time (see ``_materialize_fast``); ``fast=False`` is Feast's own path, kept as
-    the reference and benchmark baseline.
+    in a fraction of the time (see ``_FastView``), reading and encoding the next view in a worker
+    thread while the current one is written; ``fast=False`` is Feast's own path, kept as the reference and
+    benchmark baseline.
     """
     end = _utc(end)
     names = list(views) if views else [v.name for v in store.list_feature_views()]
-    windows: dict[str, tuple[datetime, datetime]] = {}
-    keys: dict[str, bytes] = {}  # patient id -> serialized entity key, shared by the views of this call
+    plan = []
     for name in names:
         fv = store.get_feature_view(name)
-        if start is not None:
+        if starts is not None and name in starts:
+            begin = _utc(starts[name])
+        elif start is not None:
             begin = _utc(start)
         elif fv.materialization_intervals:
             begin = _utc(max(i[1] for i in fv.materialization_intervals))
         else:
             begin = EPOCH
-        if begin >= end:
-            continue
-        if fast and _fast_supported(fv):
-            _materialize_fast(store, fv, begin, end, keys)
-        else:
-            with contextlib.redirect_stdout(io.StringIO()):  # Feast prints coloured progress lines
-                store.materialize(start_date=begin, end_date=end, feature_views=[name])
-        windows[name] = (begin, end)
+        if begin < end:
+            plan.append((name, fv, begin))
+    windows: dict[str, tuple[datetime, datetime]] = {}
+    keys: dict[str, bytes] = {}  # patient id -> serialized entity key, shared by the views of this call
+    pool = ThreadPoolExecutor(max_workers=1, thread_name_prefix="materialize-read")
+    ahead: dict[str, _FastView] = {}
+
+    def read_ahead(i: int) -> None:  # the next fast view: its read and encoding start in the worker
+        if i < len(plan) and fast and _fast_supported(plan[i][1]):
+            name, fv, begin = plan[i]
+            ahead[name] = _FastView.start(store, fv, begin, end, keys, pool)
+
+    try:
+        read_ahead(0)
+        for i, (name, fv, begin) in enumerate(plan):
+            job = ahead.pop(name, None)
+            read_ahead(i + 1)
+            if job is not None:
+                job.finish(store, keys)
+            else:
+                with contextlib.redirect_stdout(io.StringIO()):  # Feast prints coloured progress lines
+                    store.materialize(start_date=begin, end_date=end, feature_views=[name])
+            windows[name] = (begin, end)
+    finally:
+        pool.shutdown(wait=True, cancel_futures=True)
     return windows
 
 
@@ -131,10 +153,13 @@ def materialize(store, end: datetime, start: datetime | None = None, *,
 # columns, 3.8M online rows): ~76% of the time is SQLite's ``online_write_batch`` (one ``execute`` per
 # feature value, plus ``extract_text_and_num`` and the datetime adapter per value), ~18% the per-value
 # conversion of arrow columns to ``ValueProto`` (``pd.isna`` and a proto constructor per value); DuckDB's
-# pull and pandas' dedup ~2%. The fast path keeps Feast's pull, row layout and registry bookkeeping and
+# pull and pandas' dedup ~2%. The fast path keeps Feast's row layout and registry bookkeeping and
 # replaces the two hot loops: values are encoded per column (by hand for doubles and float lists, once per
 # distinct value through Feast's own converter for the rest) and written a few hundred rows a statement.
-# What is left is mostly SQLite's own insert work (see benchmarks/results/feature_store.json).
+# Into the packed store (one row per patient and view), the rest was split between SQLite's inserts and
+# the DuckDB pull (an ibis compile and a full scan per view): the pull now reads our parquet sources
+# directly (``feature_store.latest``), in a worker thread, one view ahead of the writes
+# (see benchmarks/results/feature_store.json).
 
 _SQLITE_ROWS_PER_INSERT = 500  # about 1,000 bound parameters a statement (SQLite allows 32,766)
 _DOUBLE_TAG = b"\x29"  # ValueProto field 5 (double_val), wire type 1 (fixed 64-bit)
@@ -153,25 +178,59 @@ def _fast_supported(fv) -> bool:
             and not any(getattr(f, "vector_index", False) for f in fv.features))
 
 
-def _materialize_fast(store, fv, start: datetime, end: datetime, keys: dict[str, bytes]) -> None:
-    """Feast's materialization of one view, minus its per-value Python loops.
+@dataclass
+class _FastView:
+    """One view of the fast path, started in the worker and finished by the caller: Feast's
+    materialization of the view minus its per-value Python loops.
 
-    Same pull (the offline store's ``pull_latest_from_table_or_query``: the latest row per patient in
-    [start, end], which is what Feast's pull-all + dedup keeps), same ValueProto bytes, same online rows,
+    Same rows as the offline store's ``pull_latest_from_table_or_query`` (the latest row per patient in
+    [start, end], which is what Feast's pull-all + dedup keeps; read straight from our parquet sources by
+    ``feature_store.latest``, through Feast for any other source), same ValueProto bytes, same online rows,
     and the same interval recorded in the registry (``apply_materialization``), so incremental windows
-    resume exactly as after ``store.materialize``."""
-    from feast.utils import _get_column_names
+    resume exactly as after ``store.materialize``. Registry lookups and writes stay on the caller's thread;
+    the worker only reads parquet and encodes (Arrow, NumPy and SQLite release the GIL)."""
 
-    provider = store._get_provider()
-    entities = [store.get_entity(name) for name in fv.entities]
-    join_keys, features, ts_col, _ = _get_column_names(fv, entities)
-    table = provider.offline_store.pull_latest_from_table_or_query(
-        config=store.config, data_source=fv.batch_source, join_key_columns=join_keys,
-        feature_name_columns=features, timestamp_field=ts_col, created_timestamp_column=None,
-        start_date=start, end_date=end).to_arrow()
-    if table.num_rows:
-        _write_online(store, provider, fv, table, join_keys, ts_col, keys)
-    store.registry.apply_materialization(fv, store.project, start, end)
+    fv: Any
+    begin: datetime
+    end: datetime
+    join_keys: list[str]
+    features: list[str]
+    ts_col: str
+    read: Future | None  # (table, packed rows or None), when the source is read directly
+
+    @classmethod
+    def start(cls, store, fv, begin: datetime, end: datetime, keys: dict[str, bytes], pool) -> "_FastView":
+        from feast.utils import _get_column_names
+
+        from .latest import parquet_source, pull_latest
+        from .packed_store import PackedSqliteOnlineStore
+
+        entities = [store.get_entity(name) for name in fv.entities]
+        join_keys, features, ts_col, _ = _get_column_names(fv, entities)
+        path = parquet_source(store, fv)
+        packed = type(store._get_provider().online_store) is PackedSqliteOnlineStore and len(join_keys) == 1
+
+        def work():
+            table = pull_latest(path, join_keys, features, ts_col, begin, end)
+            rows = _encode_packed(store, fv, table, join_keys[0], ts_col, keys) if packed and table.num_rows else None
+            return table, rows
+
+        return cls(fv, begin, end, join_keys, features, ts_col, pool.submit(work) if path is not None else None)
+
+    def finish(self, store, keys: dict[str, bytes]) -> None:
+        provider = store._get_provider()
+        if self.read is not None:
+            table, packed = self.read.result()
+        else:
+            table, packed = provider.offline_store.pull_latest_from_table_or_query(
+                config=store.config, data_source=self.fv.batch_source, join_key_columns=self.join_keys,
+                feature_name_columns=self.features, timestamp_field=self.ts_col, created_timestamp_column=None,
+                start_date=self.begin, end_date=self.end).to_arrow(), None
+        if packed is not None:
+            provider.online_store.write_rows(store.config, self.fv, *packed)
+        elif table.num_rows:
+            _write_online(store, provider, self.fv, table, self.join_keys, self.ts_col, keys)
+        store.registry.apply_materialization(self.fv, store.project, self.begin, self.end)
 
 
 def _write_online(store, provider, fv, table: pa.Table, join_keys: list[str], ts_col: str,
@@ -260,19 +319,24 @@ _INT64_TAG, _BOOL_TAG, _TIMESTAMP_TAG = 0x20, 0x38, 0x40  # ValueProto fields 4,
 
 
 def _write_packed(store, online, fv, table: pa.Table, join_key: str, ts_col: str, keys: dict[str, bytes]) -> None:
+    online.write_rows(store.config, fv, *_encode_packed(store, fv, table, join_key, ts_col, keys))
+
+
+def _encode_packed(store, fv, table: pa.Table, join_key: str, ts_col: str,
+                   keys: dict[str, bytes]) -> tuple[list[str], Iterator[tuple]]:
     """What ``PackedSqliteOnlineStore.online_write_batch`` writes for Feast's materialization of these rows
-    (same payload bytes: a ``Map`` of every feature, sorted by name, empty Values for nulls), built column
-    by column in NumPy/Arrow without a Python object per value: each column becomes its ``Map`` entries
-    (the bytes before a value depend only on the feature name and the value's length), a row's entries
-    are joined by Arrow (C++), and the rows go to SQLite in entity-key order (B-tree appends), one
-    transaction, with the store's same-or-newer upsert."""
+    (same payload bytes: every feature's Value in name order, empty Values for nulls), built column by
+    column in NumPy/Arrow without a Python object per value: each column becomes its payload entries (the
+    bytes before a value depend only on the value's length), a row's entries are joined by Arrow (C++) as
+    the rows are consumed, in entity-key order (B-tree appends in SQLite). Returns the feature names (the
+    payload's layout) and the rows for ``write_rows``."""
     entity_keys = _serialized_keys(store, table.column(join_key), join_key, keys)
     order = pc.sort_indices(entity_keys)  # bytewise, as SQLite orders BLOBs
     table, entity_keys = table.take(order), entity_keys.take(order).to_pylist()
     # µs since the epoch, as Feast's conversion (datetime64[us]) then the store's micros() give them
     stamps = table.column(ts_col).to_numpy(zero_copy_only=False).astype("datetime64[us]").astype(np.int64).tolist()
-    entries = [_packed_entries(table.column(f.name), f.dtype.to_value_type(), f.name.encode("utf-8"))
-               for f in sorted(fv.features, key=lambda f: f.name)]
+    features = sorted(fv.features, key=lambda f: f.name)
+    entries = [_packed_entries(table.column(f.name), f.dtype.to_value_type()) for f in features]
 
     def rows():
         for start in range(0, table.num_rows, _PACKED_ROWS_PER_CHUNK):
@@ -282,7 +346,7 @@ def _write_packed(store, online, fv, table: pa.Table, join_key: str, ts_col: str
             yield from zip(entity_keys[start:stop], stamps[start:stop], itertools.repeat(None),
                            payloads.to_pylist())
 
-    online.write_rows(store.config, fv, rows())
+    return [f.name for f in features], rows()
 
 
 def _serialized_keys(store, ids: pa.ChunkedArray, join_key: str, cache: dict[str, bytes]) -> pa.Array:
@@ -305,15 +369,12 @@ def _serialized_keys(store, ids: pa.ChunkedArray, join_key: str, cache: dict[str
     return _join_prefixed(values, lengths, lambda size: head + struct.pack("<I", size))
 
 
-def _packed_entries(col: pa.ChunkedArray, value_type, key: bytes) -> pa.Array:
-    """One ``Map`` entry per row (large_binary, no nulls): ``key`` -> the row's serialized Value, the bytes
-    Feast's converter gives (null: an empty Value, as the fast SQLite writer and Feast's pipeline write)."""
+def _packed_entries(col: pa.ChunkedArray, value_type) -> pa.Array:
+    """One payload entry per row (large_binary, no nulls): the row's serialized Value behind its length, the
+    bytes Feast's converter gives (null: an empty Value, as the fast SQLite writer and Feast's pipeline write)."""
     from feast.value_type import ValueType
 
-    from .packed_store import entry_prefix
-
-    def prefix(size: int) -> bytes:
-        return entry_prefix(key, size)
+    from .packed_store import value_prefix as prefix
 
     arr = col.combine_chunks() if isinstance(col, pa.ChunkedArray) else col
     valid = ~arr.is_null().to_numpy(zero_copy_only=False)
@@ -333,10 +394,11 @@ def _packed_entries(col: pa.ChunkedArray, value_type, key: bytes) -> pa.Array:
         return _binary(*_rows(mat, np.where(nan, len(empty), width)))
     if value_type == ValueType.INT64 and pa.types.is_int64(arr.type):
         ints = pc.fill_null(arr, 0).to_numpy(zero_copy_only=False).view(np.uint64)  # two's complement, as protobuf
-        return _prefixed(*_tagged_varints(_INT64_TAG, ints, valid), prefix)
+        small = _one_byte_entries(_INT64_TAG, ints, valid)
+        return small if small is not None else _prefixed(*_tagged_varints(_INT64_TAG, ints, valid), prefix)
     if value_type == ValueType.BOOL and pa.types.is_boolean(arr.type):
         bools = pc.fill_null(arr, False).to_numpy(zero_copy_only=False).astype(np.uint64)
-        return _prefixed(*_tagged_varints(_BOOL_TAG, bools, valid), prefix)
+        return _one_byte_entries(_BOOL_TAG, bools, valid)
     if value_type == ValueType.UNIX_TIMESTAMP and pa.types.is_timestamp(arr.type):
         # Feast: datetime64 -> datetime64[s] -> int (floor), as its converter does for numpy values
         secs = arr.to_numpy(zero_copy_only=False).astype("datetime64[s]").astype(np.int64).view(np.uint64)
@@ -369,6 +431,21 @@ def _packed_entries(col: pa.ChunkedArray, value_type, key: bytes) -> pa.Array:
 def _rows(mat: np.ndarray, lengths: np.ndarray) -> tuple[bytes, np.ndarray]:
     """The first ``lengths[i]`` bytes of each row of ``mat``, concatenated (and the lengths)."""
     return mat[np.arange(mat.shape[1]) < lengths[:, None]].tobytes(), lengths
+
+
+def _one_byte_entries(tag: int, values: np.ndarray, valid: np.ndarray) -> pa.Array | None:
+    """Payload entries of one-byte varints (bools, counts below 128): ``0x0A 0x02 tag v``, or an empty
+    Value's ``0x0A 0x00`` for a null; None when a valid value needs more than one byte."""
+    if len(values) and int(values[valid].max(initial=0)) > 0x7F:
+        return None
+    n = len(values)
+    mat = np.empty((n, 4), dtype=np.uint8)
+    mat[:, :3] = (0x0A, 0x02, tag)
+    mat[:, 3] = values.astype(np.uint8)
+    if valid.all():
+        return _binary(mat.tobytes(), np.full(n, 4, dtype=np.int64))
+    mat[~valid, 1] = 0x00
+    return _binary(*_rows(mat, np.where(valid, 4, 2)))
 
 
 def _tagged_varints(tag: int, values: np.ndarray, valid: np.ndarray) -> tuple[bytes, np.ndarray]:

@@ -39,7 +39,11 @@ def store_identity(cfg: StoreConfig) -> str:
 
         url = urlparse(cfg.redis_url or "")
         return f"redis://{url.hostname}:{url.port}{url.path}"
-    return f"{cfg.online_store}:{cfg.packed_online_path if cfg.online_store == 'packed' else cfg.online_path}"
+    if cfg.online_store == "packed":  # the payload format too: a new format reloads everything
+        from .packed_store import FORMAT
+
+        return f"packed/{FORMAT}:{cfg.packed_online_path}"
+    return f"{cfg.online_store}:{cfg.online_path}"
 
 
 def _load_state(cfg: StoreConfig) -> dict[str, dict]:
@@ -70,13 +74,16 @@ def earliest_change(old: DeltaRef, new: DeltaRef) -> datetime | None:
 
 
 def refresh_online_store(store, cfg: StoreConfig, refs: Mapping[str, DeltaRef], end: datetime) -> dict[str, dict]:
-    """Materialize each view of ``refs`` (view -> the gold version the registry serves) up to ``end``.
-    Returns, per view, the window loaded (or none) and why."""
+    """Materialize each view of ``refs`` (view -> the gold version the registry serves) up to ``end``, in
+    one ``materialize`` call (each view with its own window). Returns, per view, the window loaded (or
+    none) and why."""
     state = _load_state(cfg)
-    report: dict[str, dict] = {}
+    starts: dict[str, datetime] = {}
+    reasons: dict[str, str] = {}
+    table_ids: dict[str, str] = {}
     for view, ref in refs.items():
         previous = state.get(view)
-        table_id = str(ref.open().metadata().id)
+        table_ids[view] = table_id = str(ref.open().metadata().id)
         start, reason = None, "incremental"
         if previous is None:  # nothing loaded into this store yet, whatever the registry's intervals say
             start, reason = EPOCH, "first load"
@@ -94,13 +101,17 @@ def refresh_online_store(store, cfg: StoreConfig, refs: Mapping[str, DeltaRef], 
                     start, reason = changed, f"version {previous['version']} -> {ref.version} changed rows"
         if start is not None:
             last = _last_end(store, view)
-            start = min(start, last) if last else start  # also cover what incremental would load
-        windows = materialize(store, end, start, views=[view])
-        report[view] = {"reason": reason, "window": [t.isoformat() for t in windows[view]] if view in windows else None,
+            starts[view] = min(start, last) if last else start  # also cover what incremental would load
+        reasons[view] = reason
+    windows = materialize(store, end, views=list(refs), starts=starts)
+    report: dict[str, dict] = {}
+    for view, ref in refs.items():
+        window = windows.get(view)
+        report[view] = {"reason": reasons[view], "window": [t.isoformat() for t in window] if window else None,
                         "gold_version": ref.version}
-        state[view] = {"uri": ref.uri, "version": ref.version, "table_id": table_id, "ref": ref.model_dump(mode="json"),
-                       "online_store": store_identity(cfg)}
-        _save_state(cfg, state)
+        state[view] = {"uri": ref.uri, "version": ref.version, "table_id": table_ids[view],
+                       "ref": ref.model_dump(mode="json"), "online_store": store_identity(cfg)}
+    _save_state(cfg, state)
     return report
 
 

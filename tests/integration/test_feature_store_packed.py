@@ -6,6 +6,7 @@ an apply that deletes a view drops its table."""
 
 from __future__ import annotations
 
+import json
 import math
 import sqlite3
 from datetime import datetime, timedelta, timezone
@@ -103,8 +104,8 @@ def test_packed_raw_feast_response_equals_sqlite(stores):
 def _packed_rows(store, view: str) -> list[tuple]:
     path = store.config.online_store.path
     with sqlite3.connect(path) as conn:
-        return conn.execute(f"SELECT entity_key, event_ts, created_ts, payload FROM {store.project}_{view} "
-                            "ORDER BY entity_key").fetchall()
+        return conn.execute(f"SELECT entity_key, event_ts, created_ts, names, payload FROM {store.project}_{view} "
+                            "JOIN _packed_layouts ON layout = _packed_layouts.id ORDER BY entity_key").fetchall()
 
 
 def _intervals(store) -> dict[str, list]:
@@ -169,15 +170,69 @@ def test_incremental_windows_and_same_time_correction(tmp_path, fast):
 
 def _tables(store) -> set[str]:
     with sqlite3.connect(store.config.online_store.path) as conn:
-        return {r[0] for r in conn.execute("SELECT name FROM sqlite_master WHERE type = 'table'")}
+        return {r[0] for r in conn.execute("SELECT name FROM sqlite_master WHERE type = 'table'")} - {"_packed_layouts"}
+
+
+def _layout_tables(store) -> set[str]:
+    with sqlite3.connect(store.config.online_store.path) as conn:
+        return {r[0] for r in conn.execute("SELECT table_name FROM _packed_layouts")}
 
 
 def test_apply_deleting_a_view_drops_its_table_and_teardown_drops_all(tmp_path, gold_refs):
     store, defs = sync_repository(StoreConfig(tmp_path / "feast", online_store="packed"), SPECS, gold_refs, SERVICES)
     assert _tables(store) == {"clinical_mlops_vitals", "clinical_mlops_labs", "clinical_mlops_notes"}
     materialize(store, U(2021, 1, 1))
+    assert _layout_tables(store) == _tables(store)
     store.apply([], objects_to_delete=[defs.services["svc"], defs.views["notes"]], partial=False)
-    assert _tables(store) == {"clinical_mlops_vitals", "clinical_mlops_labs"}
+    assert _tables(store) == _layout_tables(store) == {"clinical_mlops_vitals", "clinical_mlops_labs"}
     assert len(get_online_features(store, IDS, "labs_only", enforce_ttl=False).drop_nulls()) > 30  # others intact
     store.teardown()
-    assert _tables(store) == set()
+    assert _tables(store) == _layout_tables(store) == set()
+
+
+def test_rows_written_before_a_view_gained_a_feature_keep_their_layout(tmp_path):
+    """Each row names its feature set (``layout``): after the view gains a feature, rows not yet reloaded
+    still read their values right (the new feature is missing there, i.e. null), rewritten rows have it."""
+    gold = tmp_path / "gold"
+    t1 = U(2020, 1, 10)
+    narrow = FeatureViewSpec("labs", {"cr": "float64", "k": "float64"}, ttl_days=0)
+    wide = FeatureViewSpec("labs", {"cr": "float64", "k": "float64", "alb": "float64"}, ttl_days=0)
+    cfg = StoreConfig(tmp_path / "feast", online_store="packed")
+    ref = write_gold(gold / "a", narrow, pa.Table.from_pylist(
+        [dict(patient_id=p, event_timestamp=t1, cr=c, k=4.0) for p, c in (("a", 1.0), ("b", 2.0))],
+        schema=gold_schema(narrow)))
+    store, _ = sync_repository(cfg, [narrow], {"labs": ref}, {"labs_only": ["labs"]})
+    materialize(store, U(2020, 2, 1))
+    ref = write_gold(gold / "b", wide, pa.Table.from_pylist(
+        [dict(patient_id="b", event_timestamp=t1, cr=20.0, k=None, alb=3.5)], schema=gold_schema(wide)))
+    store, _ = sync_repository(cfg, [wide], {"labs": ref}, {"labs_only": ["labs"]})
+    materialize(store, U(2020, 2, 1), start=EPOCH)
+    frame = get_online_features(store, ["a", "b"], "labs_only", enforce_ttl=False)
+    assert frame.select("cr", "k", "alb").rows() == [(1.0, 4.0, None), (20.0, None, 3.5)]
+    with sqlite3.connect(cfg.packed_online_path) as conn:
+        assert sorted(r[0] for r in conn.execute("SELECT names FROM _packed_layouts")) == [
+            '["alb", "cr", "k"]', '["cr", "k"]']
+
+
+def test_a_format_1_table_is_recreated_and_the_refresh_reloads_it(tmp_path, gold_refs):
+    """A table of the first payload format (a Map per row, no ``layout`` column) is dropped and recreated
+    on first touch; the refresh's store identity names the format, so the refresh reloads it in full."""
+    from feature_store.refresh import refresh_online_store, state_path, store_identity
+
+    cfg = StoreConfig(tmp_path / "feast", online_store="packed")
+    cfg.packed_online_path.parent.mkdir(parents=True)
+    with sqlite3.connect(cfg.packed_online_path) as conn:
+        conn.execute("CREATE TABLE clinical_mlops_labs (entity_key BLOB PRIMARY KEY, event_ts INTEGER NOT NULL, "
+                     "created_ts INTEGER, payload BLOB NOT NULL)")
+        conn.execute("INSERT INTO clinical_mlops_labs VALUES (x'00', 0, NULL, x'0a00')")
+    state_path(cfg).write_text(json.dumps({"labs": {
+        "uri": gold_refs["labs"].uri, "version": gold_refs["labs"].version, "table_id": "x",
+        "ref": gold_refs["labs"].model_dump(mode="json"), "online_store": f"packed:{cfg.packed_online_path}"}}))
+    assert store_identity(cfg) == f"packed/2:{cfg.packed_online_path}"
+    store, _ = sync_repository(cfg, [LABS], {"labs": gold_refs["labs"]}, {"labs_only": ["labs"]})
+    with sqlite3.connect(cfg.packed_online_path) as conn:
+        assert conn.execute("SELECT count(*) FROM clinical_mlops_labs").fetchone() == (0,)
+        assert "layout" in {r[1] for r in conn.execute("PRAGMA table_info(clinical_mlops_labs)")}
+    report = refresh_online_store(store, cfg, {"labs": gold_refs["labs"]}, U(2021, 1, 1))
+    assert report["labs"]["reason"].startswith("full reload (online store changed")
+    assert len(get_online_features(store, IDS, "labs_only", enforce_ttl=False).drop_nulls()) > 30

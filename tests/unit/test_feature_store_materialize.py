@@ -146,3 +146,53 @@ def test_fast_redis_equals_feast_materialize(tmp_path, gold_refs, redis_url, mon
     assert win_o == win_f and int_o == int_f
     _same_values(on_o[0], on_f[0])
     assert on_o[1] == on_f[1]
+
+
+@pytest.mark.parametrize("window", [(EPOCH, U(2020, 3, 1)), (U(2020, 3, 1), U(2021, 1, 1)),
+                                    (U(2020, 2, 1), U(2020, 3, 1, 0, 0, 1))],  # both ends are edge rows' times
+                         ids=["first", "second", "closed-both-ends"])
+def test_direct_pull_returns_the_rows_of_feasts_pull(tmp_path, gold_refs, window):
+    """``feature_store.latest`` (what the fast path reads) gives the rows of the offline store's
+    ``pull_latest_from_table_or_query`` for each view: same patients, values and times, NaN and nulls kept."""
+    from feast.utils import _get_column_names
+
+    from feature_store.latest import parquet_source, pull_latest
+
+    store, _ = sync_repository(StoreConfig(tmp_path / "feast"), [VITALS, NOTES], gold_refs, SERVICES)
+    provider = store._get_provider()
+    for name in ("vitals", "notes"):
+        fv = store.get_feature_view(name)
+        join_keys, features, ts_col, _ = _get_column_names(fv, [store.get_entity(e) for e in fv.entities])
+        path = parquet_source(store, fv)
+        assert path is not None and path.suffix == ".parquet"
+        ours = pull_latest(path, join_keys, features, ts_col, *window)
+        feast = provider.offline_store.pull_latest_from_table_or_query(
+            config=store.config, data_source=fv.batch_source, join_key_columns=join_keys,
+            feature_name_columns=features, timestamp_field=ts_col, created_timestamp_column=None,
+            start_date=window[0], end_date=window[1]).to_arrow()
+        assert ours.num_rows == feast.num_rows > 0 and set(ours.column_names) == set(feast.column_names)
+        got = ours.sort_by("patient_id").to_pylist()
+        want = feast.select(ours.column_names).sort_by("patient_id").to_pylist()
+        assert repr(got) == repr(want)  # NaN compares by repr
+        if window[0] == U(2020, 2, 1):
+            assert {"p3", "p5"} <= {r["patient_id"] for r in got}  # the rows stamped exactly at start and end
+
+
+def test_only_local_parquet_sources_are_read_directly(tmp_path, gold_refs):
+    from types import SimpleNamespace
+
+    from feast import FileSource
+    from feast.data_format import DeltaFormat, ParquetFormat
+
+    from feature_store.latest import parquet_source
+
+    store, _ = sync_repository(StoreConfig(tmp_path / "feast"), [VITALS, NOTES], gold_refs, SERVICES)
+    path = parquet_source(store, store.get_feature_view("vitals"))
+
+    def source(**kw):
+        return SimpleNamespace(batch_source=FileSource(timestamp_field="event_timestamp", **kw))
+
+    assert parquet_source(store, source(path=f"file://{path}", file_format=ParquetFormat())) == path
+    assert parquet_source(store, source(path="s3://bucket/x.parquet", file_format=ParquetFormat())) is None
+    assert parquet_source(store, source(path=str(path.parent), file_format=ParquetFormat())) is None  # a directory
+    assert parquet_source(store, source(path=str(path), file_format=DeltaFormat())) is None
