@@ -35,3 +35,8 @@ class ServiceArgs(BaseModel):
     torch_threads: int = Field(default=1, ge=1, description="intra-op threads per worker (small batches)")
     access_log: bool = Field(default=True, description="BentoML's per-request access log")
     metrics: bool = Field(default=True, description="BentoML's Prometheus metrics (/metrics)")
+    tracing: bool = Field(default=False, description=(
+        "BentoML's OpenTelemetry spans on the prediction endpoints. Off by default: no span exporter is configured, "
+        "so the spans would be built and dropped, and building them was the largest part of BentoML's own cost "
+        "per request (benchmarks/results/serving.json). Turn on together with a tracing exporter in the BentoML "
+        "configuration (BENTOML_CONFIG: tracing.exporter_type)."))

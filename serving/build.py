@@ -74,6 +74,7 @@ def build_bento(model_name: str, model_version: str | int, *, settings=None, tra
                 git_sha: str | None = None, threshold: float | None = None, max_batch: int | None = None,
                 max_body_bytes: int | None = None, timeout_s: float | None = None, workers: int | None = None,
                 enforce_ttl: bool | None = None, access_log: bool | None = None, metrics: bool | None = None,
+                tracing: bool | None = None,
                 isolated: bool = True) -> str:
     """Import ``models:/<model_name>/<model_version>`` into the BentoML store and build its Bento; returns the
     Bento tag (``name:version``). ``settings`` defaults to ``load_settings()`` (BENTOML_HOME is
@@ -87,7 +88,8 @@ def build_bento(model_name: str, model_version: str | int, *, settings=None, tra
                "options": {k: v for k, v in {"threshold": threshold, "max_batch": max_batch,
                                              "max_body_bytes": max_body_bytes, "timeout_s": timeout_s,
                                              "workers": workers, "enforce_ttl": enforce_ttl,
-                                             "access_log": access_log, "metrics": metrics}.items()
+                                             "access_log": access_log, "metrics": metrics,
+                                             "tracing": tracing}.items()
                            if v is not None}}
     Path(request["bentoml_home"]).mkdir(parents=True, exist_ok=True)
     if not isolated:

@@ -56,9 +56,14 @@ def unknown_response(error: UnknownPatients) -> JSONResponse:
     return JSONResponse({"error": str(error), "unknown_patient_ids": error.patient_ids}, status_code=404)
 
 
+# without ``tracing`` these paths are excluded from BentoML's OpenTelemetry middleware (``ServiceArgs.tracing``)
+PREDICT_PATHS = ["/predict_by_id", "/predict_by_id_batch", "/predict_row", "/predict_row_batch"]
+
+
 @bentoml.service(name=SERVICE_NAME, workers=args.workers, traffic={"timeout": args.timeout_s},
                  http={"host": "127.0.0.1"}, logging={"access": {"enabled": args.access_log}},
-                 metrics={"enabled": args.metrics})
+                 metrics={"enabled": args.metrics},
+                 **({} if args.tracing else {"tracing": {"excluded_urls": PREDICT_PATHS}}))
 class ClinicalRiskService:
     if args.model_tag:
         bento_model = bentoml.models.BentoModel(args.model_tag)

@@ -294,3 +294,30 @@ def test_the_fastapi_baseline_answers_like_the_bento(served):
                 assert ours.json() == theirs.json()
         resp = baseline.post("/predict_row", content=b"\x80\x05.", headers={"Content-Type": "application/vnd.bentoml+pickle"})
         assert resp.status_code == 415
+
+
+def test_the_service_through_to_asgi_in_process(served):
+    """The Bento's service as an ASGI app in process (``bentoml.load`` then ``to_asgi()``, in a child process so
+    that BentoML's home and the pinned arguments are the Bento's): a good request, a bad one, an unknown patient
+    and a pickled body; the prediction endpoints are left out of tracing by default (``ServiceArgs.tracing``)."""
+    import json
+    import subprocess
+    import sys
+
+    from serving.build import PROJECT_ROOT
+    from serving.server import server_env
+
+    ids, tracked = served["ids"], served["tracked"]
+    proc = subprocess.run([sys.executable, "-m", "tests.integration.asgi_probe", served["tag"], ids[0], UNKNOWN],
+                          cwd=PROJECT_ROOT, env=server_env(served["settings"]), capture_output=True, text=True,
+                          timeout=300)
+    assert proc.returncode == 0, proc.stderr[-3000:]
+    out = json.loads(proc.stdout.strip().splitlines()[-1])
+    assert out["good"]["status"] == 200
+    lineage_of(out["good"]["body"], tracked)
+    want = served["client"].post("/predict_by_id", json={"patient_id": ids[0]}).json()
+    assert out["good"]["body"]["risk"] == pytest.approx(want["risk"], abs=1e-6)  # the same answer as over HTTP
+    assert out["bad"]["status"] == 400 and any("patient_id" in map(str, e["loc"]) for e in out["bad"]["body"]["detail"])
+    assert out["unknown"]["status"] == 404 and out["unknown"]["body"]["unknown_patient_ids"] == [UNKNOWN]
+    assert out["pickle"]["status"] == 415
+    assert sorted(out["tracing"]["excluded_urls"]) == sorted(f"/{api}" for api in out["apis"])
