@@ -168,8 +168,9 @@ def _train_loop(loop_config: dict[str, Any]) -> None:
     config = FitConfig.from_dict(loop_config["fit"])
     torch.set_num_threads(max(1, int(loop_config.get("threads_per_worker", 1))))
     datamodule, model = build(loop_config["uri"], loop_config["task"], config, version=loop_config["version"])
+    report = _report_callback(loop_config.get("checkpoint_upload", "sync"))
     callbacks = [EarlyStopping(CHECKPOINT_METRIC, mode="max", patience=config.patience),
-                 _timing_callback(loop_entered), _report_callback(loop_config.get("checkpoint_upload", "sync"))]
+                 _timing_callback(loop_entered), report]
     if loop_config.get("mlflow"):
         callbacks.append(_mlflow_callback(**loop_config["mlflow"]))
     trainer = L.Trainer(
@@ -179,17 +180,30 @@ def _train_loop(loop_config: dict[str, Any]) -> None:
         enable_progress_bar=False, enable_model_summary=False, num_sanity_val_steps=0, log_every_n_steps=1)
     trainer = prepare_trainer(trainer)
     checkpoint = ray.train.get_checkpoint()
-    if checkpoint is None:
-        trainer.fit(model, datamodule=datamodule)
-        return
-    with checkpoint.as_directory() as directory:  # a replaced worker group resumes here
-        if loop_config.get("mlflow") and ray.train.get_context().get_world_rank() == 0:
-            from mlflow import MlflowClient
+    try:
+        if checkpoint is None:
+            trainer.fit(model, datamodule=datamodule)
+            return
+        with checkpoint.as_directory() as directory:  # a replaced worker group resumes here
+            if loop_config.get("mlflow") and ray.train.get_context().get_world_rank() == 0:
+                from mlflow import MlflowClient
 
-            MlflowClient(tracking_uri=loop_config["mlflow"]["tracking_uri"]).set_tag(
-                loop_config["mlflow"]["run_id"], "ray.resumed_from_checkpoint", checkpoint.path)
-        trainer.fit(model, datamodule=datamodule,
-                    ckpt_path=os.path.join(directory, RayTrainReportCallback.CHECKPOINT_NAME))
+                MlflowClient(tracking_uri=loop_config["mlflow"]["tracking_uri"]).set_tag(
+                    loop_config["mlflow"]["run_id"], "ray.resumed_from_checkpoint", checkpoint.path)
+            trainer.fit(model, datamodule=datamodule,
+                        ckpt_path=os.path.join(directory, RayTrainReportCallback.CHECKPOINT_NAME))
+    finally:
+        _remove_if_empty(getattr(report, "tmpdir_prefix", None))
+
+
+def _remove_if_empty(path: str | None) -> None:
+    """RayTrainReportCallback removes each epoch's local checkpoint folder but leaves their parent
+    (``<tmp>/lightning_checkpoints-job_id=...-world_rank=N``) behind, one per worker and run."""
+    if path:
+        try:
+            os.rmdir(path)
+        except OSError:  # gone already, or an async upload still holds a checkpoint in it
+            pass
 
 
 def fit_ray(training_set_uri: str, version: int, task: str, config: FitConfig | None = None, *,

@@ -57,10 +57,20 @@ def trained(tmp_path_factory):
     ref = lakehouse(root, frame)
     lineage = training_set_lineage(ref, root / "silver")
     tracking = Tracking(f"sqlite:///{root / 'mlflow.db'}", str(root / "artifacts"), "clinical-readmission")
+    before = _local_checkpoint_dirs()
     outcome = train_task(ref, READMISSION_30D, tracking=tracking, storage_path=str(root / "ray"),
                          lineage_tags=lineage, tags={"dagster.run_id": "run-1", "dagster.asset_key": "models/x"},
                          config=TINY, scaling=RayScaling(num_workers=2, use_gpu=False))
+    # each worker's local checkpoint folder (RayTrainReportCallback's) is gone after the run
+    assert _local_checkpoint_dirs() - before == set()
     return root, frame, ref, lineage, tracking, outcome
+
+
+def _local_checkpoint_dirs() -> set[str]:
+    import glob
+    import tempfile
+
+    return set(glob.glob(os.path.join(tempfile.gettempdir(), "lightning_checkpoints-*")))
 
 
 def test_the_registered_version_carries_every_lineage_key(trained):
