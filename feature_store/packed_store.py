@@ -280,7 +280,12 @@ class PackedSqliteOnlineStore(OnlineStore):
             if row is None:
                 result.append((None, None))
             else:
-                result.append((from_micros(row[0]), decode_payload(row[1], row[2], requested_features)))
+                try:
+                    values = decode_payload(row[1], row[2], requested_features)
+                except ValueError as exc:  # a corrupt row: say which
+                    raise ValueError(f"{self.db_path(config)}, table {table_name(config, table)}, entity key "
+                                     f"{key!r}: {exc}") from exc
+                result.append((from_micros(row[0]), values))
         return result
 
     def read_rows(self, config: RepoConfig, table: Any,

@@ -236,3 +236,13 @@ def test_a_format_1_table_is_recreated_and_the_refresh_reloads_it(tmp_path, gold
     report = refresh_online_store(store, cfg, {"labs": gold_refs["labs"]}, U(2021, 1, 1))
     assert report["labs"]["reason"].startswith("full reload (online store changed")
     assert len(get_online_features(store, IDS, "labs_only", enforce_ttl=False).drop_nulls()) > 30
+
+
+def test_a_row_whose_payload_does_not_match_its_layout_is_an_error_naming_it(tmp_path, gold_refs):
+    cfg = StoreConfig(tmp_path / "feast", online_store="packed")
+    store, _ = sync_repository(cfg, [LABS], {"labs": gold_refs["labs"]}, {"labs_only": ["labs"]})
+    materialize(store, U(2021, 1, 1))
+    with sqlite3.connect(cfg.packed_online_path) as conn:  # one value where the layout names two
+        conn.execute("UPDATE clinical_mlops_labs SET payload = x'0a00'")
+    with pytest.raises(ValueError, match=r"table clinical_mlops_labs, entity key .*holds 1 values, its layout names 2"):
+        get_online_features(store, IDS[:1], "labs_only", enforce_ttl=False)
