@@ -23,6 +23,9 @@ from lakehouse.delta import DeltaRef
 
 ROW_ID = "__entity_row"
 TS_TYPE = pa.timestamp("us", tz="UTC")
+# row groups of the snapshots: several per table, so that readers decode them in parallel (materialization's
+# direct read and DuckDB's scans); ~7% off a 20,000-patient materialization against one row group per batch
+ROW_GROUP_ROWS = 32_768
 
 
 def snapshot_path(offline_dir: Path, table: str, version: int, table_id: str) -> Path:
@@ -59,7 +62,7 @@ def export_snapshot(ref: DeltaRef, offline_dir: Path) -> Path:
     tmp = out.with_suffix(f".tmp{os.getpid()}")
     with pq.ParquetWriter(tmp, schema) as writer:
         for batch in dataset.to_batches():
-            writer.write_table(pa.Table.from_batches([batch]).cast(schema))
+            writer.write_table(pa.Table.from_batches([batch]).cast(schema), row_group_size=ROW_GROUP_ROWS)
     os.replace(tmp, out)
     return out
 
