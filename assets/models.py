@@ -41,7 +41,7 @@ def _model_asset(task: TaskDefinition):
             config=FitConfig(max_epochs=settings.train_max_epochs, seed=settings.train_seed),
             scaling=RayScaling(num_workers=settings.ray_num_workers, use_gpu=settings.ray_use_gpu,
                                cpus_per_worker=settings.ray_cpus_per_worker),
-            ray_address=settings.ray_address)
+            ray_address=settings.ray_address, checkpoint_interval_s=settings.ray_checkpoint_interval_s)
         tracked, metrics = outcome.tracked, outcome.metrics
         context.log.info(f"{tracked.model_name} v{tracked.model_version}: val AUROC {metrics['best_val_auroc']:.3f} "
                          f"(run {tracked.run_id})")

@@ -48,6 +48,10 @@ class Settings(BaseSettings):
     ray_use_gpu: bool | None = Field(
         default=None, description="Train on GPUs; default: when this machine has CUDA devices.")
     ray_cpus_per_worker: float = Field(default=1.0, gt=0, description="CPUs each Ray Train worker reserves.")
+    ray_checkpoint_interval_s: float = Field(
+        default=10.0, ge=0, description="Ray Train reports a checkpoint at the first epoch end this many seconds after "
+                                        "the last one, and after the last epoch (0: every epoch); a replaced worker "
+                                        "group resumes from it, so at most this much training is lost.")
     ray_storage: str | None = Field(
         default=None, description="Ray Train checkpoints: a path or object-store URI (default: <home>/ray).")
     train_max_epochs: int = Field(default=20, ge=1, description="Epochs at most (early stopping on val AUROC).")

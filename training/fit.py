@@ -82,12 +82,29 @@ class FitResult:
 
 
 class BestWeights(Callback):
-    """Keeps an in-memory copy of the weights of the best validation epoch (no checkpoint files)."""
+    """Keeps an in-memory copy of the weights of the best validation epoch, and every epoch's validation
+    metrics. Its state travels in any Lightning checkpoint written during the fit (``state_dict``), so a
+    checkpoint of the last epoch also carries the best epoch's weights, and a resumed fit keeps them."""
 
     def __init__(self, monitor: str = "val_auroc"):
         self.monitor, self.best_score, self.best_epoch = monitor, float("-inf"), -1
         self.best_state: dict[str, torch.Tensor] | None = None  # not `state_dict`: Callback has that method
         self.history: list[dict[str, float]] = []
+
+    @property
+    def state_key(self) -> str:
+        return f"BestWeights[{self.monitor}]"
+
+    def state_dict(self) -> dict[str, Any]:
+        if self.best_state is None:
+            return {}
+        return {"monitor": self.monitor, "best_score": self.best_score, "best_epoch": self.best_epoch,
+                "best_state": self.best_state, "history": self.history}
+
+    def load_state_dict(self, state_dict: dict[str, Any]) -> None:
+        if state_dict:
+            self.best_score, self.best_epoch = float(state_dict["best_score"]), int(state_dict["best_epoch"])
+            self.best_state, self.history = state_dict["best_state"], list(state_dict["history"])
 
     def on_validation_end(self, trainer: L.Trainer, pl_module: L.LightningModule) -> None:
         if trainer.sanity_checking:

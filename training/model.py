@@ -20,7 +20,7 @@ import numpy as np
 import torch
 import torch.nn.functional as F
 from torch import nn
-from torchmetrics.classification import BinaryAUROC, BinaryAveragePrecision
+from torchmetrics.functional.classification import binary_auroc, binary_average_precision
 
 from training.preprocessing import Preprocessor, Rows
 
@@ -60,8 +60,7 @@ class RiskModel(L.LightningModule):
         # Platt recalibration (scale, bias) of the logit, fitted on the validation split after training
         # (training.calibration): pos_weight trades calibrated probabilities for recall, this gives them back
         self.register_buffer("calibration", torch.tensor([1.0, 0.0]))
-        self.val_auroc, self.val_auprc = BinaryAUROC(), BinaryAveragePrecision()
-        self.test_auroc, self.test_auprc = BinaryAUROC(), BinaryAveragePrecision()
+        self._evaluated: list[torch.Tensor] = []  # this epoch's [logit, label] rows of the split being evaluated
 
     @classmethod
     def from_datamodule(cls, datamodule: Any, **hparams: Any) -> RiskModel:
@@ -100,22 +99,35 @@ class RiskModel(L.LightningModule):
         self.log("train_loss", loss, on_step=False, on_epoch=True, sync_dist=True, batch_size=len(label))
         return loss
 
-    def _evaluate(self, batch: Sequence[torch.Tensor], split: str) -> None:
-        """Loss, AUROC and AUPRC of a validation or test batch (metrics accumulate over the epoch)."""
-        loss, logits, label = self._loss(batch)
-        probs, target = torch.sigmoid(logits.float()), label.long()
-        auroc, auprc = getattr(self, f"{split}_auroc"), getattr(self, f"{split}_auprc")
-        auroc.update(probs, target)
-        auprc.update(probs, target)
-        self.log(f"{split}_loss", loss, on_epoch=True, sync_dist=True, batch_size=len(label))
-        self.log(f"{split}_auroc", auroc, on_epoch=True, sync_dist=True, batch_size=len(label))
-        self.log(f"{split}_auprc", auprc, on_epoch=True, sync_dist=True, batch_size=len(label))
+    def _evaluate(self, batch: Sequence[torch.Tensor]) -> None:
+        """Keeps a validation or test batch's logits and labels; the split's metrics come at the epoch's end."""
+        tabular, note, label = batch
+        self._evaluated.append(torch.stack([self(tabular, note).float(), label.float()], dim=1))
+
+    def _log_split_metrics(self, split: str) -> None:
+        """Loss, AUROC and AUPRC over the whole split. Under DDP each rank holds an equal share (Lightning's
+        distributed sampler), and one all-gather gives every rank all of it: the same figures on every rank,
+        from one collective instead of a reduction per metric and per metric state."""
+        local = torch.cat(self._evaluated) if self._evaluated else torch.empty(0, 2, device=self.device)
+        self._evaluated = []
+        rows = self.all_gather(local).reshape(-1, 2)  # [world, n, 2] under DDP, [n, 2] in one process
+        logits, label = rows[:, 0], rows[:, 1]
+        loss = F.binary_cross_entropy_with_logits(logits, label, pos_weight=self.pos_weight.float())
+        probs, target = torch.sigmoid(logits), label.long()
+        self.log_dict({f"{split}_loss": loss, f"{split}_auroc": binary_auroc(probs, target),
+                       f"{split}_auprc": binary_average_precision(probs, target)}, sync_dist=False)
 
     def validation_step(self, batch: Sequence[torch.Tensor], batch_idx: int) -> None:
-        self._evaluate(batch, "val")
+        self._evaluate(batch)
+
+    def on_validation_epoch_end(self) -> None:
+        self._log_split_metrics("val")
 
     def test_step(self, batch: Sequence[torch.Tensor], batch_idx: int) -> None:
-        self._evaluate(batch, "test")
+        self._evaluate(batch)
+
+    def on_test_epoch_end(self) -> None:
+        self._log_split_metrics("test")
 
     def predict_step(self, batch: Sequence[torch.Tensor], batch_idx: int, dataloader_idx: int = 0) -> torch.Tensor:
         """Calibrated probabilities [B]; the batch may or may not carry labels."""

@@ -2,9 +2,11 @@
 
 Each worker reads the pinned training set itself (a Delta URI and version travel, not the data), builds the
 (datamodule, model) pair with ``training.fit.build`` and runs Lightning with Ray's DDP strategy and
-environment. ``RayTrainReportCallback`` reports metrics and a Lightning checkpoint at every epoch end; a
-worker that dies is replaced (``FailureConfig``) and the group resumes from the latest checkpoint
-(``ray.train.get_checkpoint``). The driver picks the checkpoint with the best validation AUROC.
+environment. ``RayTrainReportCallback`` reports metrics and a Lightning checkpoint at an epoch end, at most
+every ``checkpoint_interval_s`` seconds (0: every epoch) and always after the last epoch; a worker that dies
+is replaced (``FailureConfig``) and the group resumes from the latest checkpoint (``ray.train.get_checkpoint``),
+losing at most that interval of training. Every checkpoint also carries the best validation epoch's weights
+(``training.fit.BestWeights``), so the driver takes the best model from the latest checkpoint.
 
 Ray runs locally (dashboard off, bound to 127.0.0.1, its temp files in a private directory removed at the
 end) unless an address is given, in which case this process is a client of that cluster and the storage
@@ -29,6 +31,10 @@ from training.model import RiskModel
 
 CHECKPOINT_METRIC = "val_auroc"
 HEALTH_CHECK_INTERVAL_S = 0.05  # Ray Train's controller poll (its default is 2 s)
+# A report (metrics + checkpoint) every epoch that ends this long after the last one. A report waits for
+# the controller to collect the previous one, about 0.02 s of a 0.03 s demo epoch; an epoch of a real cohort
+# takes seconds to minutes, and then every epoch is reported (README, Training)
+CHECKPOINT_INTERVAL_S = 10.0
 
 
 @dataclass(frozen=True)
@@ -47,7 +53,7 @@ class RayFitResult:
     best_val_auroc: float
     best_epoch: int
     epochs_run: int
-    history: list[dict[str, float]]  # per epoch (rank 0's reported metrics)
+    history: list[dict[str, float]]  # every epoch's validation metrics (BestWeights, in the last checkpoint)
     ray_start_s: float  # ray.init (0 when attached to a running cluster or Ray was already up)
     fit_s: float  # TorchTrainer.fit: worker start-up + training
     wall_s: float
@@ -58,7 +64,7 @@ class RayFitResult:
     precision: str
     attempts: int = 1  # 1 + worker-group restarts after failures
     worker_setup_s: float = 0.0  # in rank 0: from entering the train loop to trainer.fit (data read, model build)
-    worker_train_s: float = 0.0  # in rank 0: trainer.fit until the last reported epoch (checkpoints included)
+    worker_train_s: float = 0.0  # in rank 0: trainer.fit to the end of the last epoch (earlier reports included)
     extra: dict[str, Any] = field(default_factory=dict)
 
 
@@ -145,14 +151,51 @@ def _timing_callback(loop_entered: float):
     return WorkerTiming()
 
 
-def _report_callback(upload: str):
-    """Ray's per-epoch report (metrics + checkpoint). ``async``: the checkpoint is written locally and copied
-    to the run's storage in the background while the next epoch trains (Ray Train V2)."""
+def _report_callback(upload: str, interval_s: float):
+    """Ray's epoch-end report (metrics + Lightning checkpoint), at most every ``interval_s`` seconds and
+    always after the last epoch. ``upload="async"``: the checkpoint is written locally and copied to the
+    run's storage in the background while the next epoch trains (Ray Train V2)."""
     from ray.train import CheckpointUploadMode
     from ray.train.lightning import RayTrainReportCallback
 
     mode = {"sync": CheckpointUploadMode.SYNC, "async": CheckpointUploadMode.ASYNC}[upload]
-    return RayTrainReportCallback(checkpoint_upload_mode=mode)
+
+    class PacedReport(RayTrainReportCallback):
+        last_report, unreported = 0.0, None  # the epoch that ended without a report, if any
+
+        def on_train_start(self, trainer, pl_module) -> None:
+            self.last_report = time.monotonic()
+
+        def on_train_epoch_end(self, trainer, pl_module) -> None:
+            # early stopping has decided at validation end (check_on_train_epoch_end=False); all ranks agree
+            last = trainer.should_stop or trainer.current_epoch + 1 >= (trainer.max_epochs or 0)
+            due = interval_s <= 0 or time.monotonic() - self.last_report >= interval_s
+            if not last and interval_s > 0 and trainer.world_size > 1:
+                due = trainer.strategy.broadcast(due, src=0)  # a report is collective: rank 0's clock decides
+            if last or due:
+                self._report(trainer, pl_module)
+            else:
+                self.unreported = trainer.current_epoch
+
+        def on_train_end(self, trainer, pl_module) -> None:
+            if self.unreported is not None:  # training stopped for another reason: report its last epoch
+                self._report(_AtEpoch(trainer, self.unreported), pl_module)
+
+        def _report(self, trainer, pl_module) -> None:
+            super().on_train_epoch_end(trainer, pl_module)
+            self.last_report, self.unreported = time.monotonic(), None
+
+    return PacedReport(checkpoint_upload_mode=mode)
+
+
+class _AtEpoch:
+    """A trainer seen as at the end of ``epoch`` (after the fit loop, ``current_epoch`` has moved past it)."""
+
+    def __init__(self, trainer, epoch: int):
+        self._trainer, self.current_epoch = trainer, epoch
+
+    def __getattr__(self, name: str) -> Any:
+        return getattr(self._trainer, name)
 
 
 def _train_loop(loop_config: dict[str, Any]) -> None:
@@ -163,19 +206,24 @@ def _train_loop(loop_config: dict[str, Any]) -> None:
     from lightning.pytorch.callbacks import EarlyStopping
     from ray.train.lightning import RayDDPStrategy, RayLightningEnvironment, RayTrainReportCallback, prepare_trainer
 
-    from training.fit import build
+    from training.fit import BestWeights, build
 
     config = FitConfig.from_dict(loop_config["fit"])
     torch.set_num_threads(max(1, int(loop_config.get("threads_per_worker", 1))))
     datamodule, model = build(loop_config["uri"], loop_config["task"], config, version=loop_config["version"])
-    report = _report_callback(loop_config.get("checkpoint_upload", "sync"))
-    callbacks = [EarlyStopping(CHECKPOINT_METRIC, mode="max", patience=config.patience),
-                 _timing_callback(loop_entered), report]
+    report = _report_callback(loop_config.get("checkpoint_upload", "sync"),
+                              float(loop_config.get("checkpoint_interval_s", CHECKPOINT_INTERVAL_S)))
+    # early stopping and BestWeights act at validation end, before the epoch-end report: its checkpoint holds
+    # the best epoch up to its own, and it knows whether its epoch is the last
+    callbacks = [EarlyStopping(CHECKPOINT_METRIC, mode="max", patience=config.patience,
+                               check_on_train_epoch_end=False),
+                 BestWeights(CHECKPOINT_METRIC), _timing_callback(loop_entered), report]
     if loop_config.get("mlflow"):
         callbacks.append(_mlflow_callback(**loop_config["mlflow"]))
     trainer = L.Trainer(
         max_epochs=config.max_epochs, accelerator="auto", devices="auto", precision=config.precision,
-        strategy=RayDDPStrategy(), plugins=[RayLightningEnvironment()], callbacks=callbacks,
+        # no buffer broadcast before every forward: the model's buffers (pos_weight, calibration) are constants
+        strategy=RayDDPStrategy(broadcast_buffers=False), plugins=[RayLightningEnvironment()], callbacks=callbacks,
         deterministic=resolve_deterministic(config), logger=False, enable_checkpointing=False,
         enable_progress_bar=False, enable_model_summary=False, num_sanity_val_steps=0, log_every_n_steps=1)
     trainer = prepare_trainer(trainer)
@@ -209,14 +257,16 @@ def _remove_if_empty(path: str | None) -> None:
 def fit_ray(training_set_uri: str, version: int, task: str, config: FitConfig | None = None, *,
             scaling: RayScaling | None = None, storage_path: str | Path, run_name: str,
             ray_address: str | None = None, max_failures: int = 2, keep_checkpoints: int = 2,
-            mlflow: dict[str, str] | None = None, checkpoint_upload: str = "sync") -> RayFitResult:
+            mlflow: dict[str, str] | None = None, checkpoint_upload: str = "sync",
+            checkpoint_interval_s: float = CHECKPOINT_INTERVAL_S) -> RayFitResult:
     """Train ``task`` on the pinned training set with a Ray TorchTrainer; returns the best model.
     ``mlflow={"tracking_uri", "run_id"}``: rank 0 logs params and per-epoch metrics to that run.
-    ``checkpoint_upload="sync"`` (default) registers each epoch's checkpoint before the next epoch starts, so a
-    replaced worker group resumes from the last epoch; ``"async"`` copies it in the background (less blocking,
-    but a failure soon after an epoch may resume from an older checkpoint, or from scratch)."""
+    ``checkpoint_interval_s``: report a checkpoint at the first epoch end this long after the last report
+    (0: every epoch), and after the last epoch; a replaced worker group loses at most that much training.
+    ``checkpoint_upload="sync"`` (default) registers a checkpoint before the next epoch starts, so a replaced
+    worker group resumes from it; ``"async"`` copies it in the background (less blocking, but a failure soon
+    after a report may resume from an older checkpoint, or from scratch)."""
     from ray.train import CheckpointConfig, FailureConfig, RunConfig, ScalingConfig
-    from ray.train.lightning import RayTrainReportCallback
     from ray.train.torch import TorchTrainer
 
     config = config or FitConfig()
@@ -233,45 +283,46 @@ def fit_ray(training_set_uri: str, version: int, task: str, config: FitConfig | 
             _train_loop,
             train_loop_config={"uri": training_set_uri, "version": version, "task": task, "fit": config.to_dict(),
                                "mlflow": mlflow, "threads_per_worker": max(1, int(scaling.cpus_per_worker)),
-                               "checkpoint_upload": checkpoint_upload},
+                               "checkpoint_upload": checkpoint_upload, "checkpoint_interval_s": checkpoint_interval_s},
             scaling_config=ScalingConfig(num_workers=scaling.num_workers, use_gpu=use_gpu,
                                          resources_per_worker={"CPU": scaling.cpus_per_worker}),
             run_config=RunConfig(
                 name=run_name, storage_path=storage,
                 failure_config=FailureConfig(max_failures=max_failures),
-                checkpoint_config=CheckpointConfig(num_to_keep=keep_checkpoints,
-                                                   checkpoint_score_attribute=CHECKPOINT_METRIC,
-                                                   checkpoint_score_order="max")),
+                # the latest ones: each carries the best epoch so far (BestWeights)
+                checkpoint_config=CheckpointConfig(num_to_keep=keep_checkpoints)),
         )
         fit_started = time.perf_counter()
         result = trainer.fit()
         fit_s = time.perf_counter() - fit_started
     if result.error:
         raise RuntimeError(f"Ray training of {task} failed: {result.error}") from result.error
-    best = [(c, m) for c, m in (result.best_checkpoints or []) if m.get(CHECKPOINT_METRIC) is not None]
-    if not best:
-        raise RuntimeError(f"Ray training of {task} reported no checkpoint with {CHECKPOINT_METRIC}")
-    checkpoint, metrics = max(best, key=lambda cm: (cm[1][CHECKPOINT_METRIC], -cm[1].get("epoch", 0)))
-    with checkpoint.as_directory() as directory:
-        model = RiskModel.load_from_checkpoint(os.path.join(directory, RayTrainReportCallback.CHECKPOINT_NAME),
-                                               map_location="cpu", weights_only=False)
-    model.eval()
-    history = _history(result)
+    if result.checkpoint is None:
+        raise RuntimeError(f"Ray training of {task} reported no checkpoint")
+    model, best = _best_model(result.checkpoint)
+    last = result.metrics or {}
     return RayFitResult(
-        model=model, best_val_auroc=float(metrics[CHECKPOINT_METRIC]), best_epoch=int(metrics.get("epoch", -1)),
-        epochs_run=int((result.metrics or metrics).get("epoch", metrics.get("epoch", 0))) + 1, history=history, ray_start_s=ray_start,
-        fit_s=fit_s, wall_s=time.perf_counter() - started, storage_path=storage, run_name=run_name,
-        worker_setup_s=float((result.metrics or {}).get("worker_setup_s", 0.0)),
-        worker_train_s=float((result.metrics or {}).get("worker_train_s", 0.0)),
-        num_workers=scaling.num_workers, use_gpu=use_gpu, precision=config.precision)
+        model=model, best_val_auroc=float(best["best_score"]), best_epoch=int(best["best_epoch"]),
+        epochs_run=int(last.get("epoch", best["history"][-1]["epoch"])) + 1, history=list(best["history"]),
+        ray_start_s=ray_start, fit_s=fit_s, wall_s=time.perf_counter() - started, storage_path=storage,
+        run_name=run_name, worker_setup_s=float(last.get("worker_setup_s", 0.0)),
+        worker_train_s=float(last.get("worker_train_s", 0.0)), num_workers=scaling.num_workers, use_gpu=use_gpu,
+        precision=config.precision)
 
 
-def _history(result) -> list[dict[str, float]]:
-    """Validation metrics of the epochs whose checkpoints were kept (the full per-epoch history is in MLflow,
-    logged by rank 0); the last report wins when an epoch was reported twice around a restart."""
-    frame = getattr(result, "metrics_dataframe", None)
-    if frame is None or frame.empty:
-        return []
-    keep = [c for c in frame.columns if c == "epoch" or c.startswith(("val_", "train_"))]
-    rows = frame[keep].drop_duplicates("epoch", keep="last").sort_values("epoch")
-    return [{k: float(v) for k, v in row.items()} for row in rows.to_dict("records")]
+def _best_model(checkpoint) -> tuple[RiskModel, dict[str, Any]]:
+    """The best validation epoch's model (eval mode, CPU) and the BestWeights state, from a reported checkpoint
+    (our own run's storage: the Lightning checkpoint holds the optimizer state and loop progress too)."""
+    from ray.train.lightning import RayTrainReportCallback
+
+    from training.fit import BestWeights
+
+    with checkpoint.as_directory() as directory:
+        path = os.path.join(directory, RayTrainReportCallback.CHECKPOINT_NAME)
+        state = torch.load(path, map_location="cpu", weights_only=False)
+    best = state.get("callbacks", {}).get(BestWeights(CHECKPOINT_METRIC).state_key)
+    if not best:
+        raise RuntimeError(f"the checkpoint {checkpoint.path} holds no best validation epoch ({CHECKPOINT_METRIC})")
+    model = RiskModel(**state["hyper_parameters"])
+    model.load_state_dict(best["best_state"])
+    return model.eval(), best

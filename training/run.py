@@ -19,7 +19,7 @@ from lineage.code_version import code_version
 from training.calibration import calibrate
 from training.data import read_training_set
 from training.fit import FitConfig
-from training.ray_train import RayFitResult, RayScaling, fit_ray
+from training.ray_train import CHECKPOINT_INTERVAL_S, RayFitResult, RayScaling, fit_ray
 from training.tracking import TrackedModel, Tracking, end_run, log_and_register, start_run
 
 RUNTIME_PACKAGES = ("torch", "lightning", "torchmetrics", "polars", "numpy", "pandas", "mlflow")
@@ -44,7 +44,8 @@ def pip_requirements() -> list[str]:
 def train_task(training_set: DeltaRef, task: TaskDefinition, *, tracking: Tracking, storage_path: str,
                lineage_tags: Mapping[str, str], tags: Mapping[str, str] | None = None,
                config: FitConfig | None = None, scaling: RayScaling | None = None,
-               ray_address: str | None = None, max_failures: int = 2) -> TrainOutcome:
+               ray_address: str | None = None, max_failures: int = 2,
+               checkpoint_interval_s: float = CHECKPOINT_INTERVAL_S) -> TrainOutcome:
     frame = read_training_set(training_set.uri, training_set.version)
     all_tags = {**dict(tags or {}), **code_tags(), **dict(lineage_tags), "task": task.name,
                 "registered_model": task.registered_model}
@@ -52,7 +53,8 @@ def train_task(training_set: DeltaRef, task: TaskDefinition, *, tracking: Tracki
     try:
         result = fit_ray(training_set.uri, training_set.version, task.name, config, scaling=scaling,
                          storage_path=storage_path, run_name=f"{task.name}-{run_id[:12]}", ray_address=ray_address,
-                         max_failures=max_failures, mlflow={"tracking_uri": tracking.tracking_uri, "run_id": run_id})
+                         max_failures=max_failures, mlflow={"tracking_uri": tracking.tracking_uri, "run_id": run_id},
+                         checkpoint_interval_s=checkpoint_interval_s)
         calibration = calibrate(result.model, frame.filter(pl.col("split") == "validation"))
         metrics: dict[str, Any] = {
             **calibration.to_dict(), "best_val_auroc": result.best_val_auroc, "best_epoch": result.best_epoch,
@@ -64,7 +66,8 @@ def train_task(training_set: DeltaRef, task: TaskDefinition, *, tracking: Tracki
         tracked = log_and_register(
             tracking, run_id, result.model, task=task.name, registered_model=task.registered_model,
             training_frame=frame, training_set_uri=training_set.uri, training_set_version=training_set.version,
-            metrics=metrics, tags={**all_tags, "ray.use_gpu": str(result.use_gpu), "ray.precision": result.precision},
+            metrics=metrics, tags={**all_tags, "ray.use_gpu": str(result.use_gpu), "ray.precision": result.precision,
+                                   "ray.checkpoint_interval_s": str(checkpoint_interval_s)},
             pip_requirements=pip_requirements())
     except BaseException:
         end_run(tracking, run_id, "FAILED")

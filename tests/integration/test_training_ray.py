@@ -15,13 +15,15 @@ import numpy as np
 import polars as pl
 import psutil
 import pytest
+import torch
+from torchmetrics.functional.classification import binary_auroc
 
 from features.tasks import READMISSION_30D
 from lakehouse.delta import DeltaRef, write
 from lineage.chain import training_set_lineage
 from lineage.digest import table_digest
 from training.fit import FitConfig
-from training.ray_train import RayScaling
+from training.ray_train import RayScaling, fit_ray
 from training.run import train_task
 from training.spec import input_spec
 from training.synthetic import synthetic_training_set
@@ -130,6 +132,25 @@ def test_local_ray_listens_on_loopback_only():
     assert not exposed, f"Ray servers listening beyond loopback: {exposed}"
 
 
+def test_a_run_shorter_than_the_interval_reports_one_checkpoint_holding_the_best_epoch(tmp_path):
+    """Between reports the workers keep training; the one checkpoint (after the last epoch) carries the best
+    validation epoch's weights, which is the model returned."""
+    frame = synthetic_training_set(n=600, seed=3)
+    ref = write(str(tmp_path / "training_set"), frame.to_arrow())
+    config = FitConfig(max_epochs=4, patience=10, batch_size=64, tabular_hidden=(16,), note_hidden=(8,),
+                       fusion_hidden=(8,))
+    fit = fit_ray(ref.uri, ref.version, "readmission_30d", config, scaling=RayScaling(num_workers=2, use_gpu=False),
+                  storage_path=tmp_path / "ray", run_name="paced", checkpoint_interval_s=3600)
+    checkpoints = [p for p in (tmp_path / "ray" / "paced").iterdir() if p.name.startswith("checkpoint_2")]
+    assert len(checkpoints) == 1, checkpoints
+    assert fit.epochs_run == 4 and [h["epoch"] for h in fit.history] == [0, 1, 2, 3]
+    assert fit.best_val_auroc == max(h["val_auroc"] for h in fit.history)
+    assert fit.history[fit.best_epoch]["val_auroc"] == fit.best_val_auroc
+    val = frame.filter(pl.col("split") == "validation")
+    auroc = binary_auroc(torch.from_numpy(fit.model.predict_raw(val)), torch.tensor(val["label"].to_list()))
+    assert auroc.item() == pytest.approx(fit.best_val_auroc, abs=1e-5)
+
+
 def _a_checkpoint_is_registered(tracking: Tracking) -> bool:
     """Rank 0 logs epoch 1's metrics only once every rank got through epoch 0's report: its checkpoint is
     registered with Ray (killing a worker right after epoch 0's own report could beat the other rank's)."""
@@ -168,7 +189,8 @@ def test_a_killed_worker_is_replaced_and_training_resumes_from_the_checkpoint(tm
                        note_hidden=(8,), fusion_hidden=(8,))
     outcome = train_task(ref, READMISSION_30D, tracking=tracking, storage_path=str(tmp_path / "ray"),
                          lineage_tags=training_set_lineage(ref, tmp_path / "silver"),
-                         config=config, scaling=RayScaling(num_workers=2, use_gpu=False), max_failures=2)
+                         config=config, scaling=RayScaling(num_workers=2, use_gpu=False), max_failures=2,
+                         checkpoint_interval_s=0)  # a checkpoint every epoch: the kill lands after one
     killer.join(timeout=5)
     assert killed, "no Ray Train worker was found to kill"
     run = mlflow.MlflowClient(tracking.tracking_uri).get_run(outcome.tracked.run_id)

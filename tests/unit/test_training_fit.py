@@ -100,8 +100,19 @@ def test_lightning_checkpoint_alone_restores_the_model(fitted: FitResult, traini
     assert np.array_equal(restored.eval().predict_raw(rows), fitted.model.predict_raw(rows))
 
 
-def test_best_weights_callback_keeps_lightning_checkpoint_hooks() -> None:
+def test_best_weights_travel_in_a_lightning_checkpoint(fitted: FitResult, tmp_path) -> None:
     assert BestWeights().state_dict() == {}  # Lightning calls it when any checkpoint is written
+    best = BestWeights()
+    best.best_score, best.best_epoch, best.history = fitted.best_val_auroc, fitted.best_epoch, fitted.history
+    best.best_state = {k: v.clone() for k, v in fitted.model.state_dict().items()}
+    trainer = L.Trainer(logger=False, enable_progress_bar=False, enable_model_summary=False, callbacks=[best])
+    trainer.strategy.connect(fitted.model)
+    trainer.save_checkpoint(tmp_path / "last.ckpt")
+    restored = BestWeights()
+    restored.load_state_dict(torch.load(tmp_path / "last.ckpt", weights_only=False)["callbacks"][best.state_key])
+    assert (restored.best_score, restored.best_epoch, restored.history) == (best.best_score, best.best_epoch,
+                                                                            best.history)
+    assert all(torch.equal(restored.best_state[k], v) for k, v in best.best_state.items())
 
 
 def test_config_round_trips_through_plain_types() -> None:
