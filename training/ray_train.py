@@ -135,7 +135,8 @@ def _mlflow_callback(tracking_uri: str, run_id: str):
 
 def _timing_callback(loop_entered: float):
     """Adds ``worker_setup_s`` and ``worker_train_s`` (rank 0's clock) to every epoch's reported metrics, so
-    the driver can tell Ray's start-up from the training itself."""
+    the driver can tell Ray's start-up from the training itself, and ``worker_on_gpu`` (1.0: the model
+    trained on a CUDA device)."""
     from lightning.pytorch.callbacks import Callback
 
     class WorkerTiming(Callback):
@@ -147,6 +148,7 @@ def _timing_callback(loop_entered: float):
         def on_train_epoch_end(self, trainer, pl_module) -> None:  # before RayTrainReportCallback reports
             trainer.callback_metrics["worker_setup_s"] = torch.tensor(self.fit_started - loop_entered)
             trainer.callback_metrics["worker_train_s"] = torch.tensor(time.perf_counter() - self.fit_started)
+            trainer.callback_metrics["worker_on_gpu"] = torch.tensor(float(pl_module.device.type == "cuda"))
 
     return WorkerTiming()
 
@@ -307,7 +309,7 @@ def fit_ray(training_set_uri: str, version: int, task: str, config: FitConfig | 
         ray_start_s=ray_start, fit_s=fit_s, wall_s=time.perf_counter() - started, storage_path=storage,
         run_name=run_name, worker_setup_s=float(last.get("worker_setup_s", 0.0)),
         worker_train_s=float(last.get("worker_train_s", 0.0)), num_workers=scaling.num_workers, use_gpu=use_gpu,
-        precision=config.precision)
+        precision=config.precision, extra={"worker_on_gpu": bool(last.get("worker_on_gpu", 0.0))})
 
 
 def _best_model(checkpoint) -> tuple[RiskModel, dict[str, Any]]:

@@ -144,6 +144,7 @@ def test_a_run_shorter_than_the_interval_reports_one_checkpoint_holding_the_best
     checkpoints = [p for p in (tmp_path / "ray" / "paced").iterdir() if p.name.startswith("checkpoint_2")]
     assert len(checkpoints) == 1, checkpoints
     assert fit.epochs_run == 4 and [h["epoch"] for h in fit.history] == [0, 1, 2, 3]
+    assert fit.extra["worker_on_gpu"] is False and not fit.use_gpu
     assert fit.best_val_auroc == max(h["val_auroc"] for h in fit.history)
     assert fit.history[fit.best_epoch]["val_auroc"] == fit.best_val_auroc
     val = frame.filter(pl.col("split") == "validation")
