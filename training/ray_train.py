@@ -112,11 +112,17 @@ def ray_session(address: str | None = None, num_cpus: int | None = None) -> Iter
             shutil.rmtree(temp_dir, ignore_errors=True)
 
 
-def _mlflow_callback(tracking_uri: str, run_id: str):
-    """Rank 0 logs the params once and one batch of metrics per epoch to the driver's MLflow run."""
+def _mlflow_callback(tracking_uri: str, run_id: str, rank: int):
+    """Rank 0 logs the params once and one batch of metrics per epoch to the driver's MLflow run. It opens the
+    tracking store here, before training: that fails fast on an unreachable store or a missing run, and keeps
+    the store's start-up (an SQLite store checks its schema, about 2 s) out of the first epoch."""
     from lightning.pytorch.callbacks import Callback
+    from mlflow import MlflowClient
 
     from training.tracking import log_epoch_metrics, log_params
+
+    if rank == 0:
+        MlflowClient(tracking_uri=tracking_uri).get_run(run_id)  # MLflow keeps the opened store per URI
 
     class RankZeroMlflow(Callback):
         def on_fit_start(self, trainer, pl_module) -> None:
@@ -221,7 +227,7 @@ def _train_loop(loop_config: dict[str, Any]) -> None:
                                check_on_train_epoch_end=False),
                  BestWeights(CHECKPOINT_METRIC), _timing_callback(loop_entered), report]
     if loop_config.get("mlflow"):
-        callbacks.append(_mlflow_callback(**loop_config["mlflow"]))
+        callbacks.append(_mlflow_callback(**loop_config["mlflow"], rank=ray.train.get_context().get_world_rank()))
     trainer = L.Trainer(
         max_epochs=config.max_epochs, accelerator="auto", devices="auto", precision=config.precision,
         # no buffer broadcast before every forward: the model's buffers (pos_weight, calibration) are constants
