@@ -6,7 +6,7 @@ Baselines: ``training.fit.fit_local`` (one process, Lightning, torch using every
 warm (in this process, best of 3: its first run paid the process's first-call costs) and fresh (each run in
 a new interpreter, as each Ray run's workers are, best of 3). Candidate: ``training.ray_train.fit_ray``
 (Ray Train V2 TorchTrainer, 2 DDP workers of one core each, the platform's default checkpoint interval),
-best of 2. Every training time is the same clock: from Lightning's ``on_fit_start`` to the end of the last
+best of 3. Every training time is the same clock: from Lightning's ``on_fit_start`` to the end of the last
 epoch (Ray: in rank 0). Reported separately: ``ray.init`` (Ray's start-up) and the rest of the
 TorchTrainer's wall time (worker group start, data read in each worker, the final checkpoint report,
 teardown). Data: the default demo cohort's readmission training set (a real `pipeline run` of 1,000
@@ -39,7 +39,7 @@ ROOT = Path(__file__).resolve().parents[2]
 RESULTS = ROOT / "benchmarks" / "results"
 EPOCHS = int(os.environ.get("BENCH_TRAIN_EPOCHS", "5"))
 PLAIN_RUNS = int(os.environ.get("BENCH_TRAIN_PLAIN_RUNS", "3"))
-RAY_RUNS = int(os.environ.get("BENCH_TRAIN_RAY_RUNS", "2"))
+RAY_RUNS = int(os.environ.get("BENCH_TRAIN_RAY_RUNS", "3"))
 
 
 def _demo_training_set(home: Path) -> DeltaRef:
