@@ -26,9 +26,9 @@ from pathlib import Path
 
 import pytest
 import torch
-from lightning.pytorch.callbacks import Callback
 
 from lakehouse.delta import DeltaRef, current_version, write
+from tests.benchmarks.fit_clock import Clock
 from training.fit import FitConfig, fit_local
 from training.ray_train import CHECKPOINT_INTERVAL_S, HEALTH_CHECK_INTERVAL_S, RayScaling, fit_ray
 from training.synthetic import synthetic_training_set
@@ -51,35 +51,22 @@ def _demo_training_set(home: Path) -> DeltaRef:
     return DeltaRef(table="training_set_readmission_30d", uri=uri, version=current_version(uri))
 
 
-class Clock(Callback):
-    """Lightning's on_fit_start to the end of the last epoch: the clock rank 0 reports in a Ray run."""
-
-    start = end = 0.0
-
-    def on_fit_start(self, trainer, pl_module) -> None:
-        self.start = time.perf_counter()
-
-    def on_train_epoch_end(self, trainer, pl_module) -> None:
-        self.end = time.perf_counter()
-
-
 FRESH = """
 import json, sys, torch
+from tests.benchmarks.fit_clock import Clock
 from training.fit import FitConfig, fit_local
-sys.path.insert(0, sys.argv[5])
-from test_bench_training import Clock
 torch.set_num_threads(int(sys.argv[4]))
 clock = Clock()
 fit = fit_local(sys.argv[1], "readmission_30d", FitConfig.from_dict(json.loads(sys.argv[3])), version=int(sys.argv[2]),
                 callbacks=[clock])
-print(json.dumps({"train_s": clock.end - clock.start, "trainer_fit_s": fit.train_time_s}))
+print(json.dumps({"train_s": clock.seconds, "trainer_fit_s": fit.train_time_s}))
 """
 
 
 def _plain_fresh(ref: DeltaRef, config: FitConfig) -> dict:
     """One plain Lightning fit in a new interpreter (imports done before the clock starts)."""
     done = subprocess.run([sys.executable, "-c", FRESH, ref.uri, str(ref.version), json.dumps(config.to_dict()),
-                           str(os.cpu_count() or 1), str(Path(__file__).parent)],
+                           str(os.cpu_count() or 1)],
                           check=True, capture_output=True, text=True, cwd=ROOT, timeout=600)
     return json.loads(done.stdout.strip().splitlines()[-1])
 
@@ -87,7 +74,7 @@ def _plain_fresh(ref: DeltaRef, config: FitConfig) -> dict:
 def _plain_warm(ref: DeltaRef, config: FitConfig) -> tuple[float, object]:
     clock = Clock()
     fit = fit_local(ref.uri, "readmission_30d", config, version=ref.version, callbacks=[clock])
-    return clock.end - clock.start, fit
+    return clock.seconds, fit
 
 
 def _compare(name: str, ref: DeltaRef, storage: Path, config: FitConfig) -> dict:

@@ -20,14 +20,13 @@ from __future__ import annotations
 import json
 import os
 import threading
-import time
 from pathlib import Path
 
 import pytest
 import torch
-from lightning.pytorch.callbacks import Callback
 
 from lakehouse.delta import write
+from tests.benchmarks.fit_clock import Clock
 from training.fit import FitConfig, fit_local
 from training.ray_train import RayScaling, fit_ray
 from training.synthetic import synthetic_training_set
@@ -40,16 +39,6 @@ RESULTS = Path(__file__).resolve().parents[2] / "benchmarks" / "results"
 EPOCHS = int(os.environ.get("BENCH_GPU_EPOCHS", "1" if DRY_RUN else "3"))
 ROWS = 3_000 if DRY_RUN else 143_000
 NOTE_HIDDEN = (64,) if DRY_RUN else (2048, 2048, 2048)
-
-
-class Clock(Callback):
-    start = end = 0.0
-
-    def on_fit_start(self, trainer, pl_module) -> None:
-        self.start = time.perf_counter()
-
-    def on_train_epoch_end(self, trainer, pl_module) -> None:
-        self.end = time.perf_counter()
 
 
 class GpuSampler:
@@ -97,7 +86,7 @@ def test_ray_train_overhead_on_one_gpu(tmp_path):
     clock = Clock()
     with GpuSampler() as plain_gpu:
         plain = fit_local(ref.uri, "readmission_30d", config, version=ref.version, callbacks=[clock])
-    plain_s = clock.end - clock.start
+    plain_s = clock.seconds
     with GpuSampler() as ray_gpu:
         ray = fit_ray(ref.uri, ref.version, "readmission_30d", config,
                       scaling=RayScaling(num_workers=1, use_gpu=not DRY_RUN), storage_path=tmp_path / "ray",
