@@ -10,8 +10,9 @@ import polars as pl
 import pytest
 import torch
 from deltalake import write_deltalake
+from torch.utils.data import DataLoader, TensorDataset
 
-from training.data import TrainingSetDataModule, TrainingSetError, read_training_set
+from training.data import BatchedTensorDataset, TrainingSetDataModule, TrainingSetError, as_batch, read_training_set
 from training.synthetic import synthetic_training_set
 
 TASK = "readmission_30d"
@@ -149,3 +150,13 @@ def test_loaders_need_setup(frame: pl.DataFrame) -> None:
     dm = TrainingSetDataModule(frame, TASK)
     with pytest.raises(RuntimeError, match="setup"):
         dm.train_dataloader()
+
+
+def test_batched_reads_give_the_rows_a_per_row_loader_gives() -> None:
+    tensors = (torch.randn(203, 5), torch.randn(203, 3), torch.rand(203))
+    per_row = DataLoader(TensorDataset(*tensors), batch_size=16, shuffle=True,
+                         generator=torch.Generator().manual_seed(7))
+    batched = DataLoader(BatchedTensorDataset(*tensors), batch_size=16, shuffle=True, collate_fn=as_batch,
+                         generator=torch.Generator().manual_seed(7))
+    pairs = list(zip(per_row, batched, strict=True))
+    assert len(pairs) == 13 and all(torch.equal(a, b) for one, other in pairs for a, b in zip(one, other))
