@@ -311,7 +311,7 @@ def fit_ray(training_set_uri: str, version: int, task: str, config: FitConfig | 
     last = result.metrics or {}
     return RayFitResult(
         model=model, best_val_auroc=float(best["best_score"]), best_epoch=int(best["best_epoch"]),
-        epochs_run=int(last.get("epoch", best["history"][-1]["epoch"])) + 1, history=list(best["history"]),
+        epochs_run=len(best["history"]), history=list(best["history"]),  # one entry per epoch, kept over resumes
         ray_start_s=ray_start, fit_s=fit_s, wall_s=time.perf_counter() - started, storage_path=storage,
         run_name=run_name, worker_setup_s=float(last.get("worker_setup_s", 0.0)),
         worker_train_s=float(last.get("worker_train_s", 0.0)), num_workers=scaling.num_workers, use_gpu=use_gpu,
