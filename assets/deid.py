@@ -30,7 +30,7 @@ from deid.spark import build_silver_spark
 from deid.structured import SPECS
 from lakehouse.delta import DeltaRef, commit_metadata_of, current_version, table_uri
 from lakehouse.spark import engine_session
-from orchestration.resources import PlatformResource, commit_metadata
+from assets.resources import PlatformResource, commit_metadata
 
 SILVER_TABLES = list(SPECS)
 GATE = "phi_leak_gate"

@@ -20,8 +20,8 @@ from dagster import (
 from assets.models import model_key
 from evaluation.refs import EvaluationRef
 from features.tasks import TASKS, TaskDefinition
-from orchestration.resources import PlatformResource, commit_metadata
-from orchestration.retries import SERVICE_RETRY
+from assets.resources import PlatformResource, commit_metadata
+from assets.retries import SERVICE_RETRY
 from training.refs import ModelRef
 
 

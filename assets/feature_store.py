@@ -11,8 +11,8 @@ from feature_store.runtime import store_config, task_services
 from features.build import FEATURE_VIEWS, VIEWS
 from features.spec import ENTITY_KEY, EVENT_TIMESTAMP
 from lakehouse.delta import DeltaRef
-from orchestration.resources import PlatformResource
-from orchestration.retries import SERVICE_RETRY
+from assets.resources import PlatformResource
+from assets.retries import SERVICE_RETRY
 
 REGISTRY_KEY = AssetKey(["feast", "registry"])
 ONLINE_KEY = AssetKey(["feast", "online_store"])

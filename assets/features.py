@@ -24,7 +24,7 @@ from features.build import FEATURE_VIEWS, SOURCES, build_feature_tables, index_e
     write_index_events
 from features.tasks import TASKS, build_index_events, event_times
 from lakehouse.delta import DeltaRef
-from orchestration.resources import PlatformResource, commit_metadata
+from assets.resources import PlatformResource, commit_metadata
 
 TASK_SILVER = ["encounters", "conditions"]
 FEATURE_SILVER = sorted({table for table, _, _ in SOURCES.values()})

@@ -10,8 +10,8 @@ from dagster import AssetExecutionContext, AssetIn, AssetKey, MetadataValue, Out
 from assets.training_set import training_set_key
 from features.tasks import TASKS, TaskDefinition
 from lakehouse.delta import DeltaRef
-from orchestration.resources import PlatformResource
-from orchestration.retries import SERVICE_RETRY
+from assets.resources import PlatformResource
+from assets.retries import SERVICE_RETRY
 from training.refs import ModelRef
 
 

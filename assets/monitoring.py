@@ -24,7 +24,7 @@ from dagster import (
 from assets.features import feature_key
 from features.tasks import TASKS
 from lakehouse.delta import DeltaRef, table_uri, write
-from orchestration.resources import PlatformResource, commit_metadata
+from assets.resources import PlatformResource, commit_metadata
 
 DRIFT_KEY = AssetKey(["monitoring", "feature_drift"])
 DRIFT_TABLE = "feature_drift"

@@ -14,8 +14,8 @@ from dagster import AssetExecutionContext, AssetIn, AssetKey, MetadataValue, Out
 from assets.evaluation import evaluation_key
 from evaluation.refs import EvaluationRef
 from features.tasks import TASKS, TaskDefinition
-from orchestration.resources import PlatformResource
-from orchestration.retries import SERVICE_RETRY
+from assets.resources import PlatformResource
+from assets.retries import SERVICE_RETRY
 from serving.refs import BentoRef
 
 

@@ -31,7 +31,7 @@ from features.splits import SPLIT, SPLITS, feature_time_violations, split_order_
 from features.tasks import TASKS
 from lakehouse.delta import DeltaRef, commit_metadata_of
 from lineage.digest import table_digest
-from orchestration.resources import PlatformResource, commit_metadata
+from assets.resources import PlatformResource, commit_metadata
 
 
 def training_set_key(task: str) -> AssetKey:

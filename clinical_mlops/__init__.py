@@ -1,1 +1,1 @@
-"""Clinical MLOps platform: command line and settings."""
+"""The ground of the platform: its one typed settings object (everything else imports it; it imports nothing of ours)."""

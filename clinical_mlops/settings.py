@@ -69,7 +69,7 @@ class Settings(BaseSettings):
     serve_enforce_ttl: bool | None = Field(
         default=None, description="Serve only online features within their view's TTL of now (default: on, except "
                                   "in the demo profile, whose historical cohort ends before today minus the TTLs).")
-    # --- OpenLineage (lineage/openlineage.py, orchestration/openlineage_hooks.py) ---
+    # --- OpenLineage (audit/openlineage.py, orchestration/openlineage_hooks.py) ---
     openlineage_enabled: bool = Field(
         default=True, description="Emit OpenLineage START and COMPLETE/FAIL run events for every asset step.")
     openlineage_url: str | None = Field(

@@ -57,7 +57,7 @@ def current_version(uri: str) -> int | None:
 # Checkpoints as usual, but never delta-rs' automatic removal of expired log entries (after a checkpoint, entries
 # older than delta.logRetentionDuration, 30 days by default): a registered model pins the versions it learned
 # from, and time travel to them needs their log. Only `clinical-mlops lineage vacuum` removes files, and it
-# keeps every version a registered model refers to (lineage/retention.py).
+# keeps every version a registered model refers to (audit/retention.py).
 KEEP_LOG = PostCommitHookProperties(create_checkpoint=True, cleanup_expired_logs=False)
 
 

@@ -1,1 +1,1 @@
-"""lineage"""
+"""Lineage building blocks: content digests, the code version, and the chain records every stage writes."""

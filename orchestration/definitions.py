@@ -4,24 +4,23 @@ from __future__ import annotations
 
 import warnings
 
-from dagster import AssetSelection, BetaWarning, Definitions, define_asset_job
+from dagster import (
+    AssetSelection,
+    BetaWarning,
+    Definitions,
+    define_asset_job,
+    load_asset_checks_from_package_module,
+    load_assets_from_package_module,
+)
 
-from assets.deid import DEID_ASSETS, DEID_CHECKS
-from assets.evaluation import EVALUATION_ASSETS, EVALUATION_CHECKS
-from assets.feature_store import FEAST_ASSETS
-from assets.features import FEATURE_ASSETS, FEATURE_CHECKS
-from assets.ingestion import bronze_tables, landing_snapshot
-from assets.ingestion_checks import INGESTION_CHECKS
-from assets.models import MODEL_ASSETS
-from assets.monitoring import MONITORING_ASSETS
-from assets.serving import BENTO_ASSETS
-from assets.training_set import TRAINING_SET_ASSETS, TRAINING_SET_CHECKS, training_set_key
+import assets
+from assets.io_manager import RefIOManager
+from assets.resources import PlatformResource
+from assets.training_set import training_set_key
 from features.tasks import TASKS
 from orchestration.automation import JOBS as AUTOMATION_JOBS
 from orchestration.automation import SCHEDULES, SENSORS
-from orchestration.io_manager import RefIOManager
 from orchestration.openlineage_hooks import OPENLINEAGE_HOOKS
-from orchestration.resources import PlatformResource
 
 # Output(data_version=...) is how assets record their Delta version; Dagster still labels it beta
 warnings.filterwarnings("ignore", category=BetaWarning, message=".*data_version.*")
@@ -42,15 +41,16 @@ feature_refresh = define_asset_job(
                 "rebuilding training sets or models.",
 )
 
-# OpenLineage hooks on the assets themselves, not on jobs: every job runs them, including the ad-hoc asset job
-# the UI's Materialize button launches
-ASSETS = [a.with_hooks(OPENLINEAGE_HOOKS) for a in (
-    landing_snapshot, bronze_tables, *DEID_ASSETS, *FEATURE_ASSETS, *FEAST_ASSETS, *TRAINING_SET_ASSETS,
-    *MODEL_ASSETS, *EVALUATION_ASSETS, *BENTO_ASSETS, *MONITORING_ASSETS)]
+# Every asset and check of every stage module under assets/ (one module per stage): adding an asset to its
+# stage's module is all it takes; tests/snapshots/definitions.json shows the change for review.
+# OpenLineage hooks go on the assets themselves, not on jobs: every job runs them, including the ad-hoc asset
+# job the UI's Materialize button launches.
+ASSETS = [a.with_hooks(OPENLINEAGE_HOOKS) for a in load_assets_from_package_module(assets)]
+ASSET_CHECKS = load_asset_checks_from_package_module(assets)
 
 defs = Definitions(
     assets=ASSETS,
-    asset_checks=[*INGESTION_CHECKS, *DEID_CHECKS, *FEATURE_CHECKS, *TRAINING_SET_CHECKS, *EVALUATION_CHECKS],
+    asset_checks=ASSET_CHECKS,
     jobs=[clinical_pipeline, feature_refresh, *AUTOMATION_JOBS],
     schedules=SCHEDULES,
     sensors=SENSORS,

@@ -26,7 +26,7 @@ from dagster import DagsterEventType, HookContext, failure_hook, success_hook
 from dagster import __version__ as dagster_version
 
 from lineage.code_version import code_version
-from lineage.openlineage import (
+from audit.openlineage import (
     Naming,
     StepRun,
     build_step_events,
@@ -35,7 +35,7 @@ from lineage.openlineage import (
     make_client,
     output_datasets_of,
 )
-from orchestration.io_manager import pop_loaded_inputs
+from assets.io_manager import pop_loaded_inputs
 
 EMISSION_STATS: Counter[str] = Counter()  # emitted / failed / skipped events and steps, per process
 _CLIENTS: dict[tuple[Any, ...], Any] = {}

@@ -44,7 +44,7 @@ def _demo_home(tmp: Path) -> Path:
     home = Path(os.environ["BENCH_SERVE_HOME"]) if os.environ.get("BENCH_SERVE_HOME") else tmp / "home"
     if not (home / "dagster" / "refs" / "bentos").exists():
         env = {k: v for k, v in os.environ.items() if not k.startswith(("CLINICAL_MLOPS_", "DAGSTER_"))}
-        subprocess.run([sys.executable, "-m", "clinical_mlops.cli", "pipeline", "run", "--home", str(home),
+        subprocess.run([sys.executable, "-m", "cli.main", "pipeline", "run", "--home", str(home),
                         "--no-serve", "--json"], check=True, capture_output=True, env=env, timeout=1800)
     return home
 
@@ -55,7 +55,7 @@ def _threshold(tags: dict) -> float | None:
 
 
 def test_bentoml_vs_bare_fastapi_predict_by_id(tmp_path: Path) -> None:
-    from clinical_mlops.cli import _bento_refs
+    from cli.main import _bento_refs
     from clinical_mlops.settings import load_settings
     from evaluation.registry import version_tags
     from serving.build import build_bento

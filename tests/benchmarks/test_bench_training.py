@@ -45,7 +45,7 @@ RAY_RUNS = int(os.environ.get("BENCH_TRAIN_RAY_RUNS", "3"))
 def _demo_training_set(home: Path) -> DeltaRef:
     env = {k: v for k, v in os.environ.items() if not k.startswith(("CLINICAL_MLOPS_", "DAGSTER_"))}
     env["CLINICAL_MLOPS_TRAIN_MAX_EPOCHS"] = "1"
-    subprocess.run([sys.executable, "-m", "clinical_mlops.cli", "pipeline", "run", "--home", str(home), "--no-serve", "--json"],
+    subprocess.run([sys.executable, "-m", "cli.main", "pipeline", "run", "--home", str(home), "--no-serve", "--json"],
                    check=True, capture_output=True, env=env, timeout=1800)
     uri = str(home / "gold" / "training_set_readmission_30d")
     return DeltaRef(table="training_set_readmission_30d", uri=uri, version=current_version(uri))

@@ -233,7 +233,7 @@ def _clean_env() -> dict[str, str]:
 
 
 def _cli() -> list[str]:
-    return [sys.executable, "-m", "clinical_mlops.cli"]
+    return [sys.executable, "-m", "cli.main"]
 
 
 def _wait_for_location(url: str, proc: subprocess.Popen, stderr: Path, deadline: float) -> str:

@@ -17,7 +17,7 @@ MODEL = "clinical-readmission"
 
 def lineage(home: Path, *args: str, stdin: str | None = None) -> subprocess.CompletedProcess:
     env = {k: v for k, v in os.environ.items() if not k.startswith(("CLINICAL_MLOPS_", "DAGSTER_"))}
-    return subprocess.run([sys.executable, "-m", "clinical_mlops.cli", "lineage", *args, "--home", str(home)],
+    return subprocess.run([sys.executable, "-m", "cli.main", "lineage", *args, "--home", str(home)],
                           capture_output=True, text=True, env=env, input=stdin, timeout=600)
 
 

@@ -52,7 +52,7 @@ def prod(tmp_path_factory: pytest.TempPathFactory, postgres_server, redis_url: s
     }
     started = time.monotonic()
     result = subprocess.run(
-        [sys.executable, "-m", "clinical_mlops.cli", "pipeline", "run", "--home", str(home), "--json",
+        [sys.executable, "-m", "cli.main", "pipeline", "run", "--home", str(home), "--json",
          "--patients", str(PATIENTS), "--seed", "3"],
         capture_output=True, text=True, env=env, timeout=900,
     )

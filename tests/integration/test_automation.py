@@ -40,9 +40,9 @@ from orchestration.automation import (
     record_run_failures,
     weekly_retrain,
 )
-from orchestration.io_manager import RefIOManager
-from orchestration.resources import PlatformResource
-from orchestration.retries import SERVICE_RETRY, ServiceRetryPolicy, service_retry_policy
+from assets.io_manager import RefIOManager
+from assets.resources import PlatformResource
+from assets.retries import SERVICE_RETRY, ServiceRetryPolicy, service_retry_policy
 
 
 @pytest.fixture

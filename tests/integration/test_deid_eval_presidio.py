@@ -7,7 +7,7 @@ import json
 import pytest
 from typer.testing import CliRunner
 
-from clinical_mlops.deid_cli import app
+from cli.deid_commands import app
 
 pytestmark = [pytest.mark.shared_data, pytest.mark.slow]
 

@@ -9,8 +9,8 @@ import pyarrow as pa
 import pytest
 from deltalake import DeltaTable, write_deltalake
 
-from lineage.retention import delta_tables, vacuum_table
-from lineage.verify import check_version
+from audit.retention import delta_tables, vacuum_table
+from audit.verify import check_version
 
 
 @pytest.fixture()

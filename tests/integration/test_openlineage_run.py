@@ -17,10 +17,10 @@ from assets.ingestion import LANDING_KEY, bronze_tables, landing_snapshot
 from clinical_mlops.settings import load_settings
 from ingestion.ingest import BRONZE_OUTPUTS
 from lakehouse.delta import commit_metadata_of, current_version
-from lineage.openlineage import read_events, run_id_for_step
-from orchestration.io_manager import RefIOManager
+from audit.openlineage import read_events, run_id_for_step
+from assets.io_manager import RefIOManager
 from orchestration.openlineage_hooks import EMISSION_STATS, OPENLINEAGE_HOOKS
-from orchestration.resources import PlatformResource
+from assets.resources import PlatformResource
 
 pytestmark = [pytest.mark.slow, pytest.mark.filterwarnings("ignore::dagster.BetaWarning")]
 

@@ -9,7 +9,7 @@ import pytest
 from dagster import AssetKey, DagsterInstance
 from typer.testing import CliRunner
 
-from clinical_mlops.cli import app
+from cli.main import app
 from clinical_mlops.settings import load_settings
 from deid.structured import SPECS
 from features.build import FEATURE_VIEWS

@@ -198,7 +198,7 @@ def test_dagster_run_on_the_spark_engine(spark, tmp_path, monkeypatch) -> None:
 def test_cli_ingest_on_the_spark_engine(spark, engines, tmp_path, monkeypatch) -> None:
     from typer.testing import CliRunner
 
-    from clinical_mlops.cli import app
+    from cli.main import app
 
     monkeypatch.setenv("CLINICAL_MLOPS_ENGINE", "spark")
     monkeypatch.chdir(tmp_path)

@@ -15,7 +15,7 @@ import psutil
 import pytest
 from typer.testing import CliRunner
 
-from clinical_mlops.cli import app
+from cli.main import app
 from orchestration.ui import check_loopback, dagster_dev_command
 
 REPO_ROOT = Path(__file__).resolve().parents[2]

@@ -9,8 +9,8 @@ from types import SimpleNamespace
 import orjson
 import pytest
 
-from lineage.retention import protected_from_tags
-from lineage.trace import (HomePaths, TraceError, parse_model_ref, response_lineage, response_mismatches,
+from audit.retention import protected_from_tags
+from audit.trace import (HomePaths, TraceError, parse_model_ref, response_lineage, response_mismatches,
                            trace_model)
 
 DIGEST = "sha256:" + "ab" * 32

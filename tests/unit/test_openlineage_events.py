@@ -17,7 +17,7 @@ from evaluation.refs import EvaluationRef
 from feature_store.refs import FeastRef
 from ingestion.landing import SnapshotRef
 from lakehouse.delta import DeltaRef, write
-from lineage.openlineage import (
+from audit.openlineage import (
     AppendFileTransport,
     LineageDataset,
     Naming,

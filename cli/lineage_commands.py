@@ -55,7 +55,7 @@ def _read_response(source: str) -> dict:
 
 def _resolve(model: Optional[str], response: Optional[str]) -> tuple[str, str, dict | None]:
     """(name, ref, response lineage fields or None) from MODEL@REF and/or --response."""
-    from lineage.trace import TraceError, parse_model_ref, response_lineage
+    from audit.trace import TraceError, parse_model_ref, response_lineage
 
     fields = None
     try:
@@ -78,7 +78,7 @@ def _resolve(model: Optional[str], response: Optional[str]) -> tuple[str, str, d
 
 
 def _trace(settings, name: str, ref: str, fields: dict | None) -> dict:
-    from lineage.trace import TraceError, response_mismatches, trace_in_home
+    from audit.trace import TraceError, response_mismatches, trace_in_home
 
     try:
         result = trace_in_home(settings, name, ref)
@@ -159,8 +159,8 @@ def verify(model: Optional[str] = ModelArg, response: Optional[str] = ResponseOp
                                          help="Re-derive the training set through Feast from the pinned versions.")) -> None:
     """Time-travel to every recorded Delta version, re-derive the training set and check its digest, re-hash
     the landing snapshot. Exits 1 naming the first broken link."""
-    from lineage.trace import HomePaths
-    from lineage.verify import verify as run_verify
+    from audit.trace import HomePaths
+    from audit.verify import verify as run_verify
 
     name, ref, fields = _resolve(model, response)
     settings = _settings(home)
@@ -191,7 +191,7 @@ def vacuum(home: Optional[Path] = HomeOption, as_json: bool = JsonOption,
                                                help="Only files removed from the table longer ago than this go."),
            dry_run: bool = typer.Option(False, "--dry-run", help="List what would be deleted; delete nothing.")) -> None:
     """Vacuum every Delta table of the home, keeping every version a registered model version refers to."""
-    from lineage.retention import vacuum_home
+    from audit.retention import vacuum_home
 
     settings = _settings(home)
     with console.status("computing protected versions and vacuuming", spinner="dots"):

@@ -12,8 +12,8 @@ from rich.console import Console
 from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeElapsedColumn
 from rich.table import Table
 
-from clinical_mlops.deid_cli import app as deid_app
-from clinical_mlops.lineage_cli import app as lineage_app
+from cli.deid_commands import app as deid_app
+from cli.lineage_commands import app as lineage_app
 from clinical_mlops.settings import Settings, load_settings
 
 app = typer.Typer(help="Clinical MLOps platform: FHIR -> Delta -> de-identified features -> models, with lineage.",

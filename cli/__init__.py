@@ -1,0 +1,1 @@
+"""The command line (`clinical-mlops`): the top layer, it may import every other package."""
