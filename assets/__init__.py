@@ -1,1 +1,4 @@
-"""Dagster assets and checks, one module per stage (thin: they call domain code), with the resources, IO manager and retry policies they use below them."""
+"""Dagster assets and checks, one module per stage (thin: they call domain code).
+
+The resources, IO manager and retry policies they use sit below them (resources, io_manager, retries).
+"""

@@ -23,13 +23,17 @@ from lakehouse.delta import DeltaRef
 from serving.refs import BentoRef
 from training.refs import ModelRef
 
-REF_TYPES: dict[str, type[BaseModel]] = {cls.__name__: cls for cls in (DeltaRef, SnapshotRef, FeastRef, ModelRef,
-                                                                   EvaluationRef, BentoRef)}
+REF_TYPES: dict[str, type[BaseModel]] = {
+    cls.__name__: cls
+    for cls in (DeltaRef, SnapshotRef, FeastRef, ModelRef, EvaluationRef, BentoRef)
+}
 
 
 _LOADED: OrderedDict[tuple[str, str], list[BaseModel]] = OrderedDict()
 _LOADED_LOCK = threading.Lock()
-_LOADED_MAX_STEPS = 1000  # steps whose hook never collects (jobs without hooks) must not grow memory forever
+_LOADED_MAX_STEPS = (
+    1000  # steps whose hook never collects (jobs without hooks) must not grow memory forever
+)
 
 
 def _record_loaded(context: InputContext, ref: BaseModel) -> None:
@@ -64,19 +68,25 @@ class RefIOManager(ConfigurableIOManager):
 
     def handle_output(self, context: OutputContext, obj: BaseModel) -> None:
         if type(obj).__name__ not in REF_TYPES:
-            raise TypeError(f"{context.asset_key.to_user_string()}: assets must return a pinned reference "
-                            f"({', '.join(REF_TYPES)}), got {type(obj).__name__}")
+            raise TypeError(
+                f"{context.asset_key.to_user_string()}: assets must return a pinned reference "
+                f"({', '.join(REF_TYPES)}), got {type(obj).__name__}"
+            )
         path = self._path(context)
         path.parent.mkdir(parents=True, exist_ok=True)
         tmp = path.with_suffix(".json.tmp")
-        tmp.write_text(json.dumps({"type": type(obj).__name__, "value": obj.model_dump(mode="json")}, indent=1))
+        tmp.write_text(
+            json.dumps({"type": type(obj).__name__, "value": obj.model_dump(mode="json")}, indent=1)
+        )
         tmp.replace(path)
 
     def load_input(self, context: InputContext) -> BaseModel:
         path = self._path(context.upstream_output or context)
         if not path.exists():
-            raise FileNotFoundError(f"{context.asset_key.to_user_string()} has not been materialized yet "
-                                    f"(no reference at {path})")
+            raise FileNotFoundError(
+                f"{context.asset_key.to_user_string()} has not been materialized yet "
+                f"(no reference at {path})"
+            )
         data = json.loads(path.read_text())
         ref = REF_TYPES[data["type"]].model_validate(data["value"])
         _record_loaded(context, ref)

@@ -42,9 +42,21 @@ def _permanent_types() -> tuple[type[BaseException], ...]:
     from deid.keys import MissingKeyError
     from lineage.chain import LineageError
 
-    return (ValidationError, LineageError, MissingKeyError, ValueError, TypeError, LookupError, AttributeError,
-            NotImplementedError, AssertionError, FileNotFoundError, PermissionError, IsADirectoryError,
-            NotADirectoryError)
+    return (
+        ValidationError,
+        LineageError,
+        MissingKeyError,
+        ValueError,
+        TypeError,
+        LookupError,
+        AttributeError,
+        NotImplementedError,
+        AssertionError,
+        FileNotFoundError,
+        PermissionError,
+        IsADirectoryError,
+        NotADirectoryError,
+    )
 
 
 def is_permanent(exc: BaseException) -> bool:
@@ -62,14 +74,22 @@ class ServiceRetryPolicy(RetryPolicy):
     def calculate_delay(self, attempt_num: int):
         exc = sys.exc_info()[1]
         if exc is not None and is_permanent(exc):
-            raise Failure(description=f"not retried ({type(exc).__name__} is a permanent error): {exc}",
-                          allow_retries=False) from exc
+            raise Failure(
+                description=f"not retried ({type(exc).__name__} is a permanent error): {exc}",
+                allow_retries=False,
+            ) from exc
         return super().calculate_delay(attempt_num)
 
 
-def service_retry_policy(max_retries: int = MAX_RETRIES, delay_s: float = DELAY_S) -> ServiceRetryPolicy:
-    return ServiceRetryPolicy(max_retries=max_retries, delay=delay_s, backoff=Backoff.EXPONENTIAL,
-                              jitter=Jitter.PLUS_MINUS)
+def service_retry_policy(
+    max_retries: int = MAX_RETRIES, delay_s: float = DELAY_S
+) -> ServiceRetryPolicy:
+    return ServiceRetryPolicy(
+        max_retries=max_retries,
+        delay=delay_s,
+        backoff=Backoff.EXPONENTIAL,
+        jitter=Jitter.PLUS_MINUS,
+    )
 
 
 SERVICE_RETRY = service_retry_policy()

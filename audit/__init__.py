@@ -1,1 +1,1 @@
-"""The auditor's tool: trace a model version to its data, re-derive and verify a training set, retention, OpenLineage events."""
+"""The auditor's tool: trace a model version to its data, verify a training set, retention, OpenLineage."""

@@ -24,7 +24,7 @@ import traceback
 import uuid
 from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass, field
-from datetime import datetime, timezone
+from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any, ClassVar
 from urllib.parse import urlparse
@@ -45,7 +45,12 @@ from openlineage.client.facet_v2 import (
     storage_dataset,
 )
 from openlineage.client.transport.file import FileConfig, FileTransport
-from openlineage.client.transport.http import ApiKeyTokenProvider, HttpConfig, HttpTransport, TokenProvider
+from openlineage.client.transport.http import (
+    ApiKeyTokenProvider,
+    HttpConfig,
+    HttpTransport,
+    TokenProvider,
+)
 from pydantic import BaseModel
 
 log = logging.getLogger(__name__)
@@ -54,7 +59,9 @@ log = logging.getLogger(__name__)
 # document (docs/openlineage.md) rather than invented URLs; swap in the repository URL once it is published.
 PRODUCER = "urn:clinical-mlops:lineage/openlineage.py"
 FACET_SCHEMA = "urn:clinical-mlops:docs/openlineage.md"  # documents our two custom facets
-RUN_ID_NAMESPACE = uuid.UUID("6f1c3a52-2d0e-4f55-9a57-8c3c1f1b0e21")  # fixed: run ids stay stable across releases
+RUN_ID_NAMESPACE = uuid.UUID(
+    "6f1c3a52-2d0e-4f55-9a57-8c3c1f1b0e21"
+)  # fixed: run ids stay stable across releases
 
 
 # ---------------------------------------------------------------- custom facets
@@ -104,7 +111,7 @@ def dataset_location(uri: str | Path, root: str) -> tuple[str, str]:
     full = path_uri(uri)
     root = path_uri(root)
     if full.startswith(root + "/"):
-        return root, full[len(root) + 1:]
+        return root, full[len(root) + 1 :]
     parsed = urlparse(full)
     if parsed.scheme == "file":
         return "file", parsed.path
@@ -120,9 +127,12 @@ class Naming:
     namespace: str = "clinical-mlops"  # the OpenLineage namespace of jobs
 
     @classmethod
-    def from_settings(cls, settings: Any) -> "Naming":
-        return cls(lakehouse_root=path_uri(settings.root), bentoml_home=path_uri(settings.bentoml_home),
-                   namespace=settings.openlineage_namespace)
+    def from_settings(cls, settings: Any) -> Naming:
+        return cls(
+            lakehouse_root=path_uri(settings.root),
+            bentoml_home=path_uri(settings.bentoml_home),
+            namespace=settings.openlineage_namespace,
+        )
 
 
 @dataclass(frozen=True)
@@ -160,9 +170,15 @@ def datasets_of(ref: Any, naming: Naming) -> list[LineageDataset]:
     if kind == "FeastRef":
         namespace, name = dataset_location(ref.home, naming.lakehouse_root)
         version = ",".join(f"{view}={v}" for view, v in sorted(ref.views.items()))
-        return [LineageDataset(namespace, f"{name}/{ref.project}", version or None, storage="feast")]
+        return [
+            LineageDataset(namespace, f"{name}/{ref.project}", version or None, storage="feast")
+        ]
     if kind == "ModelRef":
-        return [LineageDataset(mlflow_namespace(ref.tracking_uri), f"models/{ref.name}", str(ref.version))]
+        return [
+            LineageDataset(
+                mlflow_namespace(ref.tracking_uri), f"models/{ref.name}", str(ref.version)
+            )
+        ]
     if kind == "EvaluationRef":
         return [*datasets_of(ref.model, naming), _delta(ref.evaluations, naming)]
     if kind == "BentoRef":
@@ -205,7 +221,9 @@ def as_uuid(value: str) -> str:
         return str(uuid.uuid5(RUN_ID_NAMESPACE, value))
 
 
-def delta_schema_fields(uri: str, version: int | None) -> list[schema_dataset.SchemaDatasetFacetFields]:
+def delta_schema_fields(
+    uri: str, version: int | None
+) -> list[schema_dataset.SchemaDatasetFacetFields]:
     """The columns of one Delta version, from its log (no data read)."""
     from deltalake import DeltaTable
 
@@ -213,21 +231,29 @@ def delta_schema_fields(uri: str, version: int | None) -> list[schema_dataset.Sc
         return getattr(t, "type", None) or type(t).__name__.removesuffix("Type").lower()
 
     schema = DeltaTable(uri, version=version).schema()
-    return [schema_dataset.SchemaDatasetFacetFields(name=f.name, type=type_name(f.type)) for f in schema.fields]
+    return [
+        schema_dataset.SchemaDatasetFacetFields(name=f.name, type=type_name(f.type))
+        for f in schema.fields
+    ]
 
 
 def _dataset_facets(ds: LineageDataset, *, describe: bool) -> dict[str, Any]:
     facets: dict[str, Any] = {}
     if ds.version is not None:
-        facets["version"] = dataset_version_dataset.DatasetVersionDatasetFacet(datasetVersion=ds.version,
-                                                                               producer=PRODUCER)
+        facets["version"] = dataset_version_dataset.DatasetVersionDatasetFacet(
+            datasetVersion=ds.version, producer=PRODUCER
+        )
     if ds.storage:
         facets["storage"] = storage_dataset.StorageDatasetFacet(
-            storageLayer=ds.storage, fileFormat="parquet" if ds.storage == "delta" else None, producer=PRODUCER)
+            storageLayer=ds.storage,
+            fileFormat="parquet" if ds.storage == "delta" else None,
+            producer=PRODUCER,
+        )
     if describe and ds.delta_uri and ds.version is not None:
         try:
             facets["schema"] = schema_dataset.SchemaDatasetFacet(
-                fields=delta_schema_fields(ds.delta_uri, int(ds.version)), producer=PRODUCER)
+                fields=delta_schema_fields(ds.delta_uri, int(ds.version)), producer=PRODUCER
+            )
         except Exception as exc:  # noqa: BLE001 - a schema is a nicety, the event still goes out
             log.warning("OpenLineage: no schema for %s/%s: %s", ds.namespace, ds.name, exc)
     return facets
@@ -246,16 +272,25 @@ def _row_count(ds: LineageDataset) -> int | None:
 
 
 def to_input(ds: LineageDataset) -> InputDataset:
-    return InputDataset(namespace=ds.namespace, name=ds.name, facets=_dataset_facets(ds, describe=False))
+    return InputDataset(
+        namespace=ds.namespace, name=ds.name, facets=_dataset_facets(ds, describe=False)
+    )
 
 
 def to_output(ds: LineageDataset, *, describe: bool = True) -> OutputDataset:
     output_facets = {}
     if describe and (rows := _row_count(ds)) is not None:
-        output_facets["outputStatistics"] = output_statistics_output_dataset.OutputStatisticsOutputDatasetFacet(
-            rowCount=rows, producer=PRODUCER)
-    return OutputDataset(namespace=ds.namespace, name=ds.name, facets=_dataset_facets(ds, describe=describe),
-                         outputFacets=output_facets)
+        output_facets["outputStatistics"] = (
+            output_statistics_output_dataset.OutputStatisticsOutputDatasetFacet(
+                rowCount=rows, producer=PRODUCER
+            )
+        )
+    return OutputDataset(
+        namespace=ds.namespace,
+        name=ds.name,
+        facets=_dataset_facets(ds, describe=describe),
+        outputFacets=output_facets,
+    )
 
 
 @dataclass(frozen=True)
@@ -280,13 +315,19 @@ class StepRun:
 def error_facet(error: BaseException | str) -> error_message_run.ErrorMessageRunFacet:
     """The failure as the FAIL event carries it: the root cause's message and the whole traceback."""
     if isinstance(error, str):
-        return error_message_run.ErrorMessageRunFacet(message=error, programmingLanguage="PYTHON", producer=PRODUCER)
+        return error_message_run.ErrorMessageRunFacet(
+            message=error, programmingLanguage="PYTHON", producer=PRODUCER
+        )
     cause = error
     while getattr(cause, "__cause__", None) is not None:  # Dagster wraps the op's own exception
         cause = cause.__cause__
     stack = "".join(traceback.format_exception(type(error), error, error.__traceback__))
-    return error_message_run.ErrorMessageRunFacet(message=f"{type(cause).__name__}: {cause}",
-                                                  programmingLanguage="PYTHON", stackTrace=stack, producer=PRODUCER)
+    return error_message_run.ErrorMessageRunFacet(
+        message=f"{type(cause).__name__}: {cause}",
+        programmingLanguage="PYTHON",
+        stackTrace=stack,
+        producer=PRODUCER,
+    )
 
 
 def _run(step: StepRun, naming: Naming, extra: Mapping[str, Any] | None = None) -> Run:
@@ -295,53 +336,96 @@ def _run(step: StepRun, naming: Naming, extra: Mapping[str, Any] | None = None) 
         "parent": parent_run.ParentRunFacet(
             run=parent_run.Run(runId=parent_id),
             job=parent_run.Job(namespace=naming.namespace, name=step.dagster_job),
-            root=parent_run.Root(run=parent_run.RootRun(runId=parent_id),
-                                 job=parent_run.RootJob(namespace=naming.namespace, name=step.dagster_job)),
-            producer=PRODUCER),
-        "dagsterStep": DagsterStepRunFacet(dagsterRunId=step.dagster_run_id, stepKey=step.step_key,
-                                           dagsterJob=step.dagster_job, codeVersion=dict(step.code_version),
-                                           producer=PRODUCER),
+            root=parent_run.Root(
+                run=parent_run.RootRun(runId=parent_id),
+                job=parent_run.RootJob(namespace=naming.namespace, name=step.dagster_job),
+            ),
+            producer=PRODUCER,
+        ),
+        "dagsterStep": DagsterStepRunFacet(
+            dagsterRunId=step.dagster_run_id,
+            stepKey=step.step_key,
+            dagsterJob=step.dagster_job,
+            codeVersion=dict(step.code_version),
+            producer=PRODUCER,
+        ),
     }
     if step.engine_version:
         from openlineage.client import __version__ as client_version
 
         facets["processing_engine"] = processing_engine_run.ProcessingEngineRunFacet(
-            version=step.engine_version, name="Dagster", openlineageAdapterVersion=client_version, producer=PRODUCER)
+            version=step.engine_version,
+            name="Dagster",
+            openlineageAdapterVersion=client_version,
+            producer=PRODUCER,
+        )
     return Run(runId=step.run_id, facets={**facets, **(extra or {})})
 
 
 def _job(step: StepRun, naming: Naming) -> Job:
-    return Job(namespace=naming.namespace, name=step.step_key, facets={
-        "jobType": job_type_job.JobTypeJobFacet(processingType="BATCH", integration="DAGSTER", jobType="ASSET",
-                                                producer=PRODUCER),
-        "dagsterAssets": DagsterAssetsJobFacet(assetKeys=list(step.asset_keys), opName=step.op_name,
-                                               producer=PRODUCER),
-    })
+    return Job(
+        namespace=naming.namespace,
+        name=step.step_key,
+        facets={
+            "jobType": job_type_job.JobTypeJobFacet(
+                processingType="BATCH", integration="DAGSTER", jobType="ASSET", producer=PRODUCER
+            ),
+            "dagsterAssets": DagsterAssetsJobFacet(
+                assetKeys=list(step.asset_keys), opName=step.op_name, producer=PRODUCER
+            ),
+        },
+    )
 
 
 def _time(moment: datetime) -> str:
-    return (moment if moment.tzinfo else moment.replace(tzinfo=timezone.utc)).astimezone(timezone.utc).isoformat()
+    return (moment if moment.tzinfo else moment.replace(tzinfo=UTC)).astimezone(UTC).isoformat()
 
 
-def build_step_events(step: StepRun, naming: Naming, inputs: Sequence[LineageDataset],
-                      outputs: Sequence[LineageDataset], error: BaseException | str | None = None,
-                      *, describe: bool = True) -> tuple[RunEvent, RunEvent]:
+def build_step_events(
+    step: StepRun,
+    naming: Naming,
+    inputs: Sequence[LineageDataset],
+    outputs: Sequence[LineageDataset],
+    error: BaseException | str | None = None,
+    *,
+    describe: bool = True,
+) -> tuple[RunEvent, RunEvent]:
     """START (at the step's start) and COMPLETE, or FAIL with the error, of one step.
 
     Both carry the inputs (versions as read); the outputs (versions written, schema and row count when
     ``describe``) go on the terminal event, when they exist.
     """
     ins = [to_input(ds) for ds in inputs]
-    start = RunEvent(eventType=RunState.START, eventTime=_time(step.started_at), run=_run(step, naming),
-                     job=_job(step, naming), inputs=ins, outputs=[], producer=PRODUCER)
+    start = RunEvent(
+        eventType=RunState.START,
+        eventTime=_time(step.started_at),
+        run=_run(step, naming),
+        job=_job(step, naming),
+        inputs=ins,
+        outputs=[],
+        producer=PRODUCER,
+    )
     outs = [to_output(ds, describe=describe) for ds in outputs]
     if error is None:
-        end = RunEvent(eventType=RunState.COMPLETE, eventTime=_time(step.ended_at), run=_run(step, naming),
-                       job=_job(step, naming), inputs=ins, outputs=outs, producer=PRODUCER)
+        end = RunEvent(
+            eventType=RunState.COMPLETE,
+            eventTime=_time(step.ended_at),
+            run=_run(step, naming),
+            job=_job(step, naming),
+            inputs=ins,
+            outputs=outs,
+            producer=PRODUCER,
+        )
     else:
-        end = RunEvent(eventType=RunState.FAIL, eventTime=_time(step.ended_at),
-                       run=_run(step, naming, {"errorMessage": error_facet(error)}),
-                       job=_job(step, naming), inputs=ins, outputs=outs, producer=PRODUCER)
+        end = RunEvent(
+            eventType=RunState.FAIL,
+            eventTime=_time(step.ended_at),
+            run=_run(step, naming, {"errorMessage": error_facet(error)}),
+            job=_job(step, naming),
+            inputs=ins,
+            outputs=outs,
+            producer=PRODUCER,
+        )
     return start, end
 
 
@@ -355,7 +439,9 @@ class AppendFileTransport(FileTransport):
     def emit(self, event: Any) -> None:
         try:
             import fcntl
-        except ImportError:  # not POSIX: no advisory locks, one writer at a time is the caller's business
+        except (
+            ImportError
+        ):  # not POSIX: no advisory locks, one writer at a time is the caller's business
             return super().emit(event)
         lock_path = f"{self.config.log_file_path}.lock"
         with open(lock_path, "a") as lock:
@@ -373,14 +459,26 @@ def make_client(settings: Any) -> OpenLineageClient:
         key = settings.openlineage_api_key
         auth = ApiKeyTokenProvider({"apiKey": key.get_secret_value()}) if key else TokenProvider({})
         # few, quick retries: a step waits for its events, and a lineage server being down must not stall runs
-        retry = {"total": 2, "connect": 2, "read": 2, "backoff_factor": 0.2,
-                 "status_forcelist": [500, 502, 503, 504], "allowed_methods": ["POST"]}
-        config = HttpConfig(url=settings.openlineage_url, timeout=settings.openlineage_timeout_s, auth=auth,
-                            retry=retry)
+        retry = {
+            "total": 2,
+            "connect": 2,
+            "read": 2,
+            "backoff_factor": 0.2,
+            "status_forcelist": [500, 502, 503, 504],
+            "allowed_methods": ["POST"],
+        }
+        config = HttpConfig(
+            url=settings.openlineage_url,
+            timeout=settings.openlineage_timeout_s,
+            auth=auth,
+            retry=retry,
+        )
         return OpenLineageClient(transport=HttpTransport(config))
     path = Path(settings.openlineage_events_file)
     path.parent.mkdir(parents=True, exist_ok=True)
-    return OpenLineageClient(transport=AppendFileTransport(FileConfig(log_file_path=str(path), append=True)))
+    return OpenLineageClient(
+        transport=AppendFileTransport(FileConfig(log_file_path=str(path), append=True))
+    )
 
 
 def describe_destination(settings: Any) -> str:

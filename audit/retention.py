@@ -11,9 +11,9 @@ deleted. The Delta log itself is never cleaned here.
 from __future__ import annotations
 
 from collections import defaultdict
+from collections.abc import Iterable, Mapping
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Iterable, Mapping
 
 from .trace import MANIFEST_TABLE, HomePaths, local_path
 
@@ -24,15 +24,22 @@ def protected_from_tags(tag_sets: Iterable[Mapping[str, str]], paths: HomePaths)
     """Table URI -> versions that registered model versions (their ``tags``) refer to."""
     protected: Protected = defaultdict(set)
     for tags in tag_sets:
-        if tags.get("lineage.training_set.uri") and tags.get("lineage.training_set.version", "").isdigit():
-            protected[paths.locate(tags["lineage.training_set.uri"], "gold")].add(int(tags["lineage.training_set.version"]))
+        if (
+            tags.get("lineage.training_set.uri")
+            and tags.get("lineage.training_set.version", "").isdigit()
+        ):
+            protected[paths.locate(tags["lineage.training_set.uri"], "gold")].add(
+                int(tags["lineage.training_set.version"])
+            )
         for zone in ("gold", "silver", "bronze"):
             prefix = f"lineage.{zone}."
             for key, version in tags.items():
                 if key.startswith(prefix) and version.isdigit():
-                    protected[paths.table(zone, key[len(prefix):])].add(int(version))
+                    protected[paths.table(zone, key[len(prefix) :])].add(int(version))
         if tags.get("evaluation.table") and tags.get("evaluation.table_version", "").isdigit():
-            protected[paths.locate(tags["evaluation.table"], "gold")].add(int(tags["evaluation.table_version"]))
+            protected[paths.locate(tags["evaluation.table"], "gold")].add(
+                int(tags["evaluation.table_version"])
+            )
     return dict(protected)
 
 
@@ -47,7 +54,9 @@ def registered_tag_sets(client) -> list[dict[str, str]]:
             return out
 
 
-def protect_manifest(protected: Protected, paths: HomePaths, tag_sets: Iterable[Mapping[str, str]]) -> Protected:
+def protect_manifest(
+    protected: Protected, paths: HomePaths, tag_sets: Iterable[Mapping[str, str]]
+) -> Protected:
     """Add the landing manifest versions that recorded each model's snapshot (found from the manifest's log)."""
     from .trace import manifest_version
 
@@ -83,13 +92,17 @@ class VacuumResult:
     kept_for_protected: list[str] = field(default_factory=list)
 
 
-def vacuum_table(uri: str, protected: Iterable[int], *, retention_hours: int = 168, dry_run: bool = False) -> VacuumResult:
+def vacuum_table(
+    uri: str, protected: Iterable[int], *, retention_hours: int = 168, dry_run: bool = False
+) -> VacuumResult:
     """Delete the files deltalake's vacuum would delete, except those a protected version reads."""
     from deltalake import DeltaTable
 
     dt = DeltaTable(uri)
     keep_versions = sorted(set(protected))
-    candidates = dt.vacuum(retention_hours=retention_hours, enforce_retention_duration=False, dry_run=True)
+    candidates = dt.vacuum(
+        retention_hours=retention_hours, enforce_retention_duration=False, dry_run=True
+    )
     needed = needed_files(uri, [v for v in keep_versions if v <= dt.version()])
     result = VacuumResult(uri, keep_versions)
     for rel in sorted(candidates):
@@ -104,12 +117,18 @@ def vacuum_table(uri: str, protected: Iterable[int], *, retention_hours: int = 1
 
 def delta_tables(roots: Iterable[Path]) -> list[str]:
     """Every Delta table (a directory with ``_delta_log``) under the given zone roots."""
-    found = {str(p.parent) for root in roots if Path(root).is_dir() for p in Path(root).rglob("_delta_log")}
+    found = {
+        str(p.parent)
+        for root in roots
+        if Path(root).is_dir()
+        for p in Path(root).rglob("_delta_log")
+    }
     return sorted(found)
 
 
-def vacuum_home(settings, *, retention_hours: int = 168, dry_run: bool = False,
-                client=None) -> tuple[Protected, list[VacuumResult]]:
+def vacuum_home(
+    settings, *, retention_hours: int = 168, dry_run: bool = False, client=None
+) -> tuple[Protected, list[VacuumResult]]:
     """Vacuum every Delta table of a home's bronze, silver and gold zones, protecting every version a
     registered model refers to."""
     from evaluation.registry import client as registry_client
@@ -117,6 +136,10 @@ def vacuum_home(settings, *, retention_hours: int = 168, dry_run: bool = False,
     paths = HomePaths.of(settings)
     tag_sets = registered_tag_sets(client or registry_client(settings.tracking_uri))
     protected = protect_manifest(protected_from_tags(tag_sets, paths), paths, tag_sets)
-    results = [vacuum_table(uri, protected.get(uri, set()), retention_hours=retention_hours, dry_run=dry_run)
-               for uri in delta_tables([settings.bronze, settings.silver, settings.gold])]
+    results = [
+        vacuum_table(
+            uri, protected.get(uri, set()), retention_hours=retention_hours, dry_run=dry_run
+        )
+        for uri in delta_tables([settings.bronze, settings.silver, settings.gold])
+    ]
     return protected, results

@@ -18,9 +18,10 @@ does not hold:
 from __future__ import annotations
 
 import tempfile
+from collections.abc import Callable, Iterator, Mapping
 from dataclasses import asdict, dataclass
 from pathlib import Path
-from typing import Any, Callable, Iterator, Mapping
+from typing import Any
 
 from lakehouse.delta import DeltaRef
 
@@ -45,7 +46,11 @@ def missing_files(uri: str, version: int) -> list[str]:
     from deltalake import DeltaTable
 
     dt = DeltaTable(uri, version=version)
-    return [f for f in dt.file_uris() if not Path(local_path(f)).exists()] if "://" not in local_path(uri) else []
+    return (
+        [f for f in dt.file_uris() if not Path(local_path(f)).exists()]
+        if "://" not in local_path(uri)
+        else []
+    )
 
 
 def check_version(zone: str, table: str, uri: str, version: int) -> Check:
@@ -55,8 +60,12 @@ def check_version(zone: str, table: str, uri: str, version: int) -> Check:
     except Exception as exc:  # noqa: BLE001 - TableNotFoundError / DeltaError for a vacuumed log
         return Check(link, False, f"{uri} cannot be opened at version {version}: {exc}")
     if gone:
-        return Check(link, False, f"{uri}@{version} needs {len(gone)} data file(s) that are gone "
-                                  f"(vacuumed?), first {gone[0]}")
+        return Check(
+            link,
+            False,
+            f"{uri}@{version} needs {len(gone)} data file(s) that are gone "
+            f"(vacuumed?), first {gone[0]}",
+        )
     return Check(link, True, f"{uri}@{version} readable")
 
 
@@ -81,10 +90,17 @@ def rederive_digest(trace: Mapping[str, Any]) -> str:
     ts = trace["training_set"]
     task = TASKS.get(ts["task"])
     if task is None:
-        raise LookupError(f"task {ts['task']!r} is not defined in this code version (features/tasks.py)")
-    if task.version != ts["task_version"] or task.feature_service != trace["feature_service"]["name"]:
-        raise LookupError(f"task {task.name} is now {task.version}/{task.feature_service}, the model was trained on "
-                          f"{ts['task_version']}/{trace['feature_service']['name']}: check out code {trace['code'].get('git_sha')}")
+        raise LookupError(
+            f"task {ts['task']!r} is not defined in this code version (features/tasks.py)"
+        )
+    if (
+        task.version != ts["task_version"]
+        or task.feature_service != trace["feature_service"]["name"]
+    ):
+        raise LookupError(
+            f"task {task.name} is now {task.version}/{task.feature_service}, the model was trained on "
+            f"{ts['task_version']}/{trace['feature_service']['name']}: check out code {trace['code'].get('git_sha')}"
+        )
     gold = {g["table"]: g for g in trace["gold"]}
     events = gold.get(f"index_events_{task.name}")
     if events is None:
@@ -93,17 +109,27 @@ def rederive_digest(trace: Mapping[str, Any]) -> str:
     for view in task.feature_views:
         pinned = gold.get(f"features/{view}")
         if pinned is None:
-            raise LookupError(f"no version of gold features/{view} recorded for {task.feature_service}")
+            raise LookupError(
+                f"no version of gold features/{view} recorded for {task.feature_service}"
+            )
         refs[view] = DeltaRef(table=view, uri=pinned["uri"], version=pinned["version"])
     with tempfile.TemporaryDirectory(prefix="lineage-verify-feast-") as tmp:
         cfg = StoreConfig(home=Path(tmp), online_store="sqlite")
-        store, _ = sync_repository(cfg, [VIEWS[v] for v in task.feature_views], refs,
-                                   {task.feature_service: list(task.feature_views)})
-        frame = pl.from_arrow(DeltaRef(table=events["table"], uri=events["uri"], version=events["version"]).read())
+        store, _ = sync_repository(
+            cfg,
+            [VIEWS[v] for v in task.feature_views],
+            refs,
+            {task.feature_service: list(task.feature_views)},
+        )
+        frame = pl.from_arrow(
+            DeltaRef(table=events["table"], uri=events["uri"], version=events["version"]).read()
+        )
         return build_training_set(store, frame, task).digest
 
 
-def landing_checks(paths: HomePaths, snapshot_id: str, manifest_version: int | None) -> Iterator[Check]:
+def landing_checks(
+    paths: HomePaths, snapshot_id: str, manifest_version: int | None
+) -> Iterator[Check]:
     """The manifest hashes to the snapshot id; each file has its recorded size and sha256 (first mismatch)."""
     import pyarrow.compute as pc
     from deltalake import DeltaTable
@@ -116,31 +142,53 @@ def landing_checks(paths: HomePaths, snapshot_id: str, manifest_version: int | N
         yield Check(link, False, f"snapshot {snapshot_id} is not recorded in {uri}")
         return
     try:
-        rows = DeltaTable(uri, version=manifest_version).to_pyarrow_dataset().to_table(
-            columns=["snapshot_id", "root", "path", "size", "sha256"],
-            filter=pc.field("snapshot_id") == snapshot_id).to_pylist()
+        rows = (
+            DeltaTable(uri, version=manifest_version)
+            .to_pyarrow_dataset()
+            .to_table(
+                columns=["snapshot_id", "root", "path", "size", "sha256"],
+                filter=pc.field("snapshot_id") == snapshot_id,
+            )
+            .to_pylist()
+        )
         snapshot = snapshot_from_rows(rows, snapshot_id)
     except Exception as exc:  # noqa: BLE001 - LookupError / ValueError from snapshot_from_rows, Delta errors
         yield Check(link, False, f"{uri}@{manifest_version}: {exc}")
         return
-    yield Check(link, True, f"{uri}@{manifest_version}: {len(snapshot.files)} files hash to the snapshot id")
+    yield Check(
+        link, True, f"{uri}@{manifest_version}: {len(snapshot.files)} files hash to the snapshot id"
+    )
     root = Path(paths.locate(snapshot.root, "landing"))
     for entry in snapshot.files:
         path = root / entry.path
         if not path.is_file():
-            yield Check(f"landing file {entry.path}", False, f"{path} is missing (snapshot {snapshot_id})")
+            yield Check(
+                f"landing file {entry.path}", False, f"{path} is missing (snapshot {snapshot_id})"
+            )
             return
         size, digest = path.stat().st_size, sha256_file(path)
         if size != entry.size or digest != entry.sha256:
-            yield Check(f"landing file {entry.path}", False,
-                        f"{path} changed since snapshot {snapshot_id[:12]}: size {size} (recorded {entry.size}), "
-                        f"sha256 {digest[:16]}… (recorded {entry.sha256[:16]}…)")
+            yield Check(
+                f"landing file {entry.path}",
+                False,
+                f"{path} changed since snapshot {snapshot_id[:12]}: size {size} (recorded {entry.size}), "
+                f"sha256 {digest[:16]}… (recorded {entry.sha256[:16]}…)",
+            )
             return
-    yield Check(f"landing files of {snapshot_id[:12]}", True, f"{len(snapshot.files)} files under {root} unchanged")
+    yield Check(
+        f"landing files of {snapshot_id[:12]}",
+        True,
+        f"{len(snapshot.files)} files under {root} unchanged",
+    )
 
 
-def verify_trace(trace: Mapping[str, Any], paths: HomePaths, *, rederive: bool = True,
-                 progress: Progress = lambda _: None) -> Iterator[Check]:
+def verify_trace(
+    trace: Mapping[str, Any],
+    paths: HomePaths,
+    *,
+    rederive: bool = True,
+    progress: Progress = lambda _: None,
+) -> Iterator[Check]:
     """Yield checks in chain order; the caller stops at the first failed one (later links depend on it)."""
     for problem in trace["problems"]:
         yield Check("records", False, problem)
@@ -149,8 +197,12 @@ def verify_trace(trace: Mapping[str, Any], paths: HomePaths, *, rederive: bool =
     progress(f"time-travelling to training set {ts['uri']}@{ts['version']}")
     yield check_version("gold", Path(ts["uri"]).name, ts["uri"], ts["version"])
     got = stored_digest(ts["uri"], ts["version"])
-    yield Check(f"training set digest @{ts['version']}", got == ts["digest"],
-                f"stored rows hash to {got}" + ("" if got == ts["digest"] else f", recorded {ts['digest']}"))
+    yield Check(
+        f"training set digest @{ts['version']}",
+        got == ts["digest"],
+        f"stored rows hash to {got}"
+        + ("" if got == ts["digest"] else f", recorded {ts['digest']}"),
+    )
     for g in trace["gold"]:
         yield check_version("gold", g["table"], g["uri"], g["version"])
     if rederive:
@@ -158,21 +210,35 @@ def verify_trace(trace: Mapping[str, Any], paths: HomePaths, *, rederive: bool =
         try:
             again = rederive_digest(trace)
         except Exception as exc:  # noqa: BLE001 - named and reported as the broken link
-            yield Check("re-derived training set", False, f"cannot re-derive {ts['uri']}@{ts['version']}: {exc}")
+            yield Check(
+                "re-derived training set",
+                False,
+                f"cannot re-derive {ts['uri']}@{ts['version']}: {exc}",
+            )
             return
-        yield Check("re-derived training set", again == ts["digest"],
-                    f"re-derived from the pinned versions: {again}"
-                    + ("" if again == ts["digest"] else f", recorded {ts['digest']}"))
+        yield Check(
+            "re-derived training set",
+            again == ts["digest"],
+            f"re-derived from the pinned versions: {again}"
+            + ("" if again == ts["digest"] else f", recorded {ts['digest']}"),
+        )
     for s in trace["silver"]:
         yield check_version("silver", s["table"], s["uri"], s["version"])
     for b in trace["bronze"]:
         yield check_version("bronze", b["table"], b["uri"], b["version"])
     progress(f"re-hashing landing snapshot {trace['landing']['snapshot_id'][:12]}")
-    yield from landing_checks(paths, trace["landing"]["snapshot_id"], trace["landing"].get("manifest_version"))
+    yield from landing_checks(
+        paths, trace["landing"]["snapshot_id"], trace["landing"].get("manifest_version")
+    )
 
 
-def verify(trace: Mapping[str, Any], paths: HomePaths, *, rederive: bool = True,
-           progress: Progress = lambda _: None) -> tuple[list[Check], Check | None]:
+def verify(
+    trace: Mapping[str, Any],
+    paths: HomePaths,
+    *,
+    rederive: bool = True,
+    progress: Progress = lambda _: None,
+) -> tuple[list[Check], Check | None]:
     """All checks up to and including the first failure, and that failure (None when the chain holds)."""
     done: list[Check] = []
     for check in verify_trace(trace, paths, rederive=rederive, progress=progress):

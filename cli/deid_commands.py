@@ -5,33 +5,46 @@ from __future__ import annotations
 import json
 import sys
 from pathlib import Path
-from typing import Optional
 
 import typer
 from rich.console import Console
 from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeElapsedColumn
 from rich.table import Table
 
-app = typer.Typer(help="De-identification of clinical notes: detect PHI spans, evaluate against a gold corpus.",
-                  no_args_is_help=True, add_completion=False)
+app = typer.Typer(
+    help="De-identification of clinical notes: detect PHI spans, evaluate against a gold corpus.",
+    no_args_is_help=True,
+    add_completion=False,
+)
 console = Console(stderr=True)
 
 FORMATS = ("physionet", "i2b2", "presidio", "text")
-FormatOption = typer.Option(..., "--format", "-f", help="Corpus format: physionet, i2b2, presidio or text.")
-InputOption = typer.Option(..., "--input", "-i", help="Corpus file or directory (physionet: the id.text file).")
+FormatOption = typer.Option(
+    ..., "--format", "-f", help="Corpus format: physionet, i2b2, presidio or text."
+)
+InputOption = typer.Option(
+    ..., "--input", "-i", help="Corpus file or directory (physionet: the id.text file)."
+)
 JsonOption = typer.Option(False, "--json", help="Print the report as JSON on stdout.")
 
 
 def _progress() -> Progress:
-    return Progress(TextColumn("{task.description}"), BarColumn(), MofNCompleteColumn(), TimeElapsedColumn(),
-                    console=console, transient=True, disable=not console.is_terminal)
+    return Progress(
+        TextColumn("{task.description}"),
+        BarColumn(),
+        MofNCompleteColumn(),
+        TimeElapsedColumn(),
+        console=console,
+        transient=True,
+        disable=not console.is_terminal,
+    )
 
 
 def _emit_json(payload: dict) -> None:
     sys.stdout.write(json.dumps(payload, indent=2, default=str) + "\n")
 
 
-def _read(fmt: str, path: Path, gold: Optional[Path]):
+def _read(fmt: str, path: Path, gold: Path | None):
     from deid.corpora import CorpusError, read_corpus
 
     if fmt not in FORMATS:
@@ -63,8 +76,15 @@ def _detect(docs):
 def detect(
     fmt: str = FormatOption,
     input_path: Path = InputOption,
-    output: Path = typer.Option(..., "--output", "-o", help="spans.jsonl to write: one {doc_id,start,end,label,text} per line."),
-    gold: Optional[Path] = typer.Option(None, "--gold", help="Gold file, when the format keeps it apart (physionet id-phi.phrase)."),
+    output: Path = typer.Option(
+        ...,
+        "--output",
+        "-o",
+        help="spans.jsonl to write: one {doc_id,start,end,label,text} per line.",
+    ),
+    gold: Path | None = typer.Option(
+        None, "--gold", help="Gold file, when the format keeps it apart (physionet id-phi.phrase)."
+    ),
     as_json: bool = JsonOption,
 ) -> None:
     """Detect PHI spans in every document of a corpus and write them as JSON lines (end exclusive)."""
@@ -80,30 +100,45 @@ def detect(
     from collections import Counter
 
     labels = Counter(s.label for doc in detected.values() for s in doc)
-    report = {"documents": len(docs), "spans": spans, "output": str(output), "seconds": round(seconds, 3),
-              "documents_per_s": round(len(docs) / seconds, 1) if seconds else None,
-              "by_label": dict(sorted(labels.items()))}
+    report = {
+        "documents": len(docs),
+        "spans": spans,
+        "output": str(output),
+        "seconds": round(seconds, 3),
+        "documents_per_s": round(len(docs) / seconds, 1) if seconds else None,
+        "by_label": dict(sorted(labels.items())),
+    }
     if as_json:
         _emit_json(report)
         return
-    console.print(f"{spans:,} PHI spans in {len(docs):,} documents -> {output} "
-                  f"({report['documents_per_s'] or 0:,.0f} documents/s)")
+    console.print(
+        f"{spans:,} PHI spans in {len(docs):,} documents -> {output} "
+        f"({report['documents_per_s'] or 0:,.0f} documents/s)"
+    )
 
 
 @app.command("eval")
 def evaluate_cmd(
     fmt: str = FormatOption,
     input_path: Path = InputOption,
-    gold: Optional[Path] = typer.Option(None, "--gold", help="Gold spans (physionet: id-phi.phrase); presidio and "
-                                                             "i2b2 carry their gold inside --input."),
-    output: Optional[Path] = typer.Option(None, "--output", "-o", help="Write the metrics as JSON to this file."),
+    gold: Path | None = typer.Option(
+        None,
+        "--gold",
+        help="Gold spans (physionet: id-phi.phrase); presidio and "
+        "i2b2 carry their gold inside --input.",
+    ),
+    output: Path | None = typer.Option(
+        None, "--output", "-o", help="Write the metrics as JSON to this file."
+    ),
     as_json: bool = JsonOption,
 ) -> None:
     """Score the detector against gold spans: recall, precision and F2, overall, HIPAA-relevant, per label."""
     from deid.evaluate import evaluate
 
     if fmt == "physionet" and gold is None:
-        console.print("[red]--gold is required for --format physionet (the id-phi.phrase file)[/red]")
+        console.print(
+            "[red]--gold is required for --format physionet (the id-phi.phrase file)[/red]"
+        )
         raise typer.Exit(2)
     if fmt == "text":
         console.print("[red]--format text has no gold spans to evaluate against[/red]")
@@ -120,13 +155,27 @@ def evaluate_cmd(
     if as_json:
         _emit_json(metrics)
         return
-    table = Table("gold label", "category", "gold", "found", "recall", title=f"{len(docs):,} documents: {input_path}")
+    table = Table(
+        "gold label",
+        "category",
+        "gold",
+        "found",
+        "recall",
+        title=f"{len(docs):,} documents: {input_path}",
+    )
     for label, s in metrics["by_gold_label"].items():
-        table.add_row(label, s["category"] or "[dim]not HIPAA[/dim]", f"{s['gold']:,}", f"{s['found']:,}",
-                      f"{s['recall']:.3f}")
+        table.add_row(
+            label,
+            s["category"] or "[dim]not HIPAA[/dim]",
+            f"{s['gold']:,}",
+            f"{s['found']:,}",
+            f"{s['recall']:.3f}",
+        )
     for name in ("overall", "hipaa_relevant"):
         s = metrics[name]
-        table.add_row(f"[b]{name}", "", f"[b]{s['gold']:,}", f"[b]{s['found']:,}", f"[b]{s['recall']:.3f}")
+        table.add_row(
+            f"[b]{name}", "", f"[b]{s['gold']:,}", f"[b]{s['found']:,}", f"[b]{s['recall']:.3f}"
+        )
     console.print(table)
     detected = Table("detected label", "detected", "correct", "precision")
     for label, s in metrics["by_detected_label"].items():
@@ -134,6 +183,8 @@ def evaluate_cmd(
     console.print(detected)
     for name in ("overall", "hipaa_relevant"):
         s = metrics[name]
-        console.print(f"{name}: recall {s['recall']:.4f}  precision {s['precision']:.4f}  F2 {s['f2']:.4f}")
+        console.print(
+            f"{name}: recall {s['recall']:.4f}  precision {s['precision']:.4f}  F2 {s['f2']:.4f}"
+        )
     if output is not None:
         console.print(f"metrics -> {output}")

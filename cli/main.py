@@ -5,7 +5,6 @@ from __future__ import annotations
 import json
 import sys
 from pathlib import Path
-from typing import Optional
 
 import typer
 from rich.console import Console
@@ -16,29 +15,41 @@ from cli.deid_commands import app as deid_app
 from cli.lineage_commands import app as lineage_app
 from clinical_mlops.settings import Settings, load_settings
 
-app = typer.Typer(help="Clinical MLOps platform: FHIR -> Delta -> de-identified features -> models, with lineage.",
-                  no_args_is_help=True, add_completion=False)
+app = typer.Typer(
+    help="Clinical MLOps platform: FHIR -> Delta -> de-identified features -> models, with lineage.",
+    no_args_is_help=True,
+    add_completion=False,
+)
 pipeline_app = typer.Typer(help="Run the Dagster graph.", no_args_is_help=True)
 app.add_typer(pipeline_app, name="pipeline")
 app.add_typer(deid_app, name="deid")
 app.add_typer(lineage_app, name="lineage")
 
 console = Console(stderr=True)
-HomeOption = typer.Option(None, "--home", help="Lakehouse root (default: $CLINICAL_MLOPS_HOME or .clinical-mlops).")
+HomeOption = typer.Option(
+    None, "--home", help="Lakehouse root (default: $CLINICAL_MLOPS_HOME or .clinical-mlops)."
+)
 JsonOption = typer.Option(False, "--json", help="Print the report as JSON on stdout.")
 
 
-def _settings(home: Optional[Path], **overrides: object) -> Settings:
+def _settings(home: Path | None, **overrides: object) -> Settings:
     try:
         return load_settings(home=home, **overrides)
-    except Exception as exc:  # pydantic ValidationError names the variable and the value
+    except Exception as exc:  # noqa: BLE001 - pydantic ValidationError names the variable and the value
         console.print(f"[red]invalid configuration:[/red] {exc}")
         raise typer.Exit(2) from None
 
 
 def _progress() -> Progress:
-    return Progress(TextColumn("{task.description}"), BarColumn(), MofNCompleteColumn(), TimeElapsedColumn(),
-                    console=console, transient=True, disable=not console.is_terminal)
+    return Progress(
+        TextColumn("{task.description}"),
+        BarColumn(),
+        MofNCompleteColumn(),
+        TimeElapsedColumn(),
+        console=console,
+        transient=True,
+        disable=not console.is_terminal,
+    )
 
 
 def _emit_json(payload: dict) -> None:
@@ -47,11 +58,17 @@ def _emit_json(payload: dict) -> None:
 
 @app.command()
 def generate(
-    out: Path = typer.Option(..., "--out", help="Directory to write FHIR R4 Bulk ndjson files into."),
+    out: Path = typer.Option(
+        ..., "--out", help="Directory to write FHIR R4 Bulk ndjson files into."
+    ),
     patients: int = typer.Option(1000, "--patients", min=1, help="Number of patients."),
     seed: int = typer.Option(42, "--seed", help="Seed: the same seed gives byte-identical files."),
-    gzip: bool = typer.Option(False, "--gzip/--no-gzip", help="Write .ndjson.gz instead of .ndjson."),
-    workers: int = typer.Option(1, "--workers", min=1, help="Worker processes (output does not depend on it)."),
+    gzip: bool = typer.Option(
+        False, "--gzip/--no-gzip", help="Write .ndjson.gz instead of .ndjson."
+    ),
+    workers: int = typer.Option(
+        1, "--workers", min=1, help="Worker processes (output does not depend on it)."
+    ),
     as_json: bool = JsonOption,
 ) -> None:
     """Write a seeded synthetic longitudinal FHIR cohort (the embedded default data)."""
@@ -61,8 +78,14 @@ def generate(
 
     with _progress() as progress:
         task = progress.add_task("generating patients", total=patients)
-        report = generate_cohort(out, patients, seed, gzip=gzip, workers=workers,
-                                 progress=lambda n: progress.advance(task, n))
+        report = generate_cohort(
+            out,
+            patients,
+            seed,
+            gzip=gzip,
+            workers=workers,
+            progress=lambda n: progress.advance(task, n),
+        )
     if as_json:
         _emit_json(asdict(report))
         return
@@ -70,14 +93,18 @@ def generate(
     for name, count in report.files.items():
         table.add_row(name, f"{count:,}")
     console.print(table)
-    console.print(f"{report.resources:,} resources in {report.seconds:.1f}s ({report.patients_per_s:,.0f} patients/s); "
-                  f"30-day readmission after {report.inpatient_discharges:,} inpatient discharges: "
-                  f"{report.readmission_rate:.1%}")
+    console.print(
+        f"{report.resources:,} resources in {report.seconds:.1f}s ({report.patients_per_s:,.0f} patients/s); "
+        f"30-day readmission after {report.inpatient_discharges:,} inpatient discharges: "
+        f"{report.readmission_rate:.1%}"
+    )
 
 
 @app.command()
-def snapshot(landing_dir: Path = typer.Argument(..., help="Landing directory to fingerprint."),
-             as_json: bool = JsonOption) -> None:
+def snapshot(
+    landing_dir: Path = typer.Argument(..., help="Landing directory to fingerprint."),
+    as_json: bool = JsonOption,
+) -> None:
     """Print the landing snapshot id and manifest of a directory (reads only)."""
     from ingestion.landing import take_snapshot
 
@@ -89,28 +116,54 @@ def snapshot(landing_dir: Path = typer.Argument(..., help="Landing directory to 
     if as_json:
         _emit_json(snap.to_dict())
         return
-    console.print(f"snapshot {snap.snapshot_id}: {len(snap.files)} files, {snap.total_bytes:,} bytes "
-                  f"({len(snap.ignored)} non-FHIR files ignored)")
+    console.print(
+        f"snapshot {snap.snapshot_id}: {len(snap.files)} files, {snap.total_bytes:,} bytes "
+        f"({len(snap.ignored)} non-FHIR files ignored)"
+    )
 
 
 def _print_ingest(report: dict) -> None:
-    table = Table("resource type", "read", "written", "quarantined", title=f"snapshot {report['snapshot_id'][:16]}…")
+    table = Table(
+        "resource type",
+        "read",
+        "written",
+        "quarantined",
+        title=f"snapshot {report['snapshot_id'][:16]}…",
+    )
     for rtype, c in report["per_type"].items():
         table.add_row(rtype, f"{c['read']:,}", f"{c['written']:,}", f"{c['quarantined']:,}")
-    table.add_row("[b]total", f"[b]{report['read']:,}", f"[b]{report['written']:,}", f"[b]{report['quarantined']:,}")
+    table.add_row(
+        "[b]total",
+        f"[b]{report['read']:,}",
+        f"[b]{report['written']:,}",
+        f"[b]{report['quarantined']:,}",
+    )
     console.print(table)
     versions = Table("bronze table", "Delta version", "rows in snapshot", "inserted", "updated")
     for name, t in report["tables"].items():
-        versions.add_row(name, str(t["version"]), f"{t['rows_in_snapshot']:,}", f"{t['inserted']:,}", f"{t['updated']:,}")
+        versions.add_row(
+            name,
+            str(t["version"]),
+            f"{t['rows_in_snapshot']:,}",
+            f"{t['inserted']:,}",
+            f"{t['updated']:,}",
+        )
     console.print(versions)
     for reason, count in report["quarantine_reasons"].items():
         console.print(f"  quarantined {count:,}: {reason}")
-    console.print(f"{report['read']:,} resources in {report['seconds']:.1f}s ({report['resources_per_s'] or 0:,.0f}/s)")
+    console.print(
+        f"{report['read']:,} resources in {report['seconds']:.1f}s ({report['resources_per_s'] or 0:,.0f}/s)"
+    )
 
 
 @app.command()
-def ingest(landing_dir: Path = typer.Argument(..., help="Directory of FHIR ndjson[.gz] / Bundle json[.gz] files."),
-           home: Optional[Path] = HomeOption, as_json: bool = JsonOption) -> None:
+def ingest(
+    landing_dir: Path = typer.Argument(
+        ..., help="Directory of FHIR ndjson[.gz] / Bundle json[.gz] files."
+    ),
+    home: Path | None = HomeOption,
+    as_json: bool = JsonOption,
+) -> None:
     """Ingest a landing directory into the bronze Delta tables, outside Dagster (same code)."""
     from ingestion.ingest import ingest_directory
     from ingestion.landing import take_snapshot
@@ -131,14 +184,23 @@ def ingest(landing_dir: Path = typer.Argument(..., help="Directory of FHIR ndjso
         if not as_json:
             console.print(f"ingesting {files} files on Spark ({settings.spark_master})")
         with engine_session(settings.spark_master, settings.spark_home) as spark:
-            report = ingest_directory(landing_dir, settings.bronze, batch_rows=settings.ingest_batch_rows,
-                                      ingest=partial(ingest_snapshot_spark, spark=spark,
-                                                     staging_root=settings.spark_home / "staging")).to_dict()
+            report = ingest_directory(
+                landing_dir,
+                settings.bronze,
+                batch_rows=settings.ingest_batch_rows,
+                ingest=partial(
+                    ingest_snapshot_spark, spark=spark, staging_root=settings.spark_home / "staging"
+                ),
+            ).to_dict()
     else:
         with _progress() as progress:
             task = progress.add_task("ingesting files", total=files)
-            report = ingest_directory(landing_dir, settings.bronze, batch_rows=settings.ingest_batch_rows,
-                                      on_file=lambda _: progress.advance(task)).to_dict()
+            report = ingest_directory(
+                landing_dir,
+                settings.bronze,
+                batch_rows=settings.ingest_batch_rows,
+                on_file=lambda _: progress.advance(task),
+            ).to_dict()
     if as_json:
         _emit_json(report)
     else:
@@ -147,14 +209,24 @@ def ingest(landing_dir: Path = typer.Argument(..., help="Directory of FHIR ndjso
 
 @pipeline_app.command("run")
 def pipeline_run(
-    home: Optional[Path] = HomeOption,
-    patients: Optional[int] = typer.Option(None, "--patients", help="Demo cohort size when generating (default 1000)."),
-    seed: Optional[int] = typer.Option(None, "--seed", help="Demo cohort seed when generating."),
-    generate_cohort: bool = typer.Option(True, "--generate/--no-generate",
-                                         help="Generate the demo cohort into an empty landing zone first."),
-    verbose: bool = typer.Option(False, "--verbose", "-v", help="Print Dagster's step events as they happen."),
-    serve: bool = typer.Option(True, "--serve/--no-serve",
-                               help="End by serving the champion's Bento on loopback for one HTTP prediction."),
+    home: Path | None = HomeOption,
+    patients: int | None = typer.Option(
+        None, "--patients", help="Demo cohort size when generating (default 1000)."
+    ),
+    seed: int | None = typer.Option(None, "--seed", help="Demo cohort seed when generating."),
+    generate_cohort: bool = typer.Option(
+        True,
+        "--generate/--no-generate",
+        help="Generate the demo cohort into an empty landing zone first.",
+    ),
+    verbose: bool = typer.Option(
+        False, "--verbose", "-v", help="Print Dagster's step events as they happen."
+    ),
+    serve: bool = typer.Option(
+        True,
+        "--serve/--no-serve",
+        help="End by serving the champion's Bento on loopback for one HTTP prediction.",
+    ),
     as_json: bool = JsonOption,
 ) -> None:
     """Materialize the whole graph in process (generating the demo cohort into an empty landing zone), then
@@ -167,12 +239,19 @@ def pipeline_run(
     if generate_cohort and not take_snapshot(settings.landing).files:
         from cohort.generator import generate_cohort as generate_fhir
 
-        console.print(f"landing zone {settings.landing} is empty: generating the demo cohort "
-                      f"({settings.demo_patients} patients, seed {settings.demo_seed})")
+        console.print(
+            f"landing zone {settings.landing} is empty: generating the demo cohort "
+            f"({settings.demo_patients} patients, seed {settings.demo_seed})"
+        )
         with _progress() as progress:
             task = progress.add_task("generating patients", total=settings.demo_patients)
-            generate_fhir(settings.landing, settings.demo_patients, settings.demo_seed, gzip=True,
-                          progress=lambda n: progress.advance(task, n))
+            generate_fhir(
+                settings.landing,
+                settings.demo_patients,
+                settings.demo_seed,
+                gzip=True,
+                progress=lambda n: progress.advance(task, n),
+            )
     console.print(f"materializing the graph (Dagster home {settings.dagster_home}) …")
     summary = run_pipeline(settings, log_level="DEBUG" if verbose else "WARNING")
     if serve and summary.success and summary.bentos:
@@ -181,45 +260,71 @@ def pipeline_run(
     if as_json:
         _emit_json(summary.to_dict())
     else:
-        table = Table("asset", "Delta version", "rows", "data version", title=f"run {summary.run_id}")
+        table = Table(
+            "asset", "Delta version", "rows", "data version", title=f"run {summary.run_id}"
+        )
         for a in summary.assets:
-            table.add_row(a["asset"], str(a["delta_version"]), f"{a['rows']:,}" if a["rows"] is not None else "",
-                          (a["data_version"] or "")[:16])
+            table.add_row(
+                a["asset"],
+                str(a["delta_version"]),
+                f"{a['rows']:,}" if a["rows"] is not None else "",
+                (a["data_version"] or "")[:16],
+            )
         console.print(table)
         snapshot_ids = {a["snapshot_id"] for a in summary.assets if a["snapshot_id"]}
         console.print(f"snapshot id: {', '.join(sorted(snapshot_ids))}")
         failed = [c for c in summary.checks if not c["passed"]]
-        console.print(f"checks: {len(summary.checks) - len(failed)} passed, {len(failed)} failed"
-                      + "".join(f"\n  [yellow]{c['severity']}[/yellow] {c['check']}" for c in failed))
+        console.print(
+            f"checks: {len(summary.checks) - len(failed)} passed, {len(failed)} failed"
+            + "".join(f"\n  [yellow]{c['severity']}[/yellow] {c['check']}" for c in failed)
+        )
         _print_deid(summary)
         for task, t in summary.tasks.items():
-            console.print(f"task {task}: {t['row_count']:,} index events, {t['positives']:,} positive "
-                          f"({t['prevalence']:.1%}), {t['censored']:,} censored at the data horizon")
+            console.print(
+                f"task {task}: {t['row_count']:,} index events, {t['positives']:,} positive "
+                f"({t['prevalence']:.1%}), {t['censored']:,} censored at the data horizon"
+            )
         for task, t in summary.training_sets.items():
             sizes = ", ".join(f"{k} {v:,}" for k, v in (t["split_sizes"] or {}).items())
-            console.print(f"training set {task} ({t['feature_service']}): {t['row_count']:,} rows ({sizes}), "
-                          f"digest {str(t['content_digest'])[:23]}…")
+            console.print(
+                f"training set {task} ({t['feature_service']}): {t['row_count']:,} rows ({sizes}), "
+                f"digest {str(t['content_digest'])[:23]}…"
+            )
         for name, m in summary.models.items():
-            console.print(f"model {name} version {m['model_version']} registered ({m['model_uri']}): "
-                          f"validation AUROC {m['best_val_auroc']}, MLflow run {m['mlflow_run_id']}")
+            console.print(
+                f"model {name} version {m['model_version']} registered ({m['model_uri']}): "
+                f"validation AUROC {m['best_val_auroc']}, MLflow run {m['mlflow_run_id']}"
+            )
         for name, e in summary.evaluations.items():
             auroc = (e["metrics"] or {}).get("auroc") or {}
-            console.print(f"evaluation {name} v{e['model_version']}: test AUROC {_ci(auroc)} on {e['test_rows']} rows "
-                          f"({e['test_positives']} positive) -> [bold]{e['decision']}[/bold] "
-                          f"(champion: v{e['champion_version']})")
+            console.print(
+                f"evaluation {name} v{e['model_version']}: test AUROC {_ci(auroc)} on {e['test_rows']} rows "
+                f"({e['test_positives']} positive) -> [bold]{e['decision']}[/bold] "
+                f"(champion: v{e['champion_version']})"
+            )
         for name, b in summary.bentos.items():
-            console.print(f"bento {b['bento_tag']} serves {name} v{b['model_version']} "
-                          f"(threshold {b['threshold']}); start it with `clinical-mlops serve`")
+            console.print(
+                f"bento {b['bento_tag']} serves {name} v{b['model_version']} "
+                f"(threshold {b['threshold']}); start it with `clinical-mlops serve`"
+            )
         if summary.prediction:
             p = summary.prediction["response"]
-            console.print(f"served over HTTP: patient {p['patient_id']} risk {p['risk']:.3f} from {p['model_name']} "
-                          f"v{p['model_version']} ({p['feature_service']}, training data "
-                          f"{str(p['training_set_digest'])[:23]}…)\n  try: {summary.prediction['curl']}")
+            console.print(
+                f"served over HTTP: patient {p['patient_id']} risk {p['risk']:.3f} from {p['model_name']} "
+                f"v{p['model_version']} ({p['feature_service']}, training data "
+                f"{str(p['training_set_digest'])[:23]}…)\n  try: {summary.prediction['curl']}"
+            )
         if summary.online_store:
             o = summary.online_store
-            loaded = f"{o['materialized_views']} views loaded" if o["materialized_views"] else "up to date"
-            console.print(f"online store ({o['online_store']}): {loaded}, {o['entities']:,} patients, features "
-                          f"until {o['materialized_until']}")
+            loaded = (
+                f"{o['materialized_views']} views loaded"
+                if o["materialized_views"]
+                else "up to date"
+            )
+            console.print(
+                f"online store ({o['online_store']}): {loaded}, {o['entities']:,} patients, features "
+                f"until {o['materialized_until']}"
+            )
         console.print(f"outputs under {settings.root}; open the UI with `make ui`")
     if not summary.success:
         console.print(f"[red]pipeline failed:[/red] {summary.failure}")
@@ -248,17 +353,27 @@ def _demo_prediction(settings: Settings) -> dict:
 
     bento = _bento_refs(settings)[0]
     tags = version_tags(settings.tracking_uri, bento.registered_model, bento.model_version)
-    patient = latest_test_patient(tags["lineage.training_set.uri"], int(tags["lineage.training_set.version"]))
+    patient = latest_test_patient(
+        tags["lineage.training_set.uri"], int(tags["lineage.training_set.version"])
+    )
     return predict_once(bento, patient, settings, log_dir=settings.bentoml_home)
 
 
 @app.command()
-def serve(home: Optional[Path] = HomeOption,
-          bento: Optional[str] = typer.Option(None, "--bento", help="Bento tag (default: the champion's, as last "
-                                                                    "built by the pipeline)."),
-          host: Optional[str] = typer.Option(None, "--host", help="Interface (default 127.0.0.1; the service has no "
-                                                                  "authentication of its own)."),
-          port: Optional[int] = typer.Option(None, "--port", help="Port (default CLINICAL_MLOPS_SERVE_PORT, 3100).")) -> None:
+def serve(
+    home: Path | None = HomeOption,
+    bento: str | None = typer.Option(
+        None, "--bento", help="Bento tag (default: the champion's, as last built by the pipeline)."
+    ),
+    host: str | None = typer.Option(
+        None,
+        "--host",
+        help="Interface (default 127.0.0.1; the service has no authentication of its own).",
+    ),
+    port: int | None = typer.Option(
+        None, "--port", help="Port (default CLINICAL_MLOPS_SERVE_PORT, 3100)."
+    ),
+) -> None:
     """Serve the champion's Bento (`bentoml serve`) in the foreground until Ctrl-C."""
     import os
 
@@ -269,35 +384,51 @@ def serve(home: Optional[Path] = HomeOption,
     if tag is None:
         refs = _bento_refs(settings)
         if not refs:
-            console.print(f"[red]no Bento built yet under {settings.root}[/red]: run `clinical-mlops pipeline run` first")
+            console.print(
+                f"[red]no Bento built yet under {settings.root}[/red]: run `clinical-mlops pipeline run` first"
+            )
             raise typer.Exit(1)
         tag = refs[0].tag
         console.print(f"serving {refs[0].registered_model} v{refs[0].model_version} (Bento {tag})")
-    server = bento_server(tag, settings=settings, host=settings.serve_host, port=settings.serve_port)
-    console.print(f"http://{settings.serve_host}:{settings.serve_port} (POST /predict_by_id, /predict_by_id_batch, "
-                  "/predict_row, /predict_row_batch; Ctrl-C stops)")
-    os.execvpe(server.command[0], server.command, server.env)  # the server owns this process: Ctrl-C reaches it
+    server = bento_server(
+        tag, settings=settings, host=settings.serve_host, port=settings.serve_port
+    )
+    console.print(
+        f"http://{settings.serve_host}:{settings.serve_port} (POST /predict_by_id, /predict_by_id_batch, "
+        "/predict_row, /predict_row_batch; Ctrl-C stops)"
+    )
+    os.execvpe(
+        server.command[0], server.command, server.env
+    )  # the server owns this process: Ctrl-C reaches it
 
 
 def _print_deid(summary) -> None:
     gate, deid = summary.gate, summary.deid
     if gate is not None:
         verdict = "[green]PASSED[/green]" if gate["passed"] else "[red]FAILED[/red]"
-        console.print(f"PHI-leak gate: {verdict}: {gate['leaked_values']} known identifier(s) of "
-                      f"{gate['patients_checked']:,} patients found in {gate['tables']} silver tables"
-                      + "".join(f"\n  {line}" for line in gate["findings"][:20]))
+        console.print(
+            f"PHI-leak gate: {verdict}: {gate['leaked_values']} known identifier(s) of "
+            f"{gate['patients_checked']:,} patients found in {gate['tables']} silver tables"
+            + "".join(f"\n  {line}" for line in gate["findings"][:20])
+        )
     if deid is not None:
         k_share = deid["k_share_below_5"] or 0
-        console.print(f"de-identification: policy {deid['deid_policy_version']} ({deid['date_mode']}), key "
-                      f"fingerprint {deid['deid_key_fingerprint']}, {deid['replacements_total']:,} PHI spans "
-                      f"replaced in notes; k-anonymity min k {deid['k_min']}, {k_share:.1%} of patients in "
-                      "classes smaller than 5")
+        console.print(
+            f"de-identification: policy {deid['deid_policy_version']} ({deid['date_mode']}), key "
+            f"fingerprint {deid['deid_key_fingerprint']}, {deid['replacements_total']:,} PHI spans "
+            f"replaced in notes; k-anonymity min k {deid['k_min']}, {k_share:.1%} of patients in "
+            "classes smaller than 5"
+        )
 
 
 @app.command()
-def ui(home: Optional[Path] = HomeOption,
-       host: str = typer.Option("127.0.0.1", "--host", help="Loopback address to bind (no other is allowed)."),
-       port: int = typer.Option(3000, "--port", help="Port of the Dagster UI.")) -> None:
+def ui(
+    home: Path | None = HomeOption,
+    host: str = typer.Option(
+        "127.0.0.1", "--host", help="Loopback address to bind (no other is allowed)."
+    ),
+    port: int = typer.Option(3000, "--port", help="Port of the Dagster UI."),
+) -> None:
     """Start the Dagster UI on loopback; stop it with SIGTERM or Ctrl-C."""
     from orchestration.ui import check_loopback, exec_ui
 
@@ -312,7 +443,7 @@ def ui(home: Optional[Path] = HomeOption,
 
 
 @app.command()
-def daemon(home: Optional[Path] = HomeOption) -> None:
+def daemon(home: Path | None = HomeOption) -> None:
     """Start dagster-daemon (schedules, sensors, run queue) on this home; stop it with SIGTERM or Ctrl-C.
 
     Schedules and sensors start switched off except the run-failure recorder: turn them on in the UI or with
@@ -321,18 +452,27 @@ def daemon(home: Optional[Path] = HomeOption) -> None:
     from orchestration.automation import exec_daemon
 
     settings = _settings(home)
-    console.print(f"dagster-daemon on {settings.dagster_home} (schedules, sensors and the run queue)")
+    console.print(
+        f"dagster-daemon on {settings.dagster_home} (schedules, sensors and the run queue)"
+    )
     exec_daemon(settings)
 
 
 @app.command("config")
-def show_config(home: Optional[Path] = HomeOption, as_json: bool = JsonOption) -> None:
+def show_config(home: Path | None = HomeOption, as_json: bool = JsonOption) -> None:
     """Show the effective settings and where each zone lives."""
     settings = _settings(home)
-    values = {**settings.model_dump(mode="json"), "landing": str(settings.landing), "bronze": str(settings.bronze),
-              "silver": str(settings.silver), "gold": str(settings.gold), "dagster_home": str(settings.dagster_home),
-              "mlflow_home": str(settings.mlflow_home), "feast_home": str(settings.feast_home),
-              "bentoml_home": str(settings.bentoml_home)}
+    values = {
+        **settings.model_dump(mode="json"),
+        "landing": str(settings.landing),
+        "bronze": str(settings.bronze),
+        "silver": str(settings.silver),
+        "gold": str(settings.gold),
+        "dagster_home": str(settings.dagster_home),
+        "mlflow_home": str(settings.mlflow_home),
+        "feast_home": str(settings.feast_home),
+        "bentoml_home": str(settings.bentoml_home),
+    }
     if as_json:
         _emit_json(values)
         return

@@ -1,1 +1,1 @@
-"""The ground of the platform: its one typed settings object (everything else imports it; it imports nothing of ours)."""
+"""The ground of the platform: its one typed settings object (imported by every layer; imports none)."""

@@ -23,8 +23,18 @@ _ISO: list[str] = [d.isoformat() for d in _DAYS]
 _HHMM: list[str] = [f"{m // 60:02d}:{m % 60:02d}" for m in range(1440)]
 
 MONTHS = (
-    "January", "February", "March", "April", "May", "June",
-    "July", "August", "September", "October", "November", "December",
+    "January",
+    "February",
+    "March",
+    "April",
+    "May",
+    "June",
+    "July",
+    "August",
+    "September",
+    "October",
+    "November",
+    "December",
 )
 #: ordinals of the first day of every month of the window, plus the end sentinel
 MONTH_STARTS: list[int] = []

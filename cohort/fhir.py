@@ -15,15 +15,59 @@ from .patient_model import PatientRecord
 from .people import ETHNICITY_BY_FLAG, Person
 from .providers import Location, Organization, Pool, Practitioner
 from .vocab import (
-    ACT_PRIORITY, ADMIT_SOURCE, ADMIT_SOURCES, COND_CATEGORY, COND_CLINICAL, COND_VER, CONDITIONS,
-    DISCHARGE_DISPOSITION, DISPOSITIONS, DOC_CATEGORY, ENC_CLASS, ENC_TYPE, ICD10CM, LABS, LOINC, MARITAL,
-    MARITAL_STATUS, MEDREQ_CATEGORY, MEDS, MRN_SYSTEM, NPI, NUBC_DISCHARGE, OBS_CATEGORY, OMB, ORG_TYPE,
-    PARTICIPATION, PRIORITY, PROCEDURES, ROLE_CODE, RXNORM, SNOMED, SSN, UCUM, US_CORE_BIRTHSEX,
-    US_CORE_ETHNICITY, US_CORE_RACE, V2_0131, V2_0203, V2_0360,
+    ACT_PRIORITY,
+    ADMIT_SOURCE,
+    ADMIT_SOURCES,
+    COND_CATEGORY,
+    COND_CLINICAL,
+    COND_VER,
+    CONDITIONS,
+    DISCHARGE_DISPOSITION,
+    DISPOSITIONS,
+    DOC_CATEGORY,
+    ENC_CLASS,
+    ENC_TYPE,
+    ICD10CM,
+    LABS,
+    LOINC,
+    MARITAL,
+    MARITAL_STATUS,
+    MEDREQ_CATEGORY,
+    MEDS,
+    MRN_SYSTEM,
+    NPI,
+    NUBC_DISCHARGE,
+    OBS_CATEGORY,
+    OMB,
+    ORG_TYPE,
+    PARTICIPATION,
+    PRIORITY,
+    PROCEDURES,
+    ROLE_CODE,
+    RXNORM,
+    SNOMED,
+    SSN,
+    UCUM,
+    US_CORE_BIRTHSEX,
+    US_CORE_ETHNICITY,
+    US_CORE_RACE,
+    V2_0131,
+    V2_0203,
+    V2_0360,
 )
 
-RESOURCE_TYPES = ("Patient", "Encounter", "Condition", "Observation", "MedicationRequest", "Procedure",
-                  "DocumentReference", "Organization", "Location", "Practitioner")
+RESOURCE_TYPES = (
+    "Patient",
+    "Encounter",
+    "Condition",
+    "Observation",
+    "MedicationRequest",
+    "Procedure",
+    "DocumentReference",
+    "Organization",
+    "Location",
+    "Practitioner",
+)
 PATIENT_TYPES = RESOURCE_TYPES[:7]
 POOL_TYPES = RESOURCE_TYPES[7:]
 
@@ -54,18 +98,31 @@ _LAB_UNIT = {k: lab.unit for k, lab in LABS.items()}
 # Observations are most of the volume: they are rendered from a string template that produces
 # exactly what orjson would for the equivalent dict (ids, dates and units need no escaping).
 _OBS_MID = {
-    k: '","status":"final","category":' + orjson.dumps(_LAB_CAT[k]).decode() + ',"code":'
-    + orjson.dumps(_LAB_CODE[k]).decode() + ',"subject":{"reference":"Patient/'
+    k: '","status":"final","category":'
+    + orjson.dumps(_LAB_CAT[k]).decode()
+    + ',"code":'
+    + orjson.dumps(_LAB_CODE[k]).decode()
+    + ',"subject":{"reference":"Patient/'
     for k in LABS
 }
 _OBS_TAIL = {
-    k: ',"unit":' + orjson.dumps(u).decode() + ',"system":"' + UCUM + '","code":' + orjson.dumps(u).decode() + "}}"
+    k: ',"unit":'
+    + orjson.dumps(u).decode()
+    + ',"system":"'
+    + UCUM
+    + '","code":'
+    + orjson.dumps(u).decode()
+    + "}}"
     for k, u in _LAB_UNIT.items()
 }
 _COND_CODE = {
-    k: {"coding": [{"system": SNOMED, "code": c.snomed, "display": c.snomed_display},
-                   {"system": ICD10CM, "code": c.icd10, "display": c.icd10_display}],
-        "text": c.text[:1].upper() + c.text[1:]}
+    k: {
+        "coding": [
+            {"system": SNOMED, "code": c.snomed, "display": c.snomed_display},
+            {"system": ICD10CM, "code": c.icd10, "display": c.icd10_display},
+        ],
+        "text": c.text[:1].upper() + c.text[1:],
+    }
     for k, c in CONDITIONS.items()
 }
 _COND_CAT = {
@@ -74,18 +131,27 @@ _COND_CAT = {
 }
 _COND_CLIN = {s: {"coding": [{"system": COND_CLINICAL, "code": s}]} for s in ("active", "resolved")}
 _COND_VER = {"coding": [{"system": COND_VER, "code": "confirmed"}]}
-_MED_CODE = {k: {"coding": [{"system": RXNORM, "code": m.rxcui, "display": m.name}], "text": m.product}
-             for k, m in MEDS.items()}
+_MED_CODE = {
+    k: {"coding": [{"system": RXNORM, "code": m.rxcui, "display": m.name}], "text": m.product}
+    for k, m in MEDS.items()
+}
 _MED_DOSE = {k: [{"text": m.sig}] for k, m in MEDS.items()}
-_MED_CAT = {c: [_cc(MEDREQ_CATEGORY, c, c.capitalize())] for c in ("inpatient", "outpatient", "community", "discharge")}
+_MED_CAT = {
+    c: [_cc(MEDREQ_CATEGORY, c, c.capitalize())]
+    for c in ("inpatient", "outpatient", "community", "discharge")
+}
 _PROC_CODE = {k: _cc(SNOMED, p.snomed, p.display, p.display) for k, p in PROCEDURES.items()}
 _ENC_TYPE = {k: [_cc(SNOMED, c, d)] for k, (c, d) in ENC_TYPE.items()}
 _PRIORITY = {k: _cc(ACT_PRIORITY, k, v) for k, v in PRIORITY.items()}
 _ADMIT = {k: _cc(ADMIT_SOURCE, k, v) for k, v in ADMIT_SOURCES.items()}
 _DISP = {
-    k: {"coding": [{"system": DISCHARGE_DISPOSITION, "code": d.code, "display": d.display},
-                   {"system": NUBC_DISCHARGE, "code": d.nubc, "display": d.nubc_display}],
-        "text": d.text}
+    k: {
+        "coding": [
+            {"system": DISCHARGE_DISPOSITION, "code": d.code, "display": d.display},
+            {"system": NUBC_DISCHARGE, "code": d.nubc, "display": d.nubc_display},
+        ],
+        "text": d.text,
+    }
     for k, d in DISPOSITIONS.items()
 }
 _PART = {
@@ -101,7 +167,9 @@ _DOC_CAT = [_cc(DOC_CATEGORY, "clinical-note", "Clinical Note")]
 _MARITAL = {k: _cc(MARITAL, k, v, v) for k, v in MARITAL_STATUS.items()}
 _MRN_TYPE = {"coding": [{"system": V2_0203, "code": "MR", "display": "Medical record number"}]}
 _SSN_TYPE = {"coding": [{"system": V2_0203, "code": "SS", "display": "Social Security number"}]}
-_NPI_TYPE = {"coding": [{"system": V2_0203, "code": "NPI", "display": "National provider identifier"}]}
+_NPI_TYPE = {
+    "coding": [{"system": V2_0203, "code": "NPI", "display": "National provider identifier"}]
+}
 _CONTACT_REL = {
     "N": {"system": V2_0131, "code": "N", "display": "Next-of-Kin"},
     "C": {"system": V2_0131, "code": "C", "display": "Emergency Contact"},
@@ -113,16 +181,32 @@ _ACTIVE_CLS = {k: v for k, v in ENC_CLASS.items()}
 
 def _race_ext(code: str, display: str, hispanic: bool) -> list[dict]:
     if code == "UNK":
-        race_coding = {"system": "http://terminology.hl7.org/CodeSystem/v3-NullFlavor", "code": "UNK", "display": "Unknown"}
+        race_coding = {
+            "system": "http://terminology.hl7.org/CodeSystem/v3-NullFlavor",
+            "code": "UNK",
+            "display": "Unknown",
+        }
     else:
         race_coding = {"system": OMB, "code": code, "display": display}
     eth_code, eth_display = ETHNICITY_BY_FLAG[hispanic]
     return [
-        {"url": US_CORE_RACE, "extension": [{"url": "ombCategory", "valueCoding": race_coding},
-                                           {"url": "text", "valueString": display}]},
-        {"url": US_CORE_ETHNICITY, "extension": [
-            {"url": "ombCategory", "valueCoding": {"system": OMB, "code": eth_code, "display": eth_display}},
-            {"url": "text", "valueString": eth_display}]},
+        {
+            "url": US_CORE_RACE,
+            "extension": [
+                {"url": "ombCategory", "valueCoding": race_coding},
+                {"url": "text", "valueString": display},
+            ],
+        },
+        {
+            "url": US_CORE_ETHNICITY,
+            "extension": [
+                {
+                    "url": "ombCategory",
+                    "valueCoding": {"system": OMB, "code": eth_code, "display": eth_display},
+                },
+                {"url": "text", "valueString": eth_display},
+            ],
+        },
     ]
 
 
@@ -139,7 +223,14 @@ def patient(p: Person, deceased: tuple[int, int] | None) -> dict:
             {"use": "official", "type": _SSN_TYPE, "system": SSN, "value": p.ssn},
         ],
         "active": deceased is None,
-        "name": [{"use": "official", "family": p.family, "given": [p.given, p.middle], "prefix": [p.prefix]}],
+        "name": [
+            {
+                "use": "official",
+                "family": p.family,
+                "given": [p.given, p.middle],
+                "prefix": [p.prefix],
+            }
+        ],
         "telecom": [
             {"system": "phone", "value": p.phone, "use": p.phone_use},
             {"system": "email", "value": p.email, "use": "home"},
@@ -149,15 +240,25 @@ def patient(p: Person, deceased: tuple[int, int] | None) -> dict:
     }
     if deceased is not None:
         d["deceasedDateTime"] = iso_dt(*deceased)
-    d["address"] = [{"use": "home", "line": [p.address.line], "city": p.address.city, "state": p.address.state,
-                     "postalCode": p.address.postal_code, "country": "US"}]
+    d["address"] = [
+        {
+            "use": "home",
+            "line": [p.address.line],
+            "city": p.address.city,
+            "state": p.address.state,
+            "postalCode": p.address.postal_code,
+            "country": "US",
+        }
+    ]
     d["maritalStatus"] = _MARITAL[p.marital]
-    d["contact"] = [{
-        "relationship": [{"coding": [_CONTACT_REL[rel.code]], "text": rel.relation}],
-        "name": {"use": "usual", "family": rel.family, "given": [rel.given]},
-        "telecom": [{"system": "phone", "value": rel.phone, "use": "mobile"}],
-        "gender": rel.gender,
-    }]
+    d["contact"] = [
+        {
+            "relationship": [{"coding": [_CONTACT_REL[rel.code]], "text": rel.relation}],
+            "name": {"use": "usual", "family": rel.family, "given": [rel.given]},
+            "telecom": [{"system": "phone", "value": rel.phone, "use": "mobile"}],
+            "gender": rel.gender,
+        }
+    ]
     d["generalPractitioner"] = [{"reference": f"Practitioner/{p.pcp.id}"}]
     d["managingOrganization"] = {"reference": f"Organization/{p.clinic.id}"}
     return d
@@ -185,17 +286,25 @@ def patient_lines(rec: PatientRecord) -> dict[str, tuple[bytes, int]]:
             "type": _ENC_TYPE[e.type_key],
             "priority": _PRIORITY[e.priority],
             "subject": pref,
-            "participant": [{"type": _PART["ATND" if e.cls == "IMP" else "PPRF"],
-                             "individual": {"reference": f"Practitioner/{e.practitioner.id}"}}],
+            "participant": [
+                {
+                    "type": _PART["ATND" if e.cls == "IMP" else "PPRF"],
+                    "individual": {"reference": f"Practitioner/{e.practitioner.id}"},
+                }
+            ],
             "period": period,
         }
         if e.reason is not None:
             d["reasonCode"] = [_COND_CODE[e.reason]]
         if e.cls != "AMB":
-            d["hospitalization"] = {"admitSource": _ADMIT[e.admit_source or "emd"],
-                                    "dischargeDisposition": _DISP[e.disposition or "home"]}
-        d["location"] = [{"location": {"reference": f"Location/{loc.id}"}, "status": "completed"}
-                         for loc in e.locations]
+            d["hospitalization"] = {
+                "admitSource": _ADMIT[e.admit_source or "emd"],
+                "dischargeDisposition": _DISP[e.disposition or "home"],
+            }
+        d["location"] = [
+            {"location": {"reference": f"Location/{loc.id}"}, "status": "completed"}
+            for loc in e.locations
+        ]
         d["serviceProvider"] = {"reference": f"Organization/{e.org.id}"}
         enc_lines.append(_dumps(d))
         # observations of this encounter (see _OBS_MID: equivalent to orjson.dumps of the dict
@@ -207,7 +316,8 @@ def patient_lines(rec: PatientRecord) -> dict[str, tuple[bytes, int]]:
             obs_lines.append(
                 f'{{"resourceType":"Observation","id":"{eid}-o{n}{_OBS_MID[key]}{pid}"}},"encounter":{{"reference":'
                 f'"Encounter/{eid}"}},"effectiveDateTime":"{iso_dt(day, minute)}","valueQuantity":{{"value":'
-                f'{int(value) if _LAB_INT[key] else repr(float(value))}{_OBS_TAIL[key]}\n')
+                f"{int(value) if _LAB_INT[key] else repr(float(value))}{_OBS_TAIL[key]}\n"
+            )
     cond_lines = out["Condition"]
     for c in rec.conditions:
         d = {
@@ -256,34 +366,50 @@ def patient_lines(rec: PatientRecord) -> dict[str, tuple[bytes, int]]:
         if pr.end_day is None:
             d["performedDateTime"] = iso_dt(pr.start_day, pr.start_min)
         else:
-            d["performedPeriod"] = {"start": iso_dt(pr.start_day, pr.start_min), "end": iso_dt(pr.end_day, pr.end_min)}
+            d["performedPeriod"] = {
+                "start": iso_dt(pr.start_day, pr.start_min),
+                "end": iso_dt(pr.end_day, pr.end_min),
+            }
         if pr.performer is not None:
             d["performer"] = [{"actor": {"reference": f"Practitioner/{pr.performer.id}"}}]
         proc_lines.append(_dumps(d))
     doc_lines = out["DocumentReference"]
     for doc in rec.docs:
         e = doc.enc
-        doc_lines.append(_dumps({
-            "resourceType": "DocumentReference",
-            "id": doc.id,
-            "status": "current",
-            "docStatus": "final",
-            "type": _DOC_TYPE[doc.kind],
-            "category": _DOC_CAT,
-            "subject": pref,
-            "date": iso_dt(doc.day, doc.minute),
-            "author": [{"reference": f"Practitioner/{doc.author.id}"}],
-            "custodian": {"reference": f"Organization/{e.org.id}"},
-            "content": [{"attachment": {
-                "contentType": "text/plain; charset=utf-8",
-                "language": "en-US",
-                "data": base64.b64encode(doc.text.encode("utf-8")).decode("ascii"),
-                "title": _DOC_TITLE[doc.kind],
-                "creation": iso_dt(doc.day, doc.minute),
-            }}],
-            "context": {"encounter": [enc_refs[id(e)]],
-                        "period": {"start": iso_dt(e.start_day, e.start_min), "end": iso_dt(e.end_day, e.end_min)}},
-        }))
+        doc_lines.append(
+            _dumps(
+                {
+                    "resourceType": "DocumentReference",
+                    "id": doc.id,
+                    "status": "current",
+                    "docStatus": "final",
+                    "type": _DOC_TYPE[doc.kind],
+                    "category": _DOC_CAT,
+                    "subject": pref,
+                    "date": iso_dt(doc.day, doc.minute),
+                    "author": [{"reference": f"Practitioner/{doc.author.id}"}],
+                    "custodian": {"reference": f"Organization/{e.org.id}"},
+                    "content": [
+                        {
+                            "attachment": {
+                                "contentType": "text/plain; charset=utf-8",
+                                "language": "en-US",
+                                "data": base64.b64encode(doc.text.encode("utf-8")).decode("ascii"),
+                                "title": _DOC_TITLE[doc.kind],
+                                "creation": iso_dt(doc.day, doc.minute),
+                            }
+                        }
+                    ],
+                    "context": {
+                        "encounter": [enc_refs[id(e)]],
+                        "period": {
+                            "start": iso_dt(e.start_day, e.start_min),
+                            "end": iso_dt(e.end_day, e.end_min),
+                        },
+                    },
+                }
+            )
+        )
     res = {t: (b"".join(lines), len(lines)) for t, lines in out.items()}
     res["Observation"] = ("".join(obs_lines).encode(), len(obs_lines))
     return res
@@ -323,7 +449,15 @@ def practitioner(pr: Practitioner) -> dict:
         "id": pr.id,
         "identifier": [{"use": "official", "type": _NPI_TYPE, "system": NPI, "value": pr.npi}],
         "active": True,
-        "name": [{"use": "official", "family": pr.family, "given": [pr.given], "prefix": ["Dr."], "suffix": ["MD"]}],
+        "name": [
+            {
+                "use": "official",
+                "family": pr.family,
+                "given": [pr.given],
+                "prefix": ["Dr."],
+                "suffix": ["MD"],
+            }
+        ],
         "telecom": [{"system": "phone", "value": pr.phone, "use": "work"}],
         "gender": pr.gender,
         "qualification": _MD,
@@ -333,7 +467,16 @@ def practitioner(pr: Practitioner) -> dict:
 def pool_lines(pool: Pool) -> dict[str, tuple[bytes, int]]:
     """The shared provider pool by resource type: (ndjson bytes, number of resources)."""
     return {
-        "Organization": (b"".join(_dumps(organization(o)) for o in pool.organizations), len(pool.organizations)),
-        "Location": (b"".join(_dumps(location(loc)) for loc in pool.locations), len(pool.locations)),
-        "Practitioner": (b"".join(_dumps(practitioner(pr)) for pr in pool.practitioners), len(pool.practitioners)),
+        "Organization": (
+            b"".join(_dumps(organization(o)) for o in pool.organizations),
+            len(pool.organizations),
+        ),
+        "Location": (
+            b"".join(_dumps(location(loc)) for loc in pool.locations),
+            len(pool.locations),
+        ),
+        "Practitioner": (
+            b"".join(_dumps(practitioner(pr)) for pr in pool.practitioners),
+            len(pool.practitioners),
+        ),
     }

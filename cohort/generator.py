@@ -54,7 +54,7 @@ def readmission_counts(rec: PatientRecord) -> tuple[int, int]:
             continue
         discharges += 1
         end = s.enc.end_day * 1440 + s.enc.end_min
-        for nxt in stays[i + 1:]:
+        for nxt in stays[i + 1 :]:
             start = nxt.enc.start_day * 1440 + nxt.enc.start_min
             if start - end > window:
                 break
@@ -102,8 +102,15 @@ def _results(tasks: list, workers: int) -> Iterator[tuple]:
         yield from pool.imap(_chunk, tasks, chunksize=1)
 
 
-def generate_cohort(out_dir: Path, patients: int, seed: int, *, gzip: bool = False, workers: int = 1,
-                    progress: Callable[[int], None] | None = None) -> GenerateReport:
+def generate_cohort(
+    out_dir: Path,
+    patients: int,
+    seed: int,
+    *,
+    gzip: bool = False,
+    workers: int = 1,
+    progress: Callable[[int], None] | None = None,
+) -> GenerateReport:
     """Write a synthetic FHIR R4 Bulk cohort of ``patients`` patients to ``out_dir``.
 
     One ndjson file per resource type (``Patient.ndjson`` ... ``Practitioner.ndjson``, or
@@ -125,9 +132,14 @@ def generate_cohort(out_dir: Path, patients: int, seed: int, *, gzip: bool = Fal
     try:
         pool = build_pool(seed)
         for t, (data, n) in pool_lines(pool).items():
-            handles[t].write(_gzip.compress(data, compresslevel=GZIP_LEVEL, mtime=0) if gzip else data)
+            handles[t].write(
+                _gzip.compress(data, compresslevel=GZIP_LEVEL, mtime=0) if gzip else data
+            )
             counts[t] = n
-        tasks = [(seed, s, min(s + CHUNK_PATIENTS, patients), level) for s in range(0, patients, CHUNK_PATIENTS)]
+        tasks = [
+            (seed, s, min(s + CHUNK_PATIENTS, patients), level)
+            for s in range(0, patients, CHUNK_PATIENTS)
+        ]
         for datas, ns, n_patients, d, r in _results(tasks, workers):
             for t, data, n in zip(PATIENT_TYPES, datas, ns):
                 if data:
@@ -154,10 +166,16 @@ def generate_cohort(out_dir: Path, patients: int, seed: int, *, gzip: bool = Fal
     seconds = time.perf_counter() - t0
     files = {names[t]: counts[t] for t in RESOURCE_TYPES}
     return GenerateReport(
-        out_dir=str(out), patients=patients, seed=seed, seconds=round(seconds, 3),
+        out_dir=str(out),
+        patients=patients,
+        seed=seed,
+        seconds=round(seconds, 3),
         patients_per_s=round(patients / seconds, 1) if seconds > 0 else 0.0,
-        files=files, resources=sum(counts.values()), inpatient_discharges=discharges,
-        readmissions_30d=readmits, readmission_rate=round(readmits / discharges, 4) if discharges else 0.0,
+        files=files,
+        resources=sum(counts.values()),
+        inpatient_discharges=discharges,
+        readmissions_30d=readmits,
+        readmission_rate=round(readmits / discharges, 4) if discharges else 0.0,
     )
 
 

@@ -58,8 +58,18 @@ READMISSION_MODEL: dict[str, float] = {
 
 #: Charlson-like weights of the latent conditions (CKD weight 2 when eGFR < 30).
 BURDEN_WEIGHTS: dict[str, float] = {
-    "chf": 2.0, "dementia": 2.0, "liver": 2.0, "cancer": 2.0, "ckd": 1.0, "t2d": 1.0, "copd": 1.0,
-    "cad": 1.0, "mi_hx": 1.0, "stroke_hx": 1.0, "afib": 1.0, "depression": 0.5,
+    "chf": 2.0,
+    "dementia": 2.0,
+    "liver": 2.0,
+    "cancer": 2.0,
+    "ckd": 1.0,
+    "t2d": 1.0,
+    "copd": 1.0,
+    "cad": 1.0,
+    "mi_hx": 1.0,
+    "stroke_hx": 1.0,
+    "afib": 1.0,
+    "depression": 0.5,
 }
 
 #: Yearly rates: (intercept, burden slope, age slope per year over 60, poor-adherence effect)
@@ -72,7 +82,14 @@ ANTICOAGULANTS = ("apixaban", "warfarin")
 # Acute admission diagnoses: lab/vital perturbations at admission ("_x" = multiplicative)
 ACUTE_EFFECTS: dict[str, dict[str, float]] = {
     "pneumonia": {"wbc": 6.0, "sodium": -2.0, "hr": 18.0, "glucose": 25.0},
-    "sepsis": {"wbc": 10.0, "creat_x": 1.5, "sodium": -3.0, "hr": 28.0, "sbp": -22.0, "glucose": 35.0},
+    "sepsis": {
+        "wbc": 10.0,
+        "creat_x": 1.5,
+        "sodium": -3.0,
+        "hr": 28.0,
+        "sbp": -22.0,
+        "glucose": 35.0,
+    },
     "chf_exac": {"bnp_x": 3.0, "sodium": -3.5, "creat_x": 1.25, "hr": 12.0},
     "copd_exac": {"wbc": 3.0, "hr": 15.0, "glucose": 20.0},
     "aki": {"creat_x": 2.3, "potassium": 0.7},
@@ -94,15 +111,41 @@ ACUTE_EFFECTS: dict[str, dict[str, float]] = {
 }
 #: median length of stay (days) per admission diagnosis / elective procedure
 LOS_MEDIAN = {
-    "pneumonia": 4, "sepsis": 6, "chf_exac": 5, "copd_exac": 4, "aki": 4, "hip_fracture": 5,
-    "gi_bleed": 4, "uti": 3, "cellulitis": 4, "hyperglycemia": 3, "nstemi": 3, "afib_rvr": 3,
-    "stroke": 5, "syncope": 2, "hepatic_enceph": 5, "hip_replacement": 2, "knee_replacement": 2,
-    "pci": 1, "colectomy": 5, "cholecystectomy": 1,
+    "pneumonia": 4,
+    "sepsis": 6,
+    "chf_exac": 5,
+    "copd_exac": 4,
+    "aki": 4,
+    "hip_fracture": 5,
+    "gi_bleed": 4,
+    "uti": 3,
+    "cellulitis": 4,
+    "hyperglycemia": 3,
+    "nstemi": 3,
+    "afib_rvr": 3,
+    "stroke": 5,
+    "syncope": 2,
+    "hepatic_enceph": 5,
+    "hip_replacement": 2,
+    "knee_replacement": 2,
+    "pci": 1,
+    "colectomy": 5,
+    "cholecystectomy": 1,
 }
-ELECTIVE_DX = {"hip_replacement": "oa_hip", "knee_replacement": "oa_knee", "pci": "cad",
-               "colectomy": "cancer_colon", "cholecystectomy": "gallstones"}
-ELECTIVE_RATE = {"hip_replacement": 0.07, "knee_replacement": 0.06, "pci": 0.03,
-                 "colectomy": 0.6, "cholecystectomy": 0.3}
+ELECTIVE_DX = {
+    "hip_replacement": "oa_hip",
+    "knee_replacement": "oa_knee",
+    "pci": "cad",
+    "colectomy": "cancer_colon",
+    "cholecystectomy": "gallstones",
+}
+ELECTIVE_RATE = {
+    "hip_replacement": 0.07,
+    "knee_replacement": 0.06,
+    "pci": 0.03,
+    "colectomy": 0.6,
+    "cholecystectomy": 0.3,
+}
 
 INPATIENT_PROCEDURES: dict[str, tuple[tuple[str, float], ...]] = {
     "pneumonia": (("cxr", 1.0), ("blood_culture", 0.6)),
@@ -119,40 +162,98 @@ INPATIENT_PROCEDURES: dict[str, tuple[tuple[str, float], ...]] = {
     "syncope": (("ecg", 1.0), ("ct_head", 0.5), ("echo", 0.4)),
 }
 INPATIENT_MEDS = {
-    "pneumonia": ("ceftriaxone", "azithromycin"), "sepsis": ("vancomycin", "cefepime"),
-    "chf_exac": ("furosemide_iv",), "copd_exac": ("prednisone", "azithromycin"),
-    "hip_fracture": ("oxycodone", "acetaminophen"), "gi_bleed": ("pantoprazole",),
-    "uti": ("ceftriaxone",), "cellulitis": ("vancomycin",), "hyperglycemia": ("lispro",),
-    "hip_replacement": ("oxycodone", "acetaminophen"), "knee_replacement": ("oxycodone", "acetaminophen"),
-    "colectomy": ("acetaminophen",), "cholecystectomy": ("acetaminophen",),
+    "pneumonia": ("ceftriaxone", "azithromycin"),
+    "sepsis": ("vancomycin", "cefepime"),
+    "chf_exac": ("furosemide_iv",),
+    "copd_exac": ("prednisone", "azithromycin"),
+    "hip_fracture": ("oxycodone", "acetaminophen"),
+    "gi_bleed": ("pantoprazole",),
+    "uti": ("ceftriaxone",),
+    "cellulitis": ("vancomycin",),
+    "hyperglycemia": ("lispro",),
+    "hip_replacement": ("oxycodone", "acetaminophen"),
+    "knee_replacement": ("oxycodone", "acetaminophen"),
+    "colectomy": ("acetaminophen",),
+    "cholecystectomy": ("acetaminophen",),
 }
 DISCHARGE_COURSES = {
-    "pneumonia": ("amox_clav",), "sepsis": ("amox_clav",), "copd_exac": ("prednisone",),
-    "hip_fracture": ("oxycodone", "acetaminophen"), "uti": ("cephalexin",), "cellulitis": ("cephalexin",),
-    "hip_replacement": ("oxycodone", "enoxaparin"), "knee_replacement": ("oxycodone", "enoxaparin"),
+    "pneumonia": ("amox_clav",),
+    "sepsis": ("amox_clav",),
+    "copd_exac": ("prednisone",),
+    "hip_fracture": ("oxycodone", "acetaminophen"),
+    "uti": ("cephalexin",),
+    "cellulitis": ("cephalexin",),
+    "hip_replacement": ("oxycodone", "enoxaparin"),
+    "knee_replacement": ("oxycodone", "enoxaparin"),
     "gi_bleed": ("pantoprazole",),
 }
 #: chronic conditions an admission diagnosis establishes
-NEW_CHRONIC = {"chf_exac": ("chf",), "nstemi": ("cad", "mi_hx"), "afib_rvr": ("afib",),
-               "stroke": ("stroke_hx",), "hepatic_enceph": ("liver",), "hyperglycemia": ("t2d",)}
-DX_STARTS_MEDS = {"hepatic_enceph": ("lactulose", "rifaximin"), "nstemi": ("clopidogrel",),
-                  "stroke": ("clopidogrel",), "gi_bleed": ()}
+NEW_CHRONIC = {
+    "chf_exac": ("chf",),
+    "nstemi": ("cad", "mi_hx"),
+    "afib_rvr": ("afib",),
+    "stroke": ("stroke_hx",),
+    "hepatic_enceph": ("liver",),
+    "hyperglycemia": ("t2d",),
+}
+DX_STARTS_MEDS = {
+    "hepatic_enceph": ("lactulose", "rifaximin"),
+    "nstemi": ("clopidogrel",),
+    "stroke": ("clopidogrel",),
+    "gi_bleed": (),
+}
 
-ED_DX = ("chest_pain", "back_pain", "abd_pain", "headache", "dizziness", "gastroenteritis", "uti",
-         "cellulitis", "copd_exac", "hyperglycemia", "syncope")
-ED_PROCEDURES = {"chest_pain": (("ecg", 1.0), ("cxr", 0.7)), "syncope": (("ecg", 1.0), ("ct_head", 0.5)),
-                 "headache": (("ct_head", 0.4),), "copd_exac": (("cxr", 0.8),), "dizziness": (("ecg", 0.7),)}
-ED_MEDS = {"uti": ("nitrofurantoin",), "cellulitis": ("cephalexin",), "copd_exac": ("prednisone",),
-           "gastroenteritis": ("ondansetron",), "abd_pain": ("ondansetron",), "back_pain": ("ibuprofen",)}
-COURSE_DAYS = {"amox_clav": 5, "cephalexin": 7, "nitrofurantoin": 5, "prednisone": 5, "azithromycin": 5,
-               "oxycodone": 7, "acetaminophen": 14, "enoxaparin": 14, "ondansetron": 3, "ibuprofen": 7,
-               "pantoprazole": 56}
+ED_DX = (
+    "chest_pain",
+    "back_pain",
+    "abd_pain",
+    "headache",
+    "dizziness",
+    "gastroenteritis",
+    "uti",
+    "cellulitis",
+    "copd_exac",
+    "hyperglycemia",
+    "syncope",
+)
+ED_PROCEDURES = {
+    "chest_pain": (("ecg", 1.0), ("cxr", 0.7)),
+    "syncope": (("ecg", 1.0), ("ct_head", 0.5)),
+    "headache": (("ct_head", 0.4),),
+    "copd_exac": (("cxr", 0.8),),
+    "dizziness": (("ecg", 0.7),),
+}
+ED_MEDS = {
+    "uti": ("nitrofurantoin",),
+    "cellulitis": ("cephalexin",),
+    "copd_exac": ("prednisone",),
+    "gastroenteritis": ("ondansetron",),
+    "abd_pain": ("ondansetron",),
+    "back_pain": ("ibuprofen",),
+}
+COURSE_DAYS = {
+    "amox_clav": 5,
+    "cephalexin": 7,
+    "nitrofurantoin": 5,
+    "prednisone": 5,
+    "azithromycin": 5,
+    "oxycodone": 7,
+    "acetaminophen": 14,
+    "enoxaparin": 14,
+    "ondansetron": 3,
+    "ibuprofen": 7,
+    "pantoprazole": 56,
+}
 
 #: conditions with a yearly incidence hazard (the others follow latent trajectories)
 INCIDENT = ("htn", "hld", "cad", "afib", "chf", "copd", "cancer", "depression", "dementia")
 #: the history is simulated in quarterly steps; events get a uniform day inside the step
 STEPS_PER_YEAR = 4
-STEP_STARTS = MONTH_STARTS[::3] if (len(MONTH_STARTS) - 1) % 3 == 0 else MONTH_STARTS[::3] + [MONTH_STARTS[-1]]
+STEP_STARTS = (
+    MONTH_STARTS[::3]
+    if (len(MONTH_STARTS) - 1) % 3 == 0
+    else MONTH_STARTS[::3] + [MONTH_STARTS[-1]]
+)
 
 # event kinds (ordering inside one day: follow-up/visits before acute events)
 OP, FU, ED, IP, EL, RA, DEATH = range(7)
@@ -165,24 +266,42 @@ def sigmoid(x: float) -> float:
 def egfr_ckd_epi_2021(creat: float, age: float, female: bool) -> float:
     k, a = (0.7, -0.241) if female else (0.9, -0.302)
     r = creat / k
-    v = 142.0 * (min(r, 1.0) ** a) * (max(r, 1.0) ** -1.2) * (0.9938 ** age)
+    v = 142.0 * (min(r, 1.0) ** a) * (max(r, 1.0) ** -1.2) * (0.9938**age)
     return v * 1.012 if female else v
 
 
-def readmission_logit(burden: float, age: float, prior: int, abnormal: int, lives_alone: bool,
-                      poor_adherence: bool, declined_hh: bool, ama: bool, close_fu: bool,
-                      family_support: bool, los: int, dx: str, elective: bool) -> float:
+def readmission_logit(
+    burden: float,
+    age: float,
+    prior: int,
+    abnormal: int,
+    lives_alone: bool,
+    poor_adherence: bool,
+    declined_hh: bool,
+    ama: bool,
+    close_fu: bool,
+    family_support: bool,
+    los: int,
+    dx: str,
+    elective: bool,
+) -> float:
     m = READMISSION_MODEL
-    return (m["intercept"] + m["charlson_per_point"] * min(burden, 10.0)
-            + m["age_per_decade_over_65"] * (age - 65) / 10.0
-            + m["prior_admissions_365d"] * min(prior, 4)
-            + m["abnormal_discharge_lab"] * min(abnormal, 4)
-            + m["lives_alone"] * lives_alone + m["poor_adherence"] * poor_adherence
-            + m["declined_home_health"] * declined_hh + m["left_against_advice"] * ama
-            + m["close_followup"] * close_fu + m["good_family_support"] * family_support
-            + m["los_7_days_or_more"] * (los >= 7)
-            + m["heart_failure_or_copd_admission"] * (dx in ("chf_exac", "copd_exac"))
-            + m["elective_admission"] * elective)
+    return (
+        m["intercept"]
+        + m["charlson_per_point"] * min(burden, 10.0)
+        + m["age_per_decade_over_65"] * (age - 65) / 10.0
+        + m["prior_admissions_365d"] * min(prior, 4)
+        + m["abnormal_discharge_lab"] * min(abnormal, 4)
+        + m["lives_alone"] * lives_alone
+        + m["poor_adherence"] * poor_adherence
+        + m["declined_home_health"] * declined_hh
+        + m["left_against_advice"] * ama
+        + m["close_followup"] * close_fu
+        + m["good_family_support"] * family_support
+        + m["los_7_days_or_more"] * (los >= 7)
+        + m["heart_failure_or_copd_admission"] * (dx in ("chf_exac", "copd_exac"))
+        + m["elective_admission"] * elective
+    )
 
 
 class PatientRecord:
@@ -233,11 +352,22 @@ class PatientSim:
         male = not self.female
         current = p.smoker == "current"
         former = p.smoker == "former"
-        self.bmi0 = min(62.0, max(17.0, math.exp(g(math.log(28.0), 0.19)) + (0.8 if black and self.female else 0.0)))
+        self.bmi0 = min(
+            62.0,
+            max(17.0, math.exp(g(math.log(28.0), 0.19)) + (0.8 if black and self.female else 0.0)),
+        )
         self.bmi_slope = g(0.12 - 0.004 * (age0 - 50), 0.35)
-        self.a1c0 = (4.95 + 0.018 * (age0 - 40) + 0.07 * (self.bmi0 - 27) + 0.2 * black
-                     + 0.15 * p.hispanic + g(0, 0.5))
-        self.a1c_slope = max(-0.05, g(0.03 + 0.025 * (self.bmi0 - 27) / 5 + 0.12 * self.bmi_slope, 0.07))
+        self.a1c0 = (
+            4.95
+            + 0.018 * (age0 - 40)
+            + 0.07 * (self.bmi0 - 27)
+            + 0.2 * black
+            + 0.15 * p.hispanic
+            + g(0, 0.5)
+        )
+        self.a1c_slope = max(
+            -0.05, g(0.03 + 0.025 * (self.bmi0 - 27) / 5 + 0.12 * self.bmi_slope, 0.07)
+        )
         self.kf0 = min(1.35, max(0.1, 1.02 - 0.0055 * max(0.0, age0 - 35) + g(0, 0.13)))
         self.cbase = 0.72 if self.female else 0.95
         self.hgb0 = (13.4 if self.female else 14.9) + g(0, 0.8)
@@ -271,7 +401,15 @@ class PatientSim:
         afib = has(-8.6 + 0.08 * age0 + 0.3 * htn + 0.3 * male + 0.02 * (self.bmi0 - 27))
         if afib:
             on["afib"] = 1
-        if has(-8.6 + 0.06 * age0 + 1.1 * cad + 0.6 * htn + 0.9 * afib + 0.5 * t2d + 0.04 * (self.bmi0 - 27)):
+        if has(
+            -8.6
+            + 0.06 * age0
+            + 1.1 * cad
+            + 0.6 * htn
+            + 0.9 * afib
+            + 0.5 * t2d
+            + 0.04 * (self.bmi0 - 27)
+        ):
             on["chf"] = 1
         if has(-6.8 + 0.045 * age0 + 2.2 * current + 1.3 * former):
             on["copd"] = 1
@@ -301,7 +439,9 @@ class PatientSim:
         self.onset = on
         if "cancer" in on:
             self._pick_cancer()
-        self.kf_slope = (0.004 + 0.007 * t2d + 0.004 * htn + 0.012 * (self.kf0 < 0.6) + abs(g(0, 0.006)))
+        self.kf_slope = (
+            0.004 + 0.007 * t2d + 0.004 * htn + 0.012 * (self.kf0 < 0.6) + abs(g(0, 0.006))
+        )
 
     def _pick_cancer(self) -> None:
         u = self.rng.random()
@@ -343,8 +483,14 @@ class PatientSim:
         return b
 
     # ---------------------------------------------------------------- observed values
-    def lab_values(self, d: int, keys, inpatient: bool = False, effects: dict[str, float] | None = None,
-                   scale: float = 1.0) -> dict[str, float]:
+    def lab_values(
+        self,
+        d: int,
+        keys,
+        inpatient: bool = False,
+        effects: dict[str, float] | None = None,
+        scale: float = 1.0,
+    ) -> dict[str, float]:
         g = self.rng.gauss
         poor = self.p.poor_adherence
         on = self.onset
@@ -386,27 +532,47 @@ class PatientSim:
                     out[k] = float(round(egfr_ckd_epi_2021(creat, age, self.female)))
             elif k == "hgb":
                 egfr = self.egfr_true(d)
-                v = (self.hgb0 - 1.3 * (egfr < 45) - 0.8 * (egfr < 60) - 1.2 * ("cancer" in on)
-                     - 0.8 * ("liver" in on) - 0.6 * (age > 80) + g(0, 0.4))
+                v = (
+                    self.hgb0
+                    - 1.3 * (egfr < 45)
+                    - 0.8 * (egfr < 60)
+                    - 1.2 * ("cancer" in on)
+                    - 0.8 * ("liver" in on)
+                    - 0.6 * (age > 80)
+                    + g(0, 0.4)
+                )
                 out[k] = round(max(5.0, v + eff.get("hgb", 0.0) * scale), 1)
             elif k == "wbc":
-                v = self.wbc0 + 0.6 * ("copd" in on) + 0.4 * (self.p.smoker == "current") + g(0, 0.7)
+                v = (
+                    self.wbc0
+                    + 0.6 * ("copd" in on)
+                    + 0.4 * (self.p.smoker == "current")
+                    + g(0, 0.7)
+                )
                 out[k] = round(max(1.5, v + eff.get("wbc", 0.0) * scale), 1)
             elif k == "sodium":
                 v = self.na0 - 2.5 * ("chf" in on) - 3.0 * ("liver" in on) + g(0, 1.4)
                 out[k] = float(round(v + eff.get("sodium", 0.0) * scale))
             elif k == "potassium":
                 egfr = self.egfr_true(d)
-                v = (4.15 + 0.25 * (egfr < 45) + 0.35 * (egfr < 30)
-                     + 0.25 * ("lisinopril" in act or "losartan" in act or "spironolactone" in act)
-                     - 0.25 * ("furosemide" in act or "hctz" in act) + g(0, 0.3))
+                v = (
+                    4.15
+                    + 0.25 * (egfr < 45)
+                    + 0.35 * (egfr < 30)
+                    + 0.25 * ("lisinopril" in act or "losartan" in act or "spironolactone" in act)
+                    - 0.25 * ("furosemide" in act or "hctz" in act)
+                    + g(0, 0.3)
+                )
                 out[k] = round(max(2.5, v + eff.get("potassium", 0.0) * scale), 1)
             elif k == "bnp":
                 if "chf" in on and on["chf"] <= d:
                     v = self.bnp_chf * ((0.95 if poor else 0.65) if "furosemide" in act else 1.0)
                 else:
-                    v = max(5.0, 20.0 + 1.1 * (age - 40)) * (1.5 if self.egfr_true(d) < 60 else 1.0) * (
-                        1.6 if "afib" in on else 1.0)
+                    v = (
+                        max(5.0, 20.0 + 1.1 * (age - 40))
+                        * (1.5 if self.egfr_true(d) < 60 else 1.0)
+                        * (1.6 if "afib" in on else 1.0)
+                    )
                 v *= self.bnp_mult * math.exp(g(0, 0.25))
                 x = eff.get("bnp_x")
                 if x:
@@ -422,13 +588,22 @@ class PatientSim:
             elif k == "sbp" or k == "dbp":
                 if "sbp" not in out:
                     n = sum(1 for m in ANTIHYPERTENSIVES if m in act)
-                    s = (117 + 0.45 * (age - 40) + 0.55 * (self.bmi(d) - 27) + 16 * ("htn" in on)
-                         + self.sbp_off - n * (3 if poor else 7) + g(0, 9))
+                    s = (
+                        117
+                        + 0.45 * (age - 40)
+                        + 0.55 * (self.bmi(d) - 27)
+                        + 16 * ("htn" in on)
+                        + self.sbp_off
+                        - n * (3 if poor else 7)
+                        + g(0, 9)
+                    )
                     s += eff.get("sbp", 0.0) * scale
                     out["sbp"] = float(round(min(230.0, max(75.0, s))))
                 if k == "dbp":
                     s = out["sbp"]
-                    out["dbp"] = float(round(min(130.0, max(40.0, 0.42 * s + 22 - 0.12 * (age - 50) + g(0, 5)))))
+                    out["dbp"] = float(
+                        round(min(130.0, max(40.0, 0.42 * s + 22 - 0.12 * (age - 50) + g(0, 5))))
+                    )
             elif k == "bmi":
                 out[k] = round(self.bmi(d) + g(0, 0.3), 1)
         return out
@@ -441,9 +616,23 @@ class PatientSim:
         self.seq += 1
         heappush(self.heap, (day, kind, self.seq, payload))
 
-    def _encounter(self, cls: str, type_key: str, priority: str, sd: int, sm: int, ed: int, em: int,
-                   org, locations, prac, reason) -> Encounter:
-        enc = Encounter(self._id(), cls, type_key, priority, sd, sm, ed, em, org, locations, prac, reason)
+    def _encounter(
+        self,
+        cls: str,
+        type_key: str,
+        priority: str,
+        sd: int,
+        sm: int,
+        ed: int,
+        em: int,
+        org,
+        locations,
+        prac,
+        reason,
+    ) -> Encounter:
+        enc = Encounter(
+            self._id(), cls, type_key, priority, sd, sm, ed, em, org, locations, prac, reason
+        )
         self.rec.encounters.append(enc)
         return enc
 
@@ -454,9 +643,21 @@ class PatientSim:
             self.last_lab_day[k] = d
             self.last_lab[k] = v
 
-    def _condition(self, key: str, category: str, enc: Encounter, onset_day: int, onset_min: int,
-                   day: int, minute: int, status: str = "active", abatement=None) -> ConditionRec:
-        c = ConditionRec(self._id(), key, category, onset_day, onset_min, day, minute, enc, status, abatement)
+    def _condition(
+        self,
+        key: str,
+        category: str,
+        enc: Encounter,
+        onset_day: int,
+        onset_min: int,
+        day: int,
+        minute: int,
+        status: str = "active",
+        abatement=None,
+    ) -> ConditionRec:
+        c = ConditionRec(
+            self._id(), key, category, onset_day, onset_min, day, minute, enc, status, abatement
+        )
         self.rec.conditions.append(c)
         return c
 
@@ -465,15 +666,29 @@ class PatientSim:
             return self.cancer_key or "cancer_colon"
         return key
 
-    def _record(self, key: str, enc: Encounter, d: int, minute: int, onset_day: int | None = None,
-                started: list[str] | None = None) -> None:
+    def _record(
+        self,
+        key: str,
+        enc: Encounter,
+        d: int,
+        minute: int,
+        onset_day: int | None = None,
+        started: list[str] | None = None,
+    ) -> None:
         """Put a chronic condition on the problem list and start its usual medications (for an
         inpatient stay: prescribed at discharge)."""
         if key in self.recorded:
             return
         onset = d if onset_day is None else min(onset_day, d)
-        c = self._condition(self._cond_key(key), "problem-list-item", enc, onset,
-                            self.rng.randrange(1440) if onset < d else minute, d, minute)
+        c = self._condition(
+            self._cond_key(key),
+            "problem-list-item",
+            enc,
+            onset,
+            self.rng.randrange(1440) if onset < d else minute,
+            d,
+            minute,
+        )
         self.recorded[key] = c
         if key == "t2d" and "prediabetes" in self.recorded:
             pre = self.recorded["prediabetes"]
@@ -482,24 +697,57 @@ class PatientSim:
             d, minute = enc.end_day, enc.end_min
         self._start_meds_for(key, c, enc, d, minute, started)
 
-    def _order(self, key: str, enc: Encounter, d: int, minute: int, category: str,
-               reason: ConditionRec | None = None, course: int | None = None) -> MedOrder:
-        o = MedOrder(self._id(), key, d, minute, enc, enc.practitioner, category, reason,
-                     course_end=None if course is None else d + course)
+    def _order(
+        self,
+        key: str,
+        enc: Encounter,
+        d: int,
+        minute: int,
+        category: str,
+        reason: ConditionRec | None = None,
+        course: int | None = None,
+    ) -> MedOrder:
+        o = MedOrder(
+            self._id(),
+            key,
+            d,
+            minute,
+            enc,
+            enc.practitioner,
+            category,
+            reason,
+            course_end=None if course is None else d + course,
+        )
         self.rec.meds.append(o)
         return o
 
-    def _start(self, key: str, reason: ConditionRec | None, enc: Encounter, d: int, minute: int,
-               started: list[str] | None) -> None:
+    def _start(
+        self,
+        key: str,
+        reason: ConditionRec | None,
+        enc: Encounter,
+        d: int,
+        minute: int,
+        started: list[str] | None,
+    ) -> None:
         if key in self.active:
             return
-        o = self._order(key, enc, d, minute, "outpatient" if enc.cls == "AMB" else "discharge", reason)
+        o = self._order(
+            key, enc, d, minute, "outpatient" if enc.cls == "AMB" else "discharge", reason
+        )
         self.active[key] = o
         if started is not None:
             started.append(key)
 
-    def _start_meds_for(self, key: str, c: ConditionRec, enc: Encounter, d: int, minute: int,
-                        started: list[str] | None) -> None:
+    def _start_meds_for(
+        self,
+        key: str,
+        c: ConditionRec,
+        enc: Encounter,
+        d: int,
+        minute: int,
+        started: list[str] | None,
+    ) -> None:
         r = self.rng.random
         act = self.active
         s = self._start
@@ -559,8 +807,14 @@ class PatientSim:
             if stopped is not None:
                 stopped.append(key)
 
-    def _record_pending(self, enc: Encounter, d: int, minute: int, started: list[str] | None,
-                        new_dx: list[str] | None) -> None:
+    def _record_pending(
+        self,
+        enc: Encounter,
+        d: int,
+        minute: int,
+        started: list[str] | None,
+        new_dx: list[str] | None,
+    ) -> None:
         """Record conditions whose onset passed but which are not on the problem list yet
         (except the ones that need a lab to be diagnosed)."""
         for key, day in self.onset.items():
@@ -572,8 +826,15 @@ class PatientSim:
             if new_dx is not None and day >= WINDOW_START:
                 new_dx.append(key)
 
-    def _diagnose_from_labs(self, values: dict[str, float], enc: Encounter, d: int, minute: int,
-                            started: list[str] | None, new_dx: list[str] | None) -> None:
+    def _diagnose_from_labs(
+        self,
+        values: dict[str, float],
+        enc: Encounter,
+        d: int,
+        minute: int,
+        started: list[str] | None,
+        new_dx: list[str] | None,
+    ) -> None:
         def dx(key: str) -> None:
             if key not in self.recorded:
                 self.onset.setdefault(key, d)
@@ -610,7 +871,9 @@ class PatientSim:
             self._incidence(ms, hazards=mi % STEPS_PER_YEAR == 0)
             b = self.burden(ms)
             age = self.age(ms)
-            ed_rate = 0.16 + 0.08 * b + 0.08 * (age >= 80) + 0.08 * poor + 0.05 * (p.smoker == "current")
+            ed_rate = (
+                0.16 + 0.08 * b + 0.08 * (age >= 80) + 0.08 * poor + 0.05 * (p.smoker == "current")
+            )
             a0, a1, a2, a3 = EMERGENCY_ADMISSION_RATE
             ip_rate = math.exp(a0 + a1 * min(b, 8.0) + a2 * (age - 60) + a3 * poor)
             d0, d1, d2 = DEATH_RATE
@@ -627,7 +890,11 @@ class PatientSim:
                     if proc in self.done_elective:
                         continue
                     on = self.onset.get(cond if cond != "cancer_colon" else "cancer")
-                    if on is None or on > ms or (cond == "cancer_colon" and self.cancer_key != "cancer_colon"):
+                    if (
+                        on is None
+                        or on > ms
+                        or (cond == "cancer_colon" and self.cancer_key != "cancer_colon")
+                    ):
                         continue
                     if r.random() < ELECTIVE_RATE[proc] / STEPS_PER_YEAR:
                         self._push(ms + r.randrange(span), EL, proc)
@@ -674,13 +941,22 @@ class PatientSim:
             elif key == "hld":
                 rate = 0.02
             elif key == "cad":
-                rate = 0.004 * math.exp(0.06 * (age - 60) + 0.6 * (not self.female)
-                                        + 0.5 * (self.p.smoker == "current") + 0.4 * t2d)
+                rate = 0.004 * math.exp(
+                    0.06 * (age - 60)
+                    + 0.6 * (not self.female)
+                    + 0.5 * (self.p.smoker == "current")
+                    + 0.4 * t2d
+                )
             elif key == "afib":
                 rate = 0.004 * math.exp(0.07 * (age - 65))
             elif key == "chf":
-                rate = 0.003 * math.exp(0.06 * (age - 65) + 0.9 * ("cad" in on) + 0.5 * ("htn" in on)
-                                        + 0.8 * ("afib" in on) + 0.4 * t2d)
+                rate = 0.003 * math.exp(
+                    0.06 * (age - 65)
+                    + 0.9 * ("cad" in on)
+                    + 0.5 * ("htn" in on)
+                    + 0.8 * ("afib" in on)
+                    + 0.4 * t2d
+                )
             elif key == "copd":
                 if self.p.smoker != "current":
                     continue
@@ -721,7 +997,11 @@ class PatientSim:
                 self._admit(day, "emergency", None)
         elif kind == EL:
             if day <= self.busy_until or day <= self.ip_block_until:
-                self._push(max(self.busy_until, self.ip_block_until) + self.rng.randint(20, 60), EL, payload)
+                self._push(
+                    max(self.busy_until, self.ip_block_until) + self.rng.randint(20, 60),
+                    EL,
+                    payload,
+                )
             else:
                 self._admit(day, "elective", payload)
         elif kind == RA:
@@ -735,10 +1015,23 @@ class PatientSim:
         minute = r.randint(8 * 60, 16 * 60 + 30)
         dur = r.randint(15, 45)
         prac = p.pcp if r.random() < 0.88 else r.choice(p.clinic.staff["primary care"])
-        type_key = "followup" if after_stay is not None else ("checkup" if r.random() < 0.6 else "problem")
+        type_key = (
+            "followup" if after_stay is not None else ("checkup" if r.random() < 0.6 else "problem")
+        )
         reason = after_stay.enc.reason if after_stay is not None else None
-        enc = self._encounter("AMB", type_key, "R", d, minute, d, minute + dur, p.clinic,
-                              [p.clinic.locations["clinic"]], prac, reason)
+        enc = self._encounter(
+            "AMB",
+            type_key,
+            "R",
+            d,
+            minute,
+            d,
+            minute + dur,
+            p.clinic,
+            [p.clinic.locations["clinic"]],
+            prac,
+            reason,
+        )
         started: list[str] = []
         stopped: list[str] = []
         new_dx: list[str] = []
@@ -753,14 +1046,23 @@ class PatientSim:
         if since > 330 or (chronic and since > 150) or after_stay is not None:
             keys += ["glucose", "creat", "egfr", "sodium", "potassium"]
         since = d - last.get("hgb", -99999)
-        if since > 360 or (("ckd" in rec or "cancer" in rec or "anemia" in rec or "liver" in rec) and since > 170) \
-                or (after_stay is not None and after_stay.dx in ("gi_bleed", "hip_fracture", "sepsis")):
+        if (
+            since > 360
+            or (
+                ("ckd" in rec or "cancer" in rec or "anemia" in rec or "liver" in rec)
+                and since > 170
+            )
+            or (after_stay is not None and after_stay.dx in ("gi_bleed", "hip_fracture", "sepsis"))
+        ):
             keys += ["hgb", "wbc"]
         since = d - last.get("a1c", -99999)
         age = self.age(d)
-        if ("t2d" in rec and since > 80) or ("prediabetes" in rec and since > 330) or \
-                ((age >= 35 or self.bmi(d) >= 25) and since > 1000) or \
-                (self.last_lab.get("glucose", 0) >= 126 and since > 180):
+        if (
+            ("t2d" in rec and since > 80)
+            or ("prediabetes" in rec and since > 330)
+            or ((age >= 35 or self.bmi(d) >= 25) and since > 1000)
+            or (self.last_lab.get("glucose", 0) >= 126 and since > 180)
+        ):
             keys.append("a1c")
         if "chf" in rec and d - last.get("bnp", -99999) > 330:
             keys.append("bnp")
@@ -772,13 +1074,33 @@ class PatientSim:
         self._diagnose_from_labs(labs, enc, d, minute, started, new_dx)
         self._manage_meds(enc, d, minute, vit, labs, started, stopped)
         if after_stay is not None or r.random() < 0.35:
-            visit = Visit(enc, vit, labs, [c.key for c in self.recorded.values() if c.status == "active"],
-                          [self._cond_key(k) for k in new_dx], started, stopped, list(self.active), after_stay)
+            visit = Visit(
+                enc,
+                vit,
+                labs,
+                [c.key for c in self.recorded.values() if c.status == "active"],
+                [self._cond_key(k) for k in new_dx],
+                started,
+                stopped,
+                list(self.active),
+                after_stay,
+            )
             text = notes.progress_note(self.nrng, p, visit, self.age(d))
-            self.rec.docs.append(DocRec(self._id(), "progress", enc, d, min(1439, minute + dur + r.randint(5, 120)),
-                                        prac, text))
+            self.rec.docs.append(
+                DocRec(
+                    self._id(),
+                    "progress",
+                    enc,
+                    d,
+                    min(1439, minute + dur + r.randint(5, 120)),
+                    prac,
+                    text,
+                )
+            )
 
-    def _manage_meds(self, enc: Encounter, d: int, minute: int, vit, labs, started, stopped) -> None:
+    def _manage_meds(
+        self, enc: Encounter, d: int, minute: int, vit, labs, started, stopped
+    ) -> None:
         act = self.active
         egfr = labs.get("egfr")
         if egfr is not None and egfr < 30 and "metformin" in act:
@@ -807,9 +1129,19 @@ class PatientSim:
         p = self.p
         on = self.onset
         age = self.age(d)
-        w = (1.0 + 0.8 * ("cad" in on), 1.0, 0.9, 0.6, 0.5 + 0.01 * max(0.0, age - 50), 0.6,
-             0.5 + 0.3 * self.female, 0.4 + 0.3 * ("t2d" in self.recorded), 1.5 * ("copd" in on),
-             0.5 * ("t2d" in self.recorded), 0.3)
+        w = (
+            1.0 + 0.8 * ("cad" in on),
+            1.0,
+            0.9,
+            0.6,
+            0.5 + 0.01 * max(0.0, age - 50),
+            0.6,
+            0.5 + 0.3 * self.female,
+            0.4 + 0.3 * ("t2d" in self.recorded),
+            1.5 * ("copd" in on),
+            0.5 * ("t2d" in self.recorded),
+            0.3,
+        )
         dx = r.choices(ED_DX, w)[0]
         hosp = p.hospital
         minute = r.randrange(1440)
@@ -819,8 +1151,9 @@ class PatientSim:
         end_day, end_min = d + end // 1440, end % 1440
         if end_day >= WINDOW_END:
             end_day, end_min = d, 1439
-        enc = self._encounter("EMER", "ed", "EM", d, minute, end_day, end_min, hosp,
-                              [hosp.locations["ed"]], prac, dx)
+        enc = self._encounter(
+            "EMER", "ed", "EM", d, minute, end_day, end_min, hosp, [hosp.locations["ed"]], prac, dx
+        )
         enc.admit_source = "emd"
         enc.disposition = "home"
         vit = self.lab_values(d, ("hr", "sbp", "dbp"), effects=ACUTE_EFFECTS.get(dx), scale=0.4)
@@ -829,14 +1162,30 @@ class PatientSim:
         if r.random() < 0.55:
             lm = minute + 40
             ld = d + lm // 1440
-            labs = self.lab_values(ld, ("glucose", "creat", "egfr", "sodium", "potassium", "hgb", "wbc"),
-                                   effects=ACUTE_EFFECTS.get(dx), scale=0.3)
+            labs = self.lab_values(
+                ld,
+                ("glucose", "creat", "egfr", "sodium", "potassium", "hgb", "wbc"),
+                effects=ACUTE_EFFECTS.get(dx),
+                scale=0.3,
+            )
             self._observe(enc, ld, lm % 1440, labs)
-        self._condition(dx, "encounter-diagnosis", enc, d, minute, d, minute, "resolved", (enc.end_day, enc.end_min))
+        self._condition(
+            dx,
+            "encounter-diagnosis",
+            enc,
+            d,
+            minute,
+            d,
+            minute,
+            "resolved",
+            (enc.end_day, enc.end_min),
+        )
         for key, prob in ED_PROCEDURES.get(dx, ()):
             if r.random() < prob:
                 pm = minute + r.randint(20, 90)
-                self.rec.procs.append(ProcRec(self._id(), key, enc, d + pm // 1440, pm % 1440, None, 0, prac))
+                self.rec.procs.append(
+                    ProcRec(self._id(), key, enc, d + pm // 1440, pm % 1440, None, 0, prac)
+                )
         for m in ED_MEDS.get(dx, ()):
             if m == "ibuprofen" and self.egfr_true(d) < 45:
                 m = "acetaminophen"
@@ -849,12 +1198,19 @@ class PatientSim:
         t2d = "t2d" in on
         w = {
             "pneumonia": 1.0 + 1.2 * ("copd" in on) + 0.02 * max(0.0, a - 60),
-            "sepsis": 0.5 + 0.4 * t2d + 1.0 * ("cancer" in on) + 0.02 * max(0.0, a - 65) + 0.5 * ("dementia" in on),
+            "sepsis": 0.5
+            + 0.4 * t2d
+            + 1.0 * ("cancer" in on)
+            + 0.02 * max(0.0, a - 65)
+            + 0.5 * ("dementia" in on),
             "chf_exac": 3.5 * ("chf" in on),
             "copd_exac": 2.5 * ("copd" in on),
             "aki": 0.3 + 1.0 * ("ckd" in on) + 0.3 * t2d,
-            "hip_fracture": 0.05 * max(0.0, a - 65) * (1.6 if self.female else 1.0) + 0.6 * ("dementia" in on),
-            "gi_bleed": 0.3 + 2.0 * ("liver" in on) + 0.6 * any(k in self.active for k in ANTICOAGULANTS),
+            "hip_fracture": 0.05 * max(0.0, a - 65) * (1.6 if self.female else 1.0)
+            + 0.6 * ("dementia" in on),
+            "gi_bleed": 0.3
+            + 2.0 * ("liver" in on)
+            + 0.6 * any(k in self.active for k in ANTICOAGULANTS),
             "uti": 0.4 + 0.3 * self.female + 0.6 * ("dementia" in on),
             "cellulitis": 0.3 + 0.4 * t2d + 0.3 * ("obesity" in on),
             "hyperglycemia": 0.8 * ("t2d" in self.recorded),
@@ -873,7 +1229,12 @@ class PatientSim:
         index: Stay | None = payload if kind == "readmission" else None
         if elective:
             dx = payload
-        elif index is not None and index.dx in ACUTE_EFFECTS and r.random() < 0.5 and index.dx not in ELECTIVE_DX:
+        elif (
+            index is not None
+            and index.dx in ACUTE_EFFECTS
+            and r.random() < 0.5
+            and index.dx not in ELECTIVE_DX
+        ):
             dx = index.dx
         else:
             dx = self._choose_acute(d)
@@ -881,10 +1242,18 @@ class PatientSim:
         if d >= WINDOW_END - 1:
             return
         region_hosps = p.region.hospitals
-        hosp = p.hospital if (r.random() < 0.85 or len(region_hosps) == 1) else r.choice(region_hosps)
+        hosp = (
+            p.hospital if (r.random() < 0.85 or len(region_hosps) == 1) else r.choice(region_hosps)
+        )
         surgical = elective or dx == "hip_fracture"
         attending = r.choice(hosp.staff["surgeon" if surgical else "hospitalist"])
-        los = max(1, min(15, int(round(LOS_MEDIAN[dx] * math.exp(r.gauss(0, 0.35)) + 0.03 * max(0.0, age - 65)))))
+        los = max(
+            1,
+            min(
+                15,
+                int(round(LOS_MEDIAN[dx] * math.exp(r.gauss(0, 0.35)) + 0.03 * max(0.0, age - 65))),
+            ),
+        )
         if elective:
             sm = r.randint(6 * 60, 8 * 60)
             priority, admit_source, type_key = "EL", "mp", "ip_elective"
@@ -901,7 +1270,9 @@ class PatientSim:
         if dx in ("sepsis", "stroke", "nstemi") and r.random() < 0.35:
             locs.insert(0, hosp.locations["icu"])
         reason = ELECTIVE_DX[dx] if elective else dx
-        enc = self._encounter("IMP", type_key, priority, d, sm, end_day, em, hosp, locs, attending, reason)
+        enc = self._encounter(
+            "IMP", type_key, priority, d, sm, end_day, em, hosp, locs, attending, reason
+        )
         enc.admit_source = admit_source
         started: list[str] = []
         # problem list at admission (medication reconciliation: home medications, not new ones)
@@ -912,13 +1283,18 @@ class PatientSim:
         adm_scale = 0.0 if elective else sev
         dis_scale = sev * (0.6 if elective else residual)
         panel = ["glucose", "creat", "egfr", "sodium", "potassium", "hgb", "wbc"]
-        if dx in ("chf_exac", "copd_exac", "pneumonia", "nstemi", "afib_rvr") or "chf" in self.recorded:
+        if (
+            dx in ("chf_exac", "copd_exac", "pneumonia", "nstemi", "afib_rvr")
+            or "chf" in self.recorded
+        ):
             panel.append("bnp")
         adm_panel = list(panel)
         if "t2d" in self.recorded and d - self.last_lab_day.get("a1c", -99999) > 90:
             adm_panel.append("a1c")
         lm = sm + 30
-        adm_vitals = self.lab_values(d, ("hr", "sbp", "dbp"), inpatient=True, effects=eff, scale=adm_scale)
+        adm_vitals = self.lab_values(
+            d, ("hr", "sbp", "dbp"), inpatient=True, effects=eff, scale=adm_scale
+        )
         adm_vitals.update(self.lab_values(d, ("bmi",)))
         self._observe(enc, d + lm // 1440, lm % 1440, adm_vitals)
         lm += 20
@@ -926,15 +1302,24 @@ class PatientSim:
         self._observe(enc, d + lm // 1440, lm % 1440, adm_labs)
         if los >= 4:
             md = d + los // 2
-            mid = self.lab_values(md, panel[:7], inpatient=True, effects=eff,
-                                  scale=adm_scale * 0.5 + dis_scale * 0.5 if not elective else dis_scale)
+            mid = self.lab_values(
+                md,
+                panel[:7],
+                inpatient=True,
+                effects=eff,
+                scale=adm_scale * 0.5 + dis_scale * 0.5 if not elective else dis_scale,
+            )
             self._observe(enc, md, r.randint(300, 420), mid)
         dis_labs = self.lab_values(end_day, panel, inpatient=True, effects=eff, scale=dis_scale)
         self._observe(enc, end_day, r.randint(300, 420), dis_labs)
-        dis_vitals = self.lab_values(end_day, ("hr", "sbp", "dbp"), inpatient=True, effects=eff, scale=dis_scale * 0.5)
+        dis_vitals = self.lab_values(
+            end_day, ("hr", "sbp", "dbp"), inpatient=True, effects=eff, scale=dis_scale * 0.5
+        )
         self._observe(enc, end_day, max(0, em - r.randint(60, 180)), dis_vitals)
         new_dx: list[str] = []
-        self._diagnose_from_labs({"a1c": adm_labs["a1c"]} if "a1c" in adm_labs else {}, enc, d, sm, started, new_dx)
+        self._diagnose_from_labs(
+            {"a1c": adm_labs["a1c"]} if "a1c" in adm_labs else {}, enc, d, sm, started, new_dx
+        )
         # diagnoses
         acute_status = "active" if dx == "chf_exac" else "resolved"
         if elective:
@@ -943,8 +1328,17 @@ class PatientSim:
             self._record(base, enc, d, sm, started=started)
             self._condition(reason, "encounter-diagnosis", enc, self.onset[base], 0, d, sm + 30)
         else:
-            self._condition(dx, "encounter-diagnosis", enc, d, sm, d, sm + 30, acute_status,
-                            (end_day, em) if acute_status == "resolved" else None)
+            self._condition(
+                dx,
+                "encounter-diagnosis",
+                enc,
+                d,
+                sm,
+                d,
+                sm + 30,
+                acute_status,
+                (end_day, em) if acute_status == "resolved" else None,
+            )
         for ck in NEW_CHRONIC.get(dx, ()):
             if ck not in self.onset or self.onset[ck] > d:
                 self.onset[ck] = d
@@ -955,7 +1349,9 @@ class PatientSim:
         comorb = [self._cond_key(k) for k in raw]
         secondary = [k for k in raw if k in BURDEN_WEIGHTS or k == "htn"]
         for k in secondary[:3]:
-            self._condition(self._cond_key(k), "encounter-diagnosis", enc, self.onset.get(k, d), 0, d, sm + 45)
+            self._condition(
+                self._cond_key(k), "encounter-diagnosis", enc, self.onset.get(k, d), 0, d, sm + 45
+            )
         # procedures
         procs: list[str] = []
         if elective:
@@ -966,7 +1362,11 @@ class PatientSim:
             if r.random() < prob:
                 if key == "pci" and los < 1:
                     continue
-                pday = d + (0 if key in ("cxr", "ecg", "blood_culture", "ct_head") else min(los - 1, r.randint(0, 2)))
+                pday = d + (
+                    0
+                    if key in ("cxr", "ecg", "blood_culture", "ct_head")
+                    else min(los - 1, r.randint(0, 2))
+                )
                 pm = (sm + r.randint(20, 120)) % 1440 if pday == d else r.randint(7 * 60, 18 * 60)
                 perf = attending
                 if key in ("pci", "echo") and hosp.staff.get("cardiologist"):
@@ -992,9 +1392,13 @@ class PatientSim:
         # chronic medication changes at discharge
         if disp != "expired":
             for m in DX_STARTS_MEDS.get(dx, ()):
-                self._start(m, self.recorded.get(NEW_CHRONIC.get(dx, ("",))[0]), enc, end_day, em, started)
+                self._start(
+                    m, self.recorded.get(NEW_CHRONIC.get(dx, ("",))[0]), enc, end_day, em, started
+                )
             if dx == "chf_exac" and "potassium_chloride" not in self.active and r.random() < 0.35:
-                self._start("potassium_chloride", self.recorded.get("chf"), enc, end_day, em, started)
+                self._start(
+                    "potassium_chloride", self.recorded.get("chf"), enc, end_day, em, started
+                )
             if dx == "hyperglycemia":
                 self._start("glargine", self.recorded.get("t2d"), enc, end_day, em, started)
             if dx == "gi_bleed" and "warfarin" in self.active and r.random() < 0.5:
@@ -1009,17 +1413,35 @@ class PatientSim:
                 course.append(m)
         prior = sum(1 for s in self.rec.stays if d - s.enc.start_day <= 365)
         abnormal = abnormal_labs(dis_labs, self.creat_true(end_day))
-        stay = Stay(enc=enc, kind=kind, dx=dx, procedures=procs, los=los, adm_labs=adm_labs, dis_labs=dis_labs,
-                    adm_vitals=adm_vitals, dis_vitals=dis_vitals, disposition=disp, comorbidities=comorb,
-                    age=age_at(p.birth, d), burden=b, prior_admissions=prior, abnormal_labs=abnormal,
-                    declined_home_health=declined, index_stay=index)
+        stay = Stay(
+            enc=enc,
+            kind=kind,
+            dx=dx,
+            procedures=procs,
+            los=los,
+            adm_labs=adm_labs,
+            dis_labs=dis_labs,
+            adm_vitals=adm_vitals,
+            dis_vitals=dis_vitals,
+            disposition=disp,
+            comorbidities=comorb,
+            age=age_at(p.birth, d),
+            burden=b,
+            prior_admissions=prior,
+            abnormal_labs=abnormal,
+            declined_home_health=declined,
+            index_stay=index,
+        )
         stay.home_meds = [m for m in self.active if m not in started]
         stay.new_meds = list(started)
         stay.course_meds = course
         stay.inpatient_meds = inpatient_meds
         if kind == "readmission" or (not elective and r.random() < 0.3):
-            stay.consultant = r.choice(hosp.staff["cardiologist"] if dx in ("chf_exac", "nstemi", "afib_rvr")
-                                       else hosp.staff["hospitalist"])
+            stay.consultant = r.choice(
+                hosp.staff["cardiologist"]
+                if dx in ("chf_exac", "nstemi", "afib_rvr")
+                else hosp.staff["hospitalist"]
+            )
         if disp == "transfer":
             others = [h for h in p.region.hospitals if h is not hosp]
             if not others:
@@ -1032,12 +1454,26 @@ class PatientSim:
             self.dead = True
             self.rec.deceased = (end_day, em)
         else:
-            stay.close_followup = (r.random() < (0.45 + 0.1 * (disp == "home_health") - 0.15 * p.poor_adherence)
-                                   and disp not in ("transfer", "ama"))
+            stay.close_followup = r.random() < (
+                0.45 + 0.1 * (disp == "home_health") - 0.15 * p.poor_adherence
+            ) and disp not in ("transfer", "ama")
             if stay.close_followup:
                 stay.followup_day = end_day + r.randint(4, 12)
-            x = readmission_logit(b, age, prior, len(abnormal), p.lives_alone, p.poor_adherence, declined,
-                                  disp == "ama", stay.close_followup, p.family_support, los, dx, elective)
+            x = readmission_logit(
+                b,
+                age,
+                prior,
+                len(abnormal),
+                p.lives_alone,
+                p.poor_adherence,
+                declined,
+                disp == "ama",
+                stay.close_followup,
+                p.family_support,
+                los,
+                dx,
+                elective,
+            )
             stay.p_readmit = sigmoid(x)
             if r.random() < stay.p_readmit:
                 gap = 1 + min(29, int(r.expovariate(1 / 8.0)))
@@ -1045,18 +1481,41 @@ class PatientSim:
             if stay.followup_day is not None and disp in ("home", "home_health"):
                 self._push(stay.followup_day, FU, stay)
         text = notes.discharge_summary(self.nrng, p, stay)
-        self.rec.docs.append(DocRec(self._id(), "discharge", enc, end_day, min(1439, em + r.randint(30, 300)),
-                                    attending, text))
+        self.rec.docs.append(
+            DocRec(
+                self._id(),
+                "discharge",
+                enc,
+                end_day,
+                min(1439, em + r.randint(30, 300)),
+                attending,
+                text,
+            )
+        )
 
-    def _procedure(self, key: str, enc: Encounter, d: int, minute: int, perf, procs: list[str]) -> None:
+    def _procedure(
+        self, key: str, enc: Encounter, d: int, minute: int, perf, procs: list[str]
+    ) -> None:
         dur = PROCEDURES[key].minutes
         end = minute + dur
         long = dur >= 60
-        self.rec.procs.append(ProcRec(self._id(), key, enc, d + minute // 1440, minute % 1440,
-                                      d + end // 1440 if long else None, end % 1440, perf))
+        self.rec.procs.append(
+            ProcRec(
+                self._id(),
+                key,
+                enc,
+                d + minute // 1440,
+                minute % 1440,
+                d + end // 1440 if long else None,
+                end % 1440,
+                perf,
+            )
+        )
         procs.append(key)
 
-    def _disposition(self, dx: str, elective: bool, age: float, b: float, los: int) -> tuple[str, bool]:
+    def _disposition(
+        self, dx: str, elective: bool, age: float, b: float, los: int
+    ) -> tuple[str, bool]:
         r = self.rng.random
         p = self.p
         if elective:
@@ -1069,8 +1528,13 @@ class PatientSim:
             if u < 0.2 + 0.1 * (age > 75):
                 return ("home_health", False) if r() > 0.25 else ("home", True)
             return "home", False
-        p_exp = (0.008 + 0.07 * (dx == "sepsis") + 0.03 * (dx in ("stroke", "nstemi"))
-                 + 0.0015 * max(0.0, age - 60) + 0.004 * min(b, 8.0))
+        p_exp = (
+            0.008
+            + 0.07 * (dx == "sepsis")
+            + 0.03 * (dx in ("stroke", "nstemi"))
+            + 0.0015 * max(0.0, age - 60)
+            + 0.004 * min(b, 8.0)
+        )
         if r() < p_exp:
             return "expired", False
         if r() < (0.12 if dx in ("nstemi", "stroke") else 0.025):
@@ -1078,7 +1542,12 @@ class PatientSim:
         if r() < 0.012 + 0.03 * p.poor_adherence:
             return "ama", False
         u = r()
-        p_snf = 0.04 + 0.4 * (dx == "hip_fracture") + 0.01 * max(0.0, age - 70) + 0.15 * ("dementia" in self.onset)
+        p_snf = (
+            0.04
+            + 0.4 * (dx == "hip_fracture")
+            + 0.01 * max(0.0, age - 70)
+            + 0.15 * ("dementia" in self.onset)
+        )
         p_rehab = 0.25 * (dx == "stroke") + 0.15 * (dx == "hip_fracture")
         if u < p_snf:
             return "snf", False
@@ -1098,7 +1567,11 @@ class PatientSim:
                 o.status = "completed"
             elif o.course_end is not None:
                 if o.status == "active":
-                    o.status = "completed" if o.course_end < end else ("stopped" if self.rec.deceased else "active")
+                    o.status = (
+                        "completed"
+                        if o.course_end < end
+                        else ("stopped" if self.rec.deceased else "active")
+                    )
             elif o.status == "active" and self.rec.deceased:
                 o.status = "stopped"
 
@@ -1134,5 +1607,12 @@ def simulate_patient(seed: int, index: int, pool: Pool) -> PatientRecord:
     return PatientSim(rng, ids, nrng, person, pool).run()
 
 
-__all__ = ["READMISSION_MODEL", "BURDEN_WEIGHTS", "PatientRecord", "simulate_patient",
-           "readmission_logit", "egfr_ckd_epi_2021", "abnormal_labs"]
+__all__ = [
+    "READMISSION_MODEL",
+    "BURDEN_WEIGHTS",
+    "PatientRecord",
+    "simulate_patient",
+    "readmission_logit",
+    "egfr_ckd_epi_2021",
+    "abnormal_labs",
+]

@@ -7,7 +7,16 @@ from random import Random
 
 from . import names
 from .clock import REF
-from .providers import Address, Organization, Pool, Practitioner, Region, make_uuid, phone, street_address
+from .providers import (
+    Address,
+    Organization,
+    Pool,
+    Practitioner,
+    Region,
+    make_uuid,
+    phone,
+    street_address,
+)
 from .vocab import ETHNICITIES, RACES
 
 #: MRNs are a bijection of the patient index (unique for < 10^8 patients), offset by the seed.
@@ -112,7 +121,11 @@ def _relative(rng: Random, sex: str, family: str, age: float, marital: str, area
     elif age >= 45 and rng.random() < 0.8:
         rel_gender = rng.choice(("male", "female"))
         relation = "son" if rel_gender == "male" else "daughter"
-        rel_family = family if (rel_gender == "male" and rng.random() < 0.9) or rng.random() < 0.45 else rng.choice(names.FAMILY)
+        rel_family = (
+            family
+            if (rel_gender == "male" and rng.random() < 0.9) or rng.random() < 0.45
+            else rng.choice(names.FAMILY)
+        )
         code = "N"
     else:
         rel_gender = rng.choice(("male", "female"))
@@ -150,12 +163,17 @@ def make_person(rng: Random, ids: Random, index: int, seed: int, pool: Pool) -> 
         marital = "M" if u < 0.55 else ("D" if u < 0.75 else ("S" if u < 0.92 else "W"))
     else:
         marital = "M" if u < 0.42 else ("W" if u < 0.85 else ("D" if u < 0.94 else "S"))
-    prefix = "Mr." if sex == "male" else ("Mrs." if marital in ("M", "W") and rng.random() < 0.7 else "Ms.")
+    prefix = (
+        "Mr."
+        if sex == "male"
+        else ("Mrs." if marital in ("M", "W") and rng.random() < 0.7 else "Ms.")
+    )
     race = _weighted(rng, [r[:2] for r in RACES], [r[2] for r in RACES])
     hispanic = rng.random() < 0.17
     line = street_address(rng)
     if rng.random() < 0.25:
-        line += f" {rng.choice(names.UNIT_TYPES)} {rng.randint(1, 40)}{rng.choice('ABCD') if rng.random() < 0.3 else ''}"
+        suffix = rng.choice("ABCD") if rng.random() < 0.3 else ""
+        line += f" {rng.choice(names.UNIT_TYPES)} {rng.randint(1, 40)}{suffix}"
     address = Address(line, town, region.state, f"{zip3}{rng.randint(1, 98):02d}")
     u = rng.random()
     smoker = "current" if u < 0.14 else ("former" if u < 0.14 + (0.18 + 0.003 * age) else "never")
@@ -171,13 +189,33 @@ def make_person(rng: Random, ids: Random, index: int, seed: int, pool: Pool) -> 
     handle = "".join(ch for ch in f"{given}.{family}".lower() if ch.isalnum() or ch == ".")
     email = f"{handle}{rng.randint(1, 99)}@{domain}"
     return Person(
-        index=index, id=make_uuid(ids), mrn=mrn, ssn=_ssn(rng), sex=sex, given=given, middle=middle,
-        family=family, prefix=prefix, birth=birth, phone=phone(rng, area),
-        phone_use="mobile" if rng.random() < 0.6 else "home", email=email, address=address,
-        region=region, race=race, hispanic=hispanic, marital=marital,
-        relative=_relative(rng, sex, family, age, marital, area), smoker=smoker, alcohol=alcohol,
-        lives_alone=lives_alone, family_support=family_support, poor_adherence=poor_adherence,
-        hospital=hospital, clinic=clinic, pcp=pcp,
+        index=index,
+        id=make_uuid(ids),
+        mrn=mrn,
+        ssn=_ssn(rng),
+        sex=sex,
+        given=given,
+        middle=middle,
+        family=family,
+        prefix=prefix,
+        birth=birth,
+        phone=phone(rng, area),
+        phone_use="mobile" if rng.random() < 0.6 else "home",
+        email=email,
+        address=address,
+        region=region,
+        race=race,
+        hispanic=hispanic,
+        marital=marital,
+        relative=_relative(rng, sex, family, age, marital, area),
+        smoker=smoker,
+        alcohol=alcohol,
+        lives_alone=lives_alone,
+        family_support=family_support,
+        poor_adherence=poor_adherence,
+        hospital=hospital,
+        clinic=clinic,
+        pcp=pcp,
     )
 
 

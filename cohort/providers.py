@@ -31,7 +31,7 @@ def make_uuid(rng: Random) -> str:
     n = rng.getrandbits(128)
     n = (n & ~(0xF << 76)) | (0x4 << 76)
     n = (n & ~(0x3 << 62)) | (0x2 << 62)
-    h = "%032x" % n
+    h = f"{n:032x}"
     return f"{h[:8]}-{h[8:12]}-{h[12:16]}-{h[16:20]}-{h[20:]}"
 
 
@@ -66,7 +66,9 @@ def zip_code(rng: Random, zip3: str) -> str:
 
 
 def street_address(rng: Random) -> str:
-    return f"{rng.randint(1, 9899)} {rng.choice(names.STREET_NAMES)} {rng.choice(names.STREET_TYPES)}"
+    return (
+        f"{rng.randint(1, 9899)} {rng.choice(names.STREET_NAMES)} {rng.choice(names.STREET_TYPES)}"
+    )
 
 
 @dataclass(slots=True)
@@ -77,8 +79,13 @@ class Address:
     postal_code: str
 
     def fhir(self) -> dict:
-        return {"line": [self.line], "city": self.city, "state": self.state,
-                "postalCode": self.postal_code, "country": "US"}
+        return {
+            "line": [self.line],
+            "city": self.city,
+            "state": self.state,
+            "postalCode": self.postal_code,
+            "country": "US",
+        }
 
 
 @dataclass(slots=True)
@@ -102,7 +109,7 @@ class Location:
     name: str
     role_code: str
     role_display: str
-    org: "Organization"
+    org: Organization
 
 
 @dataclass(slots=True)
@@ -137,11 +144,20 @@ class Pool:
     practitioners: list[Practitioner]
 
 
-def _practitioner(rng: Random, ids: Random, npis: set[str], specialty: str, area: str) -> Practitioner:
+def _practitioner(
+    rng: Random, ids: Random, npis: set[str], specialty: str, area: str
+) -> Practitioner:
     gender = rng.choice(("male", "female"))
     given = rng.choice(names.MALE_FIRST if gender == "male" else names.FEMALE_FIRST)
-    return Practitioner(make_uuid(ids), make_npi(rng, npis), given, rng.choice(names.FAMILY),
-                        gender, specialty, phone(rng, area))
+    return Practitioner(
+        make_uuid(ids),
+        make_npi(rng, npis),
+        given,
+        rng.choice(names.FAMILY),
+        gender,
+        specialty,
+        phone(rng, area),
+    )
 
 
 @lru_cache(maxsize=8)
@@ -170,9 +186,15 @@ def build_pool(seed: int) -> Pool:
             for _ in range(HOSPITALS_PER_CITY):
                 pattern = rng.choice(names.HOSPITAL_PATTERNS)
                 name = unique(pattern.format(city=city, saint=rng.choice(names.SAINTS)))
-                org = Organization(make_uuid(ids), make_npi(rng, npis), name, "hospital",
-                                   Address(street_address(rng), city, spec.state, zip_code(rng, zip3)),
-                                   phone(rng, area), ri)
+                org = Organization(
+                    make_uuid(ids),
+                    make_npi(rng, npis),
+                    name,
+                    "hospital",
+                    Address(street_address(rng), city, spec.state, zip_code(rng, zip3)),
+                    phone(rng, area),
+                    ri,
+                )
                 for key, lname, code, disp in (
                     ("ed", "Emergency Department", "ER", "Emergency room"),
                     ("ward", "Medical Ward", "HU", "Hospital unit"),
@@ -182,8 +204,12 @@ def build_pool(seed: int) -> Pool:
                     loc = Location(make_uuid(ids), f"{name} {lname}", code, disp, org)
                     org.locations[key] = loc
                     locs.append(loc)
-                for role, n in (("hospitalist", HOSPITALISTS_PER_HOSPITAL), ("surgeon", SURGEONS_PER_HOSPITAL),
-                                ("cardiologist", CARDIOLOGISTS_PER_HOSPITAL), ("emergency", ED_PHYSICIANS_PER_HOSPITAL)):
+                for role, n in (
+                    ("hospitalist", HOSPITALISTS_PER_HOSPITAL),
+                    ("surgeon", SURGEONS_PER_HOSPITAL),
+                    ("cardiologist", CARDIOLOGISTS_PER_HOSPITAL),
+                    ("emergency", ED_PHYSICIANS_PER_HOSPITAL),
+                ):
                     staff = [_practitioner(rng, ids, npis, role, area) for _ in range(n)]
                     org.staff[role] = staff
                     pracs.extend(staff)
@@ -193,15 +219,28 @@ def build_pool(seed: int) -> Pool:
             town, zip3, _w = rng.choice(spec.towns)
             pattern = rng.choice(names.CLINIC_PATTERNS)
             name = unique(pattern.format(town=town, street=rng.choice(names.STREET_NAMES)))
-            org = Organization(make_uuid(ids), make_npi(rng, npis), name, "clinic",
-                               Address(street_address(rng), town, spec.state, zip_code(rng, zip3)),
-                               phone(rng, area), ri)
+            org = Organization(
+                make_uuid(ids),
+                make_npi(rng, npis),
+                name,
+                "clinic",
+                Address(street_address(rng), town, spec.state, zip_code(rng, zip3)),
+                phone(rng, area),
+                ri,
+            )
             internal = "Internal Medicine" in name or rng.random() < 0.5
-            loc = Location(make_uuid(ids), name, "GIM" if internal else "FMC",
-                           "General internal medicine clinic" if internal else "Family Medicine Clinic", org)
+            loc = Location(
+                make_uuid(ids),
+                name,
+                "GIM" if internal else "FMC",
+                "General internal medicine clinic" if internal else "Family Medicine Clinic",
+                org,
+            )
             org.locations["clinic"] = loc
             locs.append(loc)
-            staff = [_practitioner(rng, ids, npis, "primary care", area) for _ in range(PCPS_PER_CLINIC)]
+            staff = [
+                _practitioner(rng, ids, npis, "primary care", area) for _ in range(PCPS_PER_CLINIC)
+            ]
             org.staff["primary care"] = staff
             pracs.extend(staff)
             region.clinics.append(org)

@@ -16,7 +16,7 @@ class ConditionRec:
     onset_min: int
     recorded_day: int
     recorded_min: int
-    enc: "Encounter"
+    enc: Encounter
     status: str = "active"  # active | resolved
     abatement: tuple[int, int] | None = None
 
@@ -27,7 +27,7 @@ class MedOrder:
     key: str
     day: int
     minute: int
-    enc: "Encounter"
+    enc: Encounter
     requester: Practitioner
     category: str  # inpatient | outpatient | community | discharge
     reason: ConditionRec | None = None
@@ -39,7 +39,7 @@ class MedOrder:
 class ProcRec:
     id: str
     key: str
-    enc: "Encounter"
+    enc: Encounter
     start_day: int
     start_min: int
     end_day: int | None  # None -> performedDateTime
@@ -51,7 +51,7 @@ class ProcRec:
 class DocRec:
     id: str
     kind: str  # discharge | progress
-    enc: "Encounter"
+    enc: Encounter
     day: int
     minute: int
     author: Practitioner
@@ -106,7 +106,7 @@ class Stay:
     course_meds: list[str] = field(default_factory=list)
     inpatient_meds: list[str] = field(default_factory=list)
     p_readmit: float = 0.0
-    index_stay: "Stay | None" = None  # for readmissions: the stay it follows
+    index_stay: Stay | None = None  # for readmissions: the stay it follows
     consultant: Practitioner | None = None
 
 

@@ -7,9 +7,10 @@ import json
 import re
 import xml.etree.ElementTree as ET
 from collections import defaultdict
+from collections.abc import Iterator
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Iterator, Literal
+from typing import Literal
 
 Format = Literal["physionet", "i2b2", "presidio", "text"]
 
@@ -33,27 +34,37 @@ class CorpusError(ValueError):
     """A corpus file that does not have the shape its format promises (names the file and place)."""
 
 
-_RECORD = re.compile(r"START_OF_RECORD=(?P<patient>[^|]+)\|\|\|\|(?P<note>[^|]+)\|\|\|\|\n(?P<body>.*?)\|\|\|\|END_OF_RECORD",
-                     re.DOTALL)
+_RECORD = re.compile(
+    r"START_OF_RECORD=(?P<patient>[^|]+)\|\|\|\|(?P<note>[^|]+)\|\|\|\|\n(?P<body>.*?)\|\|\|\|END_OF_RECORD",
+    re.DOTALL,
+)
 
 
 def read_physionet(text_path: Path, phrase_path: Path | None = None) -> list[Document]:
     """``id.text`` (Latin-1) and, when given, ``id-phi.phrase``: `<patient> <note> <start> <end> <TYPE> <text>`."""
     content = Path(text_path).read_text(encoding="latin-1")
-    docs = {f"{m['patient']}-{m['note']}": Document(f"{m['patient']}-{m['note']}", m["body"])
-            for m in _RECORD.finditer(content)}
+    docs = {
+        f"{m['patient']}-{m['note']}": Document(f"{m['patient']}-{m['note']}", m["body"])
+        for m in _RECORD.finditer(content)
+    }
     if not docs:
         raise CorpusError(f"{text_path}: no START_OF_RECORD=<patient>||||<note>|||| records found")
     if phrase_path is not None:
-        for lineno, line in enumerate(Path(phrase_path).read_text(encoding="latin-1").splitlines(), 1):
+        for lineno, line in enumerate(
+            Path(phrase_path).read_text(encoding="latin-1").splitlines(), 1
+        ):
             if not line.strip():
                 continue
             parts = line.split(maxsplit=5)
             if len(parts) < 5:
-                raise CorpusError(f"{phrase_path}:{lineno}: expected '<patient> <note> <start> <end> <TYPE> <text>'")
+                raise CorpusError(
+                    f"{phrase_path}:{lineno}: expected '<patient> <note> <start> <end> <TYPE> <text>'"
+                )
             doc = docs.get(f"{parts[0]}-{parts[1]}")
             if doc is None:
-                raise CorpusError(f"{phrase_path}:{lineno}: note {parts[0]}-{parts[1]} is not in {text_path}")
+                raise CorpusError(
+                    f"{phrase_path}:{lineno}: note {parts[0]}-{parts[1]} is not in {text_path}"
+                )
             start, end = int(parts[2]), int(parts[3])
             doc.gold.append(Span(start, end, parts[4], doc.text[start:end]))
     return list(docs.values())

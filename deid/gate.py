@@ -19,16 +19,41 @@ from deid.known_identifiers import KnownIdentifiers, from_patient_row
 from deid.leak_scan import Leak, PatientMatcher, describe
 from deid.structured import SPECS
 
-GATE_BRONZE_COLUMNS = ["patient_key", "family_name", "given_names", "contacts", "mrn", "ssn", "phone", "email",
-                       "address_line", "birth_date"]
+GATE_BRONZE_COLUMNS = [
+    "patient_key",
+    "family_name",
+    "given_names",
+    "contacts",
+    "mrn",
+    "ssn",
+    "phone",
+    "email",
+    "address_line",
+    "birth_date",
+]
 
 SHARED_BY = 5  # the k-anonymity threshold the report uses
 PLATFORM_DATES = {"ingested_at"}
 # categorical columns whose values come from a value set: "White" as a race is the category, not the
 # surname White. Name-kind matches are not counted there; every other kind (MRN, SSN, phone, email,
 # street, birth date) still is.
-CATEGORICAL = {"race", "ethnicity", "gender", "birth_sex", "marital_status", "state", "country", "zip3",
-               "age_band", "age_at_last_record", "status", "kind", "intent", "category", "class_code"}  # when the platform received the row: not a date of the patient
+CATEGORICAL = {
+    "race",
+    "ethnicity",
+    "gender",
+    "birth_sex",
+    "marital_status",
+    "state",
+    "country",
+    "zip3",
+    "age_band",
+    "age_at_last_record",
+    "status",
+    "kind",
+    "intent",
+    "category",
+    "class_code",
+}  # when the platform received the row: not a date of the patient
 
 
 @dataclass
@@ -37,7 +62,9 @@ class GateResult:
     patients: int = 0  # patients whose identifiers were checked
     values_scanned: int = 0  # (patient, table, column) strings scanned
     tables: list[str] = field(default_factory=list)
-    problems: list[str] = field(default_factory=list)  # structural failures (e.g. a date not reduced to year)
+    problems: list[str] = field(
+        default_factory=list
+    )  # structural failures (e.g. a date not reduced to year)
 
     @property
     def passed(self) -> bool:
@@ -64,8 +91,10 @@ class GateResult:
 
 
 def known_by_pseudonym(bronze_patients: pl.DataFrame, key: DeidKey) -> dict[str, KnownIdentifiers]:
-    return {key.pseudonym(row["patient_key"], "patient"): from_patient_row(row)
-            for row in bronze_patients.iter_rows(named=True)}
+    return {
+        key.pseudonym(row["patient_key"], "patient"): from_patient_row(row)
+        for row in bronze_patients.iter_rows(named=True)
+    }
 
 
 def _as_text(frame: pl.DataFrame, column: str, date_mode: str = "shift") -> pl.Expr | None:
@@ -87,8 +116,14 @@ def _as_text(frame: pl.DataFrame, column: str, date_mode: str = "shift") -> pl.E
     return None  # numbers and booleans
 
 
-def scan_table(name: str, frame: pl.DataFrame, known: dict[str, KnownIdentifiers],
-               matchers: dict[str, PatientMatcher], result: GateResult, date_mode: str = "shift") -> None:
+def scan_table(
+    name: str,
+    frame: pl.DataFrame,
+    known: dict[str, KnownIdentifiers],
+    matchers: dict[str, PatientMatcher],
+    result: GateResult,
+    date_mode: str = "shift",
+) -> None:
     if "patient_id" not in frame.columns or frame.height == 0:
         return
     for column in frame.columns:
@@ -100,12 +135,17 @@ def scan_table(name: str, frame: pl.DataFrame, known: dict[str, KnownIdentifiers
         values = frame.select(pl.col("patient_id"), text.alias("v")).drop_nulls()
         # a value that at least SHARED_BY patients have is vocabulary ("Malignant tumor of colon"), not one
         # patient's identifier: name-kind matches inside it are not counted (every other kind is)
-        shared = values.group_by("v").agg(pl.col("patient_id").n_unique().alias("n")).filter(pl.col("n") >= SHARED_BY)
+        shared = (
+            values.group_by("v")
+            .agg(pl.col("patient_id").n_unique().alias("n"))
+            .filter(pl.col("n") >= SHARED_BY)
+        )
         values = values.with_columns(pl.col("v").is_in(shared["v"].implode()).alias("shared"))
         per_patient = values.group_by("patient_id").agg(
             pl.col("v").str.join("\n").alias("all"),
             pl.col("v").filter(~pl.col("shared")).str.join("\n").alias("private"),
-            pl.col("shared").any().alias("any_shared"))
+            pl.col("shared").any().alias("any_shared"),
+        )
         for patient_id, blob, private, any_shared in per_patient.iter_rows():
             identifiers = known.get(patient_id)
             if identifiers is None:
@@ -116,7 +156,9 @@ def scan_table(name: str, frame: pl.DataFrame, known: dict[str, KnownIdentifiers
             result.values_scanned += 1
             kinds = matcher.kinds_in(blob)
             if any_shared and "name" in kinds:
-                kinds = [k for k in kinds if k != "name"] + [k for k in matcher.kinds_in(private) if k == "name"]
+                kinds = [k for k in kinds if k != "name"] + [
+                    k for k in matcher.kinds_in(private) if k == "name"
+                ]
             for kind in kinds:
                 if kind == "name" and column in CATEGORICAL:
                     continue
@@ -133,12 +175,18 @@ def year_only_problems(name: str, frame: pl.DataFrame) -> list[str]:
             values = frame[column].drop_nulls()
             bad = values.filter(values.dt.truncate("1y") != values)
             if bad.len():
-                problems.append(f"{name}.{column}: {bad.len()} date value(s) not reduced to the year")
+                problems.append(
+                    f"{name}.{column}: {bad.len()} date value(s) not reduced to the year"
+                )
     return problems
 
 
-def run_gate(silver: dict[str, pl.DataFrame], bronze_patients: pl.DataFrame, key: DeidKey,
-             date_mode: str = "shift") -> GateResult:
+def run_gate(
+    silver: dict[str, pl.DataFrame],
+    bronze_patients: pl.DataFrame,
+    key: DeidKey,
+    date_mode: str = "shift",
+) -> GateResult:
     known = known_by_pseudonym(bronze_patients, key)
     result = GateResult(patients=len(known))
     matchers: dict[str, PatientMatcher] = {}

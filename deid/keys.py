@@ -31,8 +31,10 @@ class DeidKey:
 
     def __post_init__(self) -> None:
         if len(self.secret) < MIN_KEY_BYTES:
-            raise MissingKeyError(f"the de-identification key from {self.source} is shorter than "
-                                  f"{MIN_KEY_BYTES} bytes")
+            raise MissingKeyError(
+                f"the de-identification key from {self.source} is shorter than "
+                f"{MIN_KEY_BYTES} bytes"
+            )
 
     def __repr__(self) -> str:
         return f"DeidKey(fingerprint={self.fingerprint}, source={self.source})"
@@ -40,7 +42,9 @@ class DeidKey:
     @property
     def fingerprint(self) -> str:
         """Identifies the key in reports and metadata without revealing it."""
-        return hashlib.sha256(b"clinical-mlops/deid-key-fingerprint/" + self.secret).hexdigest()[:16]
+        return hashlib.sha256(b"clinical-mlops/deid-key-fingerprint/" + self.secret).hexdigest()[
+            :16
+        ]
 
     def _mac(self, purpose: str, value: str) -> bytes:
         return hmac.new(self.secret, f"{purpose}\x1f{value}".encode(), hashlib.sha256).digest()
@@ -88,8 +92,10 @@ def load_key(env_value: str | None, *, profile: str, key_file: Path) -> DeidKey:
     if env_value:
         return _from_text(env_value, "environment")
     if profile != "demo":
-        raise MissingKeyError(f"CLINICAL_MLOPS_DEID_KEY is not set: the {profile!r} profile refuses to run "
-                              "without a de-identification key (set it from your secret store)")
+        raise MissingKeyError(
+            f"CLINICAL_MLOPS_DEID_KEY is not set: the {profile!r} profile refuses to run "
+            "without a de-identification key (set it from your secret store)"
+        )
     if not key_file.exists():
         key_file.parent.mkdir(parents=True, exist_ok=True)
         try:
@@ -99,9 +105,14 @@ def load_key(env_value: str | None, *, profile: str, key_file: Path) -> DeidKey:
         else:
             with os.fdopen(fd, "w") as fh:
                 fh.write(secrets.token_hex(32) + "\n")
-            log.warning("demo profile: created a local de-identification key at %s (owner-only); "
-                        "set CLINICAL_MLOPS_DEID_KEY for anything but a demo", key_file)
+            log.warning(
+                "demo profile: created a local de-identification key at %s (owner-only); "
+                "set CLINICAL_MLOPS_DEID_KEY for anything but a demo",
+                key_file,
+            )
     mode = key_file.stat().st_mode & 0o777
     if mode & 0o077:
-        raise MissingKeyError(f"{key_file} is readable by group or others (mode {mode:o}); chmod 600 it")
+        raise MissingKeyError(
+            f"{key_file} is readable by group or others (mode {mode:o}); chmod 600 it"
+        )
     return _from_text(key_file.read_text(), str(key_file))

@@ -5,8 +5,8 @@ from __future__ import annotations
 
 import re
 from collections import Counter
+from collections.abc import Iterable
 from dataclasses import dataclass
-from typing import Iterable
 
 from deid.known_identifiers import KnownIdentifiers
 
@@ -20,7 +20,8 @@ class Leak:
 
 CALENDAR_WORDS = frozenset(
     "january february march april may june july august september october november december "
-    "jan feb mar apr jun jul aug sep sept oct nov dec".split())
+    "jan feb mar apr jun jul aug sep sept oct nov dec".split()
+)
 _DIGIT_AFTER = re.compile(r"\.?,?\s{0,2}\d")
 _DIGIT_BEFORE = re.compile(r"\d(?:st|nd|rd|th)?,?\s{0,2}$")
 
@@ -29,7 +30,10 @@ def _calendar_word_in_date(text: str, match: re.Match) -> bool:
     """A month name written as part of a date ("04 Jun 2026", "June 3") is the calendar, not a name."""
     if match.group(0).lower() not in CALENDAR_WORDS:
         return False
-    return bool(_DIGIT_AFTER.match(text, match.end()) or _DIGIT_BEFORE.search(text[max(0, match.start() - 8):match.start()]))
+    return bool(
+        _DIGIT_AFTER.match(text, match.end())
+        or _DIGIT_BEFORE.search(text[max(0, match.start() - 8) : match.start()])
+    )
 
 
 class PatientMatcher:
@@ -42,7 +46,11 @@ class PatientMatcher:
             self.kinds.setdefault(spelling, kind)
             parts.append(re.escape(spelling))
         # (?<![\w]) / (?![\w]) instead of \b so that spellings starting or ending in punctuation still match
-        self.pattern = re.compile(r"(?<!\w)(?:" + "|".join(parts) + r")(?!\w)", re.IGNORECASE) if parts else None
+        self.pattern = (
+            re.compile(r"(?<!\w)(?:" + "|".join(parts) + r")(?!\w)", re.IGNORECASE)
+            if parts
+            else None
+        )
 
     def kinds_in(self, text: str) -> list[str]:
         if self.pattern is None or not text:
@@ -56,8 +64,9 @@ class PatientMatcher:
         return kinds
 
 
-def scan(known: dict[str, KnownIdentifiers],
-         rows: Iterable[tuple[str, str, str, str | None]]) -> Counter[Leak]:
+def scan(
+    known: dict[str, KnownIdentifiers], rows: Iterable[tuple[str, str, str, str | None]]
+) -> Counter[Leak]:
     """``rows``: (patient_key, table, column, value) of silver data keyed by the *original* patient key
     (the gate joins pseudonyms back through the de-identification map). Returns leak counts."""
     matchers: dict[str, PatientMatcher] = {}
@@ -75,5 +84,9 @@ def scan(known: dict[str, KnownIdentifiers],
 
 def describe(leaks: Counter[Leak]) -> list[str]:
     """Human-readable lines naming table, column, kind and count; safe to log (no identifiers)."""
-    return [f"{leak.table}.{leak.column}: {count} {leak.kind} value(s) of the patient's own identifiers"
-            for leak, count in sorted(leaks.items(), key=lambda kv: (kv[0].table, kv[0].column, kv[0].kind))]
+    return [
+        f"{leak.table}.{leak.column}: {count} {leak.kind} value(s) of the patient's own identifiers"
+        for leak, count in sorted(
+            leaks.items(), key=lambda kv: (kv[0].table, kv[0].column, kv[0].kind)
+        )
+    ]

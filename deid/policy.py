@@ -10,8 +10,25 @@ from pydantic import BaseModel, ConfigDict, Field, field_validator
 
 # 45 CFR 164.514(b)(2)(i)(B): three-digit ZIP prefixes whose areas hold 20,000 people or fewer
 # (2000 Census, as listed by HHS guidance); configuration, not code: override per policy.
-RESTRICTED_ZIP3 = ("036", "059", "063", "102", "203", "556", "692", "790", "821", "823", "830", "831",
-                   "878", "879", "884", "890", "893")
+RESTRICTED_ZIP3 = (
+    "036",
+    "059",
+    "063",
+    "102",
+    "203",
+    "556",
+    "692",
+    "790",
+    "821",
+    "823",
+    "830",
+    "831",
+    "878",
+    "879",
+    "884",
+    "890",
+    "893",
+)
 
 
 class DeidPolicy(BaseModel):
@@ -23,12 +40,14 @@ class DeidPolicy(BaseModel):
     date_mode: Literal["safe_harbor", "shift"] = Field(
         default="shift",
         description="safe_harbor: dates reduced to their year, intervals kept as day offsets from a per-patient "
-                    "anchor; shift: every date of a patient moved by one keyed offset (needs an Expert "
-                    "Determination to count as de-identified).",
+        "anchor; shift: every date of a patient moved by one keyed offset (needs an Expert "
+        "Determination to count as de-identified).",
     )
     shift_min_days: int = Field(default=1, ge=1)
     shift_max_days: int = Field(default=365, ge=1)
-    age_ceiling: int = Field(default=90, description="Ages at or above this are reported as '<ceiling>+'.")
+    age_ceiling: int = Field(
+        default=90, description="Ages at or above this are reported as '<ceiling>+'."
+    )
     restricted_zip3: tuple[str, ...] = RESTRICTED_ZIP3
     note_replacement: Literal["surrogate", "tag"] = "surrogate"
 
@@ -51,9 +70,14 @@ class DeidPolicy(BaseModel):
     @property
     def digest(self) -> str:
         """sha256 of the canonical policy: two runs with the same digest applied the same rules."""
-        return hashlib.sha256(orjson.dumps(self.model_dump(mode="json"), option=orjson.OPT_SORT_KEYS)).hexdigest()
+        return hashlib.sha256(
+            orjson.dumps(self.model_dump(mode="json"), option=orjson.OPT_SORT_KEYS)
+        ).hexdigest()
 
     def describe(self) -> dict[str, str]:
         """What silver commits, asset metadata and the report record about the policy."""
-        return {"deid_policy_version": self.version, "deid_policy_digest": self.digest,
-                "deid_date_mode": self.date_mode}
+        return {
+            "deid_policy_version": self.version,
+            "deid_policy_digest": self.digest,
+            "deid_date_mode": self.date_mode,
+        }

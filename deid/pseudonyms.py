@@ -13,18 +13,30 @@ def pseudonym_map(values: pl.Series, key: DeidKey, kind: str) -> dict[str, str]:
     return dict(zip(distinct, key.pseudonyms(distinct, kind)))
 
 
-def pseudonymize(frame: pl.DataFrame, column: str, key: DeidKey, kind: str, *, alias: str | None = None) -> pl.Expr:
+def pseudonymize(
+    frame: pl.DataFrame, column: str, key: DeidKey, kind: str, *, alias: str | None = None
+) -> pl.Expr:
     """An expression replacing ``column`` (string) by the pseudonyms of its values (nulls stay null)."""
     mapping = pseudonym_map(frame[column], key, kind)
-    return pl.col(column).replace_strict(mapping, default=None, return_dtype=pl.String).alias(alias or column)
+    return (
+        pl.col(column)
+        .replace_strict(mapping, default=None, return_dtype=pl.String)
+        .alias(alias or column)
+    )
 
 
 def pseudonymize_list(frame: pl.DataFrame, column: str, key: DeidKey, kind: str) -> pl.Expr:
     """The same for a list-of-strings column (e.g. an encounter's practitioner ids)."""
     mapping = pseudonym_map(frame[column].explode(), key, kind)
-    return pl.col(column).list.eval(
-        pl.element().replace_strict(mapping, default=None, return_dtype=pl.String)).alias(column)
+    return (
+        pl.col(column)
+        .list.eval(pl.element().replace_strict(mapping, default=None, return_dtype=pl.String))
+        .alias(column)
+    )
 
 
 def shift_days_map(patient_keys: pl.Series, key: DeidKey, low: int, high: int) -> dict[str, int]:
-    return {value: key.shift_days(value, low, high) for value in patient_keys.drop_nulls().unique().to_list()}
+    return {
+        value: key.shift_days(value, low, high)
+        for value in patient_keys.drop_nulls().unique().to_list()
+    }

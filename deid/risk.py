@@ -17,8 +17,9 @@ class KAnonymity:
     groups: int
 
 
-def k_anonymity(frame: pl.DataFrame, quasi_identifiers: tuple[str, ...] = QUASI_IDENTIFIERS,
-                threshold: int = 5) -> KAnonymity:
+def k_anonymity(
+    frame: pl.DataFrame, quasi_identifiers: tuple[str, ...] = QUASI_IDENTIFIERS, threshold: int = 5
+) -> KAnonymity:
     """k of each record = size of its equivalence class over ``quasi_identifiers`` (nulls are a value)."""
     if frame.height == 0:
         return KAnonymity(0, 0, 0.0, 0)

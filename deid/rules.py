@@ -23,9 +23,13 @@ def zip3(postal_code: str | None, restricted: tuple[str, ...]) -> str | None:
 def zip3_expr(column: str, restricted: tuple[str, ...]) -> pl.Expr:
     value = pl.col(column).str.strip_chars()
     prefix = value.str.slice(0, 3)
-    return (pl.when(~value.str.contains(US_ZIP).fill_null(False)).then(None)
-            .when(prefix.is_in(list(restricted))).then(pl.lit("000"))
-            .otherwise(prefix))
+    return (
+        pl.when(~value.str.contains(US_ZIP).fill_null(False))
+        .then(None)
+        .when(prefix.is_in(list(restricted)))
+        .then(pl.lit("000"))
+        .otherwise(prefix)
+    )
 
 
 def age_years(birth: date, at: date) -> int:
@@ -42,7 +46,9 @@ def age_label(birth: date | None, at: date | None, ceiling: int = 90) -> str | N
 
 def age_years_expr(birth: str, at: pl.Expr) -> pl.Expr:
     b = pl.col(birth)
-    before_birthday = (at.dt.month() < b.dt.month()) | ((at.dt.month() == b.dt.month()) & (at.dt.day() < b.dt.day()))
+    before_birthday = (at.dt.month() < b.dt.month()) | (
+        (at.dt.month() == b.dt.month()) & (at.dt.day() < b.dt.day())
+    )
     return (at.dt.year() - b.dt.year() - before_birthday.cast(pl.Int32)).cast(pl.Int32)
 
 

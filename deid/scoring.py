@@ -14,7 +14,9 @@ from deid.corpora import Span
 
 
 def overlaps(a: Span, b: Span, inclusive: bool = True) -> bool:
-    return a.start <= b.end and b.start <= a.end if inclusive else a.start < b.end and b.start < a.end
+    return (
+        a.start <= b.end and b.start <= a.end if inclusive else a.start < b.end and b.start < a.end
+    )
 
 
 def f_beta(precision: float, recall: float, beta: float = 2.0) -> float:
@@ -44,11 +46,20 @@ class Score:
         return f_beta(self.precision, self.recall)
 
     def to_dict(self) -> dict[str, float | int]:
-        return {"gold": self.gold, "found": self.found, "detected": self.detected, "correct": self.correct,
-                "recall": round(self.recall, 4), "precision": round(self.precision, 4), "f2": round(self.f2, 4)}
+        return {
+            "gold": self.gold,
+            "found": self.found,
+            "detected": self.detected,
+            "correct": self.correct,
+            "recall": round(self.recall, 4),
+            "precision": round(self.precision, 4),
+            "f2": round(self.f2, 4),
+        }
 
 
-def score(gold: dict[str, list[Span]], detected: dict[str, list[Span]], inclusive: bool = True) -> dict:
+def score(
+    gold: dict[str, list[Span]], detected: dict[str, list[Span]], inclusive: bool = True
+) -> dict:
     """{"overall": Score, "by_gold_label": {label: Score (recall)}, "by_detected_label": {label: Score (precision)}}"""
     overall = Score()
     by_gold: dict[str, Score] = {}
@@ -65,8 +76,11 @@ def score(gold: dict[str, list[Span]], detected: dict[str, list[Span]], inclusiv
             for bucket in (overall, by_detected.setdefault(span.label, Score())):
                 bucket.detected += 1
                 bucket.correct += hit
-    return {"overall": overall, "by_gold_label": dict(sorted(by_gold.items())),
-            "by_detected_label": dict(sorted(by_detected.items()))}
+    return {
+        "overall": overall,
+        "by_gold_label": dict(sorted(by_gold.items())),
+        "by_detected_label": dict(sorted(by_detected.items())),
+    }
 
 
 def label_counts(spans: dict[str, list[Span]]) -> Counter:

@@ -19,7 +19,7 @@ from __future__ import annotations
 import time
 from collections import Counter
 from collections.abc import Callable, Iterator
-from datetime import datetime, timezone
+from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
 
@@ -29,17 +29,49 @@ from pyspark.accumulators import AccumulatorParam
 
 from deid.keys import DeidKey
 from deid.policy import DeidPolicy
-from deid.silver import RUNS_TABLE, SilverBuild, current_build, input_digest, record_run, silver_metadata
-from deid.structured import SPECS, SilverBuilder, SilverResult, SilverSpec, TextDeidentifier, bronze_columns, \
-    patient_timeline, shared_flag
+from deid.silver import (
+    RUNS_TABLE,
+    SilverBuild,
+    current_build,
+    input_digest,
+    record_run,
+    silver_metadata,
+)
+from deid.structured import (
+    SPECS,
+    SilverBuilder,
+    SilverResult,
+    SilverSpec,
+    TextDeidentifier,
+    bronze_columns,
+    patient_timeline,
+    shared_flag,
+)
 from lakehouse.delta import DeltaRef, table_uri
-from lakehouse.spark import commit_parquet, discard, engine_metadata, map_in_arrow, read_delta, stage_parquet
+from lakehouse.spark import (
+    commit_parquet,
+    discard,
+    engine_metadata,
+    map_in_arrow,
+    read_delta,
+    stage_parquet,
+)
 
 CONTEXT = ("patient_id", "shift_days", "first", "last")
-CONTEXT_SCHEMA = pa.schema([("patient_key", pa.large_string()), ("patient_id", pa.large_string()),
-                            ("shift_days", pa.int32())])
-TIMELINE_SCHEMA = pa.schema([("patient_key", pa.large_string()), ("first", pa.timestamp("us", "UTC")),
-                             ("last", pa.timestamp("us", "UTC"))])
+CONTEXT_SCHEMA = pa.schema(
+    [
+        ("patient_key", pa.large_string()),
+        ("patient_id", pa.large_string()),
+        ("shift_days", pa.int32()),
+    ]
+)
+TIMELINE_SCHEMA = pa.schema(
+    [
+        ("patient_key", pa.large_string()),
+        ("first", pa.timestamp("us", "UTC")),
+        ("last", pa.timestamp("us", "UTC")),
+    ]
+)
 KNOWN = "__known__"  # prefix of the bronze patients columns joined onto free-text rows
 KNOWN_PRESENT = f"{KNOWN}present"
 TEXTS = "__texts__"  # the accumulator's count of texts through the note path
@@ -51,30 +83,40 @@ class CounterParam(AccumulatorParam):
     def zero(self, value: Counter) -> Counter:
         return Counter()
 
-    def addInPlace(self, first: Counter, second: Counter) -> Counter:
+    def addInPlace(self, first: Counter, second: Counter) -> Counter:  # noqa: N802 - PySpark AccumulatorParam API
         first.update(second)
         return first
 
 
-def build_slice(builder: SilverBuilder, spec: SilverSpec, frame: pl.DataFrame, result: SilverResult) -> pl.DataFrame:
+def build_slice(
+    builder: SilverBuilder, spec: SilverSpec, frame: pl.DataFrame, result: SilverResult
+) -> pl.DataFrame:
     """One slice of a bronze table, with its patients' context (and known identifiers) as columns, through
     ``SilverBuilder.build_table``. Every patient's rows must be in the same slice."""
     context = pl.DataFrame(schema={"patient_key": pl.String})
     known = {}
     if spec.patient_scoped:
-        context = frame.select("patient_key", *CONTEXT).drop_nulls("patient_key").unique("patient_key")
+        context = (
+            frame.select("patient_key", *CONTEXT).drop_nulls("patient_key").unique("patient_key")
+        )
         known_columns = [c for c in frame.columns if c.startswith(KNOWN) and c != KNOWN_PRESENT]
         if known_columns:
-            patients = (frame.filter(pl.col(KNOWN_PRESENT).fill_null(False))
-                        .select("patient_key", *[pl.col(c).alias(c.removeprefix(KNOWN)) for c in known_columns])
-                        .unique("patient_key"))
-            known = builder._known(patients)
+            patients = (
+                frame.filter(pl.col(KNOWN_PRESENT).fill_null(False))
+                .select(
+                    "patient_key", *[pl.col(c).alias(c.removeprefix(KNOWN)) for c in known_columns]
+                )
+                .unique("patient_key")
+            )
+            known = builder._known(patients)  # noqa: SLF001 - a third-party or sibling internal with no public API
             frame = frame.drop(*known_columns, KNOWN_PRESENT)
         frame = frame.drop(*CONTEXT)
     return builder.build_table(spec, frame, context, known, result)
 
 
-def _slices(builder: SilverBuilder, spec: SilverSpec, accumulator) -> Callable[[Iterator[pa.RecordBatch]], Iterator[pa.Table]]:
+def _slices(
+    builder: SilverBuilder, spec: SilverSpec, accumulator
+) -> Callable[[Iterator[pa.RecordBatch]], Iterator[pa.Table]]:
     def run(batches: Iterator[pa.RecordBatch]) -> Iterator[pa.Table]:
         batches = list(batches)  # one partition: all rows of its patients
         if not batches:
@@ -103,6 +145,7 @@ def _keys_context(builder: SilverBuilder):
     def run(batches: Iterator[pa.RecordBatch]) -> Iterator[pa.Table]:
         for batch in batches:
             yield builder.key_context(pl.from_arrow(batch)).to_arrow()
+
     return run
 
 
@@ -110,6 +153,7 @@ def _timeline(name: str):
     def run(batches: Iterator[pa.RecordBatch]) -> Iterator[pa.Table]:
         for batch in batches:
             yield patient_timeline({name: pl.from_arrow(batch)}).to_arrow()
+
     return run
 
 
@@ -126,10 +170,14 @@ def patient_context(builder: SilverBuilder, frames: dict[str, Any]):
         keys = these if keys is None else keys.unionByName(these)
         dates = [c for c in SPECS[name].dates if c in frame.columns and c != "birth_date"]
         if dates:
-            part = map_in_arrow(frame.select("patient_key", *dates), _timeline(name), TIMELINE_SCHEMA)
+            part = map_in_arrow(
+                frame.select("patient_key", *dates), _timeline(name), TIMELINE_SCHEMA
+            )
             parts = part if parts is None else parts.unionByName(part)
     ids = map_in_arrow(keys.distinct(), _keys_context(builder), CONTEXT_SCHEMA)
-    timeline = parts.groupBy("patient_key").agg(F.min("first").alias("first"), F.max("last").alias("last"))
+    timeline = parts.groupBy("patient_key").agg(
+        F.min("first").alias("first"), F.max("last").alias("last")
+    )
     return ids.join(timeline, "patient_key", "left")
 
 
@@ -140,11 +188,18 @@ def _with_shared_flags(frame, spec: SilverSpec):
     for column in spec.free_text:
         if column not in frame.columns:
             continue
-        shared = (frame.select("patient_key", column).where(F.col(column).isNotNull()).distinct()
-                  .groupBy(column).count().where(F.col("count") > 1)
-                  .select(column, F.lit(True).alias(shared_flag(column))))
-        frame = (frame.join(shared, column, "left")
-                 .withColumn(shared_flag(column), F.coalesce(F.col(shared_flag(column)), F.lit(False))))
+        shared = (
+            frame.select("patient_key", column)
+            .where(F.col(column).isNotNull())
+            .distinct()
+            .groupBy(column)
+            .count()
+            .where(F.col("count") > 1)
+            .select(column, F.lit(True).alias(shared_flag(column)))
+        )
+        frame = frame.join(shared, column, "left").withColumn(
+            shared_flag(column), F.coalesce(F.col(shared_flag(column)), F.lit(False))
+        )
     return frame
 
 
@@ -156,7 +211,11 @@ def _snapshot_ids(frames: dict[str, Any]) -> list[str]:
     ids = [f.select("snapshot_id") for f in frames.values() if "snapshot_id" in f.columns]
     if not ids:
         return []
-    union = reduce(lambda a, b: a.unionByName(b), ids).where(F.col("snapshot_id").isNotNull()).distinct()
+    union = (
+        reduce(lambda a, b: a.unionByName(b), ids)
+        .where(F.col("snapshot_id").isNotNull())
+        .distinct()
+    )
     return sorted(row["snapshot_id"] for row in union.collect())
 
 
@@ -182,16 +241,26 @@ def build_silver_spark(
         return current
     started = time.perf_counter()
     # one as-of instant for every task (ages fall back to it), as the local builder has one
-    builder = SilverBuilder(key, policy, text_deidentifier, as_of=as_of or datetime.now(timezone.utc))
+    builder = SilverBuilder(key, policy, text_deidentifier, as_of=as_of or datetime.now(UTC))
     frames = {}
     for name, ref in bronze.items():
         available = [f.name for f in ref.open().schema().fields]
         frames[name] = read_delta(spark, ref, bronze_columns(name, available))
     # one row per patient, joined onto every patient-scoped table: computed once, not once per table
     context = patient_context(builder, frames).persist()
-    known = frames["patients"].select(
-        "patient_key", *[F.col(c).alias(f"{KNOWN}{c}") for c in frames["patients"].columns if c != "patient_key"],
-        F.lit(True).alias(KNOWN_PRESENT)).persist()
+    known = (
+        frames["patients"]
+        .select(
+            "patient_key",
+            *[
+                F.col(c).alias(f"{KNOWN}{c}")
+                for c in frames["patients"].columns
+                if c != "patient_key"
+            ],
+            F.lit(True).alias(KNOWN_PRESENT),
+        )
+        .persist()
+    )
     partitions = max(2, spark.sparkContext.defaultParallelism * 2)
     accumulator = spark.sparkContext.accumulator(Counter(), CounterParam())
     staged: dict[str, tuple[Path, pa.Schema]] = {}
@@ -205,26 +274,43 @@ def build_silver_spark(
                 frame = frame.join(context, "patient_key", "left")
                 if spec.free_text:
                     frame = _with_shared_flags(frame.join(known, "patient_key", "left"), spec)
-                frame = frame.repartition(partitions, "patient_key")  # a patient's rows in one slice
+                frame = frame.repartition(
+                    partitions, "patient_key"
+                )  # a patient's rows in one slice
             schema = output_schema(builder, spec, frame)
             silver = map_in_arrow(frame, _slices(builder, spec, accumulator), schema)
             staged[name] = (stage_parquet(silver, table_uri(silver_dir, name)), schema)
         built_s = time.perf_counter() - started
         snapshot_ids = _snapshot_ids(frames)
-        meta = silver_metadata(bronze, policy, key, digest, snapshot_ids, commit_metadata, **engine_metadata(spark))
+        meta = silver_metadata(
+            bronze, policy, key, digest, snapshot_ids, commit_metadata, **engine_metadata(spark)
+        )
         refs, rows = {}, {}
         for name, (path, schema) in staged.items():
-            refs[name], rows[name] = commit_parquet(table_uri(silver_dir, name), path, schema, metadata=meta(name),
-                                                    table=name)
+            refs[name], rows[name] = commit_parquet(
+                table_uri(silver_dir, name), path, schema, metadata=meta(name), table=name
+            )
     except BaseException:
-        discard(path for name, (path, _) in staged.items() if name not in refs)  # never a committed table's files
+        discard(
+            path for name, (path, _) in staged.items() if name not in refs
+        )  # never a committed table's files
         raise
     finally:
         context.unpersist()
         known.unpersist()
     replacements = Counter(accumulator.value)
     texts = replacements.pop(TEXTS, 0)
-    build = SilverBuild(refs, digest, True, {n: r.version for n, r in bronze.items()}, replacements, texts, rows,
-                        {"read_and_deidentify": built_s, "write": time.perf_counter() - started - built_s})
-    record_run(silver_dir, build, policy, key, snapshot_ids, commit_metadata(f"silver/{RUNS_TABLE}"))
+    build = SilverBuild(
+        refs,
+        digest,
+        True,
+        {n: r.version for n, r in bronze.items()},
+        replacements,
+        texts,
+        rows,
+        {"read_and_deidentify": built_s, "write": time.perf_counter() - started - built_s},
+    )
+    record_run(
+        silver_dir, build, policy, key, snapshot_ids, commit_metadata(f"silver/{RUNS_TABLE}")
+    )
     return build

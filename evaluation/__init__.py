@@ -19,12 +19,37 @@ from evaluation.metrics import (
 from evaluation.model_card import model_card
 from evaluation.plots import render_plots
 from evaluation.report import EvaluationReport, evaluate
-from evaluation.subgroups import DEFAULT_ATTRIBUTES, AttributeSubgroups, Gap, GroupMetrics, subgroup_metrics
+from evaluation.subgroups import (
+    DEFAULT_ATTRIBUTES,
+    AttributeSubgroups,
+    Gap,
+    GroupMetrics,
+    subgroup_metrics,
+)
 from evaluation.threshold import ThresholdMetrics, choose_threshold, threshold_metrics
 
 __all__ = [
-    "AttributeSubgroups", "BOOTSTRAP_METRICS", "DEFAULT_ATTRIBUTES", "EvaluationReport", "Gap", "GateDecision",
-    "GatePolicy", "GroupMetrics", "Interval", "ThresholdMetrics", "bootstrap_metrics", "calibration_intercept",
-    "check_inputs", "choose_threshold", "decide", "evaluate", "expected_calibration_error", "model_card",
-    "paired_difference", "render_plots", "score_metrics", "subgroup_metrics", "threshold_metrics",
+    "AttributeSubgroups",
+    "BOOTSTRAP_METRICS",
+    "DEFAULT_ATTRIBUTES",
+    "EvaluationReport",
+    "Gap",
+    "GateDecision",
+    "GatePolicy",
+    "GroupMetrics",
+    "Interval",
+    "ThresholdMetrics",
+    "bootstrap_metrics",
+    "calibration_intercept",
+    "check_inputs",
+    "choose_threshold",
+    "decide",
+    "evaluate",
+    "expected_calibration_error",
+    "model_card",
+    "paired_difference",
+    "render_plots",
+    "score_metrics",
+    "subgroup_metrics",
+    "threshold_metrics",
 ]

@@ -37,24 +37,45 @@ def race_ethnicity(patients: pl.DataFrame) -> pl.DataFrame:
     """``patient_id, race_ethnicity`` from silver patients' ``race`` and ``ethnicity``."""
     return patients.select(
         ENTITY_KEY,
-        pl.when(pl.col("ethnicity") == HISPANIC).then(pl.lit(HISPANIC))
-        .otherwise(pl.col("race")).alias("race_ethnicity"))
+        pl.when(pl.col("ethnicity") == HISPANIC)
+        .then(pl.lit(HISPANIC))
+        .otherwise(pl.col("race"))
+        .alias("race_ethnicity"),
+    )
 
 
-def evaluation_data(training_set_uri: str, training_set_version: int, task: str, silver_dir: Path | str,
-                    silver_patients_version: int) -> EvaluationData:
+def evaluation_data(
+    training_set_uri: str,
+    training_set_version: int,
+    task: str,
+    silver_dir: Path | str,
+    silver_patients_version: int,
+) -> EvaluationData:
     spec = input_spec(task)
-    wanted = list(dict.fromkeys([ENTITY_KEY, "event_timestamp", "encounter_id", "label", "split", *spec.columns]))
+    wanted = list(
+        dict.fromkeys(
+            [ENTITY_KEY, "event_timestamp", "encounter_id", "label", "split", *spec.columns]
+        )
+    )
     frame = read_training_set(training_set_uri, training_set_version, columns=wanted)
     absent = [c for c in wanted if c not in frame.columns]
     if absent:
-        raise ValueError(f"training set {training_set_uri}@v{training_set_version} lacks columns {absent}")
-    patients = pl.from_arrow(DeltaTable(str(Path(silver_dir) / "patients"), version=silver_patients_version)
-                             .to_pyarrow_table(columns=[ENTITY_KEY, "race", "ethnicity"]))
+        raise ValueError(
+            f"training set {training_set_uri}@v{training_set_version} lacks columns {absent}"
+        )
+    patients = pl.from_arrow(
+        DeltaTable(
+            str(Path(silver_dir) / "patients"), version=silver_patients_version
+        ).to_pyarrow_table(columns=[ENTITY_KEY, "race", "ethnicity"])
+    )
     frame = frame.join(race_ethnicity(patients), on=ENTITY_KEY, how="left")
-    splits = {name: frame.filter(pl.col("split") == name).sort("event_timestamp", ENTITY_KEY)
-              for name in ("validation", "test")}
+    splits = {
+        name: frame.filter(pl.col("split") == name).sort("event_timestamp", ENTITY_KEY)
+        for name in ("validation", "test")
+    }
     for name, rows in splits.items():
         if rows.height == 0:
-            raise ValueError(f"training set {training_set_uri}@v{training_set_version} has no {name} rows")
+            raise ValueError(
+                f"training set {training_set_uri}@v{training_set_version} has no {name} rows"
+            )
     return EvaluationData(splits["validation"], splits["test"], silver_patients_version)

@@ -27,8 +27,9 @@ Conventions:
 
 from __future__ import annotations
 
+from collections.abc import Iterator, Mapping
 from dataclasses import asdict, dataclass
-from typing import Any, Iterator, Mapping
+from typing import Any
 
 import numpy as np
 from scipy.special import expit, logit
@@ -37,8 +38,16 @@ from sklearn.metrics import average_precision_score, brier_score_loss, roc_auc_s
 EPS = 1e-6
 ECE_BINS = 10
 CLASS_DEPENDENT = ("auroc", "auprc", "auprc_lift", "calibration_slope", "calibration_intercept")
-BOOTSTRAP_METRICS = ("auroc", "auprc", "auprc_lift", "brier", "ece", "calibration_slope",
-                     "calibration_intercept", "prevalence")
+BOOTSTRAP_METRICS = (
+    "auroc",
+    "auprc",
+    "auprc_lift",
+    "brier",
+    "ece",
+    "calibration_slope",
+    "calibration_intercept",
+    "prevalence",
+)
 _CHUNK_CELLS = 2_000_000  # resamples x rows per chunk: bounds memory at a few tens of MB
 _NEWTON_ITER = 50
 _NEWTON_TOL = 1e-10
@@ -58,7 +67,7 @@ class Interval:
         return asdict(self)
 
     @classmethod
-    def from_dict(cls, data: Mapping[str, Any]) -> "Interval":
+    def from_dict(cls, data: Mapping[str, Any]) -> Interval:
         return cls(**{k: data.get(k) for k in ("estimate", "low", "high", "n_boot_used")})
 
     def format(self, digits: int = 3) -> str:
@@ -73,7 +82,10 @@ class Interval:
 
 # ---------------------------------------------------------------------------------------------- input checks
 
-def check_inputs(y_true: Any, y_score: Any, *, name: str = "score") -> tuple[np.ndarray, np.ndarray]:
+
+def check_inputs(
+    y_true: Any, y_score: Any, *, name: str = "score"
+) -> tuple[np.ndarray, np.ndarray]:
     """Validated (labels as int8 0/1, scores as float64) arrays; ``ValueError`` naming what is wrong."""
     y = np.asarray(y_true)
     p = np.asarray(y_score, dtype=np.float64)
@@ -87,16 +99,20 @@ def check_inputs(y_true: Any, y_score: Any, *, name: str = "score") -> tuple[np.
         raise ValueError(f"{int(np.isnan(p).sum())} {name}s are NaN")
     outside = (p < 0) | (p > 1)
     if outside.any():
-        raise ValueError(f"{int(outside.sum())} {name}s outside [0, 1] (min {p.min():.4g}, max {p.max():.4g}); "
-                         "pass probabilities, not logits")
+        raise ValueError(
+            f"{int(outside.sum())} {name}s outside [0, 1] (min {p.min():.4g}, max {p.max():.4g}); "
+            "pass probabilities, not logits"
+        )
     try:
         y_float = y.astype(np.float64)
     except (TypeError, ValueError) as exc:
         raise ValueError(f"labels must be 0/1, got dtype {y.dtype}") from exc
     bad = ~np.isin(y_float, (0.0, 1.0))
     if bad.any():
-        raise ValueError(f"labels must be 0/1: {int(bad.sum())} rows have other values "
-                         f"(e.g. {sorted(set(y[bad].tolist()))[:5]})")
+        raise ValueError(
+            f"labels must be 0/1: {int(bad.sum())} rows have other values "
+            f"(e.g. {sorted(set(y[bad].tolist()))[:5]})"
+        )
     return y_float.astype(np.int8), p
 
 
@@ -112,6 +128,7 @@ def one_class_reason(y: np.ndarray, what: str = "set") -> str | None:
 
 # ---------------------------------------------------------------------------------------------- point metrics
 
+
 def score_metrics(y_true: Any, y_score: Any) -> dict[str, Any]:
     """AUROC, AUPRC, AUPRC lift, Brier, ECE, calibration slope/intercept, prevalence, n, positives.
 
@@ -122,11 +139,16 @@ def score_metrics(y_true: Any, y_score: Any) -> dict[str, Any]:
     n, positives = len(y), int(y.sum())
     prevalence = positives / n
     out: dict[str, Any] = {
-        "auroc": None, "auprc": None, "auprc_lift": None,
+        "auroc": None,
+        "auprc": None,
+        "auprc_lift": None,
         "brier": float(brier_score_loss(y, p)),
         "ece": float(_ece(p, y, np.ones((1, n)))[0]),
-        "calibration_slope": None, "calibration_intercept": None,
-        "prevalence": prevalence, "n": n, "positives": positives,
+        "calibration_slope": None,
+        "calibration_intercept": None,
+        "prevalence": prevalence,
+        "n": n,
+        "positives": positives,
         "undefined_reason": one_class_reason(y),
     }
     if out["undefined_reason"] is None:
@@ -156,6 +178,7 @@ def expected_calibration_error(y_true: Any, y_score: Any) -> float:
 
 # ---------------------------------------------------------------------------------------------- bootstrap
 
+
 def resample_counts(n: int, n_boot: int, seed: int) -> Iterator[np.ndarray]:
     """Chunks of bootstrap resamples as row counts (resamples x n, float64), drawn from one seeded
     ``numpy.random.Generator``; the same (n, n_boot, seed) always yields the same resamples, which is what
@@ -173,8 +196,9 @@ def resample_counts(n: int, n_boot: int, seed: int) -> Iterator[np.ndarray]:
         done += size
 
 
-def metric_replicates(y: np.ndarray, p: np.ndarray, weights: np.ndarray,
-                      names: tuple[str, ...] = BOOTSTRAP_METRICS) -> dict[str, np.ndarray]:
+def metric_replicates(
+    y: np.ndarray, p: np.ndarray, weights: np.ndarray, names: tuple[str, ...] = BOOTSTRAP_METRICS
+) -> dict[str, np.ndarray]:
     """The metrics in ``names`` for each row of ``weights`` (resample counts); NaN where undefined.
 
     ``y``, ``p`` must already be validated (``check_inputs``). Exposed for the paired comparison and tests.
@@ -196,12 +220,15 @@ def metric_replicates(y: np.ndarray, p: np.ndarray, weights: np.ndarray,
     if "calibration_intercept" in names:
         out["calibration_intercept"] = _calibration_intercept(_offset(p), y, weights)
     both = (pos > 0) & (neg > 0)
-    return {name: np.where(both, out[name], np.nan) if name in CLASS_DEPENDENT else out[name]
-            for name in names}
+    return {
+        name: np.where(both, out[name], np.nan) if name in CLASS_DEPENDENT else out[name]
+        for name in names
+    }
 
 
-def bootstrap_metrics(y_true: Any, y_score: Any, *, n_boot: int = 1000, seed: int = 0,
-                      level: float = 0.95) -> dict[str, Interval]:
+def bootstrap_metrics(
+    y_true: Any, y_score: Any, *, n_boot: int = 1000, seed: int = 0, level: float = 0.95
+) -> dict[str, Interval]:
     """Point estimate and percentile-bootstrap interval of each metric in ``BOOTSTRAP_METRICS``.
 
     Rows are resampled with replacement ``n_boot`` times; one-class resamples are skipped for the
@@ -211,12 +238,22 @@ def bootstrap_metrics(y_true: Any, y_score: Any, *, n_boot: int = 1000, seed: in
     y, p = check_inputs(y_true, y_score)
     point = score_metrics(y, p)
     chunks = [metric_replicates(y, p, w) for w in resample_counts(len(y), n_boot, seed)]
-    return {name: percentile_interval(point[name], np.concatenate([c[name] for c in chunks]), level)
-            for name in BOOTSTRAP_METRICS}
+    return {
+        name: percentile_interval(point[name], np.concatenate([c[name] for c in chunks]), level)
+        for name in BOOTSTRAP_METRICS
+    }
 
 
-def paired_difference(y_true: Any, score_a: Any, score_b: Any, metric: str = "auroc", *, n_boot: int = 1000,
-                      seed: int = 0, level: float = 0.95) -> Interval:
+def paired_difference(
+    y_true: Any,
+    score_a: Any,
+    score_b: Any,
+    metric: str = "auroc",
+    *,
+    n_boot: int = 1000,
+    seed: int = 0,
+    level: float = 0.95,
+) -> Interval:
     """``metric(a) - metric(b)`` on the same rows, with a percentile interval over the same resamples
     (both models see identical resamples, so the interval reflects the paired design)."""
     if metric not in BOOTSTRAP_METRICS:
@@ -226,12 +263,16 @@ def paired_difference(y_true: Any, score_a: Any, score_b: Any, metric: str = "au
     _, b = check_inputs(y_true, score_b, name="score_b")
     point_a, point_b = score_metrics(y, a)[metric], score_metrics(y, b)[metric]
     estimate = None if point_a is None or point_b is None else point_a - point_b
-    diffs = [metric_replicates(y, a, w, (metric,))[metric] - metric_replicates(y, b, w, (metric,))[metric]
-             for w in resample_counts(len(y), n_boot, seed)]
+    diffs = [
+        metric_replicates(y, a, w, (metric,))[metric]
+        - metric_replicates(y, b, w, (metric,))[metric]
+        for w in resample_counts(len(y), n_boot, seed)
+    ]
     return percentile_interval(estimate, np.concatenate(diffs), level)
 
 
 # ---------------------------------------------------------------------------------------------- internals
+
 
 def _check_level(level: float) -> None:
     if not 0 < level < 1:
@@ -260,22 +301,27 @@ def _ece(p: np.ndarray, y: np.ndarray, weights: np.ndarray) -> np.ndarray:
     bins = np.minimum((p * ECE_BINS).astype(np.int64), ECE_BINS - 1)
     onehot = np.zeros((len(p), ECE_BINS))
     onehot[np.arange(len(p)), bins] = 1.0
-    gap = (weights @ (onehot * (y - p)[:, None]))  # per bin: sum of labels - sum of scores
+    gap = weights @ (onehot * (y - p)[:, None])  # per bin: sum of labels - sum of scores
     return np.abs(gap).sum(axis=1) / weights.sum(axis=1)
 
 
-def _weighted_auroc_auprc(y: np.ndarray, p: np.ndarray, weights: np.ndarray, pos: np.ndarray,
-                          neg: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+def _weighted_auroc_auprc(
+    y: np.ndarray, p: np.ndarray, weights: np.ndarray, pos: np.ndarray, neg: np.ndarray
+) -> tuple[np.ndarray, np.ndarray]:
     """AUROC (ties count 1/2) and average precision (scikit-learn's step definition) per weight row."""
     order = np.argsort(-p, kind="stable")  # descending score
     sorted_p = p[order]
-    starts = np.flatnonzero(np.r_[True, sorted_p[1:] != sorted_p[:-1]])  # tie groups of equal scores
+    starts = np.flatnonzero(
+        np.r_[True, sorted_p[1:] != sorted_p[:-1]]
+    )  # tie groups of equal scores
     w = weights[:, order]
     yy = y[order].astype(np.float64)
     pos_g = np.add.reduceat(w * yy, starts, axis=1)
     neg_g = np.add.reduceat(w * (1 - yy), starts, axis=1)
     with np.errstate(invalid="ignore", divide="ignore"):
-        neg_above = np.cumsum(neg_g, axis=1) - neg_g  # negatives scored strictly higher than the group
+        neg_above = (
+            np.cumsum(neg_g, axis=1) - neg_g
+        )  # negatives scored strictly higher than the group
         # a positive beats every negative below it: neg - neg_above - neg_g, ties count half
         auroc = (pos_g * (neg[:, None] - neg_above - 0.5 * neg_g)).sum(axis=1) / (pos * neg)
         tp, fp = np.cumsum(pos_g, axis=1), np.cumsum(neg_g, axis=1)
@@ -326,8 +372,13 @@ def _calibration_slope(offset: np.ndarray, y: np.ndarray, weights: np.ndarray) -
         d1 = (h00 * g1 - h01 * g0) / safe
         b0[idx] += d0
         b1[idx] += d1
-        stop = (~np.isfinite(d0) | ~np.isfinite(d1) | ((np.abs(d0) < _NEWTON_TOL) & (np.abs(d1) < _NEWTON_TOL))
-                | (np.abs(b0[idx]) > _MAX_COEF) | (np.abs(b1[idx]) > _MAX_COEF))
+        stop = (
+            ~np.isfinite(d0)
+            | ~np.isfinite(d1)
+            | ((np.abs(d0) < _NEWTON_TOL) & (np.abs(d1) < _NEWTON_TOL))
+            | (np.abs(b0[idx]) > _MAX_COEF)
+            | (np.abs(b1[idx]) > _MAX_COEF)
+        )
         active[idx[stop]] = False
         if not active.any():
             break

@@ -9,8 +9,8 @@ loading inside), so what is evaluated is exactly what gets served. Its signature
 from __future__ import annotations
 
 import time
+from collections.abc import Mapping
 from pathlib import Path
-from typing import Mapping
 
 import numpy as np
 import polars as pl
@@ -56,7 +56,9 @@ def version_tags(tracking_uri: str, name: str, version: str) -> dict[str, str]:
     return dict(client(tracking_uri).get_model_version(name, version).tags)
 
 
-MAX_DESCRIPTION = 5000  # MLflow's model_versions.description is VARCHAR(5000): PostgreSQL enforces it, SQLite not
+MAX_DESCRIPTION = (
+    5000  # MLflow's model_versions.description is VARCHAR(5000): PostgreSQL enforces it, SQLite not
+)
 
 
 def truncate_description(text: str) -> str:
@@ -64,11 +66,21 @@ def truncate_description(text: str) -> str:
     if len(text) <= MAX_DESCRIPTION:
         return text
     note = "\n\n… (truncated: the full model card is the run's artifact evaluation/model_card.md)"
-    return text[:MAX_DESCRIPTION - len(note)] + note
+    return text[: MAX_DESCRIPTION - len(note)] + note
 
 
-def record(tracking_uri: str, name: str, version: str, run_id: str, *, alias: str, tags: Mapping[str, str],
-           metrics: Mapping[str, float], artifacts: Path, description: str) -> None:
+def record(
+    tracking_uri: str,
+    name: str,
+    version: str,
+    run_id: str,
+    *,
+    alias: str,
+    tags: Mapping[str, str],
+    metrics: Mapping[str, float],
+    artifacts: Path,
+    description: str,
+) -> None:
     """Metrics and artifacts on the training run; tags, description (the model card) and alias on the version.
 
     The alias moves last, so a failure before it leaves the previous champion in place."""
@@ -76,11 +88,13 @@ def record(tracking_uri: str, name: str, version: str, run_id: str, *, alias: st
 
     mlflow_client = client(tracking_uri)
     now = int(time.time() * 1000)
-    mlflow_client.log_batch(run_id, metrics=[Metric(k, float(v), now, 0) for k, v in metrics.items()],
-                            tags=[RunTag(k, truncate_tag(str(v))) for k, v in tags.items()])
+    mlflow_client.log_batch(
+        run_id,
+        metrics=[Metric(k, float(v), now, 0) for k, v in metrics.items()],
+        tags=[RunTag(k, truncate_tag(str(v))) for k, v in tags.items()],
+    )
     mlflow_client.log_artifacts(run_id, str(artifacts), artifact_path="evaluation")
     for key, value in tags.items():
         mlflow_client.set_model_version_tag(name, version, key, truncate_tag(str(value)))
     mlflow_client.update_model_version(name, version, description=truncate_description(description))
     mlflow_client.set_registered_model_alias(name, alias, version)
-

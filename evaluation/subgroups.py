@@ -13,8 +13,9 @@ difference in ``oe_ratio`` between evaluable groups. Null attribute values form 
 
 from __future__ import annotations
 
+from collections.abc import Mapping, Sequence
 from dataclasses import asdict, dataclass
-from typing import Any, Mapping, Sequence
+from typing import Any
 
 import numpy as np
 import polars as pl
@@ -86,7 +87,7 @@ class AttributeSubgroups:
         }
 
     @classmethod
-    def from_dict(cls, data: Mapping[str, Any]) -> "AttributeSubgroups":
+    def from_dict(cls, data: Mapping[str, Any]) -> AttributeSubgroups:
         return cls(
             attribute=data["attribute"],
             groups=[GroupMetrics(**g) for g in data["groups"]],
@@ -98,7 +99,9 @@ class AttributeSubgroups:
         )
 
 
-def group_metrics(group: str, y: np.ndarray, p: np.ndarray, *, min_n: int, min_positives: int) -> GroupMetrics:
+def group_metrics(
+    group: str, y: np.ndarray, p: np.ndarray, *, min_n: int, min_positives: int
+) -> GroupMetrics:
     """Metrics of one group (``y``, ``p`` already validated)."""
     n, positives = len(y), int(y.sum())
     negatives = n - positives
@@ -112,25 +115,48 @@ def group_metrics(group: str, y: np.ndarray, p: np.ndarray, *, min_n: int, min_p
         reason = f"{negatives} negatives < {min_positives}"
     evaluable = reason is None
     return GroupMetrics(
-        group=group, n=n, positives=positives, prevalence=positives / n, mean_score=mean_score,
+        group=group,
+        n=n,
+        positives=positives,
+        prevalence=positives / n,
+        mean_score=mean_score,
         oe_ratio=(positives / n) / mean_score if mean_score > 0 else None,
         auroc=float(roc_auc_score(y, p)) if evaluable else None,
         calibration_intercept=calibration_intercept(y, p) if evaluable else None,
         ece=expected_calibration_error(y, p) if evaluable else None,
-        evaluable=evaluable, reason=reason,
+        evaluable=evaluable,
+        reason=reason,
     )
 
 
 def _gap(groups: Sequence[GroupMetrics], metric: str) -> Gap | None:
-    scored = [(getattr(g, metric), g.group) for g in groups if g.evaluable and getattr(g, metric) is not None]
+    scored = [
+        (getattr(g, metric), g.group)
+        for g in groups
+        if g.evaluable and getattr(g, metric) is not None
+    ]
     if len(scored) < 2:
         return None
     high, low = max(scored), min(scored)
-    return Gap(metric=metric, value=high[0] - low[0], high_group=high[1], high=high[0], low_group=low[1], low=low[0])
+    return Gap(
+        metric=metric,
+        value=high[0] - low[0],
+        high_group=high[1],
+        high=high[0],
+        low_group=low[1],
+        low=low[0],
+    )
 
 
-def subgroup_metrics(frame: pl.DataFrame, attributes: Sequence[str] = DEFAULT_ATTRIBUTES, *, label: str = "label",
-                     score: str = "score", min_n: int = 30, min_positives: int = 5) -> dict[str, AttributeSubgroups]:
+def subgroup_metrics(
+    frame: pl.DataFrame,
+    attributes: Sequence[str] = DEFAULT_ATTRIBUTES,
+    *,
+    label: str = "label",
+    score: str = "score",
+    min_n: int = 30,
+    min_positives: int = 5,
+) -> dict[str, AttributeSubgroups]:
     """Per attribute (in the given order), per group (sorted by name, ``"unknown"`` last): see module docstring.
 
     Raises ``ValueError`` for a missing column or invalid labels/scores (same checks as ``score_metrics``).
@@ -143,14 +169,23 @@ def subgroup_metrics(frame: pl.DataFrame, attributes: Sequence[str] = DEFAULT_AT
     for attribute in attributes:
         values = frame[attribute].cast(pl.String).fill_null(UNKNOWN).to_numpy()
         names = sorted(set(values.tolist()), key=lambda g: (g == UNKNOWN, g))
-        groups = [group_metrics(g, y_all[values == g], p_all[values == g], min_n=min_n, min_positives=min_positives)
-                  for g in names]
+        groups = [
+            group_metrics(
+                g, y_all[values == g], p_all[values == g], min_n=min_n, min_positives=min_positives
+            )
+            for g in names
+        ]
         auroc_gap, calibration_gap = _gap(groups, "auroc"), _gap(groups, "oe_ratio")
         evaluable = sum(g.evaluable for g in groups)
         out[attribute] = AttributeSubgroups(
-            attribute=attribute, groups=groups, auroc_gap=auroc_gap, calibration_gap=calibration_gap,
-            gap_reason=None if evaluable >= 2 else f"{evaluable} evaluable group(s) of {len(groups)}; need 2",
-            min_n=min_n, min_positives=min_positives,
+            attribute=attribute,
+            groups=groups,
+            auroc_gap=auroc_gap,
+            calibration_gap=calibration_gap,
+            gap_reason=None
+            if evaluable >= 2
+            else f"{evaluable} evaluable group(s) of {len(groups)}; need 2",
+            min_n=min_n,
+            min_positives=min_positives,
         )
     return out
-

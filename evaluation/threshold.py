@@ -13,11 +13,19 @@ choosing it on the rows it is judged on would overstate sensitivity and PPV.
 
 from __future__ import annotations
 
+from collections.abc import Mapping
 from dataclasses import dataclass, field
-from typing import Any, Mapping, Protocol
+from typing import Any, Protocol
 
 import numpy as np
-from evaluation.metrics import Interval, check_inputs, one_class_reason, percentile_interval, resample_counts
+
+from evaluation.metrics import (
+    Interval,
+    check_inputs,
+    one_class_reason,
+    percentile_interval,
+    resample_counts,
+)
 
 
 class OperatingPointLike(Protocol):
@@ -34,7 +42,9 @@ def choose_threshold(y_true: Any, y_score: Any, op: OperatingPointLike) -> float
         raise ValueError(f"operating point target must be in (0, 1], got {op.target}")
     if op.policy == "sensitivity":
         if int(y.sum()) == 0:
-            raise ValueError(f"cannot choose a sensitivity threshold: {one_class_reason(y, 'validation split')}")
+            raise ValueError(
+                f"cannot choose a sensitivity threshold: {one_class_reason(y, 'validation split')}"
+            )
         # the highest qualifying threshold is always some positive's score: try them from the top down
         positives = p[y == 1]
         candidates = np.unique(positives)[::-1]
@@ -44,7 +54,9 @@ def choose_threshold(y_true: Any, y_score: Any, op: OperatingPointLike) -> float
         candidates = np.unique(p)[::-1]
         within = np.flatnonzero(_share_at_or_above(p, candidates) <= op.target + 1e-12)
         return float(candidates[within[-1]] if within.size else candidates[0])
-    raise ValueError(f"unknown operating point policy {op.policy!r}; expected 'sensitivity' or 'alert_rate'")
+    raise ValueError(
+        f"unknown operating point policy {op.policy!r}; expected 'sensitivity' or 'alert_rate'"
+    )
 
 
 def _share_at_or_above(values: np.ndarray, descending: np.ndarray) -> np.ndarray:
@@ -72,15 +84,32 @@ class ThresholdMetrics:
     intervals: dict[str, Interval] = field(default_factory=dict)  # sensitivity, specificity, ppv
 
     def to_dict(self) -> dict[str, Any]:
-        out = {k: getattr(self, k) for k in ("threshold", "tp", "fp", "tn", "fn", "sensitivity", "specificity",
-                                             "ppv", "npv", "alert_rate", "nne")}
+        out = {
+            k: getattr(self, k)
+            for k in (
+                "threshold",
+                "tp",
+                "fp",
+                "tn",
+                "fn",
+                "sensitivity",
+                "specificity",
+                "ppv",
+                "npv",
+                "alert_rate",
+                "nne",
+            )
+        }
         out["intervals"] = {k: v.to_dict() for k, v in self.intervals.items()}
         return out
 
     @classmethod
-    def from_dict(cls, data: Mapping[str, Any]) -> "ThresholdMetrics":
+    def from_dict(cls, data: Mapping[str, Any]) -> ThresholdMetrics:
         values = {k: v for k, v in data.items() if k != "intervals"}
-        return cls(**values, intervals={k: Interval.from_dict(v) for k, v in data.get("intervals", {}).items()})
+        return cls(
+            **values,
+            intervals={k: Interval.from_dict(v) for k, v in data.get("intervals", {}).items()},
+        )
 
 
 def _ratio(num: np.ndarray, den: np.ndarray) -> np.ndarray:
@@ -88,29 +117,53 @@ def _ratio(num: np.ndarray, den: np.ndarray) -> np.ndarray:
         return np.where(den > 0, num / np.where(den > 0, den, 1), np.nan)
 
 
-def threshold_metrics(y_true: Any, y_score: Any, threshold: float, *, n_boot: int = 1000, seed: int = 0,
-                      level: float = 0.95) -> ThresholdMetrics:
+def threshold_metrics(
+    y_true: Any,
+    y_score: Any,
+    threshold: float,
+    *,
+    n_boot: int = 1000,
+    seed: int = 0,
+    level: float = 0.95,
+) -> ThresholdMetrics:
     """Counts, sensitivity, specificity, PPV, NPV, alert rate and NNE at ``threshold``, with percentile
     bootstrap intervals for sensitivity, specificity and PPV (same resampling as ``bootstrap_metrics``;
     resamples where a rate's denominator is zero are skipped and counted in ``n_boot_used``)."""
     y, p = check_inputs(y_true, y_score)
     flag = (p >= threshold).astype(np.float64)
     yy = y.astype(np.float64)
-    cells = {"tp": flag * yy, "fp": flag * (1 - yy), "tn": (1 - flag) * (1 - yy), "fn": (1 - flag) * yy}
+    cells = {
+        "tp": flag * yy,
+        "fp": flag * (1 - yy),
+        "tn": (1 - flag) * (1 - yy),
+        "fn": (1 - flag) * yy,
+    }
     c = {k: int(v.sum()) for k, v in cells.items()}
 
     def rates(counts: np.ndarray) -> dict[str, np.ndarray]:  # counts: (..., 4) as tp, fp, tn, fn
         tp, fp, tn, fn = np.moveaxis(counts, -1, 0)
-        return {"sensitivity": _ratio(tp, tp + fn), "specificity": _ratio(tn, tn + fp), "ppv": _ratio(tp, tp + fp)}
+        return {
+            "sensitivity": _ratio(tp, tp + fn),
+            "specificity": _ratio(tn, tn + fp),
+            "ppv": _ratio(tp, tp + fp),
+        }
 
     matrix = np.stack([cells[k] for k in ("tp", "fp", "tn", "fn")], axis=1)  # rows x 4
     point = {k: (None if np.isnan(v) else float(v)) for k, v in rates(matrix.sum(axis=0)).items()}
     reps = [rates(w @ matrix) for w in resample_counts(len(y), n_boot, seed)]
-    intervals = {k: percentile_interval(point[k], np.concatenate([r[k] for r in reps]), level) for k in point}
+    intervals = {
+        k: percentile_interval(point[k], np.concatenate([r[k] for r in reps]), level) for k in point
+    }
     npv = c["tn"] / (c["tn"] + c["fn"]) if c["tn"] + c["fn"] else None
     ppv = point["ppv"]
     return ThresholdMetrics(
-        threshold=float(threshold), **c, sensitivity=point["sensitivity"], specificity=point["specificity"],
-        ppv=ppv, npv=npv, alert_rate=(c["tp"] + c["fp"]) / len(y), nne=(1 / ppv) if ppv else None,
+        threshold=float(threshold),
+        **c,
+        sensitivity=point["sensitivity"],
+        specificity=point["specificity"],
+        ppv=ppv,
+        npv=npv,
+        alert_rate=(c["tp"] + c["fp"]) / len(y),
+        nne=(1 / ppv) if ppv else None,
         intervals=intervals,
     )

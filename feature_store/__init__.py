@@ -12,9 +12,18 @@ import importlib
 from typing import Any
 
 _EXPORTS = {
-    "PROJECT": "config", "StoreConfig": "config", "open_store": "config", "write_feature_store_yaml": "config",
-    "build_definitions": "definitions", "export_snapshot": "offline", "get_historical_features": "offline",
-    "get_online_features": "online", "get_online_columns": "online", "materialize": "online", "EPOCH": "online", "asof_join": "asof",
+    "PROJECT": "config",
+    "StoreConfig": "config",
+    "open_store": "config",
+    "write_feature_store_yaml": "config",
+    "build_definitions": "definitions",
+    "export_snapshot": "offline",
+    "get_historical_features": "offline",
+    "get_online_features": "online",
+    "get_online_columns": "online",
+    "materialize": "online",
+    "EPOCH": "online",
+    "asof_join": "asof",
     "sync_repository": "repository",
 }
 __all__ = sorted(_EXPORTS)

@@ -37,9 +37,15 @@ class StoreConfig:
     home: Path
     project: str = PROJECT
     online_store: OnlineStoreKind = "sqlite"
-    redis_url: str | None = None  # redis://[:password@]host:port[/db]; required when online_store="redis"
-    registry_cache_ttl_seconds: int = 60  # other processes see an apply within this (0 = never refresh)
-    offline_store: Literal["duckdb", "file"] = "duckdb"  # "file" (Feast's Dask store) only to show its bugs
+    redis_url: str | None = (
+        None  # redis://[:password@]host:port[/db]; required when online_store="redis"
+    )
+    registry_cache_ttl_seconds: int = (
+        60  # other processes see an apply within this (0 = never refresh)
+    )
+    offline_store: Literal["duckdb", "file"] = (
+        "duckdb"  # "file" (Feast's Dask store) only to show its bugs
+    )
 
     @property
     def yaml_path(self) -> Path:
@@ -93,8 +99,11 @@ def repo_config_dict(cfg: StoreConfig) -> dict:
     return {
         "project": cfg.project,
         "provider": "local",
-        "registry": {"registry_type": "file", "path": str(cfg.registry_path),
-                     "cache_ttl_seconds": cfg.registry_cache_ttl_seconds},
+        "registry": {
+            "registry_type": "file",
+            "path": str(cfg.registry_path),
+            "cache_ttl_seconds": cfg.registry_cache_ttl_seconds,
+        },
         "offline_store": {"type": cfg.offline_store},
         "online_store": online,
         "entity_key_serialization_version": 3,

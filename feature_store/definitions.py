@@ -4,10 +4,11 @@ and one FeatureService per task version (e.g. ``readmission_v1``)."""
 
 from __future__ import annotations
 
+from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 from datetime import timedelta
 from pathlib import Path
-from typing import Any, Mapping, Sequence
+from typing import Any
 
 from feast import Entity, FeatureService, FeatureView, Field, FileSource, ValueType
 from feast.data_format import ParquetFormat
@@ -26,16 +27,26 @@ FEAST_DTYPES: dict[str, Any] = {
 
 
 def patient_entity() -> Entity:
-    return Entity(name=ENTITY, join_keys=[ENTITY_KEY], value_type=ValueType.STRING,
-                  description="A patient, by the keyed pseudonym from silver.")
+    return Entity(
+        name=ENTITY,
+        join_keys=[ENTITY_KEY],
+        value_type=ValueType.STRING,
+        description="A patient, by the keyed pseudonym from silver.",
+    )
 
 
 def file_source(spec: FeatureViewSpec, parquet_path: Path | str) -> FileSource:
-    return FileSource(name=f"{spec.name}_source", path=str(parquet_path), file_format=ParquetFormat(),
-                      timestamp_field=EVENT_TIMESTAMP)
+    return FileSource(
+        name=f"{spec.name}_source",
+        path=str(parquet_path),
+        file_format=ParquetFormat(),
+        timestamp_field=EVENT_TIMESTAMP,
+    )
 
 
-def feature_view(spec: FeatureViewSpec, source: FileSource, entity: Entity, tags: Mapping[str, str] = {}) -> FeatureView:
+def feature_view(
+    spec: FeatureViewSpec, source: FileSource, entity: Entity, tags: Mapping[str, str] = {}
+) -> FeatureView:
     unknown = {n: d for n, d in spec.columns.items() if d not in FEAST_DTYPES}
     if unknown:
         raise ValueError(f"{spec.name}: unsupported dtypes {unknown}")
@@ -58,8 +69,12 @@ class Definitions:
     services: dict[str, FeatureService]
 
     def objects(self) -> list:
-        return [self.entity, *(v.batch_source for v in self.views.values()), *self.views.values(),
-                *self.services.values()]
+        return [
+            self.entity,
+            *(v.batch_source for v in self.views.values()),
+            *self.views.values(),
+            *self.services.values(),
+        ]
 
 
 def build_definitions(
@@ -74,15 +89,20 @@ def build_definitions(
     for spec in specs:
         if spec.name not in sources:
             raise KeyError(f"no source snapshot for feature view {spec.name!r}")
-        views[spec.name] = feature_view(spec, file_source(spec, sources[spec.name]), entity,
-                                        (view_tags or {}).get(spec.name, {}))
+        views[spec.name] = feature_view(
+            spec,
+            file_source(spec, sources[spec.name]),
+            entity,
+            (view_tags or {}).get(spec.name, {}),
+        )
     fs: dict[str, FeatureService] = {}
     for name, view_names in services.items():
         missing = [v for v in view_names if v not in views]
         if missing:
             raise KeyError(f"feature service {name!r} names unknown views {missing}")
-        fs[name] = FeatureService(name=name, features=[views[v] for v in view_names],
-                                  tags={"views": ",".join(view_names)})
+        fs[name] = FeatureService(
+            name=name, features=[views[v] for v in view_names], tags={"views": ",".join(view_names)}
+        )
     return Definitions(entity, views, fs)
 
 

@@ -14,9 +14,9 @@ compare what each online store gets this way with Feast's own ``store.materializ
 
 from __future__ import annotations
 
-from datetime import datetime, timezone
+from collections.abc import Sequence
+from datetime import UTC, datetime
 from pathlib import Path
-from typing import Sequence
 
 import polars as pl
 import pyarrow as pa
@@ -36,7 +36,7 @@ def parquet_source(store, fv) -> Path | None:
         return None
     path = source.path
     if path.startswith("file://"):
-        path = path[len("file://"):]
+        path = path[len("file://") :]
     elif "://" in path:
         return None
     resolved = Path(path)
@@ -45,8 +45,14 @@ def parquet_source(store, fv) -> Path | None:
     return resolved if resolved.is_file() else None
 
 
-def pull_latest(path: Path, join_keys: Sequence[str], features: Sequence[str], ts_col: str,
-                start: datetime, end: datetime) -> pa.Table:
+def pull_latest(
+    path: Path,
+    join_keys: Sequence[str],
+    features: Sequence[str],
+    ts_col: str,
+    start: datetime,
+    end: datetime,
+) -> pa.Table:
     """Columns ``join_keys + features + [ts_col]`` of the newest row per join key with ``start <= ts <= end``."""
     columns = list(dict.fromkeys([*join_keys, *features, ts_col]))
     table = pq.read_table(path, columns=columns, memory_map=True)
@@ -54,17 +60,20 @@ def pull_latest(path: Path, join_keys: Sequence[str], features: Sequence[str], t
     assert isinstance(keys, pl.DataFrame)
     ts_type = keys.schema[ts_col]
     lo, hi = _bound(start, ts_type), _bound(end, ts_type)
-    chosen = (keys.with_row_index(_ROW)
-              .filter(pl.col(ts_col).is_between(lo, hi, closed="both"))
-              .group_by(list(join_keys))
-              .agg(pl.col(_ROW).sort_by([ts_col, _ROW]).last())
-              .get_column(_ROW).sort())
+    chosen = (
+        keys.with_row_index(_ROW)
+        .filter(pl.col(ts_col).is_between(lo, hi, closed="both"))
+        .group_by(list(join_keys))
+        .agg(pl.col(_ROW).sort_by([ts_col, _ROW]).last())
+        .get_column(_ROW)
+        .sort()
+    )
     return table.take(chosen.to_arrow())
 
 
 def _bound(ts: datetime, dtype) -> datetime:
     """``ts`` comparable with a column of ``dtype``: a zone-less column holds UTC times (as Feast reads it)."""
-    utc = ts.astimezone(timezone.utc) if ts.tzinfo else ts.replace(tzinfo=timezone.utc)
+    utc = ts.astimezone(UTC) if ts.tzinfo else ts.replace(tzinfo=UTC)
     if isinstance(dtype, pl.Datetime) and dtype.time_zone is None:
         return utc.replace(tzinfo=None)
     return utc

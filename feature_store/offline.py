@@ -41,8 +41,11 @@ def _normalize_schema(schema: pa.Schema) -> pa.Schema:
             f = f.with_type(TS_TYPE)
         elif pa.types.is_large_string(f.type) or pa.types.is_string_view(f.type):
             f = f.with_type(pa.string())
-        elif (pa.types.is_large_list(f.type) or pa.types.is_list_view(f.type)
-              or pa.types.is_fixed_size_list(f.type)):
+        elif (
+            pa.types.is_large_list(f.type)
+            or pa.types.is_list_view(f.type)
+            or pa.types.is_fixed_size_list(f.type)
+        ):
             f = f.with_type(pa.list_(f.type.value_type))
         fields.append(f)
     return pa.schema(fields)
@@ -58,11 +61,15 @@ def export_snapshot(ref: DeltaRef, offline_dir: Path) -> Path:
     dataset = dt.to_pyarrow_dataset()
     schema = _normalize_schema(dataset.schema)
     if ENTITY_KEY not in schema.names or EVENT_TIMESTAMP not in schema.names:
-        raise ValueError(f"{ref.uri}@{ref.version}: gold tables need {ENTITY_KEY} and {EVENT_TIMESTAMP}")
+        raise ValueError(
+            f"{ref.uri}@{ref.version}: gold tables need {ENTITY_KEY} and {EVENT_TIMESTAMP}"
+        )
     tmp = out.with_suffix(f".tmp{os.getpid()}")
     with pq.ParquetWriter(tmp, schema) as writer:
         for batch in dataset.to_batches():
-            writer.write_table(pa.Table.from_batches([batch]).cast(schema), row_group_size=ROW_GROUP_ROWS)
+            writer.write_table(
+                pa.Table.from_batches([batch]).cast(schema), row_group_size=ROW_GROUP_ROWS
+            )
     os.replace(tmp, out)
     return out
 
@@ -83,7 +90,9 @@ def _entity_frame(entity_df) -> pd.DataFrame:
     return pdf
 
 
-def get_historical_features(store, entity_df, service: str, *, full_feature_names: bool = False) -> pl.DataFrame:
+def get_historical_features(
+    store, entity_df, service: str, *, full_feature_names: bool = False
+) -> pl.DataFrame:
     """Point-in-time features of ``service`` for each (patient_id, event_timestamp) row of ``entity_df``.
 
     Every input row comes back once, in input order, with the input columns first; a view with no row
@@ -91,10 +100,14 @@ def get_historical_features(store, entity_df, service: str, *, full_feature_name
     """
     pdf = _entity_frame(entity_df)
     fs = store.get_feature_service(service)
-    job = store.get_historical_features(entity_df=pdf, features=fs, full_feature_names=full_feature_names)
+    job = store.get_historical_features(
+        entity_df=pdf, features=fs, full_feature_names=full_feature_names
+    )
     out = pl.from_arrow(job.to_arrow())
     assert isinstance(out, pl.DataFrame)
     out = out.sort(ROW_ID).drop(ROW_ID)
     if out.height != len(pdf):
-        raise RuntimeError(f"point-in-time join returned {out.height} rows for {len(pdf)} entity rows")
+        raise RuntimeError(
+            f"point-in-time join returned {out.height} rows for {len(pdf)} entity rows"
+        )
     return out.with_columns(pl.col(EVENT_TIMESTAMP).cast(pl.Datetime("us", "UTC")))

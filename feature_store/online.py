@@ -16,10 +16,11 @@ from __future__ import annotations
 import contextlib
 import io
 import itertools
+from collections.abc import Iterator, Mapping, Sequence
 from concurrent.futures import Future, ThreadPoolExecutor
 from dataclasses import dataclass
-from datetime import datetime, timedelta, timezone
-from typing import Any, Iterator, Mapping, Sequence
+from datetime import UTC, datetime, timedelta
+from typing import Any
 
 import numpy as np
 import polars as pl
@@ -28,11 +29,11 @@ import pyarrow.compute as pc
 
 from features.spec import ENTITY_KEY
 
-EPOCH = datetime(1970, 1, 1, tzinfo=timezone.utc)
+EPOCH = datetime(1970, 1, 1, tzinfo=UTC)
 
 
 def _utc(ts: datetime) -> datetime:
-    return ts.replace(tzinfo=timezone.utc) if ts.tzinfo is None else ts.astimezone(timezone.utc)
+    return ts.replace(tzinfo=UTC) if ts.tzinfo is None else ts.astimezone(UTC)
 
 
 def _service_views(store, service: str):
@@ -47,7 +48,10 @@ def _service_views(store, service: str):
     if hit is not None and key is not None and hit[0] == key and hit[1] is _cached_proto(store):
         return hit[2], hit[3], hit[4]
     fs = store.get_feature_service(service, allow_cache=True)
-    fvs = [store.get_feature_view(p.name, allow_registry_cache=True) for p in fs.feature_view_projections]
+    fvs = [
+        store.get_feature_view(p.name, allow_registry_cache=True)
+        for p in fs.feature_view_projections
+    ]
     layouts: dict[bool, _Layout] = {}
     key = _registry_stamp(store)
     if key is not None:
@@ -65,7 +69,7 @@ class _Layout:
     ttl_of: dict[str, timedelta]
 
     @classmethod
-    def of(cls, fs, fvs, full_feature_names: bool) -> "_Layout":
+    def of(cls, fs, fvs, full_feature_names: bool) -> _Layout:
         schema: dict[str, Any] = {ENTITY_KEY: pl.String}
         ttl_of: dict[str, timedelta] = {}
         for fv, proj in zip(fvs, fs.feature_view_projections):
@@ -86,13 +90,22 @@ def _registry_stamp(store):
     proto = _cached_proto(store)
     if proto is None:
         return None
-    return (proto.last_updated.seconds, proto.last_updated.nanos,
-            getattr(store._registry, "cached_registry_proto_created", None))
+    return (
+        proto.last_updated.seconds,
+        proto.last_updated.nanos,
+        getattr(store._registry, "cached_registry_proto_created", None),  # noqa: SLF001 - a third-party or sibling internal with no public API
+    )
 
 
-def materialize(store, end: datetime, start: datetime | None = None, *,
-                views: Sequence[str] | None = None, fast: bool = True,
-                starts: Mapping[str, datetime] | None = None) -> dict[str, tuple[datetime, datetime]]:
+def materialize(
+    store,
+    end: datetime,
+    start: datetime | None = None,
+    *,
+    views: Sequence[str] | None = None,
+    fast: bool = True,
+    starts: Mapping[str, datetime] | None = None,
+) -> dict[str, tuple[datetime, datetime]]:
     """Load the latest row per patient with event_timestamp in [start, end] into the online store.
 
     ``start=None`` is incremental: each view resumes where its last materialization ended (from the
@@ -122,7 +135,9 @@ def materialize(store, end: datetime, start: datetime | None = None, *,
         if begin < end:
             plan.append((name, fv, begin))
     windows: dict[str, tuple[datetime, datetime]] = {}
-    keys: dict[str, bytes] = {}  # patient id -> serialized entity key, shared by the views of this call
+    keys: dict[
+        str, bytes
+    ] = {}  # patient id -> serialized entity key, shared by the views of this call
     pool = ThreadPoolExecutor(max_workers=1, thread_name_prefix="materialize-read")
     ahead: dict[str, _FastView] = {}
 
@@ -133,13 +148,15 @@ def materialize(store, end: datetime, start: datetime | None = None, *,
 
     try:
         read_ahead(0)
-        for i, (name, fv, begin) in enumerate(plan):
+        for i, (name, fv, begin) in enumerate(plan):  # noqa: B007 - unpacked for readability
             job = ahead.pop(name, None)
             read_ahead(i + 1)
             if job is not None:
                 job.finish(store, keys)
             else:
-                with contextlib.redirect_stdout(io.StringIO()):  # Feast prints coloured progress lines
+                with contextlib.redirect_stdout(
+                    io.StringIO()
+                ):  # Feast prints coloured progress lines
                     store.materialize(start_date=begin, end_date=end, feature_views=[name])
             windows[name] = (begin, end)
     finally:
@@ -163,7 +180,9 @@ def materialize(store, end: datetime, start: datetime | None = None, *,
 
 _SQLITE_ROWS_PER_INSERT = 500  # about 1,000 bound parameters a statement (SQLite allows 32,766)
 _DOUBLE_TAG = b"\x29"  # ValueProto field 5 (double_val), wire type 1 (fixed 64-bit)
-_FLOAT_LIST_TAG = b"\x82\x01"  # ValueProto field 16 (float_list_val), wire type 2 (length-delimited)
+_FLOAT_LIST_TAG = (
+    b"\x82\x01"  # ValueProto field 16 (float_list_val), wire type 2 (length-delimited)
+)
 _PACKED_VAL_TAG = b"\x0a"  # FloatList field 1 (val), packed
 
 
@@ -173,9 +192,15 @@ def _fast_supported(fv) -> bool:
     from feast import FeatureView
 
     source = fv.batch_source
-    return (type(fv) is FeatureView and source is not None and fv.online and not fv.offline
-            and not source.created_timestamp_column and not source.field_mapping
-            and not any(getattr(f, "vector_index", False) for f in fv.features))
+    return (
+        type(fv) is FeatureView
+        and source is not None
+        and fv.online
+        and not fv.offline
+        and not source.created_timestamp_column
+        and not source.field_mapping
+        and not any(getattr(f, "vector_index", False) for f in fv.features)
+    )
 
 
 @dataclass
@@ -199,7 +224,9 @@ class _FastView:
     read: Future | None  # (table, packed rows or None), when the source is read directly
 
     @classmethod
-    def start(cls, store, fv, begin: datetime, end: datetime, keys: dict[str, bytes], pool) -> "_FastView":
+    def start(
+        cls, store, fv, begin: datetime, end: datetime, keys: dict[str, bytes], pool
+    ) -> _FastView:
         from feast.utils import _get_column_names
 
         from .latest import parquet_source, pull_latest
@@ -208,24 +235,48 @@ class _FastView:
         entities = [store.get_entity(name) for name in fv.entities]
         join_keys, features, ts_col, _ = _get_column_names(fv, entities)
         path = parquet_source(store, fv)
-        packed = type(store._get_provider().online_store) is PackedSqliteOnlineStore and len(join_keys) == 1
+        packed = (
+            type(store._get_provider().online_store) is PackedSqliteOnlineStore  # noqa: SLF001 - a third-party or sibling internal with no public API
+            and len(join_keys) == 1
+        )
 
         def work():
             table = pull_latest(path, join_keys, features, ts_col, begin, end)
-            rows = _encode_packed(store, fv, table, join_keys[0], ts_col, keys) if packed and table.num_rows else None
+            rows = (
+                _encode_packed(store, fv, table, join_keys[0], ts_col, keys)
+                if packed and table.num_rows
+                else None
+            )
             return table, rows
 
-        return cls(fv, begin, end, join_keys, features, ts_col, pool.submit(work) if path is not None else None)
+        return cls(
+            fv,
+            begin,
+            end,
+            join_keys,
+            features,
+            ts_col,
+            pool.submit(work) if path is not None else None,
+        )
 
     def finish(self, store, keys: dict[str, bytes]) -> None:
-        provider = store._get_provider()
+        provider = store._get_provider()  # noqa: SLF001 - a third-party or sibling internal with no public API
         if self.read is not None:
             table, packed = self.read.result()
         else:
-            table, packed = provider.offline_store.pull_latest_from_table_or_query(
-                config=store.config, data_source=self.fv.batch_source, join_key_columns=self.join_keys,
-                feature_name_columns=self.features, timestamp_field=self.ts_col, created_timestamp_column=None,
-                start_date=self.begin, end_date=self.end).to_arrow(), None
+            table, packed = (
+                provider.offline_store.pull_latest_from_table_or_query(
+                    config=store.config,
+                    data_source=self.fv.batch_source,
+                    join_key_columns=self.join_keys,
+                    feature_name_columns=self.features,
+                    timestamp_field=self.ts_col,
+                    created_timestamp_column=None,
+                    start_date=self.begin,
+                    end_date=self.end,
+                ).to_arrow(),
+                None,
+            )
         if packed is not None:
             provider.online_store.write_rows(store.config, self.fv, *packed)
         elif table.num_rows:
@@ -233,8 +284,9 @@ class _FastView:
         store.registry.apply_materialization(self.fv, store.project, self.begin, self.end)
 
 
-def _write_online(store, provider, fv, table: pa.Table, join_keys: list[str], ts_col: str,
-                  keys: dict[str, bytes]) -> None:
+def _write_online(
+    store, provider, fv, table: pa.Table, join_keys: list[str], ts_col: str, keys: dict[str, bytes]
+) -> None:
     from feast.infra.online_stores.redis import RedisOnlineStore
     from feast.infra.online_stores.sqlite import SqliteOnlineStore
 
@@ -246,32 +298,57 @@ def _write_online(store, provider, fv, table: pa.Table, join_keys: list[str], ts
     if type(online) is PackedSqliteOnlineStore:
         _write_packed(store, online, fv, table, join_keys[0], ts_col, keys)
         return
-    writer = (_write_sqlite if type(online) is SqliteOnlineStore and _plain_sqlite(store.config)
-              else _write_redis if type(online) is RedisOnlineStore else None)
+    writer = (
+        _write_sqlite
+        if type(online) is SqliteOnlineStore and _plain_sqlite(store.config)
+        else _write_redis
+        if type(online) is RedisOnlineStore
+        else None
+    )
     # entities in serialized-key order: for SQLite the primary key's, so B-tree appends, not random inserts
     version = store.config.entity_key_serialization_version
-    entity_keys = [_entity_key(keys, join_keys[0], str(i), version) for i in table.column(join_keys[0]).to_pylist()]
+    entity_keys = [
+        _entity_key(keys, join_keys[0], str(i), version)
+        for i in table.column(join_keys[0]).to_pylist()
+    ]
     order = sorted(range(len(entity_keys)), key=entity_keys.__getitem__)
     table, entity_keys = table.take(order), [entity_keys[i] for i in order]
     # naive UTC datetimes, as Feast's _convert_arrow_fv_to_proto makes them (pd.to_datetime(...).to_pydatetime())
-    timestamps = table.column(ts_col).to_numpy(zero_copy_only=False).astype("datetime64[us]").astype(object).tolist()
+    timestamps = (
+        table.column(ts_col)
+        .to_numpy(zero_copy_only=False)
+        .astype("datetime64[us]")
+        .astype(object)
+        .tolist()
+    )
     features = sorted(fv.features, key=lambda f: f.name)
     names = [f.name for f in features]
-    columns = [_encode_column(table.column(f.name), f.dtype.to_value_type(), texts=writer is _write_sqlite)
-               for f in features]
+    columns = [
+        _encode_column(table.column(f.name), f.dtype.to_value_type(), texts=writer is _write_sqlite)
+        for f in features
+    ]
     if writer is not None:
         writer(store, online, fv, entity_keys, timestamps, names, columns)
         return
     # any other store: Feast's own writer, fed our protos
     protos = zip(*(_parsed(raw) for raw, _ in columns))  # per patient: its values in feature order
     ids = table.column(join_keys[0]).to_pylist()
-    data = [(_entity_key_proto(join_keys[0], str(pid)), dict(zip(names, values)), ts, None)
-            for pid, ts, values in zip(ids, timestamps, protos)]
+    data = [
+        (_entity_key_proto(join_keys[0], str(pid)), dict(zip(names, values)), ts, None)
+        for pid, ts, values in zip(ids, timestamps, protos)
+    ]
     provider.online_write_batch(store.config, fv, data, progress=None)
 
 
-def _write_redis(store, online, fv, entity_keys: list[bytes], timestamps: list[datetime], names: list[str],
-                 columns: list[tuple[list[bytes], list[str | None]]]) -> None:
+def _write_redis(
+    store,
+    online,
+    fv,
+    entity_keys: list[bytes],
+    timestamps: list[datetime],
+    names: list[str],
+    columns: list[tuple[list[bytes], list[str | None]]],
+) -> None:
     """What Feast's ``RedisOnlineStore.online_write_batch`` writes, from the encoded values: one hash per
     patient (key: serialized entity key + project) holding the view's event time under ``_ts:<view>`` and
     each value under the murmur3 of ``<view>:<feature>``; unless ``skip_dedup``, a patient whose stored
@@ -283,12 +360,14 @@ def _write_redis(store, online, fv, entity_keys: list[bytes], timestamps: list[d
     from google.protobuf.timestamp_pb2 import Timestamp
 
     cfg = store.config.online_store
-    client = online._get_client(cfg)
+    client = online._get_client(cfg)  # noqa: SLF001 - a third-party or sibling internal with no public API
     view = _versioned_fv_name(fv, store.config)
     ts_key = f"_ts:{view}"
     fields = [_mmh3(f"{view}:{name}") for name in names]
     project = store.project.encode("utf-8")
-    redis_keys = [key + project for key in entity_keys]  # feast.infra.online_stores.helpers._redis_key
+    redis_keys = [
+        key + project for key in entity_keys
+    ]  # feast.infra.online_stores.helpers._redis_key
     stamps = []
     for ts in timestamps:
         stamp = Timestamp()
@@ -307,23 +386,30 @@ def _write_redis(store, online, fv, entity_keys: list[bytes], timestamps: list[d
     with client.pipeline(transaction=False) as pipe:
         for key, stamp, row, write in zip(redis_keys, stamps, values, newer):
             if write:
-                pipe.hset(key, mapping={ts_key: stamp.SerializeToString(), **dict(zip(fields, row))})
+                pipe.hset(
+                    key, mapping={ts_key: stamp.SerializeToString(), **dict(zip(fields, row))}
+                )
                 if cfg.key_ttl_seconds:
                     pipe.expire(name=key, time=cfg.key_ttl_seconds)
         pipe.execute()
 
 
-_PACKED_ROWS_PER_CHUNK = 16_384  # payloads joined per step: bounds the memory of a large view's blobs
+_PACKED_ROWS_PER_CHUNK = (
+    16_384  # payloads joined per step: bounds the memory of a large view's blobs
+)
 _LARGE_EMPTY = pa.scalar(b"", pa.large_binary())
 _INT64_TAG, _BOOL_TAG, _TIMESTAMP_TAG = 0x20, 0x38, 0x40  # ValueProto fields 4, 7, 8 (varints)
 
 
-def _write_packed(store, online, fv, table: pa.Table, join_key: str, ts_col: str, keys: dict[str, bytes]) -> None:
+def _write_packed(
+    store, online, fv, table: pa.Table, join_key: str, ts_col: str, keys: dict[str, bytes]
+) -> None:
     online.write_rows(store.config, fv, *_encode_packed(store, fv, table, join_key, ts_col, keys))
 
 
-def _encode_packed(store, fv, table: pa.Table, join_key: str, ts_col: str,
-                   keys: dict[str, bytes]) -> tuple[list[str], Iterator[tuple]]:
+def _encode_packed(
+    store, fv, table: pa.Table, join_key: str, ts_col: str, keys: dict[str, bytes]
+) -> tuple[list[str], Iterator[tuple]]:
     """What ``PackedSqliteOnlineStore.online_write_batch`` writes for Feast's materialization of these rows
     (same payload bytes: every feature's Value in name order, empty Values for nulls), built column by
     column in NumPy/Arrow without a Python object per value: each column becomes its payload entries (the
@@ -334,7 +420,13 @@ def _encode_packed(store, fv, table: pa.Table, join_key: str, ts_col: str,
     order = pc.sort_indices(entity_keys)  # bytewise, as SQLite orders BLOBs
     table, entity_keys = table.take(order), entity_keys.take(order).to_pylist()
     # µs since the epoch, as Feast's conversion (datetime64[us]) then the store's micros() give them
-    stamps = table.column(ts_col).to_numpy(zero_copy_only=False).astype("datetime64[us]").astype(np.int64).tolist()
+    stamps = (
+        table.column(ts_col)
+        .to_numpy(zero_copy_only=False)
+        .astype("datetime64[us]")
+        .astype(np.int64)
+        .tolist()
+    )
     features = sorted(fv.features, key=lambda f: f.name)
     entries = [_packed_entries(table.column(f.name), f.dtype.to_value_type()) for f in features]
 
@@ -342,14 +434,22 @@ def _encode_packed(store, fv, table: pa.Table, join_key: str, ts_col: str,
         for start in range(0, table.num_rows, _PACKED_ROWS_PER_CHUNK):
             stop = start + _PACKED_ROWS_PER_CHUNK
             parts = [e.slice(start, _PACKED_ROWS_PER_CHUNK) for e in entries]
-            payloads = (pc.binary_join_element_wise(*parts, _LARGE_EMPTY) if len(parts) > 1 else parts[0])
-            yield from zip(entity_keys[start:stop], stamps[start:stop], itertools.repeat(None),
-                           payloads.to_pylist())
+            payloads = (
+                pc.binary_join_element_wise(*parts, _LARGE_EMPTY) if len(parts) > 1 else parts[0]
+            )
+            yield from zip(
+                entity_keys[start:stop],
+                stamps[start:stop],
+                itertools.repeat(None),
+                payloads.to_pylist(),
+            )
 
     return [f.name for f in features], rows()
 
 
-def _serialized_keys(store, ids: pa.ChunkedArray, join_key: str, cache: dict[str, bytes]) -> pa.Array:
+def _serialized_keys(
+    store, ids: pa.ChunkedArray, join_key: str, cache: dict[str, bytes]
+) -> pa.Array:
     """Feast's ``serialize_entity_key`` (v3) of each row's one string join key, built in Arrow:
     ``<I 1 | <I STRING | <I len(join key) | join key | <I STRING | <I len(id) | id``, where only the
     last length varies. Other key types or versions go through Feast's function (cached per id)."""
@@ -359,8 +459,15 @@ def _serialized_keys(store, ids: pa.ChunkedArray, join_key: str, cache: dict[str
 
     version = store.config.entity_key_serialization_version
     arr = ids.combine_chunks() if isinstance(ids, pa.ChunkedArray) else ids
-    if version != 3 or not (pa.types.is_string(arr.type) or pa.types.is_large_string(arr.type)) or arr.null_count:
-        return pa.array([_entity_key(cache, join_key, str(i), version) for i in arr.to_pylist()], pa.large_binary())
+    if (
+        version != 3
+        or not (pa.types.is_string(arr.type) or pa.types.is_large_string(arr.type))
+        or arr.null_count
+    ):
+        return pa.array(
+            [_entity_key(cache, join_key, str(i), version) for i in arr.to_pylist()],
+            pa.large_binary(),
+        )
     name = join_key.encode("utf-8")
     string = ValueType.STRING.value
     head = struct.pack("<III", 1, string, len(name)) + name + struct.pack("<I", string)
@@ -379,34 +486,55 @@ def _packed_entries(col: pa.ChunkedArray, value_type) -> pa.Array:
     arr = col.combine_chunks() if isinstance(col, pa.ChunkedArray) else col
     valid = ~arr.is_null().to_numpy(zero_copy_only=False)
     if value_type == ValueType.DOUBLE and pa.types.is_float64(arr.type):
-        vals = arr.to_numpy(zero_copy_only=False)  # nulls -> NaN; null and NaN are empty Values (Feast's pd.isnull)
+        vals = arr.to_numpy(
+            zero_copy_only=False
+        )  # nulls -> NaN; null and NaN are empty Values (Feast's pd.isnull)
         n = len(vals)
         full, empty = np.frombuffer(prefix(9), np.uint8), np.frombuffer(prefix(0), np.uint8)
-        width = len(full) + 9  # a whole entry per row: [prefix | tag | 8 bytes], or the empty Value's prefix
+        width = (
+            len(full) + 9
+        )  # a whole entry per row: [prefix | tag | 8 bytes], or the empty Value's prefix
         mat = np.empty((n, width), dtype=np.uint8)
-        mat[:, :len(full)] = full
+        mat[:, : len(full)] = full
         mat[:, len(full)] = _DOUBLE_TAG[0]
-        mat[:, len(full) + 1:] = np.ascontiguousarray(vals, dtype="<f8").view(np.uint8).reshape(n, 8)
+        mat[:, len(full) + 1 :] = (
+            np.ascontiguousarray(vals, dtype="<f8").view(np.uint8).reshape(n, 8)
+        )
         nan = np.isnan(vals)
         if not nan.any():
             return _binary(mat.tobytes(), np.full(n, width, dtype=np.int64))
-        mat[nan, :len(empty)] = empty
+        mat[nan, : len(empty)] = empty
         return _binary(*_rows(mat, np.where(nan, len(empty), width)))
     if value_type == ValueType.INT64 and pa.types.is_int64(arr.type):
-        ints = pc.fill_null(arr, 0).to_numpy(zero_copy_only=False).view(np.uint64)  # two's complement, as protobuf
+        ints = (
+            pc.fill_null(arr, 0).to_numpy(zero_copy_only=False).view(np.uint64)
+        )  # two's complement, as protobuf
         small = _one_byte_entries(_INT64_TAG, ints, valid)
-        return small if small is not None else _prefixed(*_tagged_varints(_INT64_TAG, ints, valid), prefix)
+        return (
+            small
+            if small is not None
+            else _prefixed(*_tagged_varints(_INT64_TAG, ints, valid), prefix)
+        )
     if value_type == ValueType.BOOL and pa.types.is_boolean(arr.type):
         bools = pc.fill_null(arr, False).to_numpy(zero_copy_only=False).astype(np.uint64)
         return _one_byte_entries(_BOOL_TAG, bools, valid)
     if value_type == ValueType.UNIX_TIMESTAMP and pa.types.is_timestamp(arr.type):
         # Feast: datetime64 -> datetime64[s] -> int (floor), as its converter does for numpy values
-        secs = arr.to_numpy(zero_copy_only=False).astype("datetime64[s]").astype(np.int64).view(np.uint64)
+        secs = (
+            arr.to_numpy(zero_copy_only=False)
+            .astype("datetime64[s]")
+            .astype(np.int64)
+            .view(np.uint64)
+        )
         return _prefixed(*_tagged_varints(_TIMESTAMP_TAG, np.where(valid, secs, 0), valid), prefix)
     if value_type == ValueType.FLOAT_LIST and _plain_float32_lists(arr):
         # Value(float_list_val=FloatList(val=xs)): field 16 wrapping FloatList's packed field 1
-        data = np.ascontiguousarray(pc.list_flatten(arr).to_numpy(zero_copy_only=False), dtype="<f4").tobytes()
-        lengths = 4 * pc.fill_null(pc.list_value_length(arr), 0).to_numpy(zero_copy_only=False).astype(np.int64)
+        data = np.ascontiguousarray(
+            pc.list_flatten(arr).to_numpy(zero_copy_only=False), dtype="<f4"
+        ).tobytes()
+        lengths = 4 * pc.fill_null(pc.list_value_length(arr), 0).to_numpy(
+            zero_copy_only=False
+        ).astype(np.int64)
 
         def head(group: int) -> bytes:  # entry prefix + the Value's bytes before the floats
             if group < 0:  # a null list: an empty Value (plain lists are never empty)
@@ -418,13 +546,17 @@ def _packed_entries(col: pa.ChunkedArray, value_type) -> pa.Array:
         return _prefixed(data, lengths, head, np.where(valid, lengths, -1))
     if pa.types.is_list(arr.type) or pa.types.is_large_list(arr.type):
         raw, _ = _encode_with_feast(arr, value_type, False)
-        return _prefixed(b"".join(raw), np.fromiter(map(len, raw), dtype=np.int64, count=len(raw)), prefix)
+        return _prefixed(
+            b"".join(raw), np.fromiter(map(len, raw), dtype=np.int64, count=len(raw)), prefix
+        )
     # strings and the rest: Feast's converter once per distinct value, then a take per row
     encoded = pc.dictionary_encode(arr)
     raw, _ = _encode_with_feast(encoded.dictionary, value_type, False)
     raw.append(b"")  # the last index: null, an empty Value as Feast writes it
     prefixes: dict[int, bytes] = {}
-    table = pa.array([prefixes.setdefault(len(r), prefix(len(r))) + r for r in raw], pa.large_binary())
+    table = pa.array(
+        [prefixes.setdefault(len(r), prefix(len(r))) + r for r in raw], pa.large_binary()
+    )
     return table.take(pc.fill_null(encoded.indices, len(raw) - 1))
 
 
@@ -454,7 +586,9 @@ def _tagged_varints(tag: int, values: np.ndarray, valid: np.ndarray) -> tuple[by
     mat = np.empty((n, 11), dtype=np.uint8)
     mat[:, 0] = tag
     v = values.astype(np.uint64, copy=True)
-    size = np.ones(n, dtype=np.int64)  # varint bytes: 1 + the number of non-zero higher 7-bit groups
+    size = np.ones(
+        n, dtype=np.int64
+    )  # varint bytes: 1 + the number of non-zero higher 7-bit groups
     for i in range(10):
         mat[:, 1 + i] = (v & np.uint64(0x7F)).astype(np.uint8)
         v >>= np.uint64(7)
@@ -465,7 +599,9 @@ def _tagged_varints(tag: int, values: np.ndarray, valid: np.ndarray) -> tuple[by
     return _rows(mat, np.where(valid, size + 1, 0))
 
 
-def _prefixed(data: bytes, lengths: np.ndarray, prefix_of, groups: np.ndarray | None = None) -> pa.Array:
+def _prefixed(
+    data: bytes, lengths: np.ndarray, prefix_of, groups: np.ndarray | None = None
+) -> pa.Array:
     """Rows of ``data`` (consecutive, ``lengths`` bytes each) each behind the prefix of its group
     (default: its length)."""
     return _join_prefixed(_binary(data, lengths), lengths if groups is None else groups, prefix_of)
@@ -476,7 +612,9 @@ def _binary(data: bytes, lengths: np.ndarray) -> pa.Array:
     n = len(lengths)
     offsets = np.zeros(n + 1, dtype=np.int64)
     np.cumsum(lengths, out=offsets[1:])
-    return pa.LargeBinaryArray.from_buffers(pa.large_binary(), n, [None, pa.py_buffer(offsets), pa.py_buffer(data)])
+    return pa.LargeBinaryArray.from_buffers(
+        pa.large_binary(), n, [None, pa.py_buffer(offsets), pa.py_buffer(data)]
+    )
 
 
 def _join_prefixed(values: pa.Array, groups: np.ndarray, prefix_of) -> pa.Array:
@@ -491,19 +629,31 @@ def _join_prefixed(values: pa.Array, groups: np.ndarray, prefix_of) -> pa.Array:
         uniq, inverse = present + low, lookup[shifted]
     else:
         uniq, inverse = np.unique(groups, return_inverse=True)
-    prefixes = pa.array([prefix_of(int(g)) for g in uniq], pa.large_binary()).take(pa.array(inverse.ravel()))
+    prefixes = pa.array([prefix_of(int(g)) for g in uniq], pa.large_binary()).take(
+        pa.array(inverse.ravel())
+    )
     return pc.binary_join_element_wise(prefixes, values, _LARGE_EMPTY)
 
 
 def _plain_sqlite(config) -> bool:
     """SQLite options that add columns or rename tables are left to Feast's own writer."""
     online = config.online_store
-    return not (getattr(online, "vector_enabled", False) or getattr(online, "enable_openai_compatible_store", False)
-                or getattr(config.registry, "enable_online_feature_view_versioning", False))
+    return not (
+        getattr(online, "vector_enabled", False)
+        or getattr(online, "enable_openai_compatible_store", False)
+        or getattr(config.registry, "enable_online_feature_view_versioning", False)
+    )
 
 
-def _write_sqlite(store, online, fv, entity_keys: list[bytes], timestamps: list[datetime], names: list[str],
-                  columns: list[tuple[list[bytes], list[str | None]]]) -> None:
+def _write_sqlite(
+    store,
+    online,
+    fv,
+    entity_keys: list[bytes],
+    timestamps: list[datetime],
+    names: list[str],
+    columns: list[tuple[list[bytes], list[str | None]]],
+) -> None:
     """Feast's SQLite rows (one per patient and feature, same upsert) in one transaction, but a few hundred
     rows per statement instead of one, and each patient's key and event time bound once, not per feature
     (feature names are literals of the statement): binding parameters was half of SQLite's cost."""
@@ -513,32 +663,44 @@ def _write_sqlite(store, online, fv, entity_keys: list[bytes], timestamps: list[
     width = len(names)
     per_stmt = max(1, _SQLITE_ROWS_PER_INSERT // width)  # patients per statement
     literals = ["'" + name.replace("'", "''") + "'" for name in names]
-    head = (f"INSERT INTO {_quote_id(_table_id(store.project, fv))} "
-            "(entity_key, feature_name, value, value_text, event_ts, created_ts) VALUES ")
-    upsert = (" ON CONFLICT(entity_key, feature_name) DO UPDATE SET value = excluded.value, "
-              "value_text = excluded.value_text, event_ts = excluded.event_ts, created_ts = excluded.created_ts;")
+    head = (
+        f"INSERT INTO {_quote_id(_table_id(store.project, fv))} "
+        "(entity_key, feature_name, value, value_text, event_ts, created_ts) VALUES "
+    )
+    upsert = (
+        " ON CONFLICT(entity_key, feature_name) DO UPDATE SET value = excluded.value, "
+        "value_text = excluded.value_text, event_ts = excluded.event_ts, created_ts = excluded.created_ts;"
+    )
 
     def statement(patients: int) -> str:
         rows = []
-        for e in range(patients):  # patient e's parameters: key, event time, then (value, value_text) per feature
+        for e in range(
+            patients
+        ):  # patient e's parameters: key, event time, then (value, value_text) per feature
             p = e * (2 + 2 * width)
-            rows += [f"(?{p + 1}, {lit}, ?{p + 3 + 2 * j}, ?{p + 4 + 2 * j}, ?{p + 2}, NULL)"
-                     for j, lit in enumerate(literals)]
+            rows += [
+                f"(?{p + 1}, {lit}, ?{p + 3 + 2 * j}, ?{p + 4 + 2 * j}, ?{p + 2}, NULL)"
+                for j, lit in enumerate(literals)
+            ]
         return head + ", ".join(rows) + upsert
 
     # Feast's sqlite adapter stores int(naive_utc.timestamp()): the same seconds, local-time quirk included
     seconds = [int(to_naive_utc(ts).timestamp()) for ts in timestamps]
     values = zip(*(c[0] for c in columns))  # per patient: its values in feature order
     texts = zip(*(c[1] for c in columns))
-    params = [[key, sec, *itertools.chain.from_iterable(zip(v, t))]
-              for key, sec, v, t in zip(entity_keys, seconds, values, texts)]
+    params = [
+        [key, sec, *itertools.chain.from_iterable(zip(v, t))]
+        for key, sec, v, t in zip(entity_keys, seconds, values, texts)
+    ]
     full = statement(per_stmt)
-    conn = online._get_conn(store.config)
+    conn = online._get_conn(store.config)  # noqa: SLF001 - a third-party or sibling internal with no public API
     with conn:
         for i in range(0, len(params), per_stmt):
-            batch = params[i:i + per_stmt]
-            conn.execute(full if len(batch) == per_stmt else statement(len(batch)),
-                         list(itertools.chain.from_iterable(batch)))
+            batch = params[i : i + per_stmt]
+            conn.execute(
+                full if len(batch) == per_stmt else statement(len(batch)),
+                list(itertools.chain.from_iterable(batch)),
+            )
 
 
 def _entity_key(cache: dict[str, bytes], join_key: str, value: str, version: int) -> bytes:
@@ -571,7 +733,9 @@ def _parsed(raw_values: list[bytes]) -> list:
     return out
 
 
-def _encode_column(col: pa.ChunkedArray, value_type, *, texts: bool) -> tuple[list[bytes], list[str | None]]:
+def _encode_column(
+    col: pa.ChunkedArray, value_type, *, texts: bool
+) -> tuple[list[bytes], list[str | None]]:
     """Serialized ValueProto per row (``b""`` for null, as Feast writes an empty Value) and, when
     ``texts``, the SQLite ``value_text`` Feast derives from it (``extract_text_and_num``)."""
     from feast.value_type import ValueType
@@ -586,17 +750,23 @@ def _encode_column(col: pa.ChunkedArray, value_type, *, texts: bool) -> tuple[li
     return _encode_distinct(arr, value_type, texts)
 
 
-def _encode_with_feast(arr: pa.Array, value_type, texts: bool) -> tuple[list[bytes], list[str | None]]:
+def _encode_with_feast(
+    arr: pa.Array, value_type, texts: bool
+) -> tuple[list[bytes], list[str | None]]:
     """Feast's own per-value conversion (``python_values_to_proto_values``, as in ``_convert_arrow_to_proto``)."""
     from feast.infra.online_stores.helpers import extract_text_and_num
     from feast.type_map import python_values_to_proto_values
 
     protos = python_values_to_proto_values(arr.to_numpy(zero_copy_only=False), value_type)
     raw = [p.SerializeToString() for p in protos]
-    return raw, ([extract_text_and_num(p, False)[0] for p in protos] if texts else [None] * len(raw))
+    return raw, (
+        [extract_text_and_num(p, False)[0] for p in protos] if texts else [None] * len(raw)
+    )
 
 
-def _encode_distinct(arr: pa.Array, value_type, texts: bool) -> tuple[list[bytes], list[str | None]]:
+def _encode_distinct(
+    arr: pa.Array, value_type, texts: bool
+) -> tuple[list[bytes], list[str | None]]:
     """Ints, bools, strings, ...: Feast's converter once per distinct value, then a lookup per row."""
     encoded = pc.dictionary_encode(arr)
     raw, text = _encode_with_feast(encoded.dictionary, value_type, texts)
@@ -615,7 +785,7 @@ def _encode_doubles(arr: pa.Array, texts: bool) -> tuple[list[bytes], list[str |
     buf[:, 0] = _DOUBLE_TAG[0]
     buf[:, 1:] = np.ascontiguousarray(vals, dtype="<f8").view(np.uint8).reshape(n, 8)
     blob = buf.tobytes()
-    raw = [blob[i:i + 9] for i in range(0, 9 * n, 9)]
+    raw = [blob[i : i + 9] for i in range(0, 9 * n, 9)]
     text = list(map(str, vals.tolist())) if texts else [None] * n
     for i in np.flatnonzero(np.isnan(vals)).tolist():
         raw[i], text[i] = b"", None
@@ -624,7 +794,10 @@ def _encode_doubles(arr: pa.Array, texts: bool) -> tuple[list[bytes], list[str |
 
 def _plain_float32_lists(arr: pa.Array) -> bool:
     """Non-empty float32 lists without null elements: the case encoded by hand (others go to Feast)."""
-    if not (pa.types.is_list(arr.type) or pa.types.is_large_list(arr.type)) or arr.type.value_type != pa.float32():
+    if (
+        not (pa.types.is_list(arr.type) or pa.types.is_large_list(arr.type))
+        or arr.type.value_type != pa.float32()
+    ):
         return False
     lengths = pc.list_value_length(arr)
     return pc.list_flatten(arr).null_count == 0 and (pc.min(lengths).as_py() or 0) > 0
@@ -632,7 +805,9 @@ def _plain_float32_lists(arr: pa.Array) -> bool:
 
 def _encode_float_lists(arr: pa.Array) -> list[bytes]:
     """``Value(float_list_val=FloatList(val=xs))``: field 16 wrapping FloatList's packed field 1."""
-    flat = np.ascontiguousarray(pc.list_flatten(arr).to_numpy(zero_copy_only=False), dtype="<f4").tobytes()
+    flat = np.ascontiguousarray(
+        pc.list_flatten(arr).to_numpy(zero_copy_only=False), dtype="<f4"
+    ).tobytes()
     lengths = pc.list_value_length(arr).to_numpy(zero_copy_only=False)  # null lists -> NaN (float)
     out: list[bytes] = []
     pos = 0
@@ -646,7 +821,7 @@ def _encode_float_lists(arr: pa.Array) -> list[bytes]:
         if head is None:
             inner = _PACKED_VAL_TAG + _varint(size)
             head = heads[size] = _FLOAT_LIST_TAG + _varint(len(inner) + size) + inner
-        out.append(head + flat[pos:pos + size])
+        out.append(head + flat[pos : pos + size])
         pos += size
     return out
 
@@ -660,10 +835,16 @@ def _varint(n: int) -> bytes:
             return bytes(out)
 
 
-def get_online_features(store, patient_ids: Sequence[str], service: str, *,
-                        as_of: datetime | Sequence[datetime] | None = None,
-                        enforce_ttl: bool = True, full_feature_names: bool = False,
-                        direct: bool = True) -> pl.DataFrame:
+def get_online_features(
+    store,
+    patient_ids: Sequence[str],
+    service: str,
+    *,
+    as_of: datetime | Sequence[datetime] | None = None,
+    enforce_ttl: bool = True,
+    full_feature_names: bool = False,
+    direct: bool = True,
+) -> pl.DataFrame:
     """Features of ``service`` per patient (input order, one row each); unknown patients give nulls.
 
     ``as_of`` (one instant, or one per patient) is the reference time of the TTL check (default now).
@@ -676,16 +857,31 @@ def get_online_features(store, patient_ids: Sequence[str], service: str, *,
         layout = layouts[full_feature_names] = _Layout.of(fs, fvs, full_feature_names)
     ids = [str(p) for p in patient_ids]
     if direct:
-        data = get_online_columns(store, ids, service, as_of=as_of, enforce_ttl=enforce_ttl,
-                                  full_feature_names=full_feature_names)
-        return pl.DataFrame(list(zip(*(data[c] for c in layout.order))), schema=layout.schema, orient="row",
-                            strict=False)
-    resp = store.get_online_features(features=fs, entity_rows=[{ENTITY_KEY: p} for p in ids],
-                                     full_feature_names=full_feature_names)
+        data = get_online_columns(
+            store,
+            ids,
+            service,
+            as_of=as_of,
+            enforce_ttl=enforce_ttl,
+            full_feature_names=full_feature_names,
+        )
+        return pl.DataFrame(
+            list(zip(*(data[c] for c in layout.order))),
+            schema=layout.schema,
+            orient="row",
+            strict=False,
+        )
+    resp = store.get_online_features(
+        features=fs,
+        entity_rows=[{ENTITY_KEY: p} for p in ids],
+        full_feature_names=full_feature_names,
+    )
     data = resp.to_dict()
     if enforce_ttl:
         refs = _reference_times(as_of, len(ids))
-        oldest: dict[timedelta, list[int]] = {}  # per TTL: the oldest event time still valid, per patient (µs)
+        oldest: dict[
+            timedelta, list[int]
+        ] = {}  # per TTL: the oldest event time still valid, per patient (µs)
         for col, vec in zip(resp.proto.metadata.feature_names.val, resp.proto.results):
             ttl = layout.ttl_of.get(col)
             if ttl is None:
@@ -694,16 +890,26 @@ def get_online_features(store, patient_ids: Sequence[str], service: str, *,
                 oldest[ttl] = [(r - ttl - EPOCH) // _MICROSECOND for r in refs]
             limits, values = oldest[ttl], data[col]
             for i, ts in enumerate(vec.event_timestamps):
-                if (ts.seconds or ts.nanos) and ts.seconds * 1_000_000 + ts.nanos // 1000 < limits[i]:
-                    values[i] = None  # stored, but older than as_of - ttl (a zero stamp: nothing stored)
+                if (ts.seconds or ts.nanos) and ts.seconds * 1_000_000 + ts.nanos // 1000 < limits[
+                    i
+                ]:
+                    values[i] = (
+                        None  # stored, but older than as_of - ttl (a zero stamp: nothing stored)
+                    )
     # row-wise with the schema given: a one-patient read builds no per-column Series (5x faster than by column)
     rows = list(zip(*(data[c] for c in layout.order)))
     return pl.DataFrame(rows, schema=layout.schema, orient="row", strict=False)
 
 
-def get_online_columns(store, patient_ids: Sequence[str], service: str, *,
-                       as_of: datetime | Sequence[datetime] | None = None, enforce_ttl: bool = True,
-                       full_feature_names: bool = False) -> dict[str, list]:
+def get_online_columns(
+    store,
+    patient_ids: Sequence[str],
+    service: str,
+    *,
+    as_of: datetime | Sequence[datetime] | None = None,
+    enforce_ttl: bool = True,
+    full_feature_names: bool = False,
+) -> dict[str, list]:
     """``get_online_features`` (direct path) as plain Python columns: ``patient_id`` and every feature of
     ``service`` -> one value per patient (None when missing or outside the TTL). What a server scores from:
     no DataFrame is built (``RiskModel.predict_columns`` takes these columns as they are)."""
@@ -717,7 +923,7 @@ def get_online_columns(store, patient_ids: Sequence[str], service: str, *,
 
 def _reference_times(as_of: datetime | Sequence[datetime] | None, n: int) -> list[datetime]:
     if as_of is None:
-        return [datetime.now(timezone.utc)] * n
+        return [datetime.now(UTC)] * n
     if isinstance(as_of, datetime):
         return [_utc(as_of)] * n
     refs = [_utc(t) for t in as_of]
@@ -727,6 +933,13 @@ def _reference_times(as_of: datetime | Sequence[datetime] | None, n: int) -> lis
 
 
 _MICROSECOND = timedelta(microseconds=1)
-_POLARS = {"Int64": pl.Int64, "Float64": pl.Float64, "Bool": pl.Boolean, "String": pl.String,
-           "Array(Float32)": pl.List(pl.Float32), "Float32": pl.Float32, "Int32": pl.Int32,
-           "UnixTimestamp": pl.Datetime("us", "UTC")}
+_POLARS = {
+    "Int64": pl.Int64,
+    "Float64": pl.Float64,
+    "Bool": pl.Boolean,
+    "String": pl.String,
+    "Array(Float32)": pl.List(pl.Float32),
+    "Float32": pl.Float32,
+    "Int32": pl.Int32,
+    "UnixTimestamp": pl.Datetime("us", "UTC"),
+}

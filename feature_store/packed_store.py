@@ -47,9 +47,10 @@ import json
 import os
 import sqlite3
 import threading
-from datetime import datetime, timedelta, timezone
+from collections.abc import Callable, Iterable, Sequence
+from datetime import UTC, datetime, timedelta
 from pathlib import Path
-from typing import Any, Callable, Dict, Iterable, List, Literal, Optional, Sequence, Tuple
+from typing import Any, Literal
 
 from feast import Entity
 from feast.feature_view import FeatureView
@@ -62,7 +63,7 @@ from feast.protos.feast.types.Value_pb2 import Value as ValueProto
 from feast.repo_config import FeastConfigBaseModel, RepoConfig
 from pydantic import StrictStr
 
-EPOCH = datetime(1970, 1, 1, tzinfo=timezone.utc)
+EPOCH = datetime(1970, 1, 1, tzinfo=UTC)
 _EPOCH_NAIVE = EPOCH.replace(tzinfo=None)
 _US = timedelta(microseconds=1)
 _READ_CHUNK = 500  # entity keys per SELECT (bound parameters)
@@ -72,12 +73,14 @@ class PackedSqliteOnlineStoreConfig(FeastConfigBaseModel):
     """Online store config of :class:`PackedSqliteOnlineStore`."""
 
     type: Literal["feature_store.packed_store.PackedSqliteOnlineStore"] = (
-        "feature_store.packed_store.PackedSqliteOnlineStore")
+        "feature_store.packed_store.PackedSqliteOnlineStore"
+    )
     path: StrictStr = "data/online-packed.db"
     """Path of the SQLite file (relative paths are under the repository)."""
 
 
 # ---------------------------------------------------------------- payload encoding
+
 
 def varint(n: int) -> bytes:
     out = bytearray()
@@ -98,18 +101,21 @@ def value_entry(value: bytes) -> bytes:
     return value_prefix(len(value)) + value
 
 
-def encode_payload(values: Dict[str, ValueProto]) -> Tuple[Tuple[str, ...], bytes]:
+def encode_payload(values: dict[str, ValueProto]) -> tuple[tuple[str, ...], bytes]:
     """A view's values: (feature names sorted, the serialized ``RepeatedValue`` of their values in that order)."""
     names = tuple(sorted(values))
     return names, b"".join(value_entry(values[name].SerializeToString()) for name in names)
 
 
-def decode_payload(names: Sequence[str], payload: bytes,
-                   requested: Optional[Iterable[str]] = None) -> Dict[str, ValueProto]:
+def decode_payload(
+    names: Sequence[str], payload: bytes, requested: Iterable[str] | None = None
+) -> dict[str, ValueProto]:
     """Name -> Value of a payload written with ``names``; ``requested``: only those (absent names skipped)."""
     vals = RepeatedValueProto.FromString(payload).val
     if len(vals) != len(names):
-        raise ValueError(f"packed payload holds {len(vals)} values, its layout names {len(names)} features")
+        raise ValueError(
+            f"packed payload holds {len(vals)} values, its layout names {len(names)} features"
+        )
     if requested is None:
         return dict(zip(names, vals))
     position = _positions(tuple(names))
@@ -117,7 +123,7 @@ def decode_payload(names: Sequence[str], payload: bytes,
 
 
 @functools.lru_cache(maxsize=256)
-def _positions(names: Tuple[str, ...]) -> Dict[str, int]:
+def _positions(names: tuple[str, ...]) -> dict[str, int]:
     return {name: i for i, name in enumerate(names)}
 
 
@@ -134,9 +140,12 @@ def from_micros(us: int) -> datetime:
 
 # ---------------------------------------------------------------- the store
 
+
 def table_name(config: RepoConfig, table: Any) -> str:
     """Feast's own table id (``<project>_<view>``, versioned when the registry versions online views)."""
-    return compute_table_id(config.project, table, config.registry.enable_online_feature_view_versioning)
+    return compute_table_id(
+        config.project, table, config.registry.enable_online_feature_view_versioning
+    )
 
 
 def quote(identifier: str) -> str:
@@ -154,22 +163,24 @@ LAYOUTS = "_packed_layouts"
 def upsert_sql(table: str, layout: int) -> str:
     """Insert, or replace the stored row (whatever its event time, as Feast's SQLite store does)."""
     t = quote(table)
-    return (f"INSERT INTO {t} (entity_key, event_ts, created_ts, layout, payload) VALUES (?, ?, ?, {int(layout)}, ?) "
-            f"ON CONFLICT(entity_key) DO UPDATE SET event_ts = excluded.event_ts, "
-            f"created_ts = excluded.created_ts, layout = excluded.layout, payload = excluded.payload")
+    return (
+        f"INSERT INTO {t} (entity_key, event_ts, created_ts, layout, payload) VALUES (?, ?, ?, {int(layout)}, ?) "
+        f"ON CONFLICT(entity_key) DO UPDATE SET event_ts = excluded.event_ts, "
+        f"created_ts = excluded.created_ts, layout = excluded.layout, payload = excluded.payload"
+    )
 
 
 class PackedSqliteOnlineStore(OnlineStore):
     """SQLite, one row per (entity key, feature view) holding all of the view's values (module docstring)."""
 
     def __init__(self) -> None:
-        self._conn: Optional[sqlite3.Connection] = None
-        self._conn_path: Optional[str] = None
-        self._pid: Optional[int] = None
+        self._conn: sqlite3.Connection | None = None
+        self._conn_path: str | None = None
+        self._pid: int | None = None
         self._lock = threading.RLock()
         self._tables: set[str] = set()  # tables known to exist (in format 2) on this connection
-        self._layout_ids: Dict[Tuple[str, Tuple[str, ...]], int] = {}  # (table, names) -> layout id
-        self._layout_names: Dict[int, Tuple[str, ...]] = {}  # layout id -> names
+        self._layout_ids: dict[tuple[str, tuple[str, ...]], int] = {}  # (table, names) -> layout id
+        self._layout_names: dict[int, tuple[str, ...]] = {}  # layout id -> names
 
     # -- connection
     @staticmethod
@@ -189,8 +200,10 @@ class PackedSqliteOnlineStore(OnlineStore):
             conn.execute("PRAGMA journal_mode=WAL")
             conn.execute("PRAGMA synchronous=NORMAL")
             with conn:
-                conn.execute(f"CREATE TABLE IF NOT EXISTS {LAYOUTS} (id INTEGER PRIMARY KEY, table_name TEXT NOT NULL, "
-                             "names TEXT NOT NULL, UNIQUE (table_name, names))")
+                conn.execute(
+                    f"CREATE TABLE IF NOT EXISTS {LAYOUTS} (id INTEGER PRIMARY KEY, table_name TEXT NOT NULL, "
+                    "names TEXT NOT NULL, UNIQUE (table_name, names))"
+                )
             self._conn, self._conn_path, self._pid = conn, path, os.getpid()
             self._tables, self._layout_ids, self._layout_names = set(), {}, {}
         return self._conn
@@ -199,24 +212,31 @@ class PackedSqliteOnlineStore(OnlineStore):
         if name in self._tables:
             return
         columns = {row[1] for row in conn.execute(f"PRAGMA table_info({quote(name)})")}
-        if columns and "layout" not in columns:  # format 1 (a Map per row): derived data, rebuilt by a reload
+        if (
+            columns and "layout" not in columns
+        ):  # format 1 (a Map per row): derived data, rebuilt by a reload
             conn.execute(f"DROP TABLE {quote(name)}")
-        conn.execute(f"CREATE TABLE IF NOT EXISTS {quote(name)} (entity_key BLOB PRIMARY KEY, "
-                     "event_ts INTEGER NOT NULL, created_ts INTEGER, layout INTEGER NOT NULL, payload BLOB NOT NULL)")
+        conn.execute(
+            f"CREATE TABLE IF NOT EXISTS {quote(name)} (entity_key BLOB PRIMARY KEY, "
+            "event_ts INTEGER NOT NULL, created_ts INTEGER, layout INTEGER NOT NULL, payload BLOB NOT NULL)"
+        )
         self._tables.add(name)
 
-    def _layout_id(self, conn: sqlite3.Connection, table: str, names: Tuple[str, ...]) -> int:
+    def _layout_id(self, conn: sqlite3.Connection, table: str, names: tuple[str, ...]) -> int:
         key = (table, names)
         found = self._layout_ids.get(key)
         if found is None:
             text = json.dumps(list(names))
-            conn.execute(f"INSERT OR IGNORE INTO {LAYOUTS} (table_name, names) VALUES (?, ?)", (table, text))
-            found = conn.execute(f"SELECT id FROM {LAYOUTS} WHERE table_name = ? AND names = ?",
-                                 (table, text)).fetchone()[0]
+            conn.execute(
+                f"INSERT OR IGNORE INTO {LAYOUTS} (table_name, names) VALUES (?, ?)", (table, text)
+            )
+            found = conn.execute(
+                f"SELECT id FROM {LAYOUTS} WHERE table_name = ? AND names = ?", (table, text)
+            ).fetchone()[0]
             self._layout_ids[key], self._layout_names[found] = found, names
         return found
 
-    def _names(self, conn: sqlite3.Connection, layout: int) -> Tuple[str, ...]:
+    def _names(self, conn: sqlite3.Connection, layout: int) -> tuple[str, ...]:
         names = self._layout_names.get(layout)
         if names is None:  # written by another process or connection since
             row = conn.execute(f"SELECT names FROM {LAYOUTS} WHERE id = ?", (layout,)).fetchone()
@@ -230,30 +250,47 @@ class PackedSqliteOnlineStore(OnlineStore):
         self,
         config: RepoConfig,
         table: FeatureView,
-        data: List[Tuple[EntityKeyProto, Dict[str, ValueProto], datetime, Optional[datetime]]],
-        progress: Optional[Callable[[int], Any]],
+        data: list[tuple[EntityKeyProto, dict[str, ValueProto], datetime, datetime | None]],
+        progress: Callable[[int], Any] | None,
     ) -> None:
         version = config.entity_key_serialization_version
-        runs: List[Tuple[Tuple[str, ...], list]] = []  # consecutive rows of one feature set, in input order
+        runs: list[
+            tuple[tuple[str, ...], list]
+        ] = []  # consecutive rows of one feature set, in input order
         for key, values, ts, created in data:
             names, payload = encode_payload(values)
             if not runs or runs[-1][0] != names:
                 runs.append((names, []))
-            runs[-1][1].append((serialize_entity_key(key, entity_key_serialization_version=version), micros(ts),
-                                None if created is None else micros(created), payload))
+            runs[-1][1].append(
+                (
+                    serialize_entity_key(key, entity_key_serialization_version=version),
+                    micros(ts),
+                    None if created is None else micros(created),
+                    payload,
+                )
+            )
         self.write_runs(config, table, runs)
         if progress:
             progress(len(data))
 
-    def write_rows(self, config: RepoConfig, table: Any, names: Sequence[str],
-                   rows: Iterable[Tuple[bytes, int, Optional[int], bytes]]) -> None:
+    def write_rows(
+        self,
+        config: RepoConfig,
+        table: Any,
+        names: Sequence[str],
+        rows: Iterable[tuple[bytes, int, int | None, bytes]],
+    ) -> None:
         """``(serialized entity key, event µs, created µs or None, payload)`` rows whose payloads hold
         ``names`` in that order, one transaction. Rows in entity-key order insert as B-tree appends (the fast
         writer passes them sorted)."""
         self.write_runs(config, table, [(tuple(names), rows)])
 
-    def write_runs(self, config: RepoConfig, table: Any,
-                   runs: Sequence[Tuple[Tuple[str, ...], Iterable[Tuple[bytes, int, Optional[int], bytes]]]]) -> None:
+    def write_runs(
+        self,
+        config: RepoConfig,
+        table: Any,
+        runs: Sequence[tuple[tuple[str, ...], Iterable[tuple[bytes, int, int | None, bytes]]]],
+    ) -> None:
         """Runs of rows (``write_rows``), each with its feature names, in order and in one transaction."""
         name = table_name(config, table)
         with self._lock:
@@ -261,20 +298,24 @@ class PackedSqliteOnlineStore(OnlineStore):
             with conn:
                 self._ensure_table(conn, name)
                 for names, rows in runs:
-                    conn.executemany(upsert_sql(name, self._layout_id(conn, name, tuple(names))), rows)
+                    conn.executemany(
+                        upsert_sql(name, self._layout_id(conn, name, tuple(names))), rows
+                    )
 
     # -- reads
     def online_read(
         self,
         config: RepoConfig,
         table: FeatureView,
-        entity_keys: List[EntityKeyProto],
-        requested_features: Optional[List[str]] = None,
-    ) -> List[Tuple[Optional[datetime], Optional[Dict[str, ValueProto]]]]:
+        entity_keys: list[EntityKeyProto],
+        requested_features: list[str] | None = None,
+    ) -> list[tuple[datetime | None, dict[str, ValueProto] | None]]:
         version = config.entity_key_serialization_version
-        keys = [serialize_entity_key(k, entity_key_serialization_version=version) for k in entity_keys]
+        keys = [
+            serialize_entity_key(k, entity_key_serialization_version=version) for k in entity_keys
+        ]
         found = self.read_rows(config, table, keys)
-        result: List[Tuple[Optional[datetime], Optional[Dict[str, ValueProto]]]] = []
+        result: list[tuple[datetime | None, dict[str, ValueProto] | None]] = []
         for key in keys:
             row = found.get(key)
             if row is None:
@@ -283,25 +324,32 @@ class PackedSqliteOnlineStore(OnlineStore):
                 try:
                     values = decode_payload(row[1], row[2], requested_features)
                 except ValueError as exc:  # a corrupt row: say which
-                    raise ValueError(f"{self.db_path(config)}, table {table_name(config, table)}, entity key "
-                                     f"{key!r}: {exc}") from exc
+                    raise ValueError(
+                        f"{self.db_path(config)}, table {table_name(config, table)}, entity key "
+                        f"{key!r}: {exc}"
+                    ) from exc
                 result.append((from_micros(row[0]), values))
         return result
 
-    def read_rows(self, config: RepoConfig, table: Any,
-                  keys: Sequence[bytes]) -> Dict[bytes, Tuple[int, Tuple[str, ...], bytes]]:
+    def read_rows(
+        self, config: RepoConfig, table: Any, keys: Sequence[bytes]
+    ) -> dict[bytes, tuple[int, tuple[str, ...], bytes]]:
         """Serialized entity key -> (event µs, the payload's feature names, payload) for the keys stored."""
         name = table_name(config, table)
         t = quote(name)
-        found: Dict[bytes, Tuple[int, Tuple[str, ...], bytes]] = {}
+        found: dict[bytes, tuple[int, tuple[str, ...], bytes]] = {}
         with self._lock:
             conn = self.connection(config)
             if name not in self._tables:
                 with conn:
                     self._ensure_table(conn, name)
             for i in range(0, len(keys), _READ_CHUNK):
-                chunk = keys[i:i + _READ_CHUNK]
-                where = "entity_key = ?" if len(chunk) == 1 else f"entity_key IN ({','.join('?' * len(chunk))})"
+                chunk = keys[i : i + _READ_CHUNK]
+                where = (
+                    "entity_key = ?"
+                    if len(chunk) == 1
+                    else f"entity_key IN ({','.join('?' * len(chunk))})"
+                )
                 query = f"SELECT entity_key, event_ts, layout, payload FROM {t} WHERE {where}"
                 for key, ts, layout, payload in conn.execute(query, chunk):
                     found[key] = (ts, self._names(conn, layout), payload)
@@ -329,10 +377,18 @@ class PackedSqliteOnlineStore(OnlineStore):
                     self._tables.discard(name)
                     self._layout_ids = {k: v for k, v in self._layout_ids.items() if k[0] != name}
 
-    def teardown(self, config: RepoConfig, tables: Sequence[FeatureView], entities: Sequence[Entity]) -> None:
+    def teardown(
+        self, config: RepoConfig, tables: Sequence[FeatureView], entities: Sequence[Entity]
+    ) -> None:
         """Drops the tables of ``tables`` (the file stays: other projects may share it)."""
-        self.update(config, tables_to_delete=tables, tables_to_keep=[], entities_to_delete=entities,
-                    entities_to_keep=[], partial=False)
+        self.update(
+            config,
+            tables_to_delete=tables,
+            tables_to_keep=[],
+            entities_to_delete=entities,
+            entities_to_keep=[],
+            partial=False,
+        )
 
     def close(self) -> None:
         with self._lock:

@@ -13,9 +13,9 @@ from __future__ import annotations
 
 import json
 import os
+from collections.abc import Mapping
 from datetime import datetime
 from pathlib import Path
-from typing import Mapping
 
 import polars as pl
 
@@ -69,11 +69,15 @@ def earliest_change(old: DeltaRef, new: DeltaRef) -> datetime | None:
     """The earliest event time of a row added, changed or removed between two versions (None: same rows)."""
     before, after = _hashed(old), _hashed(new)
     keys = [ENTITY_KEY, EVENT_TIMESTAMP, _HASH]
-    changed = pl.concat([after.join(before, on=keys, how="anti"), before.join(after, on=keys, how="anti")])
+    changed = pl.concat(
+        [after.join(before, on=keys, how="anti"), before.join(after, on=keys, how="anti")]
+    )
     return changed[EVENT_TIMESTAMP].min() if changed.height else None
 
 
-def refresh_online_store(store, cfg: StoreConfig, refs: Mapping[str, DeltaRef], end: datetime) -> dict[str, dict]:
+def refresh_online_store(
+    store, cfg: StoreConfig, refs: Mapping[str, DeltaRef], end: datetime
+) -> dict[str, dict]:
     """Materialize each view of ``refs`` (view -> the gold version the registry serves) up to ``end``, in
     one ``materialize`` call (each view with its own window). Returns, per view, the window loaded (or
     none) and why."""
@@ -85,32 +89,53 @@ def refresh_online_store(store, cfg: StoreConfig, refs: Mapping[str, DeltaRef], 
         previous = state.get(view)
         table_ids[view] = table_id = str(ref.open().metadata().id)
         start, reason = None, "incremental"
-        if previous is None:  # nothing loaded into this store yet, whatever the registry's intervals say
+        if (
+            previous is None
+        ):  # nothing loaded into this store yet, whatever the registry's intervals say
             start, reason = EPOCH, "first load"
         elif previous.get("online_store") != store_identity(cfg):
-            start, reason = EPOCH, f"full reload (online store changed from {previous.get('online_store')})"
+            start, reason = (
+                EPOCH,
+                f"full reload (online store changed from {previous.get('online_store')})",
+            )
         elif previous.get("table_id") != table_id:
             start, reason = EPOCH, "full reload (the gold table was recreated)"
         elif (previous["uri"], previous["version"]) != (ref.uri, ref.version):
             try:
                 changed = earliest_change(DeltaRef.model_validate(previous["ref"]), ref)
             except Exception as exc:  # noqa: BLE001 - any unreadable old version means: reload everything
-                start, reason = EPOCH, f"full reload (previous version unreadable: {type(exc).__name__})"
+                start, reason = (
+                    EPOCH,
+                    f"full reload (previous version unreadable: {type(exc).__name__})",
+                )
             else:
                 if changed is not None:
-                    start, reason = changed, f"version {previous['version']} -> {ref.version} changed rows"
+                    start, reason = (
+                        changed,
+                        f"version {previous['version']} -> {ref.version} changed rows",
+                    )
         if start is not None:
             last = _last_end(store, view)
-            starts[view] = min(start, last) if last else start  # also cover what incremental would load
+            starts[view] = (
+                min(start, last) if last else start
+            )  # also cover what incremental would load
         reasons[view] = reason
     windows = materialize(store, end, views=list(refs), starts=starts)
     report: dict[str, dict] = {}
     for view, ref in refs.items():
         window = windows.get(view)
-        report[view] = {"reason": reasons[view], "window": [t.isoformat() for t in window] if window else None,
-                        "gold_version": ref.version}
-        state[view] = {"uri": ref.uri, "version": ref.version, "table_id": table_ids[view],
-                       "ref": ref.model_dump(mode="json"), "online_store": store_identity(cfg)}
+        report[view] = {
+            "reason": reasons[view],
+            "window": [t.isoformat() for t in window] if window else None,
+            "gold_version": ref.version,
+        }
+        state[view] = {
+            "uri": ref.uri,
+            "version": ref.version,
+            "table_id": table_ids[view],
+            "ref": ref.model_dump(mode="json"),
+            "online_store": store_identity(cfg),
+        }
     _save_state(cfg, state)
     return report
 

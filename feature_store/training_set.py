@@ -9,16 +9,23 @@ silver versions those were built from), the split sizes, patient overlap and pur
 
 from __future__ import annotations
 
+from collections.abc import Mapping
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Any, Mapping
+from typing import Any
 
 import orjson
 import polars as pl
 
 from features.build import VIEWS
 from features.spec import ENTITY_KEY, EVENT_TIMESTAMP
-from features.splits import SPLIT, SplitResult, feature_time_violations, temporal_split, window_crossings
+from features.splits import (
+    SPLIT,
+    SplitResult,
+    feature_time_violations,
+    temporal_split,
+    window_crossings,
+)
 from features.tasks import TaskDefinition
 from lakehouse.delta import DeltaRef, commit_metadata_of, table_uri, write
 from lineage.digest import table_digest
@@ -35,7 +42,9 @@ def training_set_table(task: str) -> str:
 
 def feature_stamps(task: TaskDefinition) -> list[tuple[str, str, int]]:
     """(view, stamp column, TTL days) of the task's stamped views: what ``feature_time_violations`` checks."""
-    return [(v, VIEWS[v].feature_ts, VIEWS[v].ttl_days) for v in task.feature_views if VIEWS[v].stamped]
+    return [
+        (v, VIEWS[v].feature_ts, VIEWS[v].ttl_days) for v in task.feature_views if VIEWS[v].stamped
+    ]
 
 
 @dataclass
@@ -46,27 +55,41 @@ class TrainingSet:
     digest: str
 
     def summary(self) -> dict[str, Any]:
-        return {"task": self.task.name, "task_version": self.task.version,
-                "feature_service": self.task.feature_service, "digest": self.digest,
-                "rows": self.frame.height, "columns": self.frame.width,
-                "features": sum(len(VIEWS[v].features) for v in self.task.feature_views), **self.split.summary()}
+        return {
+            "task": self.task.name,
+            "task_version": self.task.version,
+            "feature_service": self.task.feature_service,
+            "digest": self.digest,
+            "rows": self.frame.height,
+            "columns": self.frame.width,
+            "features": sum(len(VIEWS[v].features) for v in self.task.feature_views),
+            **self.split.summary(),
+        }
 
     def checks(self) -> dict[str, Any]:
         """The facts the asset checks judge: label windows crossing splits, feature stamps after (or older
         than the TTL before) their index time."""
-        return {"window_crossings": window_crossings(self.frame, self.task),
-                "feature_times": feature_time_violations(self.frame, feature_stamps(self.task))}
+        return {
+            "window_crossings": window_crossings(self.frame, self.task),
+            "feature_times": feature_time_violations(self.frame, feature_stamps(self.task)),
+        }
 
 
 def build_training_set(store, events: pl.DataFrame, task: TaskDefinition) -> TrainingSet:
     """``events``: the task's index events (patient_id, event_timestamp, encounter_id, label)."""
-    split = temporal_split(events.select(ENTITY_KEY, EVENT_TIMESTAMP, "encounter_id", "label"), task)
+    split = temporal_split(
+        events.select(ENTITY_KEY, EVENT_TIMESTAMP, "encounter_id", "label"), task
+    )
     features = get_historical_features(store, split.frame.select(KEY_COLUMNS), task.feature_service)
     missing = [c for v in task.feature_views for c in VIEWS[v].columns if c not in features.columns]
     if missing:
-        raise RuntimeError(f"FeatureService {task.feature_service!r} did not return {missing}: "
-                           "the registry is out of date with features/build.py (re-materialize feast/registry)")
-    frame = features.select(*KEY_COLUMNS, *[c for v in task.feature_views for c in VIEWS[v].columns])
+        raise RuntimeError(
+            f"FeatureService {task.feature_service!r} did not return {missing}: "
+            "the registry is out of date with features/build.py (re-materialize feast/registry)"
+        )
+    frame = features.select(
+        *KEY_COLUMNS, *[c for v in task.feature_views for c in VIEWS[v].columns]
+    )
     frame = frame.sort(SORT_KEY)
     return TrainingSet(task, frame, split, table_digest(frame.to_arrow(), SORT_KEY))
 
@@ -74,7 +97,9 @@ def build_training_set(store, events: pl.DataFrame, task: TaskDefinition) -> Tra
 def upstream_versions(refs: Mapping[str, DeltaRef]) -> dict[str, Any]:
     """The Delta versions a training set depends on: each ref given, and the silver versions each of those
     recorded in its own commit (so the chain continues to silver, and from silver's commits to bronze)."""
-    versions: dict[str, Any] = {name: {"uri": ref.uri, "version": ref.version} for name, ref in sorted(refs.items())}
+    versions: dict[str, Any] = {
+        name: {"uri": ref.uri, "version": ref.version} for name, ref in sorted(refs.items())
+    }
     silver: dict[str, int] = {}
     for ref in refs.values():
         recorded = commit_metadata_of(ref.uri, ref.version).get("silver_versions")
@@ -83,14 +108,24 @@ def upstream_versions(refs: Mapping[str, DeltaRef]) -> dict[str, Any]:
     return {"gold": versions, "silver": dict(sorted(silver.items()))}
 
 
-def write_training_set(ts: TrainingSet, gold_dir: Path | str, upstream: Mapping[str, DeltaRef],
-                       commit_metadata: Mapping[str, Any] | None = None) -> DeltaRef:
+def write_training_set(
+    ts: TrainingSet,
+    gold_dir: Path | str,
+    upstream: Mapping[str, DeltaRef],
+    commit_metadata: Mapping[str, Any] | None = None,
+) -> DeltaRef:
     """Overwrite ``<gold_dir>/training_set_<task>`` in one commit carrying the set's lineage."""
     name = training_set_table(ts.task.name)
     summary = ts.summary()
-    meta = {**(commit_metadata or {}), "task": ts.task.name, "task_version": ts.task.version,
-            "feature_service": ts.task.feature_service, "content_digest": ts.digest,
-            "split_summary": orjson.dumps({k: summary[k] for k in ("splits", "patient_overlap", "starts",
-                                                                      "purged")}).decode(),
-            "upstream_versions": orjson.dumps(upstream_versions(upstream)).decode()}
+    meta = {
+        **(commit_metadata or {}),
+        "task": ts.task.name,
+        "task_version": ts.task.version,
+        "feature_service": ts.task.feature_service,
+        "content_digest": ts.digest,
+        "split_summary": orjson.dumps(
+            {k: summary[k] for k in ("splits", "patient_overlap", "starts", "purged")}
+        ).decode(),
+        "upstream_versions": orjson.dumps(upstream_versions(upstream)).decode(),
+    }
     return write(table_uri(Path(gold_dir), name), ts.frame.to_arrow(), metadata=meta, table=name)

@@ -9,9 +9,9 @@ split starts is dropped and counted.
 
 from __future__ import annotations
 
+from collections.abc import Iterable
 from dataclasses import dataclass
 from datetime import datetime, timedelta
-from typing import Iterable
 
 import polars as pl
 
@@ -26,11 +26,15 @@ SPLIT = "split"
 class SplitResult:
     frame: pl.DataFrame  # the events with a ``split`` column, purged events removed, in time order
     starts: dict[str, datetime | None]  # split -> the first event time it may hold (cutoff)
-    purged: dict[str, int]  # split -> events dropped because their label window crossed into the next
+    purged: dict[
+        str, int
+    ]  # split -> events dropped because their label window crossed into the next
 
     def summary(self) -> dict:
         return split_summary(self.frame) | {
-            "starts": {k: v.isoformat() if v else None for k, v in self.starts.items()}, "purged": self.purged}
+            "starts": {k: v.isoformat() if v else None for k, v in self.starts.items()},
+            "purged": self.purged,
+        }
 
 
 def window_end(task: TaskDefinition) -> pl.Expr:
@@ -42,25 +46,38 @@ def window_end(task: TaskDefinition) -> pl.Expr:
 def temporal_split(events: pl.DataFrame, task: TaskDefinition) -> SplitResult:
     """Assign each index event to train, validation or test by its event time (ties stay together)."""
     if events.height < len(SPLITS):
-        raise ValueError(f"{task.name}: {events.height} index events cannot be split into {', '.join(SPLITS)}")
+        raise ValueError(
+            f"{task.name}: {events.height} index events cannot be split into {', '.join(SPLITS)}"
+        )
     frame = events.sort(EVENT_TIMESTAMP, ENTITY_KEY)
     times = frame[EVENT_TIMESTAMP]
     n = frame.height
     val_start = times[min(int(n * task.split.train), n - 1)]
     test_start = times[min(int(n * (task.split.train + task.split.validation)), n - 1)]
     frame = frame.with_columns(
-        pl.when(pl.col(EVENT_TIMESTAMP) < val_start).then(pl.lit("train"))
-        .when(pl.col(EVENT_TIMESTAMP) < test_start).then(pl.lit("validation"))
-        .otherwise(pl.lit("test")).alias(SPLIT))
+        pl.when(pl.col(EVENT_TIMESTAMP) < val_start)
+        .then(pl.lit("train"))
+        .when(pl.col(EVENT_TIMESTAMP) < test_start)
+        .then(pl.lit("validation"))
+        .otherwise(pl.lit("test"))
+        .alias(SPLIT)
+    )
     purged = {s: 0 for s in SPLITS}
     if task.split.purge:
-        next_start = (pl.when(pl.col(SPLIT) == "train").then(pl.lit(val_start))
-                      .when(pl.col(SPLIT) == "validation").then(pl.lit(test_start)).otherwise(None))
+        next_start = (
+            pl.when(pl.col(SPLIT) == "train")
+            .then(pl.lit(val_start))
+            .when(pl.col(SPLIT) == "validation")
+            .then(pl.lit(test_start))
+            .otherwise(None)
+        )
         crossing = (window_end(task) > next_start).fill_null(False)
         counts = frame.filter(crossing).group_by(SPLIT).len()
         purged.update(dict(zip(counts[SPLIT].to_list(), counts["len"].to_list())))
         frame = frame.filter(~crossing)
-    return SplitResult(frame, {"train": times[0], "validation": val_start, "test": test_start}, purged)
+    return SplitResult(
+        frame, {"train": times[0], "validation": val_start, "test": test_start}, purged
+    )
 
 
 def split_summary(frame: pl.DataFrame) -> dict:
@@ -72,14 +89,18 @@ def split_summary(frame: pl.DataFrame) -> dict:
         positives = int(part["label"].sum()) if part.height else 0
         patients[name] = set(part[ENTITY_KEY].to_list())
         out["splits"][name] = {
-            "events": part.height, "positives": positives,
+            "events": part.height,
+            "positives": positives,
             "prevalence": round(positives / part.height, 4) if part.height else None,
             "patients": len(patients[name]),
             "first": part[EVENT_TIMESTAMP].min().isoformat() if part.height else None,
             "last": part[EVENT_TIMESTAMP].max().isoformat() if part.height else None,
         }
-    out["patient_overlap"] = {f"{a}&{b}": len(patients[a] & patients[b])
-                              for i, a in enumerate(SPLITS) for b in SPLITS[i + 1:]}
+    out["patient_overlap"] = {
+        f"{a}&{b}": len(patients[a] & patients[b])
+        for i, a in enumerate(SPLITS)
+        for b in SPLITS[i + 1 :]
+    }
     out["events"] = frame.height
     return out
 
@@ -91,7 +112,9 @@ def window_crossings(frame: pl.DataFrame, task: TaskDefinition) -> dict[str, int
     for current, following in zip(SPLITS, SPLITS[1:]):
         nxt = frame.filter(pl.col(SPLIT) == following)[EVENT_TIMESTAMP].min()
         part = frame.filter(pl.col(SPLIT) == current)
-        out[f"{current}->{following}"] = 0 if nxt is None else int(part.select((window_end(task) > nxt).sum()).item())
+        out[f"{current}->{following}"] = (
+            0 if nxt is None else int(part.select((window_end(task) > nxt).sum()).item())
+        )
     return out
 
 
@@ -101,17 +124,24 @@ def split_order_violations(frame: pl.DataFrame) -> dict[str, int]:
     for current, following in zip(SPLITS, SPLITS[1:]):
         last = frame.filter(pl.col(SPLIT) == current)[EVENT_TIMESTAMP].max()
         nxt = frame.filter(pl.col(SPLIT) == following)
-        out[f"{current}->{following}"] = 0 if last is None else int((nxt[EVENT_TIMESTAMP] < last).sum())
+        out[f"{current}->{following}"] = (
+            0 if last is None else int((nxt[EVENT_TIMESTAMP] < last).sum())
+        )
     return out
 
 
-def feature_time_violations(frame: pl.DataFrame, stamps: Iterable[tuple[str, str, int]]) -> dict[str, dict[str, int]]:
+def feature_time_violations(
+    frame: pl.DataFrame, stamps: Iterable[tuple[str, str, int]]
+) -> dict[str, dict[str, int]]:
     """Per view (name, stamp column, TTL days): joined feature rows stamped after the index time ("future")
     or older than the TTL ("stale"). Both must be zero: Feast joins neither."""
     out = {}
     for view, column, ttl_days in stamps:
         stamp, at = pl.col(column), pl.col(EVENT_TIMESTAMP)
-        counts = frame.select(future=(stamp > at).sum(), stale=(stamp < at - pl.duration(days=ttl_days)).sum(),
-                              missing=stamp.is_null().sum())
+        counts = frame.select(
+            future=(stamp > at).sum(),
+            stale=(stamp < at - pl.duration(days=ttl_days)).sum(),
+            missing=stamp.is_null().sum(),
+        )
         out[view] = {k: int(v) for k, v in counts.row(0, named=True).items()}
     return out

@@ -20,8 +20,8 @@ from functools import lru_cache
 import numpy as np
 import polars as pl
 
-from deid.structured import age_band_expr
 from deid.rules import age_years_expr
+from deid.structured import age_band_expr
 from features.spec import ENTITY_KEY, EVENT_TIMESTAMP
 
 KEYS = [ENTITY_KEY, EVENT_TIMESTAMP]
@@ -31,9 +31,19 @@ DAY_US = 86_400_000_000
 # ------------------------------------------------------------------ vocabularies (codes in docs/cohort.md)
 
 LAB_PANEL: dict[str, str] = {  # feature prefix -> LOINC
-    "hba1c": "4548-4", "glucose": "2345-7", "creatinine": "2160-0", "egfr": "62238-1", "hemoglobin": "718-7",
-    "wbc": "6690-2", "sodium": "2951-2", "potassium": "2823-3", "bnp": "30934-4",
-    "heart_rate": "8867-4", "sbp": "8480-6", "dbp": "8462-4", "bmi": "39156-5",
+    "hba1c": "4548-4",
+    "glucose": "2345-7",
+    "creatinine": "2160-0",
+    "egfr": "62238-1",
+    "hemoglobin": "718-7",
+    "wbc": "6690-2",
+    "sodium": "2951-2",
+    "potassium": "2823-3",
+    "bnp": "30934-4",
+    "heart_rate": "8867-4",
+    "sbp": "8480-6",
+    "dbp": "8462-4",
+    "bmi": "39156-5",
 }
 LAB_WINDOWS = (30, 365)
 LAB_STATS = ("mean", "min", "max")
@@ -56,7 +66,10 @@ COMORBIDITIES: dict[str, tuple[tuple[str, ...], tuple[str, ...], int]] = {
     "obesity": (("414916001",), ("E66",), 0),
     "anemia": (("271737000",), ("D64", "D63"), 0),
 }
-ACUTE_CARDIOPULMONARY = ("42343007", "195951007")  # CHF / COPD exacerbation as an encounter diagnosis
+ACUTE_CARDIOPULMONARY = (
+    "42343007",
+    "195951007",
+)  # CHF / COPD exacerbation as an encounter diagnosis
 
 DRUG_CLASSES: dict[str, tuple[str, ...]] = {  # class -> RxNorm ingredient RxCUIs
     "antidiabetic_oral": ("6809", "1545653"),
@@ -77,8 +90,22 @@ DRUG_CLASSES: dict[str, tuple[str, ...]] = {  # class -> RxNorm ingredient RxCUI
 }
 # a request counts as active for this many days after it starts (chronic prescriptions are renewed yearly)
 ACTIVE_DAYS_DEFAULT = 365
-SHORT_COURSE = {"2193", "18631", "11124", "20481", "19711", "2231", "7454", "8640", "26225", "7804", "161",
-                "5640", "67108", "86009"}  # antibiotics, steroid burst, PRN/analgesics, inpatient-only
+SHORT_COURSE = {
+    "2193",
+    "18631",
+    "11124",
+    "20481",
+    "19711",
+    "2231",
+    "7454",
+    "8640",
+    "26225",
+    "7804",
+    "161",
+    "5640",
+    "67108",
+    "86009",
+}  # antibiotics, steroid burst, PRN/analgesics, inpatient-only
 ACTIVE_DAYS_SHORT = 14
 
 DISCHARGE_SUMMARY = "18842-5"
@@ -88,27 +115,41 @@ NOTE_DIM = 256
 
 
 def normalize_events(events: pl.DataFrame) -> pl.DataFrame:
-    return (events.select(pl.col(ENTITY_KEY).cast(pl.String), pl.col(EVENT_TIMESTAMP).cast(UTC_US))
-            .unique().sort(KEYS))
+    return (
+        events.select(pl.col(ENTITY_KEY).cast(pl.String), pl.col(EVENT_TIMESTAMP).cast(UTC_US))
+        .unique()
+        .sort(KEYS)
+    )
 
 
-def _as_of(events: pl.DataFrame, frame: pl.DataFrame, at: str, lookback_days: int | None = None) -> pl.DataFrame:
+def _as_of(
+    events: pl.DataFrame, frame: pl.DataFrame, at: str, lookback_days: int | None = None
+) -> pl.DataFrame:
     """Rows of ``frame`` joined to each event of the same patient, timestamped at or before the event (and
     within ``lookback_days``), with ``age_days``: how long before the event."""
     frame = frame.filter(pl.col(at).is_not_null()).with_columns(pl.col(at).cast(UTC_US))
-    joined = events.join(frame, on=ENTITY_KEY, how="inner").filter(pl.col(at) <= pl.col(EVENT_TIMESTAMP))
-    joined = joined.with_columns(((pl.col(EVENT_TIMESTAMP) - pl.col(at)).dt.total_microseconds() / DAY_US)
-                                 .alias("age_days"))
+    joined = events.join(frame, on=ENTITY_KEY, how="inner").filter(
+        pl.col(at) <= pl.col(EVENT_TIMESTAMP)
+    )
+    joined = joined.with_columns(
+        ((pl.col(EVENT_TIMESTAMP) - pl.col(at)).dt.total_microseconds() / DAY_US).alias("age_days")
+    )
     if lookback_days is not None:
         joined = joined.filter(pl.col("age_days") <= lookback_days)
     return joined
 
 
-def _complete(events: pl.DataFrame, features: pl.DataFrame, zero: list[str] | None = None,
-              false: list[str] | None = None) -> pl.DataFrame:
+def _complete(
+    events: pl.DataFrame,
+    features: pl.DataFrame,
+    zero: list[str] | None = None,
+    false: list[str] | None = None,
+) -> pl.DataFrame:
     """Every event gets a row; counts default to 0 and flags to False where the patient had nothing."""
     out = events.join(features, on=KEYS, how="left")
-    fills = [pl.col(c).fill_null(0) for c in zero or []] + [pl.col(c).fill_null(False) for c in false or []]
+    fills = [pl.col(c).fill_null(0) for c in zero or []] + [
+        pl.col(c).fill_null(False) for c in false or []
+    ]
     return out.with_columns(fills) if fills else out
 
 
@@ -123,10 +164,18 @@ def demographics(patients: pl.DataFrame, events: pl.DataFrame) -> pl.DataFrame:
     joined = events.join(people, on=ENTITY_KEY, how="left")
     years = age_years_expr("birth_date", pl.col(EVENT_TIMESTAMP).dt.date())
     withheld = pl.col("birth_date").is_null() & (pl.col("age_band") == "90+")
-    age = pl.when(withheld).then(pl.lit(90)).otherwise(pl.min_horizontal(years, pl.lit(90))).cast(pl.Int64)
-    return joined.select(*KEYS, age.alias("age_years"),
-                         age_band_expr(age, 90).alias("age_band"),
-                         pl.col("gender").alias("sex"))
+    age = (
+        pl.when(withheld)
+        .then(pl.lit(90))
+        .otherwise(pl.min_horizontal(years, pl.lit(90)))
+        .cast(pl.Int64)
+    )
+    return joined.select(
+        *KEYS,
+        age.alias("age_years"),
+        age_band_expr(age, 90).alias("age_band"),
+        pl.col("gender").alias("sex"),
+    )
 
 
 # ------------------------------------------------------------------ utilization
@@ -137,31 +186,59 @@ def utilization(encounters: pl.DataFrame, events: pl.DataFrame) -> pl.DataFrame:
     (an admission still under way at the event counts: its start is known), inpatient days of stays
     ended in 365 days, and the last finished stay: length of stay, elective, disposition, days since."""
     events = normalize_events(events)
-    enc = encounters.select(ENTITY_KEY, "class_code", "priority_code", "discharge_disposition",
-                            pl.col("period_start").cast(UTC_US), pl.col("period_end").cast(UTC_US))
+    enc = encounters.select(
+        ENTITY_KEY,
+        "class_code",
+        "priority_code",
+        "discharge_disposition",
+        pl.col("period_start").cast(UTC_US),
+        pl.col("period_end").cast(UTC_US),
+    )
     started = _as_of(events, enc, "period_start", 365)
     aggs = []
     for days in (30, 180, 365):
         inwin = pl.col("age_days") <= days
-        aggs += [((pl.col("class_code") == "IMP") & inwin).sum().cast(pl.Int64).alias(f"admissions_{days}d"),
-                 ((pl.col("class_code") == "EMER") & inwin).sum().cast(pl.Int64).alias(f"ed_visits_{days}d")]
-    aggs.append(((pl.col("class_code") == "AMB")).sum().cast(pl.Int64).alias("outpatient_visits_365d"))
+        aggs += [
+            ((pl.col("class_code") == "IMP") & inwin)
+            .sum()
+            .cast(pl.Int64)
+            .alias(f"admissions_{days}d"),
+            ((pl.col("class_code") == "EMER") & inwin)
+            .sum()
+            .cast(pl.Int64)
+            .alias(f"ed_visits_{days}d"),
+        ]
+    aggs.append(
+        (pl.col("class_code") == "AMB").sum().cast(pl.Int64).alias("outpatient_visits_365d")
+    )
     counts = started.group_by(KEYS).agg(aggs)
 
     stays = enc.filter(pl.col("class_code") == "IMP").with_columns(
-        ((pl.col("period_end") - pl.col("period_start")).dt.total_microseconds() / DAY_US).alias("los"))
+        ((pl.col("period_end") - pl.col("period_start")).dt.total_microseconds() / DAY_US).alias(
+            "los"
+        )
+    )
     ended = _as_of(events, stays, "period_end")  # finished stays only: their length is known
-    last = (ended.sort("period_end").group_by(KEYS).agg(
-        pl.col("los").last().alias("last_los_days"),
-        (pl.col("priority_code").last() == "EL").alias("last_stay_elective"),
-        pl.col("discharge_disposition").last().alias("last_stay_disposition"),
-        pl.col("age_days").last().alias("days_since_last_discharge"),
-        pl.col("los").filter(pl.col("age_days") <= 365).sum().alias("inpatient_days_365d")))
-    zero = [f"{k}_{d}d" for d in (30, 180, 365) for k in ("admissions", "ed_visits")] + ["outpatient_visits_365d",
-                                                                                           "inpatient_days_365d"]
+    last = (
+        ended.sort("period_end")
+        .group_by(KEYS)
+        .agg(
+            pl.col("los").last().alias("last_los_days"),
+            (pl.col("priority_code").last() == "EL").alias("last_stay_elective"),
+            pl.col("discharge_disposition").last().alias("last_stay_disposition"),
+            pl.col("age_days").last().alias("days_since_last_discharge"),
+            pl.col("los").filter(pl.col("age_days") <= 365).sum().alias("inpatient_days_365d"),
+        )
+    )
+    zero = [f"{k}_{d}d" for d in (30, 180, 365) for k in ("admissions", "ed_visits")] + [
+        "outpatient_visits_365d",
+        "inpatient_days_365d",
+    ]
     out = _complete(events, counts.join(last, on=KEYS, how="full", coalesce=True), zero=zero)
-    return out.with_columns(pl.col("inpatient_days_365d").cast(pl.Float64),
-                            pl.col("last_stay_elective").fill_null(False))
+    return out.with_columns(
+        pl.col("inpatient_days_365d").cast(pl.Float64),
+        pl.col("last_stay_elective").fill_null(False),
+    )
 
 
 # ------------------------------------------------------------------ labs
@@ -181,20 +258,33 @@ def labs(observations: pl.DataFrame, events: pl.DataFrame) -> pl.DataFrame:
     trend (least-squares slope per year) over 365 days."""
     events = normalize_events(events)
     code_to_lab = {v: k for k, v in LAB_PANEL.items()}
-    obs = (observations.filter(pl.col("code").is_in(list(code_to_lab)) & pl.col("value_num").is_not_null())
-           .select(ENTITY_KEY, pl.col("code").replace_strict(code_to_lab, return_dtype=pl.String).alias("lab"),
-                   pl.col("value_num").cast(pl.Float64).alias("v"), pl.col("effective_at").cast(UTC_US)))
+    obs = observations.filter(
+        pl.col("code").is_in(list(code_to_lab)) & pl.col("value_num").is_not_null()
+    ).select(
+        ENTITY_KEY,
+        pl.col("code").replace_strict(code_to_lab, return_dtype=pl.String).alias("lab"),
+        pl.col("value_num").cast(pl.Float64).alias("v"),
+        pl.col("effective_at").cast(UTC_US),
+    )
     joined = _as_of(events, obs, "effective_at")
     y = pl.col("v").filter(pl.col("age_days") <= 365)
     x = (-pl.col("age_days") / 365.25).filter(pl.col("age_days") <= 365)
     slope = ((x * y).mean() - x.mean() * y.mean()) / ((x * x).mean() - x.mean() ** 2)
-    aggs = [pl.col("v").sort_by("effective_at").last().alias("last"),
-            pl.col("age_days").min().alias("days_since_last")]
+    aggs = [
+        pl.col("v").sort_by("effective_at").last().alias("last"),
+        pl.col("age_days").min().alias("days_since_last"),
+    ]
     for w in LAB_WINDOWS:
         inwin = pl.col("v").filter(pl.col("age_days") <= w)
-        aggs += [inwin.mean().alias(f"mean_{w}d"), inwin.min().alias(f"min_{w}d"), inwin.max().alias(f"max_{w}d")]
-    aggs += [y.count().cast(pl.Int64).alias("count_365d"),
-             pl.when(y.count() >= 2).then(slope).otherwise(None).alias("trend_365d")]
+        aggs += [
+            inwin.mean().alias(f"mean_{w}d"),
+            inwin.min().alias(f"min_{w}d"),
+            inwin.max().alias(f"max_{w}d"),
+        ]
+    aggs += [
+        y.count().cast(pl.Int64).alias("count_365d"),
+        pl.when(y.count() >= 2).then(slope).otherwise(None).alias("trend_365d"),
+    ]
     long = joined.group_by(*KEYS, "lab").agg(aggs)
     wide = events
     for lab in LAB_PANEL:
@@ -211,8 +301,12 @@ def labs(observations: pl.DataFrame, events: pl.DataFrame) -> pl.DataFrame:
 
 
 def condition_features() -> list[str]:
-    return [f"cm_{name}" for name in COMORBIDITIES] + ["comorbidity_count", "charlson_score",
-                                                        "diagnoses_30d", "acute_cardiopulmonary_30d"]
+    return [f"cm_{name}" for name in COMORBIDITIES] + [
+        "comorbidity_count",
+        "charlson_score",
+        "diagnoses_30d",
+        "acute_cardiopulmonary_30d",
+    ]
 
 
 def conditions(frame: pl.DataFrame, events: pl.DataFrame) -> pl.DataFrame:
@@ -220,7 +314,9 @@ def conditions(frame: pl.DataFrame, events: pl.DataFrame) -> pl.DataFrame:
     Charlson-style weighted score, diagnoses recorded in the last 30 days and whether one of them was a
     CHF/COPD exacerbation."""
     events = normalize_events(events)
-    cond = frame.select(ENTITY_KEY, pl.col("code").cast(pl.String), pl.col("recorded_at").cast(UTC_US))
+    cond = frame.select(
+        ENTITY_KEY, pl.col("code").cast(pl.String), pl.col("recorded_at").cast(UTC_US)
+    )
     joined = _as_of(events, cond, "recorded_at")
     flags = []
     for name, (codes, prefixes, _) in COMORBIDITIES.items():
@@ -230,14 +326,21 @@ def conditions(frame: pl.DataFrame, events: pl.DataFrame) -> pl.DataFrame:
         flags.append(hit.any().alias(f"cm_{name}"))
     recent = pl.col("age_days") <= 30
     agg = joined.group_by(KEYS).agg(
-        *flags, recent.sum().cast(pl.Int64).alias("diagnoses_30d"),
-        (recent & pl.col("code").is_in(list(ACUTE_CARDIOPULMONARY))).any().alias("acute_cardiopulmonary_30d"))
+        *flags,
+        recent.sum().cast(pl.Int64).alias("diagnoses_30d"),
+        (recent & pl.col("code").is_in(list(ACUTE_CARDIOPULMONARY)))
+        .any()
+        .alias("acute_cardiopulmonary_30d"),
+    )
     names = [f"cm_{n}" for n in COMORBIDITIES]
-    out = _complete(events, agg, zero=["diagnoses_30d"], false=names + ["acute_cardiopulmonary_30d"])
+    out = _complete(
+        events, agg, zero=["diagnoses_30d"], false=names + ["acute_cardiopulmonary_30d"]
+    )
     weights = [pl.col(f"cm_{n}").cast(pl.Int64) * w for n, (_, _, w) in COMORBIDITIES.items()]
-    return out.with_columns(pl.sum_horizontal([pl.col(c).cast(pl.Int64) for c in names]).alias("comorbidity_count"),
-                            pl.sum_horizontal(weights).cast(pl.Int64).alias("charlson_score")
-                            ).select(*KEYS, *condition_features())
+    return out.with_columns(
+        pl.sum_horizontal([pl.col(c).cast(pl.Int64) for c in names]).alias("comorbidity_count"),
+        pl.sum_horizontal(weights).cast(pl.Int64).alias("charlson_score"),
+    ).select(*KEYS, *condition_features())
 
 
 # ------------------------------------------------------------------ medications
@@ -254,17 +357,29 @@ def medications(frame: pl.DataFrame, events: pl.DataFrame) -> pl.DataFrame:
     events = normalize_events(events)
     meds = frame.select(ENTITY_KEY, pl.col("code").cast(pl.String), pl.col("start_at").cast(UTC_US))
     joined = _as_of(events, meds, "start_at")
-    per_drug = joined.group_by(*KEYS, "code").agg(pl.col("age_days").min().alias("latest"),
-                                                   pl.col("age_days").max().alias("first"))
-    limit = pl.when(pl.col("code").is_in(list(SHORT_COURSE))).then(ACTIVE_DAYS_SHORT).otherwise(ACTIVE_DAYS_DEFAULT)
+    per_drug = joined.group_by(*KEYS, "code").agg(
+        pl.col("age_days").min().alias("latest"), pl.col("age_days").max().alias("first")
+    )
+    limit = (
+        pl.when(pl.col("code").is_in(list(SHORT_COURSE)))
+        .then(ACTIVE_DAYS_SHORT)
+        .otherwise(ACTIVE_DAYS_DEFAULT)
+    )
     per_drug = per_drug.with_columns((pl.col("latest") <= limit).alias("active"))
     agg = per_drug.group_by(KEYS).agg(
         pl.col("active").sum().cast(pl.Int64).alias("active_med_count"),
         (pl.col("first") <= 30).sum().cast(pl.Int64).alias("new_meds_30d"),
-        *[(pl.col("active") & pl.col("code").is_in(list(codes))).any().alias(f"rx_{c}")
-          for c, codes in DRUG_CLASSES.items()])
-    return _complete(events, agg, zero=["active_med_count", "new_meds_30d"],
-                     false=[f"rx_{c}" for c in DRUG_CLASSES]).select(*KEYS, *medication_features())
+        *[
+            (pl.col("active") & pl.col("code").is_in(list(codes))).any().alias(f"rx_{c}")
+            for c, codes in DRUG_CLASSES.items()
+        ],
+    )
+    return _complete(
+        events,
+        agg,
+        zero=["active_med_count", "new_meds_30d"],
+        false=[f"rx_{c}" for c in DRUG_CLASSES],
+    ).select(*KEYS, *medication_features())
 
 
 # ------------------------------------------------------------------ notes
@@ -285,7 +400,9 @@ def token_bucket(token: str, dim: int = NOTE_DIM) -> tuple[int, float]:
 def hash_texts(texts: list[str | None], dim: int = NOTE_DIM) -> np.ndarray:
     """Texts -> L2-normalized signed hashed bag of unigrams and bigrams (log 1 + tf), float32 [n, dim]."""
     frame = pl.DataFrame({"text": texts}, schema={"text": pl.String}).with_row_index("row")
-    tokens = frame.select("row", pl.col("text").str.to_lowercase().str.extract_all(TOKEN_PATTERN).alias("t"))
+    tokens = frame.select(
+        "row", pl.col("text").str.to_lowercase().str.extract_all(TOKEN_PATTERN).alias("t")
+    )
     out = np.zeros((len(texts), dim), dtype=np.float32)
     for row, toks in tokens.iter_rows():
         if not toks:
@@ -307,20 +424,35 @@ def note_features() -> list[str]:
     return ["note_embedding", "has_note", "note_age_days", "note_chars"]
 
 
-def discharge_note(notes: pl.DataFrame, events: pl.DataFrame, *, doc_type: str = DISCHARGE_SUMMARY,
-                   dim: int = NOTE_DIM) -> pl.DataFrame:
+def discharge_note(
+    notes: pl.DataFrame,
+    events: pl.DataFrame,
+    *,
+    doc_type: str = DISCHARGE_SUMMARY,
+    dim: int = NOTE_DIM,
+) -> pl.DataFrame:
     """The latest de-identified note of ``doc_type`` dated at or before the event as a fixed-size float32
     vector (hashed bag of words, computed here: no model), with its age in days and length."""
     events = normalize_events(events)
     docs = notes.filter(pl.col("doc_type_code") == doc_type).select(
-        ENTITY_KEY, pl.col("note_date").cast(UTC_US), "text")
-    latest = (_as_of(events, docs, "note_date").sort("note_date")
-              .group_by(KEYS).agg(pl.col("text").last(), pl.col("age_days").last().alias("note_age_days")))
+        ENTITY_KEY, pl.col("note_date").cast(UTC_US), "text"
+    )
+    latest = (
+        _as_of(events, docs, "note_date")
+        .sort("note_date")
+        .group_by(KEYS)
+        .agg(pl.col("text").last(), pl.col("age_days").last().alias("note_age_days"))
+    )
     vectors = hash_texts(latest["text"].to_list(), dim)
     latest = latest.with_columns(
-        pl.Series("note_embedding", vectors, dtype=pl.Array(pl.Float32, dim)).cast(pl.List(pl.Float32)),
-        pl.col("text").str.len_chars().cast(pl.Int64).alias("note_chars")).drop("text")
+        pl.Series("note_embedding", vectors, dtype=pl.Array(pl.Float32, dim)).cast(
+            pl.List(pl.Float32)
+        ),
+        pl.col("text").str.len_chars().cast(pl.Int64).alias("note_chars"),
+    ).drop("text")
     out = events.join(latest, on=KEYS, how="left")
-    return out.with_columns(pl.col("note_embedding").is_not_null().alias("has_note"),
-                            pl.col("note_embedding").fill_null(pl.lit([0.0] * dim, pl.List(pl.Float32))),
-                            pl.col("note_chars").fill_null(0)).select(*KEYS, *note_features())
+    return out.with_columns(
+        pl.col("note_embedding").is_not_null().alias("has_note"),
+        pl.col("note_embedding").fill_null(pl.lit([0.0] * dim, pl.List(pl.Float32))),
+        pl.col("note_chars").fill_null(0),
+    ).select(*KEYS, *note_features())

@@ -31,7 +31,9 @@ def _for_snapshot(table: pa.Table, snapshot_id: str) -> pa.Table:
     return table.filter(pc.equal(table["snapshot_id"], snapshot_id))
 
 
-def check_accounting(snapshot: LandingSnapshot, audit: pa.Table, quarantine: pa.Table) -> Accounting:
+def check_accounting(
+    snapshot: LandingSnapshot, audit: pa.Table, quarantine: pa.Table
+) -> Accounting:
     """read == written + quarantined for every (file, resource type); every manifest file is accounted
     for; and the quarantine table holds exactly the rows the audit says were quarantined."""
     audit = _for_snapshot(audit, snapshot.snapshot_id)
@@ -39,22 +41,34 @@ def check_accounting(snapshot: LandingSnapshot, audit: pa.Table, quarantine: pa.
     problems = []
     for row in audit.to_pylist():
         if row["read"] != row["written"] + row["quarantined"]:
-            problems.append(f"{row['source_file']} {row['resource_type']}: read {row['read']} != written "
-                            f"{row['written']} + quarantined {row['quarantined']}")
+            problems.append(
+                f"{row['source_file']} {row['resource_type']}: read {row['read']} != written "
+                f"{row['written']} + quarantined {row['quarantined']}"
+            )
     audited = set(audit["source_file"].to_pylist())
     for entry in snapshot.files:
         if entry.path not in audited:
-            problems.append(f"{entry.path}: in the landing snapshot but not accounted for by ingestion")
+            problems.append(
+                f"{entry.path}: in the landing snapshot but not accounted for by ingestion"
+            )
     quarantined = pc.sum(audit["quarantined"]).as_py() or 0
     if quarantine.num_rows != quarantined:
-        problems.append(f"quarantine table holds {quarantine.num_rows} rows for this snapshot, audit says {quarantined}")
-    return Accounting(pc.sum(audit["read"]).as_py() or 0, pc.sum(audit["written"]).as_py() or 0,
-                      quarantined, problems)
+        problems.append(
+            f"quarantine table holds {quarantine.num_rows} rows for this snapshot, audit says {quarantined}"
+        )
+    return Accounting(
+        pc.sum(audit["read"]).as_py() or 0,
+        pc.sum(audit["written"]).as_py() or 0,
+        quarantined,
+        problems,
+    )
 
 
 def schema_differences(table: str, actual: pa.Schema) -> list[str]:
     """Columns missing, unexpected or of another type than the declared bronze schema."""
-    declared = {"quarantine": QUARANTINE_SCHEMA, "ingest_audit": AUDIT_SCHEMA}.get(table) or TABLES[table].schema
+    declared = {"quarantine": QUARANTINE_SCHEMA, "ingest_audit": AUDIT_SCHEMA}.get(table) or TABLES[
+        table
+    ].schema
     problems = []
     for field in declared:
         if field.name not in actual.names:
@@ -72,7 +86,14 @@ def schema_differences(table: str, actual: pa.Schema) -> list[str]:
 def _same_type(a: pa.DataType, b: pa.DataType) -> bool:
     # Delta stores strings as large/view types depending on the reader; compare logical types
     def norm(t: pa.DataType) -> str:
-        return (str(t).replace("large_string", "string").replace("string_view", "string")
-                .replace("large_list", "list").replace("large_binary", "binary")
-                .replace("<element: ", "<item: ").replace(" not null", ""))
+        return (
+            str(t)
+            .replace("large_string", "string")
+            .replace("string_view", "string")
+            .replace("large_list", "list")
+            .replace("large_binary", "binary")
+            .replace("<element: ", "<item: ")
+            .replace(" not null", "")
+        )
+
     return norm(a) == norm(b)

@@ -8,8 +8,9 @@ from __future__ import annotations
 
 import base64
 import binascii
+from collections.abc import Callable
 from dataclasses import dataclass
-from typing import Any, Callable
+from typing import Any
 
 import pyarrow as pa
 
@@ -26,7 +27,9 @@ from ingestion.fhir_values import (
 )
 
 TS = pa.timestamp("us", tz="UTC")
-STR = pa.large_string()  # Arrow's 64-bit offsets: what Polars hands over, so no copy on the way to Delta
+STR = (
+    pa.large_string()
+)  # Arrow's 64-bit offsets: what Polars hands over, so no copy on the way to Delta
 STR_LIST = pa.list_(STR)
 
 COMMON_FIELDS = [
@@ -39,13 +42,21 @@ COMMON_FIELDS = [
     pa.field("source_file", STR, nullable=False),
     pa.field("source_locator", STR, nullable=False),
     pa.field("ingested_at", TS, nullable=False),
-    pa.field("raw_json", pa.large_string(), nullable=False),  # as delivered; a change updates the row
+    pa.field(
+        "raw_json", pa.large_string(), nullable=False
+    ),  # as delivered; a change updates the row
 ]
 
 IDENTIFIER = pa.struct([("system", STR), ("type", STR), ("value", STR)])
 CONTACT = pa.struct([("relationship", STR), ("name", STR), ("phone", STR)])
 COMPONENT = pa.struct(
-    [("code_system", STR), ("code", STR), ("display", STR), ("value_num", pa.float64()), ("value_unit", STR)]
+    [
+        ("code_system", STR),
+        ("code", STR),
+        ("display", STR),
+        ("value_num", pa.float64()),
+        ("value_unit", STR),
+    ]
 )
 
 Refs = dict[str, str]  # Bundle fullUrl -> resource id
@@ -66,6 +77,7 @@ class BronzeTable:
 
 # ---------------------------------------------------------------- helpers
 
+
 def _patient_key(resource: dict[str, Any], refs: Refs, *fields: str) -> str:
     for field in fields:
         ref = resource.get(field)
@@ -73,17 +85,23 @@ def _patient_key(resource: dict[str, Any], refs: Refs, *fields: str) -> str:
             continue
         kind = reference_type(ref)
         if kind not in (None, "Patient"):
-            raise QuarantineError(f"{resource['resourceType']}.{field} references a {kind}, not a Patient")
+            raise QuarantineError(
+                f"{resource['resourceType']}.{field} references a {kind}, not a Patient"
+            )
         key = reference_id(ref, refs)
         if key:
             return key
-    raise QuarantineError(f"{resource['resourceType']} without subject (no {'/'.join(fields)} reference)")
+    raise QuarantineError(
+        f"{resource['resourceType']} without subject (no {'/'.join(fields)} reference)"
+    )
 
 
 def _encounter_id(resource: dict[str, Any], refs: Refs) -> str | None:
     for field in ("encounter", "context"):
         ref = resource.get(field)
-        if isinstance(ref, list):  # DocumentReference.context.encounter is a list; others are single
+        if isinstance(
+            ref, list
+        ):  # DocumentReference.context.encounter is a list; others are single
             ref = ref[0] if ref else None
         if isinstance(ref, dict) and "encounter" in ref:
             enc = ref["encounter"]
@@ -95,7 +113,11 @@ def _encounter_id(resource: dict[str, Any], refs: Refs) -> str | None:
 
 def _code_columns(concept: Any) -> dict[str, Any]:
     coding = first_coding(concept)
-    return {"code_system": coding.get("system"), "code": coding.get("code"), "display": coding.get("display")}
+    return {
+        "code_system": coding.get("system"),
+        "code": coding.get("code"),
+        "display": coding.get("display"),
+    }
 
 
 def _ref_ids(items: Any, refs: Refs, inner: str | None = None) -> list[str]:
@@ -125,7 +147,9 @@ def _full_name(name: dict[str, Any] | None) -> str | None:
         return None
     if name.get("text"):
         return name["text"]
-    parts = list(name.get("prefix") or ()) + list(name.get("given") or ()) + [name.get("family") or ""]
+    parts = (
+        list(name.get("prefix") or ()) + list(name.get("given") or ()) + [name.get("family") or ""]
+    )
     return " ".join(p for p in parts if p) or None
 
 
@@ -137,7 +161,11 @@ def _telecom(items: Any, system: str) -> str | None:
 
 
 def _address(items: Any) -> dict[str, Any]:
-    address = items[0] if isinstance(items, list) and items else (items if isinstance(items, dict) else {})
+    address = (
+        items[0]
+        if isinstance(items, list) and items
+        else (items if isinstance(items, dict) else {})
+    )
     return {
         "address_line": ", ".join(address.get("line") or ()) or None,
         "city": address.get("city"),
@@ -173,14 +201,22 @@ def flatten_patient(r: dict[str, Any], refs: Refs) -> dict[str, Any]:
         elif mrn is None and type_code == "MR":
             mrn = value
     if mrn is None:  # exports such as MIMIC carry the record number without a type
-        mrn = next((i["value"] for i in identifiers
-                    if i["type"] is None and i["value"] and i["system"] not in SSN_SYSTEMS), None)
+        mrn = next(
+            (
+                i["value"]
+                for i in identifiers
+                if i["type"] is None and i["value"] and i["system"] not in SSN_SYSTEMS
+            ),
+            None,
+        )
     name = _human_name(r.get("name"))
     deceased_at = parse_instant(r.get("deceasedDateTime"), "deceasedDateTime")
     contacts = [
         {
-            "relationship": (first_coding(c.get("relationship")).get("display")
-                             or first_coding(c.get("relationship")).get("code")),
+            "relationship": (
+                first_coding(c.get("relationship")).get("display")
+                or first_coding(c.get("relationship")).get("code")
+            ),
             "name": _full_name(c.get("name")),
             "phone": _telecom(c.get("telecom"), "phone"),
         }
@@ -420,8 +456,14 @@ def flatten_location(r: dict[str, Any], refs: Refs) -> dict[str, Any]:
 
 def flatten_practitioner(r: dict[str, Any], refs: Refs) -> dict[str, Any]:
     name = _human_name(r.get("name"))
-    npi = next((i.get("value") for i in r.get("identifier") or ()
-                if i.get("system") == "http://hl7.org/fhir/sid/us-npi"), None)
+    npi = next(
+        (
+            i.get("value")
+            for i in r.get("identifier") or ()
+            if i.get("system") == "http://hl7.org/fhir/sid/us-npi"
+        ),
+        None,
+    )
     return {
         "practitioner_id": r["id"],
         "family_name": name["family"],
@@ -461,6 +503,7 @@ def flatten_other(r: dict[str, Any], refs: Refs) -> dict[str, Any]:
 
 # ---------------------------------------------------------------- the tables
 
+
 def _f(name: str, typ: pa.DataType = STR) -> pa.Field:
     return pa.field(name, typ)
 
@@ -471,59 +514,209 @@ ADDRESS = [_f("address_line"), _f("city"), _f("state"), _f("postal_code"), _f("c
 TABLES: dict[str, BronzeTable] = {
     t.name: t
     for t in [
-        BronzeTable("patients", [
-            _f("patient_key"), _f("mrn"), _f("ssn"), _f("identifiers", pa.list_(IDENTIFIER)),
-            _f("family_name"), _f("given_names"), _f("name_prefix"), _f("name_suffix"),
-            _f("birth_date", pa.date32()), _f("deceased", pa.bool_()), _f("deceased_at", TS), _f("gender"),
-            _f("race"), _f("ethnicity"), _f("birth_sex"), *ADDRESS, _f("phone"), _f("email"),
-            _f("marital_status"), _f("contacts", pa.list_(CONTACT)), _f("managing_organization_id"),
-        ], flatten_patient, False),
-        BronzeTable("encounters", [
-            _f("encounter_id"), _f("patient_key"), _f("status"), _f("class_code"), _f("type_system"),
-            _f("type_code"), _f("type_display"), _f("priority_code"), _f("service_type"),
-            _f("period_start", TS), _f("period_end", TS), _f("admit_source"), _f("discharge_disposition"),
-            _f("reason_code"), _f("reason_display"), _f("service_provider_id"), _f("location_ids", STR_LIST),
-            _f("practitioner_ids", STR_LIST), _f("part_of_id"),
-        ], flatten_encounter, True),
-        BronzeTable("conditions", [
-            _f("condition_id"), _f("patient_key"), _f("encounter_id"), *CODE, _f("category"),
-            _f("clinical_status"), _f("verification_status"), _f("onset_at", TS), _f("abatement_at", TS),
-            _f("recorded_at", TS),
-        ], flatten_condition, True),
-        BronzeTable("observations", [
-            _f("observation_id"), _f("patient_key"), _f("encounter_id"), _f("status"), _f("category"), *CODE,
-            _f("effective_at", TS), _f("issued_at", TS), _f("value_num", pa.float64()), _f("value_unit"),
-            _f("value_text"), _f("value_code"), _f("interpretation"), _f("components", pa.list_(COMPONENT)),
-            _f("specimen_id"),
-        ], flatten_observation, True),
-        BronzeTable("medications", [
-            _f("kind"), _f("patient_key"), _f("encounter_id"), _f("status"), _f("intent"), *CODE,
-            _f("medication_id"), _f("start_at", TS), _f("end_at", TS), _f("dosage_text"), _f("route"),
-        ], flatten_medication_event, True),
-        BronzeTable("procedures", [
-            _f("procedure_id"), _f("patient_key"), _f("encounter_id"), _f("status"), *CODE,
-            _f("performed_start", TS), _f("performed_end", TS),
-        ], flatten_procedure, True),
-        BronzeTable("notes", [
-            _f("note_id"), _f("patient_key"), _f("encounter_id"), _f("status"), _f("doc_type_code"),
-            _f("doc_type_display"), _f("category"), _f("note_date", TS), _f("author_ids", STR_LIST),
-            _f("content_type"), _f("text", pa.large_string()), _f("text_chars", pa.int64()),
-        ], flatten_document_reference, True),
-        BronzeTable("organizations", [
-            _f("organization_id"), _f("name"), _f("type_code"), _f("phone"), *ADDRESS, _f("part_of_id"),
-        ], flatten_organization, False),
-        BronzeTable("locations", [
-            _f("location_id"), _f("name"), _f("status"), _f("type_code"), _f("physical_type"),
-            _f("managing_organization_id"), _f("part_of_id"), *ADDRESS,
-        ], flatten_location, False),
-        BronzeTable("practitioners", [
-            _f("practitioner_id"), _f("family_name"), _f("given_names"), _f("name_prefix"), _f("npi"),
-            _f("gender"), _f("phone"), _f("email"), *ADDRESS,
-        ], flatten_practitioner, False),
-        BronzeTable("medication_catalog", [
-            _f("medication_id"), *CODE, _f("status"), _f("form_code"), _f("ingredient_ids", STR_LIST),
-        ], flatten_medication, False),
-        BronzeTable("other_resources", [_f("patient_key"), _f("encounter_id")], flatten_other, False),
+        BronzeTable(
+            "patients",
+            [
+                _f("patient_key"),
+                _f("mrn"),
+                _f("ssn"),
+                _f("identifiers", pa.list_(IDENTIFIER)),
+                _f("family_name"),
+                _f("given_names"),
+                _f("name_prefix"),
+                _f("name_suffix"),
+                _f("birth_date", pa.date32()),
+                _f("deceased", pa.bool_()),
+                _f("deceased_at", TS),
+                _f("gender"),
+                _f("race"),
+                _f("ethnicity"),
+                _f("birth_sex"),
+                *ADDRESS,
+                _f("phone"),
+                _f("email"),
+                _f("marital_status"),
+                _f("contacts", pa.list_(CONTACT)),
+                _f("managing_organization_id"),
+            ],
+            flatten_patient,
+            False,
+        ),
+        BronzeTable(
+            "encounters",
+            [
+                _f("encounter_id"),
+                _f("patient_key"),
+                _f("status"),
+                _f("class_code"),
+                _f("type_system"),
+                _f("type_code"),
+                _f("type_display"),
+                _f("priority_code"),
+                _f("service_type"),
+                _f("period_start", TS),
+                _f("period_end", TS),
+                _f("admit_source"),
+                _f("discharge_disposition"),
+                _f("reason_code"),
+                _f("reason_display"),
+                _f("service_provider_id"),
+                _f("location_ids", STR_LIST),
+                _f("practitioner_ids", STR_LIST),
+                _f("part_of_id"),
+            ],
+            flatten_encounter,
+            True,
+        ),
+        BronzeTable(
+            "conditions",
+            [
+                _f("condition_id"),
+                _f("patient_key"),
+                _f("encounter_id"),
+                *CODE,
+                _f("category"),
+                _f("clinical_status"),
+                _f("verification_status"),
+                _f("onset_at", TS),
+                _f("abatement_at", TS),
+                _f("recorded_at", TS),
+            ],
+            flatten_condition,
+            True,
+        ),
+        BronzeTable(
+            "observations",
+            [
+                _f("observation_id"),
+                _f("patient_key"),
+                _f("encounter_id"),
+                _f("status"),
+                _f("category"),
+                *CODE,
+                _f("effective_at", TS),
+                _f("issued_at", TS),
+                _f("value_num", pa.float64()),
+                _f("value_unit"),
+                _f("value_text"),
+                _f("value_code"),
+                _f("interpretation"),
+                _f("components", pa.list_(COMPONENT)),
+                _f("specimen_id"),
+            ],
+            flatten_observation,
+            True,
+        ),
+        BronzeTable(
+            "medications",
+            [
+                _f("kind"),
+                _f("patient_key"),
+                _f("encounter_id"),
+                _f("status"),
+                _f("intent"),
+                *CODE,
+                _f("medication_id"),
+                _f("start_at", TS),
+                _f("end_at", TS),
+                _f("dosage_text"),
+                _f("route"),
+            ],
+            flatten_medication_event,
+            True,
+        ),
+        BronzeTable(
+            "procedures",
+            [
+                _f("procedure_id"),
+                _f("patient_key"),
+                _f("encounter_id"),
+                _f("status"),
+                *CODE,
+                _f("performed_start", TS),
+                _f("performed_end", TS),
+            ],
+            flatten_procedure,
+            True,
+        ),
+        BronzeTable(
+            "notes",
+            [
+                _f("note_id"),
+                _f("patient_key"),
+                _f("encounter_id"),
+                _f("status"),
+                _f("doc_type_code"),
+                _f("doc_type_display"),
+                _f("category"),
+                _f("note_date", TS),
+                _f("author_ids", STR_LIST),
+                _f("content_type"),
+                _f("text", pa.large_string()),
+                _f("text_chars", pa.int64()),
+            ],
+            flatten_document_reference,
+            True,
+        ),
+        BronzeTable(
+            "organizations",
+            [
+                _f("organization_id"),
+                _f("name"),
+                _f("type_code"),
+                _f("phone"),
+                *ADDRESS,
+                _f("part_of_id"),
+            ],
+            flatten_organization,
+            False,
+        ),
+        BronzeTable(
+            "locations",
+            [
+                _f("location_id"),
+                _f("name"),
+                _f("status"),
+                _f("type_code"),
+                _f("physical_type"),
+                _f("managing_organization_id"),
+                _f("part_of_id"),
+                *ADDRESS,
+            ],
+            flatten_location,
+            False,
+        ),
+        BronzeTable(
+            "practitioners",
+            [
+                _f("practitioner_id"),
+                _f("family_name"),
+                _f("given_names"),
+                _f("name_prefix"),
+                _f("npi"),
+                _f("gender"),
+                _f("phone"),
+                _f("email"),
+                *ADDRESS,
+            ],
+            flatten_practitioner,
+            False,
+        ),
+        BronzeTable(
+            "medication_catalog",
+            [
+                _f("medication_id"),
+                *CODE,
+                _f("status"),
+                _f("form_code"),
+                _f("ingredient_ids", STR_LIST),
+            ],
+            flatten_medication,
+            False,
+        ),
+        BronzeTable(
+            "other_resources", [_f("patient_key"), _f("encounter_id")], flatten_other, False
+        ),
     ]
 }
 
@@ -542,42 +735,50 @@ TABLE_OF_TYPE: dict[str, str] = {
 }
 OTHER_TABLE = "other_resources"
 
-QUARANTINE_SCHEMA = pa.schema([
-    pa.field("quarantine_key", STR, nullable=False),  # snapshot/source_file/locator
-    pa.field("snapshot_id", STR, nullable=False),
-    pa.field("source_file", STR, nullable=False),
-    pa.field("source_locator", STR, nullable=False),
-    pa.field("resource_type", STR, nullable=False),
-    pa.field("resource_id", STR),
-    pa.field("reason", STR, nullable=False),
-    pa.field("file_failed", pa.bool_(), nullable=False),
-    pa.field("raw_excerpt", STR),
-    pa.field("quarantined_at", TS, nullable=False),
-])
+QUARANTINE_SCHEMA = pa.schema(
+    [
+        pa.field("quarantine_key", STR, nullable=False),  # snapshot/source_file/locator
+        pa.field("snapshot_id", STR, nullable=False),
+        pa.field("source_file", STR, nullable=False),
+        pa.field("source_locator", STR, nullable=False),
+        pa.field("resource_type", STR, nullable=False),
+        pa.field("resource_id", STR),
+        pa.field("reason", STR, nullable=False),
+        pa.field("file_failed", pa.bool_(), nullable=False),
+        pa.field("raw_excerpt", STR),
+        pa.field("quarantined_at", TS, nullable=False),
+    ]
+)
 
-AUDIT_SCHEMA = pa.schema([
-    pa.field("audit_key", STR, nullable=False),  # snapshot/source_file/resource_type
-    pa.field("snapshot_id", STR, nullable=False),
-    pa.field("source_file", STR, nullable=False),
-    pa.field("resource_type", STR, nullable=False),
-    pa.field("read", pa.int64(), nullable=False),
-    pa.field("written", pa.int64(), nullable=False),
-    pa.field("quarantined", pa.int64(), nullable=False),
-    pa.field("counts", STR, nullable=False),  # "read/written/quarantined": re-ingesting changes nothing
-    pa.field("run_id", STR),
-    pa.field("recorded_at", TS, nullable=False),
-])
+AUDIT_SCHEMA = pa.schema(
+    [
+        pa.field("audit_key", STR, nullable=False),  # snapshot/source_file/resource_type
+        pa.field("snapshot_id", STR, nullable=False),
+        pa.field("source_file", STR, nullable=False),
+        pa.field("resource_type", STR, nullable=False),
+        pa.field("read", pa.int64(), nullable=False),
+        pa.field("written", pa.int64(), nullable=False),
+        pa.field("quarantined", pa.int64(), nullable=False),
+        pa.field(
+            "counts", STR, nullable=False
+        ),  # "read/written/quarantined": re-ingesting changes nothing
+        pa.field("run_id", STR),
+        pa.field("recorded_at", TS, nullable=False),
+    ]
+)
 
 QUARANTINE_TABLE = "quarantine"
 AUDIT_TABLE = "ingest_audit"
 SNAPSHOT_TABLE = "landing_snapshots"
 
-SNAPSHOT_SCHEMA = pa.schema([
-    pa.field("entry_key", STR, nullable=False),  # snapshot/path
-    pa.field("snapshot_id", STR, nullable=False),
-    pa.field("root", STR, nullable=False),
-    pa.field("path", STR, nullable=False),
-    pa.field("size", pa.int64(), nullable=False),
-    pa.field("sha256", STR, nullable=False),
-    pa.field("recorded_at", TS, nullable=False),
-])
+SNAPSHOT_SCHEMA = pa.schema(
+    [
+        pa.field("entry_key", STR, nullable=False),  # snapshot/path
+        pa.field("snapshot_id", STR, nullable=False),
+        pa.field("root", STR, nullable=False),
+        pa.field("path", STR, nullable=False),
+        pa.field("size", pa.int64(), nullable=False),
+        pa.field("sha256", STR, nullable=False),
+        pa.field("recorded_at", TS, nullable=False),
+    ]
+)

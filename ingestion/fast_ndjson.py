@@ -38,35 +38,54 @@ DATETIME_FORMAT = "%Y-%m-%dT%H:%M:%S%.f%:z"
 
 # ------------------------------------------------------------------ expression helpers (mirror fhir_values)
 
+
 def ref_id(ref: pl.Expr) -> pl.Expr:
     r = ref.struct.field("reference")
-    return (pl.when(r == "").then(None)
-            .when(r.str.starts_with("urn:")).then(r.str.split(":").list.last())
-            .otherwise(r.str.split("/").list.last()))
+    return (
+        pl.when(r == "")
+        .then(None)
+        .when(r.str.starts_with("urn:"))
+        .then(r.str.split(":").list.last())
+        .otherwise(r.str.split("/").list.last())
+    )
 
 
 def ref_type(ref: pl.Expr) -> pl.Expr:
     r = ref.struct.field("reference")
-    parsed = pl.when(r.str.starts_with("urn:")).then(None).otherwise(r.str.split("/").list.get(-2, null_on_oob=True))
-    return pl.coalesce(pl.when(ref.struct.field("type") != "").then(ref.struct.field("type")), parsed)
+    parsed = (
+        pl.when(r.str.starts_with("urn:"))
+        .then(None)
+        .otherwise(r.str.split("/").list.get(-2, null_on_oob=True))
+    )
+    return pl.coalesce(
+        pl.when(ref.struct.field("type") != "").then(ref.struct.field("type")), parsed
+    )
 
 
 def ref_ids(items: pl.Expr, inner: str | None = None) -> pl.Expr:
     element = pl.element().struct.field(inner) if inner else pl.element()
-    ids = items.list.eval(ref_id(element)).list.eval(pl.element().filter(pl.element().is_not_null()
-                                                                          & (pl.element() != "")))
+    ids = items.list.eval(ref_id(element)).list.eval(
+        pl.element().filter(pl.element().is_not_null() & (pl.element() != ""))
+    )
     return ids.fill_null(pl.lit([], dtype=pl.List(S)))
 
 
 def _coding(concept: pl.Expr) -> tuple[pl.Expr, pl.Expr, pl.Expr]:
     coding = concept.struct.field("coding").list.first()
-    return (coding.struct.field("system"), coding.struct.field("code"),
-            pl.coalesce(coding.struct.field("display"), concept.struct.field("text")))
+    return (
+        coding.struct.field("system"),
+        coding.struct.field("code"),
+        pl.coalesce(coding.struct.field("display"), concept.struct.field("text")),
+    )
 
 
 def code_columns(concept: pl.Expr, prefix: str = "") -> list[pl.Expr]:
     system, code, display = _coding(concept)
-    return [system.alias(prefix + "code_system"), code.alias(prefix + "code"), display.alias(prefix + "display")]
+    return [
+        system.alias(prefix + "code_system"),
+        code.alias(prefix + "code"),
+        display.alias(prefix + "display"),
+    ]
 
 
 def concept_code(concept: pl.Expr, is_list: bool = False) -> pl.Expr:
@@ -79,14 +98,21 @@ def instant(value: pl.Expr) -> pl.Expr:
     """FHIR date/dateTime string -> UTC timestamp; null when this path cannot read it (leftover)."""
     n = value.str.len_chars()
     normalized = (
-        pl.when(n == 4).then(value + "-01-01T00:00:00+00:00")
-        .when(n == 7).then(value + "-01T00:00:00+00:00")
-        .when(n == 10).then(value + "T00:00:00+00:00")
-        .when(value.str.ends_with("Z")).then(value.str.slice(0, n - 1) + "+00:00")
-        .when(value.str.contains(r"[+-]\d\d:\d\d$")).then(value)
+        pl.when(n == 4)
+        .then(value + "-01-01T00:00:00+00:00")
+        .when(n == 7)
+        .then(value + "-01T00:00:00+00:00")
+        .when(n == 10)
+        .then(value + "T00:00:00+00:00")
+        .when(value.str.ends_with("Z"))
+        .then(value.str.slice(0, n - 1) + "+00:00")
+        .when(value.str.contains(r"[+-]\d\d:\d\d$"))
+        .then(value)
         .otherwise(value + "+00:00")
     )
-    return normalized.str.to_datetime(DATETIME_FORMAT, time_zone="UTC", strict=False, time_unit="us")
+    return normalized.str.to_datetime(
+        DATETIME_FORMAT, time_zone="UTC", strict=False, time_unit="us"
+    )
 
 
 def period(field: str) -> tuple[pl.Expr, pl.Expr, list[pl.Expr]]:
@@ -109,13 +135,18 @@ def encounter_of(*fields: str) -> pl.Expr:
 
 # ------------------------------------------------------------------ per resource type
 
+
 @dataclass(frozen=True)
 class FastSpec:
     table: str
     schema: dict[str, pl.DataType]
-    patient_fields: tuple[str, ...]  # the patient reference must resolve through one of these (else leftover)
+    patient_fields: tuple[
+        str, ...
+    ]  # the patient reference must resolve through one of these (else leftover)
     columns: list[pl.Expr]
-    dates: list[tuple[pl.Expr, pl.Expr]]  # (raw string, parsed) pairs: raw set but unparsed -> leftover
+    dates: list[
+        tuple[pl.Expr, pl.Expr]
+    ]  # (raw string, parsed) pairs: raw set but unparsed -> leftover
     doubtful: pl.Expr | None = None  # further rows for the per-resource path to decide
 
 
@@ -128,71 +159,147 @@ def _observation() -> FastSpec:
     comp = pl.element()
     comp_coding = comp.struct.field("code").struct.field("coding").list.first()
     comp_q = comp.struct.field("valueQuantity")
-    components = pl.col("component").list.eval(pl.struct(
-        comp_coding.struct.field("system").alias("code_system"),
-        comp_coding.struct.field("code").alias("code"),
-        pl.coalesce(comp_coding.struct.field("display"), comp.struct.field("code").struct.field("text")).alias("display"),
-        comp_q.struct.field("value").alias("value_num"),
-        pl.when(comp_q.struct.field("value").is_not_null())
-        .then(pl.coalesce(comp_q.struct.field("unit"), comp_q.struct.field("code"))).alias("value_unit"),
-    ))
-    return FastSpec("observations", {
-        **BASE, "status": S, "subject": REFERENCE, "encounter": REFERENCE, "category": pl.List(CONCEPT),
-        "code": CONCEPT, "effectiveDateTime": S, "effectivePeriod": PERIOD, "issued": S,
-        "valueQuantity": QUANTITY, "valueCodeableConcept": CONCEPT, "valueString": S, "valueBoolean": pl.Boolean,
-        "valueInteger": pl.Int64, "valueDateTime": S, "interpretation": pl.List(CONCEPT),
-        "component": pl.List(pl.Struct({"code": CONCEPT, "valueQuantity": QUANTITY})), "specimen": REFERENCE,
-    }, ("subject",), [
-        pl.col("id").alias("observation_id"),
-        encounter_of("encounter").alias("encounter_id"),
-        pl.col("status"),
-        concept_code(pl.col("category"), is_list=True).alias("category"),
-        *code_columns(pl.col("code")),
-        start.alias("effective_at"),
-        issued.alias("issued_at"),
-        pl.when(has_q).then(vq.struct.field("value")).otherwise(pl.col("valueInteger").cast(pl.Float64)).alias("value_num"),
-        pl.when(has_q).then(pl.coalesce(vq.struct.field("unit"), vq.struct.field("code"))).alias("value_unit"),
-        pl.coalesce(pl.col("valueString"), vcc_display,
-                    pl.col("valueBoolean").cast(S).str.to_lowercase(), pl.col("valueDateTime")).alias("value_text"),
-        vcc_code.alias("value_code"),
-        concept_code(pl.col("interpretation"), is_list=True).alias("interpretation"),
-        components.fill_null(pl.lit([], dtype=pl.List(pl.Struct({"code_system": S, "code": S, "display": S,
-                                                                   "value_num": pl.Float64, "value_unit": S})))
-                             ).alias("components"),
-        ref_id(pl.col("specimen")).alias("specimen_id"),
-    ], [(raws[0], start), (pl.col("issued"), issued)])
+    components = pl.col("component").list.eval(
+        pl.struct(
+            comp_coding.struct.field("system").alias("code_system"),
+            comp_coding.struct.field("code").alias("code"),
+            pl.coalesce(
+                comp_coding.struct.field("display"), comp.struct.field("code").struct.field("text")
+            ).alias("display"),
+            comp_q.struct.field("value").alias("value_num"),
+            pl.when(comp_q.struct.field("value").is_not_null())
+            .then(pl.coalesce(comp_q.struct.field("unit"), comp_q.struct.field("code")))
+            .alias("value_unit"),
+        )
+    )
+    return FastSpec(
+        "observations",
+        {
+            **BASE,
+            "status": S,
+            "subject": REFERENCE,
+            "encounter": REFERENCE,
+            "category": pl.List(CONCEPT),
+            "code": CONCEPT,
+            "effectiveDateTime": S,
+            "effectivePeriod": PERIOD,
+            "issued": S,
+            "valueQuantity": QUANTITY,
+            "valueCodeableConcept": CONCEPT,
+            "valueString": S,
+            "valueBoolean": pl.Boolean,
+            "valueInteger": pl.Int64,
+            "valueDateTime": S,
+            "interpretation": pl.List(CONCEPT),
+            "component": pl.List(pl.Struct({"code": CONCEPT, "valueQuantity": QUANTITY})),
+            "specimen": REFERENCE,
+        },
+        ("subject",),
+        [
+            pl.col("id").alias("observation_id"),
+            encounter_of("encounter").alias("encounter_id"),
+            pl.col("status"),
+            concept_code(pl.col("category"), is_list=True).alias("category"),
+            *code_columns(pl.col("code")),
+            start.alias("effective_at"),
+            issued.alias("issued_at"),
+            pl.when(has_q)
+            .then(vq.struct.field("value"))
+            .otherwise(pl.col("valueInteger").cast(pl.Float64))
+            .alias("value_num"),
+            pl.when(has_q)
+            .then(pl.coalesce(vq.struct.field("unit"), vq.struct.field("code")))
+            .alias("value_unit"),
+            pl.coalesce(
+                pl.col("valueString"),
+                vcc_display,
+                pl.col("valueBoolean").cast(S).str.to_lowercase(),
+                pl.col("valueDateTime"),
+            ).alias("value_text"),
+            vcc_code.alias("value_code"),
+            concept_code(pl.col("interpretation"), is_list=True).alias("interpretation"),
+            components.fill_null(
+                pl.lit(
+                    [],
+                    dtype=pl.List(
+                        pl.Struct(
+                            {
+                                "code_system": S,
+                                "code": S,
+                                "display": S,
+                                "value_num": pl.Float64,
+                                "value_unit": S,
+                            }
+                        )
+                    ),
+                )
+            ).alias("components"),
+            ref_id(pl.col("specimen")).alias("specimen_id"),
+        ],
+        [(raws[0], start), (pl.col("issued"), issued)],
+    )
 
 
 def _condition() -> FastSpec:
     onset, _, onset_raw = period("onset")
     abatement, _, abatement_raw = period("abatement")
     recorded = instant(pl.col("recordedDate"))
-    return FastSpec("conditions", {
-        **BASE, "subject": REFERENCE, "encounter": REFERENCE, "code": CONCEPT, "category": pl.List(CONCEPT),
-        "clinicalStatus": CONCEPT, "verificationStatus": CONCEPT, "onsetDateTime": S, "onsetPeriod": PERIOD,
-        "abatementDateTime": S, "abatementPeriod": PERIOD, "recordedDate": S,
-    }, ("subject",), [
-        pl.col("id").alias("condition_id"),
-        encounter_of("encounter").alias("encounter_id"),
-        *code_columns(pl.col("code")),
-        concept_code(pl.col("category"), is_list=True).alias("category"),
-        concept_code(pl.col("clinicalStatus")).alias("clinical_status"),
-        concept_code(pl.col("verificationStatus")).alias("verification_status"),
-        onset.alias("onset_at"), abatement.alias("abatement_at"), recorded.alias("recorded_at"),
-    ], [(onset_raw[0], onset), (abatement_raw[0], abatement), (pl.col("recordedDate"), recorded)])
+    return FastSpec(
+        "conditions",
+        {
+            **BASE,
+            "subject": REFERENCE,
+            "encounter": REFERENCE,
+            "code": CONCEPT,
+            "category": pl.List(CONCEPT),
+            "clinicalStatus": CONCEPT,
+            "verificationStatus": CONCEPT,
+            "onsetDateTime": S,
+            "onsetPeriod": PERIOD,
+            "abatementDateTime": S,
+            "abatementPeriod": PERIOD,
+            "recordedDate": S,
+        },
+        ("subject",),
+        [
+            pl.col("id").alias("condition_id"),
+            encounter_of("encounter").alias("encounter_id"),
+            *code_columns(pl.col("code")),
+            concept_code(pl.col("category"), is_list=True).alias("category"),
+            concept_code(pl.col("clinicalStatus")).alias("clinical_status"),
+            concept_code(pl.col("verificationStatus")).alias("verification_status"),
+            onset.alias("onset_at"),
+            abatement.alias("abatement_at"),
+            recorded.alias("recorded_at"),
+        ],
+        [(onset_raw[0], onset), (abatement_raw[0], abatement), (pl.col("recordedDate"), recorded)],
+    )
 
 
 def _procedure() -> FastSpec:
     start, end, raws = period("performed")
-    return FastSpec("procedures", {
-        **BASE, "status": S, "subject": REFERENCE, "encounter": REFERENCE, "code": CONCEPT,
-        "performedDateTime": S, "performedPeriod": PERIOD,
-    }, ("subject",), [
-        pl.col("id").alias("procedure_id"),
-        encounter_of("encounter").alias("encounter_id"),
-        pl.col("status"), *code_columns(pl.col("code")),
-        start.alias("performed_start"), end.alias("performed_end"),
-    ], [(raws[0], start), (raws[1], end)])
+    return FastSpec(
+        "procedures",
+        {
+            **BASE,
+            "status": S,
+            "subject": REFERENCE,
+            "encounter": REFERENCE,
+            "code": CONCEPT,
+            "performedDateTime": S,
+            "performedPeriod": PERIOD,
+        },
+        ("subject",),
+        [
+            pl.col("id").alias("procedure_id"),
+            encounter_of("encounter").alias("encounter_id"),
+            pl.col("status"),
+            *code_columns(pl.col("code")),
+            start.alias("performed_start"),
+            end.alias("performed_end"),
+        ],
+        [(raws[0], start), (raws[1], end)],
+    )
 
 
 def _encounter() -> FastSpec:
@@ -202,41 +309,68 @@ def _encounter() -> FastSpec:
     typ_system, typ_code, typ_display = _coding(pl.col("type").list.first())
     reason_system, reason_code, reason_display = _coding(pl.col("reasonCode").list.first())
     hosp = pl.col("hospitalization")
-    return FastSpec("encounters", {
-        **BASE, "status": S, "class": CODING, "type": pl.List(CONCEPT), "priority": CONCEPT,
-        "serviceType": CONCEPT, "subject": REFERENCE, "period": PERIOD,
-        "hospitalization": pl.Struct({"admitSource": CONCEPT, "dischargeDisposition": CONCEPT}),
-        "reasonCode": pl.List(CONCEPT), "serviceProvider": REFERENCE,
-        "location": pl.List(pl.Struct({"location": REFERENCE})),
-        "participant": pl.List(pl.Struct({"individual": REFERENCE})), "partOf": REFERENCE,
-    }, ("subject",), [
-        pl.col("id").alias("encounter_id"),
-        pl.col("status"),
-        pl.col("class").struct.field("code").alias("class_code"),
-        typ_system.alias("type_system"), typ_code.alias("type_code"), typ_display.alias("type_display"),
-        concept_code(pl.col("priority")).alias("priority_code"),
-        concept_code(pl.col("serviceType")).alias("service_type"),
-        start.alias("period_start"), end.alias("period_end"),
-        concept_code(hosp.struct.field("admitSource")).alias("admit_source"),
-        concept_code(hosp.struct.field("dischargeDisposition")).alias("discharge_disposition"),
-        reason_code.alias("reason_code"), reason_display.alias("reason_display"),
-        ref_id(pl.col("serviceProvider")).alias("service_provider_id"),
-        ref_ids(pl.col("location"), "location").alias("location_ids"),
-        ref_ids(pl.col("participant"), "individual").alias("practitioner_ids"),
-        ref_id(pl.col("partOf")).alias("part_of_id"),
-    ], [(start_raw, start), (end_raw, end)])
+    return FastSpec(
+        "encounters",
+        {
+            **BASE,
+            "status": S,
+            "class": CODING,
+            "type": pl.List(CONCEPT),
+            "priority": CONCEPT,
+            "serviceType": CONCEPT,
+            "subject": REFERENCE,
+            "period": PERIOD,
+            "hospitalization": pl.Struct({"admitSource": CONCEPT, "dischargeDisposition": CONCEPT}),
+            "reasonCode": pl.List(CONCEPT),
+            "serviceProvider": REFERENCE,
+            "location": pl.List(pl.Struct({"location": REFERENCE})),
+            "participant": pl.List(pl.Struct({"individual": REFERENCE})),
+            "partOf": REFERENCE,
+        },
+        ("subject",),
+        [
+            pl.col("id").alias("encounter_id"),
+            pl.col("status"),
+            pl.col("class").struct.field("code").alias("class_code"),
+            typ_system.alias("type_system"),
+            typ_code.alias("type_code"),
+            typ_display.alias("type_display"),
+            concept_code(pl.col("priority")).alias("priority_code"),
+            concept_code(pl.col("serviceType")).alias("service_type"),
+            start.alias("period_start"),
+            end.alias("period_end"),
+            concept_code(hosp.struct.field("admitSource")).alias("admit_source"),
+            concept_code(hosp.struct.field("dischargeDisposition")).alias("discharge_disposition"),
+            reason_code.alias("reason_code"),
+            reason_display.alias("reason_display"),
+            ref_id(pl.col("serviceProvider")).alias("service_provider_id"),
+            ref_ids(pl.col("location"), "location").alias("location_ids"),
+            ref_ids(pl.col("participant"), "individual").alias("practitioner_ids"),
+            ref_id(pl.col("partOf")).alias("part_of_id"),
+        ],
+        [(start_raw, start), (end_raw, end)],
+    )
 
 
 def _medication(resource_type: str) -> FastSpec:
     kind = MEDICATION_KINDS[resource_type]
     schema: dict[str, pl.DataType] = {
-        **BASE, "status": S, "intent": S, "subject": REFERENCE, "encounter": REFERENCE, "context": REFERENCE,
-        "medicationCodeableConcept": CONCEPT, "medicationReference": REFERENCE,
+        **BASE,
+        "status": S,
+        "intent": S,
+        "subject": REFERENCE,
+        "encounter": REFERENCE,
+        "context": REFERENCE,
+        "medicationCodeableConcept": CONCEPT,
+        "medicationReference": REFERENCE,
     }
     dosage_schema = pl.Struct({"text": S, "route": CONCEPT})
     if kind == "request":
-        schema.update(authoredOn=S, dispenseRequest=pl.Struct({"validityPeriod": PERIOD}),
-                      dosageInstruction=pl.List(dosage_schema))
+        schema.update(
+            authoredOn=S,
+            dispenseRequest=pl.Struct({"validityPeriod": PERIOD}),
+            dosageInstruction=pl.List(dosage_schema),
+        )
         start_raw = pl.col("authoredOn")
         end_raw = pl.col("dispenseRequest").struct.field("validityPeriod").struct.field("end")
         dose = pl.col("dosageInstruction").list.first()
@@ -252,16 +386,24 @@ def _medication(resource_type: str) -> FastSpec:
         dose = pl.col("dosage") if kind == "administration" else pl.col("dosage").list.first()
     start, end = instant(start_raw), instant(end_raw)
     encounter = encounter_of("encounter", "context")
-    return FastSpec("medications", schema, ("subject",), [
-        pl.lit(kind).alias("kind"),
-        encounter.alias("encounter_id"),
-        pl.col("status"), pl.col("intent"),
-        *code_columns(pl.col("medicationCodeableConcept")),
-        ref_id(pl.col("medicationReference")).alias("medication_id"),
-        start.alias("start_at"), end.alias("end_at"),
-        dose.struct.field("text").alias("dosage_text"),
-        concept_code(dose.struct.field("route")).alias("route"),
-    ], [(start_raw, start), (end_raw, end)])
+    return FastSpec(
+        "medications",
+        schema,
+        ("subject",),
+        [
+            pl.lit(kind).alias("kind"),
+            encounter.alias("encounter_id"),
+            pl.col("status"),
+            pl.col("intent"),
+            *code_columns(pl.col("medicationCodeableConcept")),
+            ref_id(pl.col("medicationReference")).alias("medication_id"),
+            start.alias("start_at"),
+            end.alias("end_at"),
+            dose.struct.field("text").alias("dosage_text"),
+            concept_code(dose.struct.field("route")).alias("route"),
+        ],
+        [(start_raw, start), (end_raw, end)],
+    )
 
 
 def _document_reference() -> FastSpec:
@@ -273,28 +415,44 @@ def _document_reference() -> FastSpec:
     text = pl.when(data.is_not_null()).then(decoded)
     typ_system, typ_code, typ_display = _coding(pl.col("type"))
     context_encounter = pl.col("context").struct.field("encounter").list.first()
-    encounter_ok = context_encounter.is_not_null() & (ref_type(context_encounter).is_null()
-                                                      | (ref_type(context_encounter) == "Encounter"))
+    encounter_ok = context_encounter.is_not_null() & (
+        ref_type(context_encounter).is_null() | (ref_type(context_encounter) == "Encounter")
+    )
     date = instant(pl.col("date"))
-    return FastSpec("notes", {
-        **BASE, "status": S, "subject": REFERENCE, "type": CONCEPT, "category": pl.List(CONCEPT), "date": S,
-        "author": pl.List(REFERENCE), "context": pl.Struct({"encounter": pl.List(REFERENCE)}),
-        "content": pl.List(pl.Struct({"attachment": pl.Struct({"contentType": S, "data": S})})),
-    }, ("subject",), [
-        pl.col("id").alias("note_id"),
-        pl.when(encounter_ok).then(ref_id(context_encounter)).alias("encounter_id"),
-        pl.col("status"),
-        typ_code.alias("doc_type_code"), typ_display.alias("doc_type_display"),
-        concept_code(pl.col("category"), is_list=True).alias("category"),
-        date.alias("note_date"),
-        ref_ids(pl.col("author")).alias("author_ids"),
-        pl.when(data.is_not_null()).then(content_type).alias("content_type"),
-        text.alias("text"),
-        text.str.len_chars().fill_null(0).cast(pl.Int64).alias("text_chars"),
-    ], [(pl.col("date"), date)],
+    return FastSpec(
+        "notes",
+        {
+            **BASE,
+            "status": S,
+            "subject": REFERENCE,
+            "type": CONCEPT,
+            "category": pl.List(CONCEPT),
+            "date": S,
+            "author": pl.List(REFERENCE),
+            "context": pl.Struct({"encounter": pl.List(REFERENCE)}),
+            "content": pl.List(pl.Struct({"attachment": pl.Struct({"contentType": S, "data": S})})),
+        },
+        ("subject",),
+        [
+            pl.col("id").alias("note_id"),
+            pl.when(encounter_ok).then(ref_id(context_encounter)).alias("encounter_id"),
+            pl.col("status"),
+            typ_code.alias("doc_type_code"),
+            typ_display.alias("doc_type_display"),
+            concept_code(pl.col("category"), is_list=True).alias("category"),
+            date.alias("note_date"),
+            ref_ids(pl.col("author")).alias("author_ids"),
+            pl.when(data.is_not_null()).then(content_type).alias("content_type"),
+            text.alias("text"),
+            text.str.len_chars().fill_null(0).cast(pl.Int64).alias("text_chars"),
+        ],
+        [(pl.col("date"), date)],
         # several attachments, another charset, or data that does not decode: the per-resource path decides
-        doubtful=((content.list.len() > 1) | (charset.is_not_null() & ~charset.is_in(["utf-8", "utf8"]))
-                  | (data.is_not_null() & decoded.is_null())),
+        doubtful=(
+            (content.list.len() > 1)
+            | (charset.is_not_null() & ~charset.is_in(["utf-8", "utf8"]))
+            | (data.is_not_null() & decoded.is_null())
+        ),
     )
 
 
@@ -304,13 +462,27 @@ def _other() -> FastSpec:
     for field in reversed(fields):
         ref = pl.col(field)
         candidate = ref_id(ref)
-        ok = (ref.is_not_null() & (ref_type(ref).is_null() | (ref_type(ref) == "Patient"))
-              & candidate.is_not_null() & (candidate != ""))
+        ok = (
+            ref.is_not_null()
+            & (ref_type(ref).is_null() | (ref_type(ref) == "Patient"))
+            & candidate.is_not_null()
+            & (candidate != "")
+        )
         patient = pl.when(ok).then(candidate).otherwise(patient)
-    return FastSpec("other_resources", {
-        **BASE, "subject": REFERENCE, "patient": REFERENCE, "beneficiary": REFERENCE,
-        "encounter": REFERENCE, "context": REFERENCE,
-    }, (), [patient.alias("patient_key"), encounter_of("encounter", "context").alias("encounter_id")], [])
+    return FastSpec(
+        "other_resources",
+        {
+            **BASE,
+            "subject": REFERENCE,
+            "patient": REFERENCE,
+            "beneficiary": REFERENCE,
+            "encounter": REFERENCE,
+            "context": REFERENCE,
+        },
+        (),
+        [patient.alias("patient_key"), encounter_of("encounter", "context").alias("encounter_id")],
+        [],
+    )
 
 
 _SPECS: dict[str, FastSpec] = {}
@@ -331,19 +503,30 @@ def _plain_arrow(t: pa.DataType) -> pa.DataType:
 def arrow_schema(resource_type: str, spec: FastSpec) -> pa.Schema:
     if resource_type not in _ARROW_SCHEMAS:
         polars_arrow = pl.DataFrame(schema=spec.schema).to_arrow().schema
-        _ARROW_SCHEMAS[resource_type] = pa.schema([pa.field(f.name, _plain_arrow(f.type)) for f in polars_arrow])
+        _ARROW_SCHEMAS[resource_type] = pa.schema(
+            [pa.field(f.name, _plain_arrow(f.type)) for f in polars_arrow]
+        )
     return _ARROW_SCHEMAS[resource_type]
 
 
 def spec_for(resource_type: str) -> FastSpec | None:
     if resource_type not in _SPECS:
-        builders = {"Observation": _observation, "Condition": _condition, "Procedure": _procedure,
-                    "Encounter": _encounter, "DocumentReference": _document_reference}
+        builders = {
+            "Observation": _observation,
+            "Condition": _condition,
+            "Procedure": _procedure,
+            "Encounter": _encounter,
+            "DocumentReference": _document_reference,
+        }
         if resource_type in builders:
             _SPECS[resource_type] = builders[resource_type]()
         elif resource_type in MEDICATION_KINDS:
             _SPECS[resource_type] = _medication(resource_type)
-        elif resource_type in R4_RESOURCE_TYPES and resource_type not in TABLE_OF_TYPE and resource_type != "Bundle":
+        elif (
+            resource_type in R4_RESOURCE_TYPES
+            and resource_type not in TABLE_OF_TYPE
+            and resource_type != "Bundle"
+        ):
             _SPECS[resource_type] = _other()
         else:
             return None
@@ -351,6 +534,7 @@ def spec_for(resource_type: str) -> FastSpec | None:
 
 
 # ------------------------------------------------------------------ the file-level entry point
+
 
 @dataclass
 class FastResult:
@@ -377,8 +561,14 @@ def _split_plain(document: bytes) -> pa.Array | None:
     stray CR, invalid UTF-8) shows up as a length mismatch and sends the file to the exact splitter.
     """
     try:
-        column = pl.read_csv(io.BytesIO(document), has_header=False, separator="\x01", quote_char=None,
-                             new_columns=["raw_json"], schema={"raw_json": S})["raw_json"]
+        column = pl.read_csv(
+            io.BytesIO(document),
+            has_header=False,
+            separator="\x01",
+            quote_char=None,
+            new_columns=["raw_json"],
+            schema={"raw_json": S},
+        )["raw_json"]
     except (pl.exceptions.PolarsError, ValueError):
         return None
     if column.null_count() or int(column.str.len_bytes().sum() or 0) + len(column) != len(document):
@@ -388,12 +578,18 @@ def _split_plain(document: bytes) -> pa.Array | None:
 
 def _split_exact(document: bytes) -> tuple[bytes, pa.Array, np.ndarray] | None:
     """Line by line, dropping blank lines and CRs and keeping the original line numbers."""
-    kept = [(n, line.rstrip(b"\r")) for n, line in enumerate(document.split(b"\n"), 1) if line.strip()]
+    kept = [
+        (n, line.rstrip(b"\r")) for n, line in enumerate(document.split(b"\n"), 1) if line.strip()
+    ]
     try:
         raw_json = pa.array([line for _, line in kept], pa.large_binary()).cast(pa.large_string())
     except pa.ArrowInvalid:  # not UTF-8
         return None
-    return b"".join(line + b"\n" for _, line in kept), raw_json, np.array([n for n, _ in kept], dtype=np.int64)
+    return (
+        b"".join(line + b"\n" for _, line in kept),
+        raw_json,
+        np.array([n for n, _ in kept], dtype=np.int64),
+    )
 
 
 def _lines(name: str, data: bytes) -> _Lines | None:
@@ -408,7 +604,9 @@ def _lines(name: str, data: bytes) -> _Lines | None:
     return _Lines(*exact) if exact is not None else None
 
 
-def parse_ndjson(name: str, data: bytes, *, source_file: str, snapshot_id: str, now: datetime) -> FastResult | None:
+def parse_ndjson(
+    name: str, data: bytes, *, source_file: str, snapshot_id: str, now: datetime
+) -> FastResult | None:
     """Vectorized parse of one ndjson file, or None when the file is not suitable (use the slow path)."""
     lines = _lines(name, data)
     if lines is None:
@@ -421,8 +619,9 @@ def parse_ndjson(name: str, data: bytes, *, source_file: str, snapshot_id: str, 
     spec = spec_for(resource_type) if isinstance(resource_type, str) else None
     if spec is None:
         return None
-    options = pa_json.ParseOptions(explicit_schema=arrow_schema(resource_type, spec),
-                                   unexpected_field_behavior="ignore")
+    options = pa_json.ParseOptions(
+        explicit_schema=arrow_schema(resource_type, spec), unexpected_field_behavior="ignore"
+    )
     try:
         parsed = pa_json.read_json(io.BytesIO(lines.document), parse_options=options)
     except (pa.ArrowInvalid, pa.ArrowNotImplementedError, pa.ArrowTypeError):
@@ -436,8 +635,11 @@ def parse_ndjson(name: str, data: bytes, *, source_file: str, snapshot_id: str, 
     if spec.patient_fields:
         ref = pl.col(spec.patient_fields[0])
         patient = ref_id(ref)
-        patient_ok = (patient.is_not_null() & (patient != "")
-                      & (ref_type(ref).is_null() | (ref_type(ref) == "Patient")))
+        patient_ok = (
+            patient.is_not_null()
+            & (patient != "")
+            & (ref_type(ref).is_null() | (ref_type(ref) == "Patient"))
+        )
     doubtful = pl.lit(False)
     for raw, parsed_value in spec.dates:
         doubtful = doubtful | (raw.is_not_null() & parsed_value.is_null())
@@ -446,9 +648,14 @@ def parse_ndjson(name: str, data: bytes, *, source_file: str, snapshot_id: str, 
     last_updated_raw = pl.col("meta").struct.field("lastUpdated")
     last_updated = instant(last_updated_raw)
     leftover = (
-        (pl.col("resourceType") != resource_type) | pl.col("resourceType").is_null()
-        | pl.col("id").is_null() | (pl.col("id").str.strip_chars() == "") | pl.col("_history")
-        | ~patient_ok | doubtful | (last_updated_raw.is_not_null() & last_updated.is_null())
+        (pl.col("resourceType") != resource_type)
+        | pl.col("resourceType").is_null()
+        | pl.col("id").is_null()
+        | (pl.col("id").str.strip_chars() == "")
+        | pl.col("_history")
+        | ~patient_ok
+        | doubtful
+        | (last_updated_raw.is_not_null() & last_updated.is_null())
     ).fill_null(True)
     frame = pl.from_arrow(parsed).with_columns(
         pl.from_arrow(raw_json).str.contains("/_history/", literal=True).alias("_history"),
@@ -479,7 +686,12 @@ def parse_ndjson(name: str, data: bytes, *, source_file: str, snapshot_id: str, 
         columns = columns.filter(~pl.col("_leftover"))
         raw_json = raw_json.take(pa.array(keep))
     table = TABLES[spec.table]
-    arrow = (columns.drop("_leftover").to_arrow(compat_level=pl.CompatLevel.oldest())
-             .append_column("raw_json", raw_json))
+    arrow = (
+        columns.drop("_leftover")
+        .to_arrow(compat_level=pl.CompatLevel.oldest())
+        .append_column("raw_json", raw_json)
+    )
     arrow = arrow.select(table.schema.names).cast(table.schema)
-    return FastResult(spec.table, resource_type, arrow, [(int(lines.linenos[i]), lines.raw(i)) for i in left])
+    return FastResult(
+        spec.table, resource_type, arrow, [(int(lines.linenos[i]), lines.raw(i)) for i in left]
+    )

@@ -6,12 +6,12 @@ the parse itself (see the ingestion benchmark); these read only the fields bronz
 
 from __future__ import annotations
 
-from datetime import date, datetime, timezone
+from datetime import UTC, date, datetime
 from typing import Any
 
 from ingestion.errors import QuarantineError
 
-UTC = timezone.utc
+UTC = UTC
 
 
 def parse_instant(value: Any, field: str) -> datetime | None:
@@ -113,8 +113,10 @@ def period_bounds(resource: dict[str, Any], field: str) -> tuple[datetime | None
     """Start and end of a ``<field>Period`` / ``<field>DateTime`` / ``<field>Instant`` choice."""
     period = resource.get(field + "Period")
     if isinstance(period, dict):
-        return (parse_instant(period.get("start"), f"{field}Period.start"),
-                parse_instant(period.get("end"), f"{field}Period.end"))
+        return (
+            parse_instant(period.get("start"), f"{field}Period.start"),
+            parse_instant(period.get("end"), f"{field}Period.end"),
+        )
     for suffix in ("DateTime", "Instant"):
         value = resource.get(field + suffix)
         if value is not None:
@@ -133,7 +135,9 @@ def extension_value(resource: dict[str, Any], url_suffix: str) -> str | None:
                 return sub["valueString"]
         for sub in ext.get("extension") or ():
             if sub.get("url") == "ombCategory":
-                return (sub.get("valueCoding") or {}).get("display") or (sub.get("valueCoding") or {}).get("code")
+                return (sub.get("valueCoding") or {}).get("display") or (
+                    sub.get("valueCoding") or {}
+                ).get("code")
         for key, value in ext.items():
             if key.startswith("value") and isinstance(value, str):
                 return value

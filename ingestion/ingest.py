@@ -12,11 +12,12 @@ from __future__ import annotations
 
 import time
 from collections import Counter, defaultdict
+from collections.abc import Callable, Iterable
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass, field
-from datetime import datetime, timezone
+from datetime import UTC, datetime
 from pathlib import Path
-from typing import Any, Callable, Iterable
+from typing import Any
 
 import polars as pl
 import pyarrow as pa
@@ -54,7 +55,7 @@ class TypeCounts:
     written: int = 0
     quarantined: int = 0
 
-    def add(self, other: "TypeCounts") -> None:
+    def add(self, other: TypeCounts) -> None:
         self.read += other.read
         self.written += other.written
         self.quarantined += other.quarantined
@@ -87,7 +88,9 @@ class IngestReport:
             "landing_root": self.snapshot.root,
             "files": len(self.snapshot.files),
             "ignored_files": list(self.snapshot.ignored),
-            "read": totals.read, "written": totals.written, "quarantined": totals.quarantined,
+            "read": totals.read,
+            "written": totals.written,
+            "quarantined": totals.quarantined,
             "duplicates_in_snapshot": self.duplicates,
             "seconds": round(self.seconds, 3),
             "resources_per_s": round(totals.read / self.seconds, 1) if self.seconds else None,
@@ -95,8 +98,14 @@ class IngestReport:
             "per_type": {t: vars(c) for t, c in sorted(self.per_type.items())},
             "quarantine_reasons": dict(self.quarantine_reasons.most_common()),
             "tables": {
-                name: {"uri": w.uri, "version": w.version, "rows_in_snapshot": w.rows_in_source,
-                       "inserted": w.inserted, "updated": w.updated, "unchanged": w.unchanged}
+                name: {
+                    "uri": w.uri,
+                    "version": w.version,
+                    "rows_in_snapshot": w.rows_in_source,
+                    "inserted": w.inserted,
+                    "updated": w.updated,
+                    "unchanged": w.unchanged,
+                }
                 for name, w in self.writes.items()
             },
         }
@@ -159,11 +168,13 @@ def route(resource: dict[str, Any]) -> BronzeTable:
 class SnapshotParser:
     """Parses the files of one snapshot into per-table Arrow data plus quarantine and audit rows."""
 
-    def __init__(self, snapshot: LandingSnapshot, *, batch_rows: int = 50_000, vectorized: bool = True):
+    def __init__(
+        self, snapshot: LandingSnapshot, *, batch_rows: int = 50_000, vectorized: bool = True
+    ):
         self.snapshot = snapshot
         self.vectorized = vectorized
         self.batch_rows = batch_rows
-        self.now = datetime.now(timezone.utc)
+        self.now = datetime.now(UTC)
         self.batches = {name: _Batch(t, batch_rows) for name, t in TABLES.items()}
         self.quarantine: dict[str, list] = {name: [] for name in QUARANTINE_SCHEMA.names}
         self.per_file: dict[tuple[str, str], TypeCounts] = defaultdict(TypeCounts)
@@ -174,10 +185,16 @@ class SnapshotParser:
         resource_id = item.resource.get("id") if item.resource else None
         excerpt = item.raw[:2000].decode("utf-8", "replace") if item.raw is not None else None
         row = {
-            "quarantine_key": f"{sid}/{rel}/{item.locator}", "snapshot_id": sid, "source_file": rel,
-            "source_locator": item.locator, "resource_type": resource_type,
-            "resource_id": resource_id if isinstance(resource_id, str) else None, "reason": reason,
-            "file_failed": item.file_failed, "raw_excerpt": excerpt, "quarantined_at": self.now,
+            "quarantine_key": f"{sid}/{rel}/{item.locator}",
+            "snapshot_id": sid,
+            "source_file": rel,
+            "source_locator": item.locator,
+            "resource_type": resource_type,
+            "resource_id": resource_id if isinstance(resource_id, str) else None,
+            "reason": reason,
+            "file_failed": item.file_failed,
+            "raw_excerpt": excerpt,
+            "quarantined_at": self.now,
         }
         for name, values in self.quarantine.items():
             values.append(row[name])
@@ -196,12 +213,22 @@ class SnapshotParser:
         try:
             table = route(resource)
             row = table.flatten(resource, item.fullurls or {})
-            row["last_updated"] = parse_instant((resource.get("meta") or {}).get("lastUpdated"), "meta.lastUpdated")
+            row["last_updated"] = parse_instant(
+                (resource.get("meta") or {}).get("lastUpdated"), "meta.lastUpdated"
+            )
         except QuarantineError as exc:
             self._quarantine(rel, item, type_label, str(exc))
             return
-        except (AttributeError, TypeError, KeyError, IndexError, ValueError) as exc:  # malformed structure
-            self._quarantine(rel, item, type_label, f"malformed {type_label}: {type(exc).__name__}: {exc}")
+        except (
+            AttributeError,
+            TypeError,
+            KeyError,
+            IndexError,
+            ValueError,
+        ) as exc:  # malformed structure
+            self._quarantine(
+                rel, item, type_label, f"malformed {type_label}: {type(exc).__name__}: {exc}"
+            )
             return
         raw = item.raw
         row["resource_key"] = f"{resource_type}/{resource['id']}"
@@ -225,7 +252,13 @@ class SnapshotParser:
             self.parse_item(rel, data)
             return
         if self.vectorized and is_ndjson(path.name):
-            fast = parse_ndjson(path.name, data, source_file=rel, snapshot_id=self.snapshot.snapshot_id, now=self.now)
+            fast = parse_ndjson(
+                path.name,
+                data,
+                source_file=rel,
+                snapshot_id=self.snapshot.snapshot_id,
+                now=self.now,
+            )
             if fast is not None:
                 self.batches[fast.table].append_table(fast.data)
                 counts = self.per_file[(rel, fast.resource_type)]
@@ -237,14 +270,22 @@ class SnapshotParser:
         for item in read_items(path.name, data):
             self.parse_item(rel, item)
 
-    def parse_files(self, entries: Iterable[ManifestEntry], *, workers: int = 2,
-                    on_file: Callable[[str], None] | None = None) -> None:
+    def parse_files(
+        self,
+        entries: Iterable[ManifestEntry],
+        *,
+        workers: int = 2,
+        on_file: Callable[[str], None] | None = None,
+    ) -> None:
         """Parse files concurrently, each into its own parser, then absorb them in manifest order.
 
         Decompression, the Arrow JSON reader and Polars release the GIL, so two files overlap well.
         """
+
         def parse_one(entry: ManifestEntry) -> SnapshotParser:
-            child = SnapshotParser(self.snapshot, batch_rows=self.batch_rows, vectorized=self.vectorized)
+            child = SnapshotParser(
+                self.snapshot, batch_rows=self.batch_rows, vectorized=self.vectorized
+            )
             child.now = self.now
             child.parse_file(entry.path, entry.sha256)
             return child
@@ -256,7 +297,7 @@ class SnapshotParser:
                 if on_file:
                     on_file(entry.path)
 
-    def absorb(self, child: "SnapshotParser") -> None:
+    def absorb(self, child: SnapshotParser) -> None:
         for name, batch in child.batches.items():
             batch.flush()
             self.batches[name].append_batches(batch.batches)
@@ -272,7 +313,9 @@ class SnapshotParser:
         for name, batch in self.batches.items():
             data = batch.table()
             if data.num_rows and pc.count_distinct(data["resource_key"]).as_py() != data.num_rows:
-                unique = pl.from_arrow(data).unique(subset=["resource_key"], keep="last", maintain_order=True)
+                unique = pl.from_arrow(data).unique(
+                    subset=["resource_key"], keep="last", maintain_order=True
+                )
                 duplicates += data.num_rows - unique.height
                 data = unique.to_arrow().cast(data.schema)
             out[name] = data
@@ -284,10 +327,18 @@ class SnapshotParser:
     def audit_table(self, run_id: str | None) -> pa.Table:
         sid = self.snapshot.snapshot_id
         rows = [
-            {"audit_key": f"{sid}/{rel}/{rtype}", "snapshot_id": sid, "source_file": rel, "resource_type": rtype,
-             "read": c.read, "written": c.written, "quarantined": c.quarantined,
-             "counts": f"{c.read}/{c.written}/{c.quarantined}", "run_id": run_id,
-             "recorded_at": self.now}
+            {
+                "audit_key": f"{sid}/{rel}/{rtype}",
+                "snapshot_id": sid,
+                "source_file": rel,
+                "resource_type": rtype,
+                "read": c.read,
+                "written": c.written,
+                "quarantined": c.quarantined,
+                "counts": f"{c.read}/{c.written}/{c.quarantined}",
+                "run_id": run_id,
+                "recorded_at": self.now,
+            }
             for (rel, rtype), c in sorted(self.per_file.items())
         ]
         return pa.Table.from_pylist(rows, schema=AUDIT_SCHEMA)
@@ -317,55 +368,111 @@ def ingest_snapshot(
     parsed_at = time.perf_counter()
     tables, duplicates = parser.tables()
     collapsed_at = time.perf_counter()
-    writes = write_bronze(bronze_dir, snapshot.snapshot_id, tables, parser.quarantine_table(),
-                          parser.audit_table(run_id), commit_metadata, extra_metadata={"engine": "local"})
+    writes = write_bronze(
+        bronze_dir,
+        snapshot.snapshot_id,
+        tables,
+        parser.quarantine_table(),
+        parser.audit_table(run_id),
+        commit_metadata,
+        extra_metadata={"engine": "local"},
+    )
     finished = time.perf_counter()
-    phases = {"parse": parsed_at - started, "collapse_duplicates": collapsed_at - parsed_at,
-              "write_delta": finished - collapsed_at}
-    return report_of(snapshot, parser.per_file, duplicates, writes, parser.reasons, finished - started, phases)
+    phases = {
+        "parse": parsed_at - started,
+        "collapse_duplicates": collapsed_at - parsed_at,
+        "write_delta": finished - collapsed_at,
+    }
+    return report_of(
+        snapshot, parser.per_file, duplicates, writes, parser.reasons, finished - started, phases
+    )
 
 
-def write_bronze(bronze_dir: Path, snapshot_id: str, tables: dict[str, pa.Table | ds.Dataset],
-                 quarantine: pa.Table, audit: pa.Table, commit_metadata: CommitMetadata | None = None,
-                 extra_metadata: dict[str, Any] | None = None) -> dict[str, WriteResult]:
+def write_bronze(
+    bronze_dir: Path,
+    snapshot_id: str,
+    tables: dict[str, pa.Table | ds.Dataset],
+    quarantine: pa.Table,
+    audit: pa.Table,
+    commit_metadata: CommitMetadata | None = None,
+    extra_metadata: dict[str, Any] | None = None,
+) -> dict[str, WriteResult]:
     """Upsert the parsed tables and the quarantine (one atomic commit each), then the audit: the record that
     this snapshot was ingested is written last. Shared by both engines."""
+
     def meta(name: str) -> dict[str, Any]:
-        base = {"snapshot_id": snapshot_id, "writer": "clinical-mlops ingest", **code_version(),
-                **(extra_metadata or {})}
+        base = {
+            "snapshot_id": snapshot_id,
+            "writer": "clinical-mlops ingest",
+            **code_version(),
+            **(extra_metadata or {}),
+        }
         return {**base, **(commit_metadata(name) if commit_metadata else {})}
 
     jobs = {name: (data, "resource_key", "raw_json") for name, data in tables.items()}
     jobs[QUARANTINE_TABLE] = (quarantine, "quarantine_key", "reason")
     # delta-rs releases the GIL, so tables are written concurrently
     with ThreadPoolExecutor(max_workers=4) as pool:
-        futures = {name: pool.submit(upsert, table_uri(bronze_dir, name), data, key=key, change_column=change,
-                                     metadata=meta(name)) for name, (data, key, change) in jobs.items()}
+        futures = {
+            name: pool.submit(
+                upsert,
+                table_uri(bronze_dir, name),
+                data,
+                key=key,
+                change_column=change,
+                metadata=meta(name),
+            )
+            for name, (data, key, change) in jobs.items()
+        }
         writes: dict[str, WriteResult] = {name: future.result() for name, future in futures.items()}
-    writes[AUDIT_TABLE] = upsert(table_uri(bronze_dir, AUDIT_TABLE), audit, key="audit_key", change_column="counts",
-                                 metadata=meta(AUDIT_TABLE))
+    writes[AUDIT_TABLE] = upsert(
+        table_uri(bronze_dir, AUDIT_TABLE),
+        audit,
+        key="audit_key",
+        change_column="counts",
+        metadata=meta(AUDIT_TABLE),
+    )
     return writes
 
 
-def report_of(snapshot: LandingSnapshot, per_file: dict[tuple[str, str], TypeCounts], duplicates: int,
-              writes: dict[str, WriteResult], reasons: Counter, seconds: float,
-              phases: dict[str, float]) -> IngestReport:
+def report_of(
+    snapshot: LandingSnapshot,
+    per_file: dict[tuple[str, str], TypeCounts],
+    duplicates: int,
+    writes: dict[str, WriteResult],
+    reasons: Counter,
+    seconds: float,
+    phases: dict[str, float],
+) -> IngestReport:
     per_type: dict[str, TypeCounts] = defaultdict(TypeCounts)
     for (_, rtype), counts in per_file.items():
         per_type[rtype].add(counts)
-    return IngestReport(snapshot, dict(per_type), dict(per_file), duplicates, writes, reasons, seconds, phases)
+    return IngestReport(
+        snapshot, dict(per_type), dict(per_file), duplicates, writes, reasons, seconds, phases
+    )
 
 
-def record_snapshot(snapshot: LandingSnapshot, bronze_dir: Path, metadata: dict[str, Any] | None = None) -> WriteResult:
+def record_snapshot(
+    snapshot: LandingSnapshot, bronze_dir: Path, metadata: dict[str, Any] | None = None
+) -> WriteResult:
     """Append the snapshot's manifest to ``bronze/landing_snapshots`` (idempotent)."""
-    rows = snapshot_rows(snapshot, datetime.now(timezone.utc))
-    return upsert(table_uri(bronze_dir, SNAPSHOT_TABLE), pa.Table.from_pylist(rows, schema=SNAPSHOT_SCHEMA),
-                  key="entry_key", change_column="sha256",
-                  metadata={"snapshot_id": snapshot.snapshot_id, **code_version(), **(metadata or {})})
+    rows = snapshot_rows(snapshot, datetime.now(UTC))
+    return upsert(
+        table_uri(bronze_dir, SNAPSHOT_TABLE),
+        pa.Table.from_pylist(rows, schema=SNAPSHOT_SCHEMA),
+        key="entry_key",
+        change_column="sha256",
+        metadata={"snapshot_id": snapshot.snapshot_id, **code_version(), **(metadata or {})},
+    )
 
 
-def ingest_directory(landing_dir: Path, bronze_dir: Path, *, ingest: Callable[..., IngestReport] | None = None,
-                     **kwargs: Any) -> IngestReport:
+def ingest_directory(
+    landing_dir: Path,
+    bronze_dir: Path,
+    *,
+    ingest: Callable[..., IngestReport] | None = None,
+    **kwargs: Any,
+) -> IngestReport:
     """Snapshot, record and ingest a landing directory in one call (the CLI path); ``ingest`` is the engine's
     ``ingest_snapshot`` (default: the local engine)."""
     snapshot = take_snapshot(landing_dir)

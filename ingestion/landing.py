@@ -7,9 +7,9 @@ the same files give the same id wherever they lie, and any changed byte gives a 
 from __future__ import annotations
 
 import hashlib
+from collections.abc import Iterator
 from dataclasses import asdict, dataclass
 from pathlib import Path
-from typing import Iterator
 
 import orjson
 from pydantic import BaseModel
@@ -38,8 +38,13 @@ class LandingSnapshot:
         return sum(f.size for f in self.files)
 
     def to_dict(self) -> dict:
-        return {"snapshot_id": self.snapshot_id, "root": self.root, "total_bytes": self.total_bytes,
-                "files": [asdict(f) for f in self.files], "ignored": list(self.ignored)}
+        return {
+            "snapshot_id": self.snapshot_id,
+            "root": self.root,
+            "total_bytes": self.total_bytes,
+            "files": [asdict(f) for f in self.files],
+            "ignored": list(self.ignored),
+        }
 
 
 def is_fhir_file(path: Path) -> bool:
@@ -55,7 +60,9 @@ def sha256_file(path: Path, chunk: int = 1 << 20) -> str:
 
 
 def manifest_digest(entries: list[ManifestEntry] | tuple[ManifestEntry, ...]) -> str:
-    canonical = orjson.dumps([[e.path, e.size, e.sha256] for e in sorted(entries, key=lambda e: e.path)])
+    canonical = orjson.dumps(
+        [[e.path, e.size, e.sha256] for e in sorted(entries, key=lambda e: e.path)]
+    )
     return hashlib.sha256(canonical).hexdigest()
 
 
@@ -78,15 +85,26 @@ def take_snapshot(root: Path) -> LandingSnapshot:
             continue
         try:
             entries.append(ManifestEntry(rel, path.stat().st_size, sha256_file(path)))
-        except OSError as exc:  # unreadable: still part of the snapshot, ingestion records it as failed
+        except (
+            OSError
+        ) as exc:  # unreadable: still part of the snapshot, ingestion records it as failed
             entries.append(ManifestEntry(rel, -1, f"unreadable:{type(exc).__name__}"))
     return LandingSnapshot(manifest_digest(entries), str(root), tuple(entries), tuple(ignored))
 
 
 def snapshot_rows(snapshot: LandingSnapshot, recorded_at) -> list[dict]:
-    return [{"entry_key": f"{snapshot.snapshot_id}/{f.path}", "snapshot_id": snapshot.snapshot_id,
-             "root": snapshot.root, "path": f.path, "size": f.size, "sha256": f.sha256,
-             "recorded_at": recorded_at} for f in snapshot.files]
+    return [
+        {
+            "entry_key": f"{snapshot.snapshot_id}/{f.path}",
+            "snapshot_id": snapshot.snapshot_id,
+            "root": snapshot.root,
+            "path": f.path,
+            "size": f.size,
+            "sha256": f.sha256,
+            "recorded_at": recorded_at,
+        }
+        for f in snapshot.files
+    ]
 
 
 def snapshot_from_rows(rows: list[dict], snapshot_id: str) -> LandingSnapshot:
@@ -110,6 +128,9 @@ class SnapshotRef(BaseModel):
     manifest: DeltaRef
 
     def load(self) -> LandingSnapshot:
-        rows = self.manifest.open().to_pyarrow_table(
-            columns=["snapshot_id", "root", "path", "size", "sha256"]).to_pylist()
+        rows = (
+            self.manifest.open()
+            .to_pyarrow_table(columns=["snapshot_id", "root", "path", "size", "sha256"])
+            .to_pylist()
+        )
         return snapshot_from_rows(rows, self.snapshot_id)

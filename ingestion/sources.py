@@ -9,9 +9,10 @@ from __future__ import annotations
 import hashlib
 import io
 import zlib
+from collections.abc import Iterator
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Any, Iterator
+from typing import Any
 
 import orjson
 
@@ -24,7 +25,9 @@ class Item:
     resource: dict[str, Any] | None  # parsed resource, or None when ``error`` is set
     raw: bytes | None  # the resource JSON as stored in bronze
     error: str | None = None
-    fullurls: dict[str, str] | None = None  # Bundle fullUrl -> resource id, for reference resolution
+    fullurls: dict[str, str] | None = (
+        None  # Bundle fullUrl -> resource id, for reference resolution
+    )
     file_failed: bool = False
 
 
@@ -54,7 +57,9 @@ def decompress_verified(name: str, data: bytes) -> tuple[bytes, str | None]:
         except zlib.error as exc:
             return b"".join(parts), f"corrupt gzip member {member}: {exc}"
         if not inflater.eof:
-            return b"".join(parts), f"corrupt gzip member {member}: truncated (no end-of-stream marker)"
+            return b"".join(
+                parts
+            ), f"corrupt gzip member {member}: truncated (no end-of-stream marker)"
         parts.append(chunk + tail if tail else chunk)
         pos = len(data) - len(inflater.unused_data)
     return (parts[0] if len(parts) == 1 else b"".join(parts)), None
@@ -89,8 +94,13 @@ def read_ndjson(name: str, data: bytes) -> Iterator[Item]:
         last = lineno
         yield line_item(lineno, line)
     if damage is not None:
-        yield Item(f"line {last + 1}" if seen else "file", None, None,
-                   f"{damage}; the file is unreadable after line {last}", file_failed=True)
+        yield Item(
+            f"line {last + 1}" if seen else "file",
+            None,
+            None,
+            f"{damage}; the file is unreadable after line {last}",
+            file_failed=True,
+        )
     elif not seen:
         yield Item("file", None, None, "empty file: no resources", file_failed=True)
 
@@ -112,7 +122,13 @@ def read_json_document(name: str, raw: bytes) -> Iterator[Item]:
         yield Item("file", None, _excerpt(data), f"invalid JSON document: {exc}", file_failed=True)
         return
     if not isinstance(document, dict):
-        yield Item("file", None, _excerpt(data), "JSON document is not a FHIR resource object", file_failed=True)
+        yield Item(
+            "file",
+            None,
+            _excerpt(data),
+            "JSON document is not a FHIR resource object",
+            file_failed=True,
+        )
         return
     if document.get("resourceType") != "Bundle":
         yield Item("file", document, data.strip())
@@ -129,10 +145,18 @@ def read_json_document(name: str, raw: bytes) -> Iterator[Item]:
     for index, entry in enumerate(entries):
         resource = entry.get("resource") if isinstance(entry, dict) else None
         if not isinstance(resource, dict):
-            yield Item(f"entry {index}", None, _excerpt(orjson.dumps(entry)), "Bundle entry without a resource")
+            yield Item(
+                f"entry {index}",
+                None,
+                _excerpt(orjson.dumps(entry)),
+                "Bundle entry without a resource",
+            )
             continue
-        if resource.get("id") is None and isinstance(entry.get("fullUrl"), str) and \
-                entry["fullUrl"].startswith("urn:uuid:"):
+        if (
+            resource.get("id") is None
+            and isinstance(entry.get("fullUrl"), str)
+            and entry["fullUrl"].startswith("urn:uuid:")
+        ):
             # transaction Bundles may identify new resources only by their fullUrl
             resource = {**resource, "id": entry["fullUrl"].rsplit(":", 1)[1]}
             fullurls[entry["fullUrl"]] = resource["id"]
@@ -149,8 +173,10 @@ def read_bytes(path: Path, expected_sha256: str | None = None) -> bytes:
     if expected_sha256 is not None and not expected_sha256.startswith("unreadable:"):
         actual = hashlib.sha256(data).hexdigest()
         if actual != expected_sha256:
-            raise SnapshotMismatch(f"{path}: content changed since the landing snapshot was taken "
-                                   f"(sha256 {actual[:12]}... != manifest {expected_sha256[:12]}...)")
+            raise SnapshotMismatch(
+                f"{path}: content changed since the landing snapshot was taken "
+                f"(sha256 {actual[:12]}... != manifest {expected_sha256[:12]}...)"
+            )
     return data
 
 
@@ -164,9 +190,13 @@ def load_file(path: Path, expected_sha256: str | None = None) -> bytes | Item:
         return read_bytes(path, expected_sha256)
     except OSError as exc:
         if expected_sha256 is not None and not expected_sha256.startswith("unreadable:"):
-            raise SnapshotMismatch(f"{path}: readable when the landing snapshot was taken, now "
-                                   f"{type(exc).__name__}: {exc}") from exc
-        return Item("file", None, None, f"unreadable file: {type(exc).__name__}: {exc}", file_failed=True)
+            raise SnapshotMismatch(
+                f"{path}: readable when the landing snapshot was taken, now "
+                f"{type(exc).__name__}: {exc}"
+            ) from exc
+        return Item(
+            "file", None, None, f"unreadable file: {type(exc).__name__}: {exc}", file_failed=True
+        )
 
 
 def read_items(name: str, data: bytes) -> Iterator[Item]:

@@ -17,7 +17,7 @@ import shutil
 import time
 from collections import Counter, defaultdict
 from collections.abc import Iterator
-from datetime import datetime, timezone
+from datetime import UTC, datetime
 from pathlib import Path
 
 import orjson
@@ -25,14 +25,33 @@ import pyarrow as pa
 import pyarrow.dataset as ds
 
 from ingestion.bronze_tables import QUARANTINE_SCHEMA, QUARANTINE_TABLE, TABLES
-from ingestion.ingest import CommitMetadata, IngestReport, SnapshotParser, TypeCounts, report_of, write_bronze
+from ingestion.ingest import (
+    CommitMetadata,
+    IngestReport,
+    SnapshotParser,
+    TypeCounts,
+    report_of,
+    write_bronze,
+)
 from ingestion.landing import LandingSnapshot
 from lakehouse.spark import engine_metadata, map_in_arrow, staging_area
 
-PARSED_SCHEMA = pa.schema([("file_index", pa.int64()), ("offset", pa.int64()), ("kind", pa.string()),
-                           ("name", pa.string()), ("payload", pa.binary())])
-CHUNK_ROWS = 20_000  # rows per payload: a large file's table travels in pieces, never as one huge value
-ORDER = ("__file", "__row")  # where a row came from: manifest position, then position in the file's output
+PARSED_SCHEMA = pa.schema(
+    [
+        ("file_index", pa.int64()),
+        ("offset", pa.int64()),
+        ("kind", pa.string()),
+        ("name", pa.string()),
+        ("payload", pa.binary()),
+    ]
+)
+CHUNK_ROWS = (
+    20_000  # rows per payload: a large file's table travels in pieces, never as one huge value
+)
+ORDER = (
+    "__file",
+    "__row",
+)  # where a row came from: manifest position, then position in the file's output
 
 
 def _ipc(table: pa.Table) -> bytes:
@@ -42,8 +61,16 @@ def _ipc(table: pa.Table) -> bytes:
     return sink.getvalue().to_pybytes()
 
 
-def parse_file_rows(snapshot: LandingSnapshot, index: int, path: str, sha256: str | None, *, now: datetime,
-                    batch_rows: int, vectorized: bool) -> pa.Table:
+def parse_file_rows(
+    snapshot: LandingSnapshot,
+    index: int,
+    path: str,
+    sha256: str | None,
+    *,
+    now: datetime,
+    batch_rows: int,
+    vectorized: bool,
+) -> pa.Table:
     """One landing file through the local parser: its bronze tables, quarantine and counts as payload rows."""
     parser = SnapshotParser(snapshot, batch_rows=batch_rows, vectorized=vectorized)
     parser.now = now
@@ -51,17 +78,32 @@ def parse_file_rows(snapshot: LandingSnapshot, index: int, path: str, sha256: st
     rows = []
     for name, batch in parser.batches.items():
         data = batch.table()
-        rows += [(offset, name, "table", _ipc(data.slice(offset, CHUNK_ROWS)))
-                 for offset in range(0, data.num_rows, CHUNK_ROWS)]
+        rows += [
+            (offset, name, "table", _ipc(data.slice(offset, CHUNK_ROWS)))
+            for offset in range(0, data.num_rows, CHUNK_ROWS)
+        ]
     quarantine = parser.quarantine_table()
     if quarantine.num_rows:
         rows.append((0, QUARANTINE_TABLE, "quarantine", _ipc(quarantine)))
-    counts = {"counts": [[rel, rtype, c.read, c.written, c.quarantined] for (rel, rtype), c in parser.per_file.items()],
-              "reasons": dict(parser.reasons)}
+    counts = {
+        "counts": [
+            [rel, rtype, c.read, c.written, c.quarantined]
+            for (rel, rtype), c in parser.per_file.items()
+        ],
+        "reasons": dict(parser.reasons),
+    }
     rows.append((0, "", "counts", orjson.dumps(counts)))
     columns = list(zip(*rows))
-    return pa.table({"file_index": [index] * len(rows), "offset": columns[0], "kind": columns[2], "name": columns[1],
-                     "payload": columns[3]}, schema=PARSED_SCHEMA)
+    return pa.table(
+        {
+            "file_index": [index] * len(rows),
+            "offset": columns[0],
+            "kind": columns[2],
+            "name": columns[1],
+            "payload": columns[3],
+        },
+        schema=PARSED_SCHEMA,
+    )
 
 
 def _with_order(schema: pa.Schema) -> pa.Schema:
@@ -71,12 +113,16 @@ def _with_order(schema: pa.Schema) -> pa.Schema:
 def open_payloads(batches: Iterator[pa.RecordBatch], schema: pa.Schema) -> Iterator[pa.Table]:
     """Payload rows of one bronze table -> its typed rows, each with the position it came from."""
     for batch in batches:
-        for index, offset, payload in zip(*(batch.column(c).to_pylist() for c in ("file_index", "offset", "payload"))):
+        for index, offset, payload in zip(
+            *(batch.column(c).to_pylist() for c in ("file_index", "offset", "payload"))
+        ):
             data = pa.ipc.open_stream(payload).read_all()
             rows = data.num_rows
-            yield (data.append_column(ORDER[0], pa.array([index] * rows, pa.int64()))
-                   .append_column(ORDER[1], pa.array(range(offset, offset + rows), pa.int64()))
-                   .cast(_with_order(schema)))
+            yield (
+                data.append_column(ORDER[0], pa.array([index] * rows, pa.int64()))
+                .append_column(ORDER[1], pa.array(range(offset, offset + rows), pa.int64()))
+                .cast(_with_order(schema))
+            )
 
 
 def ingest_snapshot_spark(
@@ -97,16 +143,33 @@ def ingest_snapshot_spark(
     from pyspark.sql import functions as F
 
     started = time.perf_counter()
-    now = now or datetime.now(timezone.utc)
-    entries = pa.table({"file_index": list(range(len(snapshot.files))),
-                        "path": [e.path for e in snapshot.files], "sha256": [e.sha256 for e in snapshot.files]})
+    now = now or datetime.now(UTC)
+    entries = pa.table(
+        {
+            "file_index": list(range(len(snapshot.files))),
+            "path": [e.path for e in snapshot.files],
+            "sha256": [e.sha256 for e in snapshot.files],
+        }
+    )
     files = spark.createDataFrame(entries)
-    files = files.repartition(max(1, min(len(snapshot.files), spark.sparkContext.defaultParallelism * 4)))
+    files = files.repartition(
+        max(1, min(len(snapshot.files), spark.sparkContext.defaultParallelism * 4))
+    )
 
     def parse(batches: Iterator[pa.RecordBatch]) -> Iterator[pa.Table]:
         for batch in batches:
-            for index, path, sha in zip(*(batch.column(c).to_pylist() for c in ("file_index", "path", "sha256"))):
-                yield parse_file_rows(snapshot, index, path, sha, now=now, batch_rows=batch_rows, vectorized=vectorized)
+            for index, path, sha in zip(
+                *(batch.column(c).to_pylist() for c in ("file_index", "path", "sha256"))
+            ):
+                yield parse_file_rows(
+                    snapshot,
+                    index,
+                    path,
+                    sha,
+                    now=now,
+                    batch_rows=batch_rows,
+                    vectorized=vectorized,
+                )
 
     # parsed once, kept on local disk, read per table (payload values are tens of MB: not on the JVM heap)
     parsed = map_in_arrow(files, parse, PARSED_SCHEMA).persist(StorageLevel.DISK_ONLY)
@@ -124,37 +187,58 @@ def ingest_snapshot_spark(
                 for rel, rtype, read, written, quarantined_count in counts["counts"]:
                     per_file[(rel, rtype)].add(TypeCounts(read, written, quarantined_count))
                 reasons.update(counts["reasons"])
-        quarantine = (pa.concat_tables(quarantined) if quarantined else QUARANTINE_SCHEMA.empty_table()).cast(QUARANTINE_SCHEMA)
+        quarantine = (
+            pa.concat_tables(quarantined) if quarantined else QUARANTINE_SCHEMA.empty_table()
+        ).cast(QUARANTINE_SCHEMA)
         parsed_at = time.perf_counter()
 
         tables: dict[str, pa.Table | ds.Dataset] = {}
         duplicates = 0
-        last_first = Window.partitionBy("resource_key").orderBy(F.col(ORDER[0]).desc(), F.col(ORDER[1]).desc())
+        last_first = Window.partitionBy("resource_key").orderBy(
+            F.col(ORDER[0]).desc(), F.col(ORDER[1]).desc()
+        )
         for name, table in TABLES.items():
-            if not sum(per_file_written(per_file, name)):  # nothing parsed into this table: no Spark job
+            if not sum(
+                per_file_written(per_file, name)
+            ):  # nothing parsed into this table: no Spark job
                 tables[name] = table.schema.empty_table()
                 continue
             payloads = parsed.filter((F.col("name") == name) & (F.col("kind") == "table"))
-            rows = map_in_arrow(payloads, lambda b, s=table.schema: open_payloads(b, s), _with_order(table.schema))
+            rows = map_in_arrow(
+                payloads, lambda b, s=table.schema: open_payloads(b, s), _with_order(table.schema)
+            )
             # shuffling keys to find repeats is cheaper than shuffling whole rows; most snapshots have none
             if rows.groupBy("resource_key").count().where(F.col("count") > 1).limit(1).count():
-                rows = rows.withColumn("__rank", F.row_number().over(last_first)).filter(F.col("__rank") == 1)
+                rows = rows.withColumn("__rank", F.row_number().over(last_first)).filter(
+                    F.col("__rank") == 1
+                )
             target = staging / name
             rows.drop("__rank", *ORDER).write.parquet(str(target))
             written = ds.dataset(str(target), format="parquet", schema=table.schema)
             duplicates += sum(per_file_written(per_file, name)) - written.count_rows()
             tables[name] = written
         collapsed_at = time.perf_counter()
-        writes = write_bronze(bronze_dir, snapshot.snapshot_id, tables, quarantine,
-                              audit_table(snapshot, per_file, now, run_id), commit_metadata,
-                              extra_metadata=engine_metadata(spark))
+        writes = write_bronze(
+            bronze_dir,
+            snapshot.snapshot_id,
+            tables,
+            quarantine,
+            audit_table(snapshot, per_file, now, run_id),
+            commit_metadata,
+            extra_metadata=engine_metadata(spark),
+        )
     finally:
         parsed.unpersist()
         shutil.rmtree(staging, ignore_errors=True)
     finished = time.perf_counter()
-    phases = {"parse": parsed_at - started, "collapse_duplicates": collapsed_at - parsed_at,
-              "write_delta": finished - collapsed_at}
-    report = report_of(snapshot, dict(per_file), duplicates, writes, reasons, finished - started, phases)
+    phases = {
+        "parse": parsed_at - started,
+        "collapse_duplicates": collapsed_at - parsed_at,
+        "write_delta": finished - collapsed_at,
+    }
+    report = report_of(
+        snapshot, dict(per_file), duplicates, writes, reasons, finished - started, phases
+    )
     report.engine = "spark"
     return report
 
@@ -163,13 +247,20 @@ def per_file_written(per_file: dict[tuple[str, str], TypeCounts], table: str) ->
     """Rows each (file, type) wrote into ``table`` before duplicates were collapsed."""
     from ingestion.bronze_tables import OTHER_TABLE, TABLE_OF_TYPE
 
-    return [c.written for (_, rtype), c in per_file.items() if TABLE_OF_TYPE.get(rtype, OTHER_TABLE) == table]
+    return [
+        c.written
+        for (_, rtype), c in per_file.items()
+        if TABLE_OF_TYPE.get(rtype, OTHER_TABLE) == table
+    ]
 
 
-def audit_table(snapshot: LandingSnapshot, per_file: dict[tuple[str, str], TypeCounts], now: datetime,
-                run_id: str | None) -> pa.Table:
+def audit_table(
+    snapshot: LandingSnapshot,
+    per_file: dict[tuple[str, str], TypeCounts],
+    now: datetime,
+    run_id: str | None,
+) -> pa.Table:
     parser = SnapshotParser(snapshot)
     parser.now = now
     parser.per_file.update(per_file)
     return parser.audit_table(run_id)
-

@@ -64,16 +64,30 @@ KEEP_LOG = PostCommitHookProperties(create_checkpoint=True, cleanup_expired_logs
 def commit_properties(metadata: dict[str, Any] | None) -> CommitProperties | None:
     if not metadata:
         return None
-    return CommitProperties(custom_metadata={k: str(v) for k, v in metadata.items() if v is not None})
+    return CommitProperties(
+        custom_metadata={k: str(v) for k, v in metadata.items() if v is not None}
+    )
 
 
-def write(uri: str, data: pa.Table, *, mode: str = "overwrite", metadata: dict[str, Any] | None = None,
-          table: str | None = None) -> DeltaRef:
+def write(
+    uri: str,
+    data: pa.Table,
+    *,
+    mode: str = "overwrite",
+    metadata: dict[str, Any] | None = None,
+    table: str | None = None,
+) -> DeltaRef:
     """One atomic commit: ``overwrite`` replaces the rows (and the schema), ``append`` adds them. The
     commit carries ``metadata``; returns the version written."""
     schema_mode = "overwrite" if mode == "overwrite" else None
-    write_deltalake(uri, data, mode=mode, schema_mode=schema_mode, commit_properties=commit_properties(metadata),
-                    post_commithook_properties=KEEP_LOG)
+    write_deltalake(
+        uri,
+        data,
+        mode=mode,
+        schema_mode=schema_mode,
+        commit_properties=commit_properties(metadata),
+        post_commithook_properties=KEEP_LOG,
+    )
     return DeltaRef(table=table or Path(uri).name, uri=uri, version=current_version(uri) or 0)
 
 
@@ -96,8 +110,13 @@ def upsert(
     version = current_version(uri)
     rows = data.num_rows if isinstance(data, pa.Table) else data.count_rows()
     if version is None:
-        write_deltalake(uri, _stream(data), mode="error", commit_properties=commit_properties(metadata),
-                        post_commithook_properties=KEEP_LOG)
+        write_deltalake(
+            uri,
+            _stream(data),
+            mode="error",
+            commit_properties=commit_properties(metadata),
+            post_commithook_properties=KEEP_LOG,
+        )
         return WriteResult(name, uri, current_version(uri) or 0, rows, rows, 0, 0, True)
     if rows == 0:
         return WriteResult(name, uri, version, 0, 0, 0, 0, False)
@@ -111,10 +130,23 @@ def upsert(
         post_commithook_properties=KEEP_LOG,
     )
     update_predicate = f"t.{change_column} <> s.{change_column}" if change_column else None
-    metrics = merger.when_matched_update_all(predicate=update_predicate).when_not_matched_insert_all().execute()
+    metrics = (
+        merger.when_matched_update_all(predicate=update_predicate)
+        .when_not_matched_insert_all()
+        .execute()
+    )
     inserted = int(metrics.get("num_target_rows_inserted", 0))
     updated = int(metrics.get("num_target_rows_updated", 0))
-    return WriteResult(name, uri, current_version(uri) or 0, rows, inserted, updated, rows - inserted - updated, False)
+    return WriteResult(
+        name,
+        uri,
+        current_version(uri) or 0,
+        rows,
+        inserted,
+        updated,
+        rows - inserted - updated,
+        False,
+    )
 
 
 def _stream(data: pa.Table | ds.Dataset) -> pa.Table | pa.RecordBatchReader:

@@ -30,11 +30,19 @@ from deltalake.transaction import AddAction
 from lakehouse.delta import KEEP_LOG, DeltaRef, commit_properties, current_version
 
 UNSUPPORTED_READER_FEATURES = {"deletionVectors", "columnMapping"}
-STAGING_PREFIX = "spark-"  # staged parquet inside a table directory: invisible until committed, vacuumed if not
+STAGING_PREFIX = (
+    "spark-"  # staged parquet inside a table directory: invisible until committed, vacuumed if not
+)
 
 
-def spark_session(master: str = "local[2]", *, app_name: str = "clinical-mlops", local_dir: Path | None = None,
-                  driver_memory: str = "4g", conf: dict[str, str] | None = None):
+def spark_session(
+    master: str = "local[2]",
+    *,
+    app_name: str = "clinical-mlops",
+    local_dir: Path | None = None,
+    driver_memory: str = "4g",
+    conf: dict[str, str] | None = None,
+):
     """A SparkSession for the engine: UI off, driver bound to 127.0.0.1, Arrow on, UTC, parquet timestamps as
     microseconds (Spark's default INT96 is not what Delta readers expect), Python workers on this interpreter."""
     os.environ.setdefault("PYSPARK_PYTHON", sys.executable)
@@ -42,18 +50,21 @@ def spark_session(master: str = "local[2]", *, app_name: str = "clinical-mlops",
     os.environ.setdefault("SPARK_LOCAL_IP", "127.0.0.1")
     from pyspark.sql import SparkSession
 
-    builder = (SparkSession.builder.master(master).appName(app_name)
-               .config("spark.driver.memory", driver_memory)  # local mode: the driver's JVM runs the tasks
-               .config("spark.ui.enabled", "false")
-               .config("spark.ui.showConsoleProgress", "false")
-               .config("spark.driver.bindAddress", "127.0.0.1")
-               .config("spark.driver.host", "127.0.0.1")
-               .config("spark.sql.session.timeZone", "UTC")
-               .config("spark.sql.execution.arrow.pyspark.enabled", "true")
-               .config("spark.sql.parquet.outputTimestampType", "TIMESTAMP_MICROS")
-               .config("spark.sql.shuffle.partitions", "8")
-               .config("spark.hadoop.mapreduce.fileoutputcommitter.marksuccessfuljobs", "false")
-               .config("spark.hadoop.parquet.enable.summary-metadata", "false"))
+    builder = (
+        SparkSession.builder.master(master)
+        .appName(app_name)
+        .config("spark.driver.memory", driver_memory)  # local mode: the driver's JVM runs the tasks
+        .config("spark.ui.enabled", "false")
+        .config("spark.ui.showConsoleProgress", "false")
+        .config("spark.driver.bindAddress", "127.0.0.1")
+        .config("spark.driver.host", "127.0.0.1")
+        .config("spark.sql.session.timeZone", "UTC")
+        .config("spark.sql.execution.arrow.pyspark.enabled", "true")
+        .config("spark.sql.parquet.outputTimestampType", "TIMESTAMP_MICROS")
+        .config("spark.sql.shuffle.partitions", "8")
+        .config("spark.hadoop.mapreduce.fileoutputcommitter.marksuccessfuljobs", "false")
+        .config("spark.hadoop.parquet.enable.summary-metadata", "false")
+    )
     if local_dir is not None:
         Path(local_dir).mkdir(parents=True, exist_ok=True)
         builder = builder.config("spark.local.dir", str(local_dir))
@@ -84,16 +95,20 @@ def delta_spark_available(spark) -> bool:
     (one writer, the same commit metadata for both engines); the answer is recorded on each commit so an
     operator can see what the cluster offered."""
     try:
-        spark.sparkContext._jvm.java.lang.Class.forName("io.delta.tables.DeltaTable")
+        spark.sparkContext._jvm.java.lang.Class.forName("io.delta.tables.DeltaTable")  # noqa: SLF001 - a third-party or sibling internal with no public API
         return True
-    except Exception:  # py4j wraps the JVM's ClassNotFoundException
+    except Exception:  # noqa: BLE001 - py4j wraps the JVM's ClassNotFoundException
         return False
 
 
 def engine_metadata(spark) -> dict[str, str]:
     """What each Spark-engine commit records about how it was written."""
-    return {"engine": "spark", "spark_version": spark.version, "delta_commit": "deltalake",
-            "delta_spark_available": str(delta_spark_available(spark)).lower()}
+    return {
+        "engine": "spark",
+        "spark_version": spark.version,
+        "delta_commit": "deltalake",
+        "delta_spark_available": str(delta_spark_available(spark)).lower(),
+    }
 
 
 def spark_schema(schema: pa.Schema):
@@ -110,7 +125,9 @@ def arrow_schema_for_spark(schema: pa.Schema) -> pa.Schema:
     return to_arrow_schema(spark_schema(schema), timezone="UTC")  # the session time zone
 
 
-def map_in_arrow(frame, fn: Callable[[Iterator[pa.RecordBatch]], Iterable[pa.Table]], schema: pa.Schema):
+def map_in_arrow(
+    frame, fn: Callable[[Iterator[pa.RecordBatch]], Iterable[pa.Table]], schema: pa.Schema
+):
     """``frame.mapInArrow`` with ``fn`` yielding Arrow tables in ``schema``: each is cast to what Spark expects,
     so a type that does not fit fails loudly in the task instead of being coerced silently."""
     target = arrow_schema_for_spark(schema)
@@ -128,9 +145,11 @@ def delta_files(ref: DeltaRef) -> list[str]:
     features = set(table.protocol().reader_features or [])
     unsupported = features & UNSUPPORTED_READER_FEATURES
     if unsupported:
-        raise ValueError(f"{ref.uri} version {ref.version} uses Delta reader feature(s) {sorted(unsupported)}: the "
-                         "Spark engine reads pinned versions as parquet and cannot apply them; use the local engine "
-                         "or a cluster with delta-spark")
+        raise ValueError(
+            f"{ref.uri} version {ref.version} uses Delta reader feature(s) {sorted(unsupported)}: the "
+            "Spark engine reads pinned versions as parquet and cannot apply them; use the local engine "
+            "or a cluster with delta-spark"
+        )
     return table.file_uris()
 
 
@@ -174,14 +193,28 @@ def _add_actions(uri: str, staged: Path) -> tuple[list[AddAction], int]:
             path.unlink()
             continue
         info = path.stat()
-        actions.append(AddAction(path.relative_to(uri).as_posix(), info.st_size, {}, int(info.st_mtime * 1000),
-                                 True, json.dumps({"numRecords": records})))
+        actions.append(
+            AddAction(
+                path.relative_to(uri).as_posix(),
+                info.st_size,
+                {},
+                int(info.st_mtime * 1000),
+                True,
+                json.dumps({"numRecords": records}),
+            )
+        )
         rows += records
     return actions, rows
 
 
-def commit_parquet(uri: str, staged: Path, schema: pa.Schema, *, metadata: dict[str, Any] | None = None,
-                   table: str | None = None) -> tuple[DeltaRef, int]:
+def commit_parquet(
+    uri: str,
+    staged: Path,
+    schema: pa.Schema,
+    *,
+    metadata: dict[str, Any] | None = None,
+    table: str | None = None,
+) -> tuple[DeltaRef, int]:
     """Replace the table's rows with the staged parquet files in one atomic Delta commit (an overwrite: earlier
     versions stay readable by time travel). A table that does not exist yet is created first, empty.
     Returns the version written and its row count."""
@@ -189,10 +222,20 @@ def commit_parquet(uri: str, staged: Path, schema: pa.Schema, *, metadata: dict[
     try:
         DeltaTable(uri)
     except TableNotFoundError:
-        DeltaTable.create(uri, schema=schema, mode="error", commit_properties=commit_properties(metadata),
-                          post_commithook_properties=KEEP_LOG)
-    DeltaTable(uri).create_write_transaction(actions, mode="overwrite", schema=schema,
-                                             commit_properties=commit_properties(metadata), post_commithook_properties=KEEP_LOG)
+        DeltaTable.create(
+            uri,
+            schema=schema,
+            mode="error",
+            commit_properties=commit_properties(metadata),
+            post_commithook_properties=KEEP_LOG,
+        )
+    DeltaTable(uri).create_write_transaction(
+        actions,
+        mode="overwrite",
+        schema=schema,
+        commit_properties=commit_properties(metadata),
+        post_commithook_properties=KEEP_LOG,
+    )
     return DeltaRef(table=table or Path(uri).name, uri=uri, version=current_version(uri) or 0), rows
 
 

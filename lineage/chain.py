@@ -33,10 +33,12 @@ def training_set_lineage(ref: DeltaRef, silver_dir: Path | str) -> dict[str, str
     where = f"{ref.uri}@{ref.version}"
     meta = commit_metadata_of(ref.uri, ref.version)
     tags = {
-        "lineage.training_set.uri": ref.uri, "lineage.training_set.version": str(ref.version),
+        "lineage.training_set.uri": ref.uri,
+        "lineage.training_set.version": str(ref.version),
         "lineage.training_set.digest": meta.get("content_digest", ""),
         "lineage.feature_service": meta.get("feature_service", ""),
-        "lineage.task": meta.get("task", ""), "lineage.task_version": meta.get("task_version", ""),
+        "lineage.task": meta.get("task", ""),
+        "lineage.task_version": meta.get("task_version", ""),
         "lineage.training_set.dagster_run_id": meta.get("dagster_run_id", ""),
     }
     if not tags["lineage.training_set.digest"]:
@@ -54,15 +56,21 @@ def training_set_lineage(ref: DeltaRef, silver_dir: Path | str) -> dict[str, str
         policies.add(silver_meta.get("deid_policy_version"))
         fingerprints.add(silver_meta.get("deid_key_fingerprint"))
         if not silver_meta.get("landing_snapshot_id"):
-            raise LineageError(f"{where_silver}: the commit records no 'landing_snapshot_id' (written before "
-                               "silver recorded it: rebuild silver with `pipeline run`)")
+            raise LineageError(
+                f"{where_silver}: the commit records no 'landing_snapshot_id' (written before "
+                "silver recorded it: rebuild silver with `pipeline run`)"
+            )
         landing.add(silver_meta["landing_snapshot_id"])
         snapshot_ids.update(_json(silver_meta, "landing_snapshot_ids", where_silver))
     if len(policies) != 1 or len(fingerprints) != 1 or None in policies | fingerprints:
-        raise LineageError(f"{where}: its silver tables disagree on the de-identification policy or key "
-                           f"({sorted(map(str, policies))}, {sorted(map(str, fingerprints))})")
+        raise LineageError(
+            f"{where}: its silver tables disagree on the de-identification policy or key "
+            f"({sorted(map(str, policies))}, {sorted(map(str, fingerprints))})"
+        )
     if len(landing) != 1:
-        raise LineageError(f"{where}: its silver tables were built from different landing snapshots {sorted(landing)}")
+        raise LineageError(
+            f"{where}: its silver tables were built from different landing snapshots {sorted(landing)}"
+        )
     tags["lineage.deid.policy_version"] = policies.pop()
     tags["lineage.deid.key_fingerprint"] = fingerprints.pop()
     for name, version in sorted(bronze.items()):

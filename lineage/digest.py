@@ -9,7 +9,7 @@ timestamps to microseconds UTC) and the data is hashed as one Arrow IPC stream.
 from __future__ import annotations
 
 import hashlib
-from typing import Sequence
+from collections.abc import Sequence
 
 import pyarrow as pa
 import pyarrow.compute as pc
@@ -22,7 +22,12 @@ def _canonical_type(t: pa.DataType) -> pa.DataType:
         return pa.string()
     if pa.types.is_large_binary(t) or pa.types.is_binary_view(t):
         return pa.binary()
-    if pa.types.is_large_list(t) or pa.types.is_list_view(t) or pa.types.is_fixed_size_list(t) or pa.types.is_list(t):
+    if (
+        pa.types.is_large_list(t)
+        or pa.types.is_list_view(t)
+        or pa.types.is_fixed_size_list(t)
+        or pa.types.is_list(t)
+    ):
         return pa.list_(_canonical_type(t.value_type))
     if pa.types.is_timestamp(t):
         return pa.timestamp("us", "UTC")

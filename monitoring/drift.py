@@ -15,9 +15,9 @@ Common reading: < 0.1 stable, 0.1-0.2 moderate shift, > 0.2 significant shift (t
 from __future__ import annotations
 
 import math
+from collections.abc import Iterable
 from dataclasses import dataclass, field
 from datetime import timedelta
-from typing import Iterable
 
 import numpy as np
 import polars as pl
@@ -58,7 +58,9 @@ def numeric_histogram(values: pl.Series, edges: np.ndarray) -> list[int]:
     return counts + [int(missing.sum())]
 
 
-def categorical_histograms(reference: pl.Series, recent: pl.Series) -> tuple[list[str], list[int], list[int]]:
+def categorical_histograms(
+    reference: pl.Series, recent: pl.Series
+) -> tuple[list[str], list[int], list[int]]:
     ref = reference.cast(pl.String).fill_null(NULL_BIN)
     cur = recent.cast(pl.String).fill_null(NULL_BIN)
     ref_counts = dict(ref.value_counts().iter_rows())
@@ -77,8 +79,14 @@ class FeatureDrift:
     recent_rows: int
 
     def to_dict(self) -> dict:
-        return {"feature": self.feature, "kind": self.kind, "psi": None if math.isnan(self.psi) else round(self.psi, 6),
-                "bins": self.bins, "reference_rows": self.reference_rows, "recent_rows": self.recent_rows}
+        return {
+            "feature": self.feature,
+            "kind": self.kind,
+            "psi": None if math.isnan(self.psi) else round(self.psi, 6),
+            "bins": self.bins,
+            "reference_rows": self.reference_rows,
+            "recent_rows": self.recent_rows,
+        }
 
 
 def feature_kind(dtype: pl.DataType) -> str | None:
@@ -99,8 +107,14 @@ def feature_psi(reference: pl.Series, recent: pl.Series, bins: int = 10) -> Feat
         expected, actual = numeric_histogram(reference, edges), numeric_histogram(recent, edges)
     else:
         _, expected, actual = categorical_histograms(reference, recent)
-    return FeatureDrift(reference.name, kind, psi_from_counts(expected, actual), len(expected),
-                        reference.len(), recent.len())
+    return FeatureDrift(
+        reference.name,
+        kind,
+        psi_from_counts(expected, actual),
+        len(expected),
+        reference.len(),
+        recent.len(),
+    )
 
 
 @dataclass
@@ -122,11 +136,14 @@ class DriftReport:
         return [(n, round(p, 6)) for n, p in sorted(scored, key=lambda t: (-t[1], t[0]))[:k]]
 
     def drifted(self, threshold: float) -> list[str]:
-        return sorted(n for n, d in self.features.items() if not math.isnan(d.psi) and d.psi > threshold)
+        return sorted(
+            n for n, d in self.features.items() if not math.isnan(d.psi) and d.psi > threshold
+        )
 
 
-def drift_report(reference: pl.DataFrame, recent: pl.DataFrame, features: Iterable[str],
-                 bins: int = 10) -> DriftReport:
+def drift_report(
+    reference: pl.DataFrame, recent: pl.DataFrame, features: Iterable[str], bins: int = 10
+) -> DriftReport:
     """PSI of each feature present in both frames; unscored types and absent columns are listed as skipped."""
     out: dict[str, FeatureDrift] = {}
     skipped: list[str] = []
@@ -134,7 +151,9 @@ def drift_report(reference: pl.DataFrame, recent: pl.DataFrame, features: Iterab
         if name not in reference.columns or name not in recent.columns:
             skipped.append(name)
             continue
-        result = feature_psi(reference[name], recent[name].cast(reference[name].dtype, strict=False), bins)
+        result = feature_psi(
+            reference[name], recent[name].cast(reference[name].dtype, strict=False), bins
+        )
         if result is None:
             skipped.append(name)
         else:
@@ -142,8 +161,9 @@ def drift_report(reference: pl.DataFrame, recent: pl.DataFrame, features: Iterab
     return DriftReport(out, skipped)
 
 
-def recent_rows(frame: pl.DataFrame, days: int, entity: str = "patient_id",
-                timestamp: str = "event_timestamp") -> pl.DataFrame:
+def recent_rows(
+    frame: pl.DataFrame, days: int, entity: str = "patient_id", timestamp: str = "event_timestamp"
+) -> pl.DataFrame:
     """Each entity's latest row among those within ``days`` of the newest timestamp in ``frame``.
 
     "Recent" is measured on the data's own clock (the newest event), not the wall clock: a historical or

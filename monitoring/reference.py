@@ -26,16 +26,23 @@ def champion_reference(tracking_uri: str, model_name: str) -> Reference | None:
     tags = version_tags(tracking_uri, model_name, version)
     uri, pinned = tags.get("lineage.training_set.uri"), tags.get("lineage.training_set.version")
     if not uri or pinned is None:
-        raise ValueError(f"{model_name} v{version} (champion) has no lineage.training_set tags: "
-                         "cannot tell which training split it learned from")
-    return Reference(DeltaRef(table=Path(uri).name, uri=uri, version=int(pinned)), f"champion v{version}")
+        raise ValueError(
+            f"{model_name} v{version} (champion) has no lineage.training_set tags: "
+            "cannot tell which training split it learned from"
+        )
+    return Reference(
+        DeltaRef(table=Path(uri).name, uri=uri, version=int(pinned)), f"champion v{version}"
+    )
 
 
 def latest_training_set(uri: str) -> Reference | None:
     version = current_version(uri)
     if version is None:
         return None
-    return Reference(DeltaRef(table=Path(uri).name, uri=uri, version=version), "latest training set (no champion)")
+    return Reference(
+        DeltaRef(table=Path(uri).name, uri=uri, version=version),
+        "latest training set (no champion)",
+    )
 
 
 def training_split(ref: DeltaRef, columns: list[str]) -> pl.DataFrame:
@@ -47,6 +54,10 @@ def training_split(ref: DeltaRef, columns: list[str]) -> pl.DataFrame:
 
 def reference_for(settings, task) -> Reference | None:
     """The champion's training set; before any champion (or any local registry), the task's latest training set."""
-    local_db = settings.mlflow_tracking_uri is None and not (settings.mlflow_home / "mlflow.db").exists()
-    champion = None if local_db else champion_reference(settings.tracking_uri, task.registered_model)
+    local_db = (
+        settings.mlflow_tracking_uri is None and not (settings.mlflow_home / "mlflow.db").exists()
+    )
+    champion = (
+        None if local_db else champion_reference(settings.tracking_uri, task.registered_model)
+    )
     return champion or latest_training_set(table_uri(settings.gold, f"training_set_{task.name}"))

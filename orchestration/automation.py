@@ -26,7 +26,7 @@ import hashlib
 import json
 import os
 import time
-from datetime import datetime, timezone
+from datetime import UTC, datetime
 from pathlib import Path
 
 from dagster import (
@@ -46,11 +46,13 @@ from dagster import (
 )
 
 from assets.monitoring import DRIFT_KEY
-from orchestration.run import innermost_error
 from assets.training_set import training_set_key
 from features.tasks import TASKS
+from orchestration.run import innermost_error
 
-PIPELINE_JOB = "clinical_pipeline"  # orchestration/definitions.py (not imported: it imports this module)
+PIPELINE_JOB = (
+    "clinical_pipeline"  # orchestration/definitions.py (not imported: it imports this module)
+)
 FEATURE_JOB = "feature_refresh"
 RETRAIN_JOB = "retrain"
 DRIFT_JOB = "drift_check"
@@ -72,22 +74,34 @@ retrain = define_asset_job(
 )
 
 drift_check = define_asset_job(
-    DRIFT_JOB, selection=AssetSelection.assets(DRIFT_KEY),
+    DRIFT_JOB,
+    selection=AssetSelection.assets(DRIFT_KEY),
     description="PSI of recent gold features against each champion's training split (monitoring/feature_drift).",
 )
 
 weekly_retrain = ScheduleDefinition(
-    name="weekly_retrain", job=retrain, cron_schedule=RETRAIN_CRON, execution_timezone=RETRAIN_TIMEZONE,
-    default_status=DefaultScheduleStatus.STOPPED, tags={TRIGGER_TAG: "weekly_retrain"},
-    description="Retrain every task on the current features once a week (job retrain).")
+    name="weekly_retrain",
+    job=retrain,
+    cron_schedule=RETRAIN_CRON,
+    execution_timezone=RETRAIN_TIMEZONE,
+    default_status=DefaultScheduleStatus.STOPPED,
+    tags={TRIGGER_TAG: "weekly_retrain"},
+    description="Retrain every task on the current features once a week (job retrain).",
+)
 
 daily_drift_check = ScheduleDefinition(
-    name="daily_drift_check", job=drift_check, cron_schedule=DRIFT_CRON, execution_timezone=RETRAIN_TIMEZONE,
-    default_status=DefaultScheduleStatus.STOPPED, tags={TRIGGER_TAG: "daily_drift_check"},
-    description="Measure feature drift daily; feature_drift_sensor retrains when it exceeds the threshold.")
+    name="daily_drift_check",
+    job=drift_check,
+    cron_schedule=DRIFT_CRON,
+    execution_timezone=RETRAIN_TIMEZONE,
+    default_status=DefaultScheduleStatus.STOPPED,
+    tags={TRIGGER_TAG: "daily_drift_check"},
+    description="Measure feature drift daily; feature_drift_sensor retrains when it exceeds the threshold.",
+)
 
 
 # ---------------------------------------------------------------- landing zone
+
 
 def _settings():
     from clinical_mlops.settings import load_settings
@@ -117,9 +131,13 @@ def _cursor(context: SensorEvaluationContext) -> dict:
         return {}
 
 
-@sensor(name="landing_snapshot_sensor", job_name=PIPELINE_JOB, minimum_interval_seconds=LANDING_INTERVAL_S,
-        default_status=DefaultSensorStatus.STOPPED,
-        description="A new landing snapshot (changed FHIR files, then a new snapshot id) -> clinical_pipeline.")
+@sensor(
+    name="landing_snapshot_sensor",
+    job_name=PIPELINE_JOB,
+    minimum_interval_seconds=LANDING_INTERVAL_S,
+    default_status=DefaultSensorStatus.STOPPED,
+    description="A new landing snapshot (changed FHIR files, then a new snapshot id) -> clinical_pipeline.",
+)
 def landing_snapshot_sensor(context: SensorEvaluationContext):
     from ingestion.landing import take_snapshot
 
@@ -135,48 +153,81 @@ def landing_snapshot_sensor(context: SensorEvaluationContext):
         return SkipReason(f"landing unchanged since snapshot {str(cursor.get('snapshot_id'))[:12]}")
     quiet = time.time() - newest
     if settings.landing_settle_s and quiet < settings.landing_settle_s:
-        return SkipReason(f"landing changed {quiet:.0f} s ago: waiting {settings.landing_settle_s:.0f} s for the "
-                          "copy to settle")
+        return SkipReason(
+            f"landing changed {quiet:.0f} s ago: waiting {settings.landing_settle_s:.0f} s for the "
+            "copy to settle"
+        )
     snapshot = take_snapshot(root)
-    new_cursor = {"fingerprint": fingerprint, "snapshot_id": snapshot.snapshot_id, "files": files,
-                  "seen_at": datetime.now(timezone.utc).isoformat()}
+    new_cursor = {
+        "fingerprint": fingerprint,
+        "snapshot_id": snapshot.snapshot_id,
+        "files": files,
+        "seen_at": datetime.now(UTC).isoformat(),
+    }
     context.update_cursor(json.dumps(new_cursor))
     if snapshot.snapshot_id == cursor.get("snapshot_id"):
-        return SkipReason(f"files touched but content unchanged: still snapshot {snapshot.snapshot_id[:12]}")
-    context.log.info(f"new landing snapshot {snapshot.snapshot_id} ({files} files, {snapshot.total_bytes} bytes)")
-    return RunRequest(run_key=f"landing:{snapshot.snapshot_id}",
-                      tags={SNAPSHOT_TAG: snapshot.snapshot_id, TRIGGER_TAG: "landing_snapshot_sensor"})
+        return SkipReason(
+            f"files touched but content unchanged: still snapshot {snapshot.snapshot_id[:12]}"
+        )
+    context.log.info(
+        f"new landing snapshot {snapshot.snapshot_id} ({files} files, {snapshot.total_bytes} bytes)"
+    )
+    return RunRequest(
+        run_key=f"landing:{snapshot.snapshot_id}",
+        tags={SNAPSHOT_TAG: snapshot.snapshot_id, TRIGGER_TAG: "landing_snapshot_sensor"},
+    )
 
 
 # ---------------------------------------------------------------- drift
 
-@asset_sensor(name="feature_drift_sensor", asset_key=DRIFT_KEY, job_name=RETRAIN_JOB,
-              minimum_interval_seconds=DRIFT_SENSOR_INTERVAL_S, default_status=DefaultSensorStatus.STOPPED,
-              description="A feature_drift materialization with max PSI above drift_psi_threshold -> retrain.")
+
+@asset_sensor(
+    name="feature_drift_sensor",
+    asset_key=DRIFT_KEY,
+    job_name=RETRAIN_JOB,
+    minimum_interval_seconds=DRIFT_SENSOR_INTERVAL_S,
+    default_status=DefaultSensorStatus.STOPPED,
+    description="A feature_drift materialization with max PSI above drift_psi_threshold -> retrain.",
+)
 def feature_drift_sensor(context: SensorEvaluationContext, asset_event: EventLogEntry):
     return drift_decision(context, asset_event, _settings().drift_psi_threshold)
 
 
 def drift_decision(context: SensorEvaluationContext, asset_event: EventLogEntry, threshold: float):
     materialization = asset_event.asset_materialization
-    metadata = {k: getattr(v, "value", v) for k, v in (materialization.metadata if materialization else {}).items()}
+    metadata = {
+        k: getattr(v, "value", v)
+        for k, v in (materialization.metadata if materialization else {}).items()
+    }
     if "max_psi" not in metadata:
         return SkipReason(f"materialization in run {asset_event.run_id} records no max_psi")
     max_psi = float(metadata["max_psi"])
-    run = context.instance.get_run_by_id(asset_event.run_id) if context.instance and asset_event.run_id else None
+    run = (
+        context.instance.get_run_by_id(asset_event.run_id)
+        if context.instance and asset_event.run_id
+        else None
+    )
     if run is not None and run.job_name in RETRAINING_JOBS:
-        return SkipReason(f"drift {max_psi:.3f} measured inside {run.job_name} run {run.run_id}, which retrains")
+        return SkipReason(
+            f"drift {max_psi:.3f} measured inside {run.job_name} run {run.run_id}, which retrains"
+        )
     if max_psi <= threshold:
         return SkipReason(f"max PSI {max_psi:.3f} <= threshold {threshold}")
     drifted = metadata.get("drifted_tasks") or []
     context.log.info(f"max PSI {max_psi:.3f} > {threshold}: requesting retraining ({drifted})")
-    return RunRequest(run_key=f"drift:{asset_event.run_id}",
-                      tags={TRIGGER_TAG: "feature_drift_sensor", "clinical_mlops/max_psi": f"{max_psi:.4f}",
-                            "clinical_mlops/drift_run_id": asset_event.run_id,
-                            "clinical_mlops/drifted_tasks": ",".join(drifted)})
+    return RunRequest(
+        run_key=f"drift:{asset_event.run_id}",
+        tags={
+            TRIGGER_TAG: "feature_drift_sensor",
+            "clinical_mlops/max_psi": f"{max_psi:.4f}",
+            "clinical_mlops/drift_run_id": asset_event.run_id,
+            "clinical_mlops/drifted_tasks": ",".join(drifted),
+        },
+    )
 
 
 # ---------------------------------------------------------------- failures
+
 
 def failure_record(context: RunFailureSensorContext) -> dict:
     run = context.dagster_run
@@ -184,19 +235,35 @@ def failure_record(context: RunFailureSensorContext) -> dict:
     for event in context.get_step_failure_events():
         error = getattr(event.event_specific_data, "error", None)
         cause = innermost_error(error) if error is not None else None
-        steps.append({"step": event.step_key,
-                      "error": (cause.message.strip() if cause else event.message) or "",
-                      "error_class": getattr(cause, "cls_name", None)})
+        steps.append(
+            {
+                "step": event.step_key,
+                "error": (cause.message.strip() if cause else event.message) or "",
+                "error_class": getattr(cause, "cls_name", None),
+            }
+        )
     record = context.instance.get_run_record_by_id(run.run_id) if context.instance else None
     ended = getattr(record, "end_time", None) or getattr(record, "update_timestamp", None)
-    failed_at = (datetime.fromtimestamp(ended, timezone.utc) if isinstance(ended, (int, float))
-                 else ended if isinstance(ended, datetime) else datetime.now(timezone.utc))
-    return {"run_id": run.run_id, "job": run.job_name,
-            "failed_at": failed_at.isoformat(),
-            "recorded_at": datetime.now(timezone.utc).isoformat(), "message": context.failure_event.message,
-            "failed_steps": steps, "tags": {k: v for k, v in run.tags.items() if k.startswith(("clinical_mlops/",
-                                                                                              "dagster/schedule",
-                                                                                              "dagster/sensor"))}}
+    failed_at = (
+        datetime.fromtimestamp(ended, UTC)
+        if isinstance(ended, (int, float))
+        else ended
+        if isinstance(ended, datetime)
+        else datetime.now(UTC)
+    )
+    return {
+        "run_id": run.run_id,
+        "job": run.job_name,
+        "failed_at": failed_at.isoformat(),
+        "recorded_at": datetime.now(UTC).isoformat(),
+        "message": context.failure_event.message,
+        "failed_steps": steps,
+        "tags": {
+            k: v
+            for k, v in run.tags.items()
+            if k.startswith(("clinical_mlops/", "dagster/schedule", "dagster/sensor"))
+        },
+    }
 
 
 def append_record(path: Path, record: dict) -> None:
@@ -211,9 +278,12 @@ def append_record(path: Path, record: dict) -> None:
         os.close(fd)
 
 
-@run_failure_sensor(name="record_run_failures", default_status=DefaultSensorStatus.RUNNING,
-                    description="Append every failed run (run, job, failed steps and errors, time) to "
-                                f"<home>/dagster/{FAILURE_LOG}.")
+@run_failure_sensor(
+    name="record_run_failures",
+    default_status=DefaultSensorStatus.RUNNING,
+    description="Append every failed run (run, job, failed steps and errors, time) to "
+    f"<home>/dagster/{FAILURE_LOG}.",
+)
 def record_run_failures(context: RunFailureSensorContext):
     path = _settings().dagster_home / FAILURE_LOG
     record = failure_record(context)
@@ -222,7 +292,11 @@ def record_run_failures(context: RunFailureSensorContext):
 
 
 def read_failures(path: Path) -> list[dict]:
-    return [json.loads(line) for line in path.read_text().splitlines() if line.strip()] if path.exists() else []
+    return (
+        [json.loads(line) for line in path.read_text().splitlines() if line.strip()]
+        if path.exists()
+        else []
+    )
 
 
 JOBS = [retrain, drift_check]

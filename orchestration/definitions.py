@@ -36,9 +36,10 @@ clinical_pipeline = define_asset_job(
 
 feature_refresh = define_asset_job(
     FEATURE_JOB,
-    selection=AssetSelection.all() - AssetSelection.assets(*map(training_set_key, TASKS)).downstream(),
+    selection=AssetSelection.all()
+    - AssetSelection.assets(*map(training_set_key, TASKS)).downstream(),
     description="Landing through the online store (checks included): refresh the serving features without "
-                "rebuilding training sets or models.",
+    "rebuilding training sets or models.",
 )
 
 # Every asset and check of every stage module under assets/ (one module per stage): adding an asset to its

@@ -19,13 +19,13 @@ from __future__ import annotations
 import threading
 import time
 from collections import Counter
-from datetime import datetime, timezone
+from datetime import UTC, datetime
 from typing import Any
 
 from dagster import DagsterEventType, HookContext, failure_hook, success_hook
 from dagster import __version__ as dagster_version
 
-from lineage.code_version import code_version
+from assets.io_manager import pop_loaded_inputs
 from audit.openlineage import (
     Naming,
     StepRun,
@@ -35,7 +35,7 @@ from audit.openlineage import (
     make_client,
     output_datasets_of,
 )
-from assets.io_manager import pop_loaded_inputs
+from lineage.code_version import code_version
 
 EMISSION_STATS: Counter[str] = Counter()  # emitted / failed / skipped events and steps, per process
 _CLIENTS: dict[tuple[Any, ...], Any] = {}
@@ -44,8 +44,12 @@ _CLIENTS_LOCK = threading.Lock()
 
 def _client(settings: Any) -> Any:
     """One client per destination and process (the HTTP transport keeps its session)."""
-    key = (settings.openlineage_url, str(settings.openlineage_events_file), settings.openlineage_timeout_s,
-           settings.openlineage_api_key.get_secret_value() if settings.openlineage_api_key else None)
+    key = (
+        settings.openlineage_url,
+        str(settings.openlineage_events_file),
+        settings.openlineage_timeout_s,
+        settings.openlineage_api_key.get_secret_value() if settings.openlineage_api_key else None,
+    )
     with _CLIENTS_LOCK:
         if key not in _CLIENTS:
             _CLIENTS[key] = make_client(settings)
@@ -56,8 +60,8 @@ def _step_started_at(context: HookContext) -> datetime:
     """When the step started, from the run's event log (now, when not found)."""
     for entry in context.instance.all_logs(context.run_id, of_type=DagsterEventType.STEP_START):
         if entry.step_key == context.step_key:
-            return datetime.fromtimestamp(entry.timestamp, tz=timezone.utc)
-    return datetime.now(tz=timezone.utc)
+            return datetime.fromtimestamp(entry.timestamp, tz=UTC)
+    return datetime.now(tz=UTC)
 
 
 def _asset_keys(context: HookContext) -> list[str]:
@@ -98,24 +102,40 @@ def emit_for_step(context: HookContext, error: BaseException | None) -> None:
             EMISSION_STATS["skipped_steps"] += 1
             return
         naming = Naming.from_settings(settings)
-        step = StepRun(dagster_run_id=context.run_id, step_key=context.step_key, dagster_job=context.job_name,
-                       op_name=context.op.name, asset_keys=asset_keys, started_at=_step_started_at(context),
-                       ended_at=datetime.now(tz=timezone.utc), code_version=code_version(),
-                       engine_version=dagster_version)
-        events = build_step_events(step, naming, datasets_of_all(inputs, naming),
-                                   output_datasets_of(_output_refs(context), naming), error)
+        step = StepRun(
+            dagster_run_id=context.run_id,
+            step_key=context.step_key,
+            dagster_job=context.job_name,
+            op_name=context.op.name,
+            asset_keys=asset_keys,
+            started_at=_step_started_at(context),
+            ended_at=datetime.now(tz=UTC),
+            code_version=code_version(),
+            engine_version=dagster_version,
+        )
+        events = build_step_events(
+            step,
+            naming,
+            datasets_of_all(inputs, naming),
+            output_datasets_of(_output_refs(context), naming),
+            error,
+        )
         client = _client(settings)
         started = time.monotonic()
         for event in events:
             client.emit(event)
             EMISSION_STATS["emitted"] += 1
-        context.log.debug(f"OpenLineage: {len(events)} events of run {step.run_id} to {destination} "
-                          f"in {time.monotonic() - started:.2f}s")
+        context.log.debug(
+            f"OpenLineage: {len(events)} events of run {step.run_id} to {destination} "
+            f"in {time.monotonic() - started:.2f}s"
+        )
     except Exception as exc:  # noqa: BLE001 - lineage must not fail the materialization; it is logged + counted
         EMISSION_STATS["failed"] += 1
-        context.log.warning(f"OpenLineage: events of step {context.step_key} were NOT emitted to {destination} "
-                            f"({type(exc).__name__}: {exc}); the materialization itself is unaffected "
-                            f"({EMISSION_STATS['failed']} emission failure(s) in this process)")
+        context.log.warning(
+            f"OpenLineage: events of step {context.step_key} were NOT emitted to {destination} "
+            f"({type(exc).__name__}: {exc}); the materialization itself is unaffected "
+            f"({EMISSION_STATS['failed']} emission failure(s) in this process)"
+        )
 
 
 @success_hook(name="openlineage_complete", required_resource_keys={"platform"})

@@ -30,11 +30,15 @@ def check_loopback(host: str) -> None:
     except ValueError:
         loopback = False
     if not loopback:
-        raise ValueError(f"refusing to bind the Dagster UI to {host}: it has no authentication; "
-                         "use 127.0.0.1 and an authenticating proxy for remote access")
+        raise ValueError(
+            f"refusing to bind the Dagster UI to {host}: it has no authentication; "
+            "use 127.0.0.1 and an authenticating proxy for remote access"
+        )
 
 
-def exec_ui(settings: Settings, host: str, port: int) -> None:  # pragma: no cover - replaces the process
+def exec_ui(
+    settings: Settings, host: str, port: int
+) -> None:  # pragma: no cover - replaces the process
     check_loopback(host)
     prepare_dagster_home(settings)
     signal.signal(signal.SIGINT, signal.SIG_DFL)

@@ -6,8 +6,6 @@ module: BentoML imports that module once per process, and it must first see the 
 
 from __future__ import annotations
 
-from typing import Optional
-
 from pydantic import BaseModel, ConfigDict, Field
 
 from serving.schemas import DEFAULT_MAX_BATCH, DEFAULT_TASK
@@ -18,25 +16,38 @@ class ServiceArgs(BaseModel):
 
     model_config = ConfigDict(extra="forbid", protected_namespaces=())
 
-    model_tag: Optional[str] = Field(default=None, description="BentoML model tag (name:version)")
-    registered_model: str = Field(default="clinical-readmission", description="MLflow registered model")
+    model_tag: str | None = Field(default=None, description="BentoML model tag (name:version)")
+    registered_model: str = Field(
+        default="clinical-readmission", description="MLflow registered model"
+    )
     model_version: str = Field(default="", description="MLflow model version")
     mlflow_run_id: str = ""
     task: str = DEFAULT_TASK
     feature_service: str = "readmission_v1"
     training_set_digest: str = ""
     landing_snapshot_id: str = ""
-    threshold: Optional[float] = Field(default=None, ge=0.0, le=1.0, description="operating point, if chosen")
+    threshold: float | None = Field(
+        default=None, ge=0.0, le=1.0, description="operating point, if chosen"
+    )
     max_batch: int = Field(default=DEFAULT_MAX_BATCH, ge=1, le=10_000)
     max_body_bytes: int = Field(default=4_000_000, ge=1_024)
     timeout_s: float = Field(default=30.0, gt=0)
     workers: int = Field(default=1, ge=1)
-    enforce_ttl: bool = Field(default=True, description="null feature values older than their view's TTL")
-    torch_threads: int = Field(default=1, ge=1, description="intra-op threads per worker (small batches)")
+    enforce_ttl: bool = Field(
+        default=True, description="null feature values older than their view's TTL"
+    )
+    torch_threads: int = Field(
+        default=1, ge=1, description="intra-op threads per worker (small batches)"
+    )
     access_log: bool = Field(default=True, description="BentoML's per-request access log")
     metrics: bool = Field(default=True, description="BentoML's Prometheus metrics (/metrics)")
-    tracing: bool = Field(default=False, description=(
-        "BentoML's OpenTelemetry spans on the prediction endpoints. Off by default: no span exporter is configured, "
-        "so the spans would be built and dropped, and building them was the largest part of BentoML's own cost "
-        "per request (benchmarks/results/serving.json). Turn on together with a tracing exporter in the BentoML "
-        "configuration (BENTOML_CONFIG: tracing.exporter_type)."))
+    tracing: bool = Field(
+        default=False,
+        description=(
+            "BentoML's OpenTelemetry spans on the prediction endpoints. Off by default: no span exporter is "
+            "configured, "
+            "so the spans would be built and dropped, and building them was the largest part of BentoML's own cost "
+            "per request (benchmarks/results/serving.json). Turn on together with a tracing exporter in the BentoML "
+            "configuration (BENTOML_CONFIG: tracing.exporter_type)."
+        ),
+    )

@@ -48,16 +48,22 @@ def create_app(scorer_factory, pinned: ServiceArgs):
         await state["batcher"].close()
         state.clear()
 
-    app = FastAPI(title="clinical risk (FastAPI baseline)", lifespan=lifespan, docs_url=None, redoc_url=None)
+    app = FastAPI(
+        title="clinical risk (FastAPI baseline)", lifespan=lifespan, docs_url=None, redoc_url=None
+    )
     app.add_middleware(RequestGuard, max_body_bytes=pinned.max_body_bytes)
 
     @app.exception_handler(RequestValidationError)
     async def bad_request(_request: Request, exc: RequestValidationError) -> JSONResponse:
         errors = [{k: v for k, v in e.items() if k not in ("input", "ctx")} for e in exc.errors()]
-        return JSONResponse({"error": f"{len(errors)} validation error(s)", "detail": errors}, status_code=400)
+        return JSONResponse(
+            {"error": f"{len(errors)} validation error(s)", "detail": errors}, status_code=400
+        )
 
     def unknown(error: UnknownPatients) -> JSONResponse:
-        return JSONResponse({"error": str(error), "unknown_patient_ids": error.patient_ids}, status_code=404)
+        return JSONResponse(
+            {"error": str(error), "unknown_patient_ids": error.patient_ids}, status_code=404
+        )
 
     @app.get("/readyz")
     def readyz() -> dict[str, str]:
@@ -67,7 +73,11 @@ def create_app(scorer_factory, pinned: ServiceArgs):
     def livez() -> dict[str, str]:
         return {"status": "alive"}
 
-    ByIdBatch, Row, RowBatch = schemas.PredictByIdBatchRequest, schemas.PredictRowRequest, schemas.PredictRowBatchRequest
+    ByIdBatch, Row, RowBatch = (
+        schemas.PredictByIdBatchRequest,
+        schemas.PredictRowRequest,
+        schemas.PredictRowBatchRequest,
+    )
 
     @app.post("/predict_by_id", response_model=Prediction)
     async def predict_by_id(request: PredictByIdRequest) -> Any:
@@ -89,14 +99,18 @@ def create_app(scorer_factory, pinned: ServiceArgs):
 
     @app.post("/predict_row_batch", response_model=PredictionBatch)
     def predict_row_batch(request: RowBatch) -> Any:  # type: ignore[valid-type]
-        return PredictionBatch(predictions=state["scorer"].score_rows([r.model_dump() for r in request.rows]))
+        return PredictionBatch(
+            predictions=state["scorer"].score_rows([r.model_dump() for r in request.rows])
+        )
 
     return app
 
 
 def main(argv: list[str] | None = None) -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    parser.add_argument("bento_tag", help="the Bento whose pinned model to serve (its args and BentoML model)")
+    parser.add_argument(
+        "bento_tag", help="the Bento whose pinned model to serve (its args and BentoML model)"
+    )
     parser.add_argument("--host", default="127.0.0.1")
     parser.add_argument("--port", type=int, default=3001)
     opts = parser.parse_args(argv)
@@ -113,8 +127,14 @@ def main(argv: list[str] | None = None) -> None:
     def factory() -> Scorer:
         return load_scorer(pinned, bentoml.models.get(pinned.model_tag))
 
-    uvicorn.run(create_app(factory, pinned), host=opts.host, port=opts.port, log_level="warning", workers=1,
-                timeout_keep_alive=30)
+    uvicorn.run(
+        create_app(factory, pinned),
+        host=opts.host,
+        port=opts.port,
+        log_level="warning",
+        workers=1,
+        timeout_keep_alive=30,
+    )
 
 
 if __name__ == "__main__":

@@ -17,7 +17,7 @@ batch are scored again without it.
 from __future__ import annotations
 
 import asyncio
-from typing import Callable, Sequence
+from collections.abc import Callable, Sequence
 
 from serving.scoring import UnknownPatients
 
@@ -51,7 +51,9 @@ class PatientBatcher:
             await self._score_batch(batch)
 
     async def _score_batch(self, batch: list) -> None:
-        pending = [(pid, future) for pid, future in batch if not future.done()]  # a cancelled client: skip it
+        pending = [
+            (pid, future) for pid, future in batch if not future.done()
+        ]  # a cancelled client: skip it
         self.batches += 1
         self.requests += len(pending)
         while pending:
@@ -59,7 +61,9 @@ class PatientBatcher:
                 predictions = await asyncio.to_thread(self._score_ids, [pid for pid, _ in pending])
             except UnknownPatients as unknown:
                 missing = set(unknown.patient_ids)
-                if not missing.intersection(pid for pid, _ in pending):  # not about this batch: fail it all
+                if not missing.intersection(
+                    pid for pid, _ in pending
+                ):  # not about this batch: fail it all
                     missing = {pid for pid, _ in pending}
                 for pid, future in pending:
                     if pid in missing and not future.done():

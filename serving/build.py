@@ -30,16 +30,29 @@ import shutil
 import subprocess
 import sys
 import tempfile
+from collections.abc import Mapping
 from pathlib import Path
-from typing import Any, Mapping
+from typing import Any
 
 PROJECT_ROOT = Path(__file__).resolve().parents[1]
 SERVICE = "serving.service:ClinicalRiskService"
-PACKAGES = ("serving", "training", "feature_store", "features", "lakehouse", "lineage", "clinical_mlops", "deid")
+PACKAGES = (
+    "serving",
+    "training",
+    "feature_store",
+    "features",
+    "lakehouse",
+    "lineage",
+    "clinical_mlops",
+    "deid",
+)
 EXTRA_FILES = ("requirements.lock", "pyproject.toml")
-REQUIRED_TAGS = {"task": "lineage.task", "feature_service": "lineage.feature_service",
-                 "training_set_digest": "lineage.training_set.digest",
-                 "landing_snapshot_id": "lineage.landing.snapshot_id"}
+REQUIRED_TAGS = {
+    "task": "lineage.task",
+    "feature_service": "lineage.feature_service",
+    "training_set_digest": "lineage.training_set.digest",
+    "landing_snapshot_id": "lineage.landing.snapshot_id",
+}
 
 
 class BuildError(RuntimeError):
@@ -58,7 +71,12 @@ def _tag_name(name: str) -> str:
 
 
 def source_files(root: Path = PROJECT_ROOT) -> list[Path]:
-    files = [p for pkg in PACKAGES for p in sorted((root / pkg).rglob("*.py")) if "__pycache__" not in p.parts]
+    files = [
+        p
+        for pkg in PACKAGES
+        for p in sorted((root / pkg).rglob("*.py"))
+        if "__pycache__" not in p.parts
+    ]
     return files + [root / f for f in EXTRA_FILES if (root / f).exists()]
 
 
@@ -70,42 +88,83 @@ def fingerprint(service_args: Mapping[str, Any], root: Path = PROJECT_ROOT) -> s
     return digest.hexdigest()
 
 
-def build_bento(model_name: str, model_version: str | int, *, settings=None, tracking_uri: str | None = None,
-                git_sha: str | None = None, threshold: float | None = None, max_batch: int | None = None,
-                max_body_bytes: int | None = None, timeout_s: float | None = None, workers: int | None = None,
-                enforce_ttl: bool | None = None, access_log: bool | None = None, metrics: bool | None = None,
-                tracing: bool | None = None,
-                isolated: bool = True) -> str:
+def build_bento(
+    model_name: str,
+    model_version: str | int,
+    *,
+    settings=None,
+    tracking_uri: str | None = None,
+    git_sha: str | None = None,
+    threshold: float | None = None,
+    max_batch: int | None = None,
+    max_body_bytes: int | None = None,
+    timeout_s: float | None = None,
+    workers: int | None = None,
+    enforce_ttl: bool | None = None,
+    access_log: bool | None = None,
+    metrics: bool | None = None,
+    tracing: bool | None = None,
+    isolated: bool = True,
+) -> str:
     """Import ``models:/<model_name>/<model_version>`` into the BentoML store and build its Bento; returns the
     Bento tag (``name:version``). ``settings`` defaults to ``load_settings()`` (BENTOML_HOME is
     ``settings.bentoml_home``, the registry ``settings.tracking_uri`` unless ``tracking_uri`` is given)."""
     from clinical_mlops.settings import load_settings
 
     settings = settings or load_settings()
-    request = {"model_name": model_name, "model_version": str(model_version),
-               "tracking_uri": tracking_uri or settings.tracking_uri, "bentoml_home": str(settings.bentoml_home),
-               "git_sha": git_sha,
-               "options": {k: v for k, v in {"threshold": threshold, "max_batch": max_batch,
-                                             "max_body_bytes": max_body_bytes, "timeout_s": timeout_s,
-                                             "workers": workers, "enforce_ttl": enforce_ttl,
-                                             "access_log": access_log, "metrics": metrics,
-                                             "tracing": tracing}.items()
-                           if v is not None}}
+    request = {
+        "model_name": model_name,
+        "model_version": str(model_version),
+        "tracking_uri": tracking_uri or settings.tracking_uri,
+        "bentoml_home": str(settings.bentoml_home),
+        "git_sha": git_sha,
+        "options": {
+            k: v
+            for k, v in {
+                "threshold": threshold,
+                "max_batch": max_batch,
+                "max_body_bytes": max_body_bytes,
+                "timeout_s": timeout_s,
+                "workers": workers,
+                "enforce_ttl": enforce_ttl,
+                "access_log": access_log,
+                "metrics": metrics,
+                "tracing": tracing,
+            }.items()
+            if v is not None
+        },
+    }
     Path(request["bentoml_home"]).mkdir(parents=True, exist_ok=True)
     if not isolated:
         if os.environ.get("BENTOML_HOME") != request["bentoml_home"]:
-            raise BuildError(f"isolated=False needs BENTOML_HOME={request['bentoml_home']} set before BentoML is "
-                             f"first used in this process (it is {os.environ.get('BENTOML_HOME')!r})")
+            raise BuildError(
+                f"isolated=False needs BENTOML_HOME={request['bentoml_home']} set before BentoML is "
+                f"first used in this process (it is {os.environ.get('BENTOML_HOME')!r})"
+            )
         return _build(request)["bento_tag"]
-    env = {**os.environ, "BENTOML_HOME": request["bentoml_home"], "BENTOML_DO_NOT_TRACK": "True",
-           "PYTHONPATH": os.pathsep.join([str(PROJECT_ROOT), *filter(None, [os.environ.get("PYTHONPATH")])])}
-    proc = subprocess.run([sys.executable, "-m", "serving.build", json.dumps(request)], cwd=PROJECT_ROOT, env=env,
-                          capture_output=True, text=True, timeout=900)
+    env = {
+        **os.environ,
+        "BENTOML_HOME": request["bentoml_home"],
+        "BENTOML_DO_NOT_TRACK": "True",
+        "PYTHONPATH": os.pathsep.join(
+            [str(PROJECT_ROOT), *filter(None, [os.environ.get("PYTHONPATH")])]
+        ),
+    }
+    proc = subprocess.run(
+        [sys.executable, "-m", "serving.build", json.dumps(request)],
+        cwd=PROJECT_ROOT,
+        env=env,
+        capture_output=True,
+        text=True,
+        timeout=900,
+    )
     lines = [line for line in proc.stdout.splitlines() if line.startswith("{")]
     if proc.returncode != 0 or not lines:
         tail = "\n".join((proc.stderr or proc.stdout).splitlines()[-30:])
-        raise BuildError(f"building the Bento of {model_name} v{model_version} failed "
-                         f"(exit {proc.returncode}):\n{tail}")
+        raise BuildError(
+            f"building the Bento of {model_name} v{model_version} failed "
+            f"(exit {proc.returncode}):\n{tail}"
+        )
     return json.loads(lines[-1])["bento_tag"]
 
 
@@ -126,36 +185,54 @@ def _build(request: dict[str, Any]) -> dict[str, Any]:
     try:
         mv = MlflowClient(tracking_uri=uri, registry_uri=uri).get_model_version(name, version)
     except Exception as exc:  # noqa: BLE001 - MLflow raises its own exception types
-        raise BuildError(f"model {name} version {version} is not in the registry at {uri}: {exc}") from exc
+        raise BuildError(
+            f"model {name} version {version} is not in the registry at {uri}: {exc}"
+        ) from exc
     tags = dict(mv.tags)
     lineage = {key: tags.get(tag, "") for key, tag in REQUIRED_TAGS.items()}
     if not lineage["task"]:  # older versions: the task whose registered model this is
         lineage["task"] = next((t.name for t in TASKS.values() if t.registered_model == name), "")
     missing = sorted(REQUIRED_TAGS[k] for k, v in lineage.items() if not v)
     if missing:
-        raise BuildError(f"model {name} v{version} lacks the lineage tags {missing}: register it with "
-                         "training.tracking.log_and_register (a served prediction must trace to its data)")
+        raise BuildError(
+            f"model {name} v{version} lacks the lineage tags {missing}: register it with "
+            "training.tracking.log_and_register (a served prediction must trace to its data)"
+        )
     run_id = mv.run_id or tags.get("mlflow.run_id", "")
     model_tag = f"{_tag_name(name)}:v{version}-{(run_id or 'norun')[:10].lower()}"
-    labels = {"registered_model": name, "model_version": str(version), "mlflow_run_id": run_id,
-              "task": lineage["task"], "feature_service": lineage["feature_service"],
-              "training_set_digest": lineage["training_set_digest"],
-              "landing_snapshot_id": lineage["landing_snapshot_id"],
-              "code_git_sha": request.get("git_sha") or tags.get("code.git_sha", "unknown")}
+    labels = {
+        "registered_model": name,
+        "model_version": str(version),
+        "mlflow_run_id": run_id,
+        "task": lineage["task"],
+        "feature_service": lineage["feature_service"],
+        "training_set_digest": lineage["training_set_digest"],
+        "landing_snapshot_id": lineage["landing_snapshot_id"],
+        "code_git_sha": request.get("git_sha") or tags.get("code.git_sha", "unknown"),
+    }
     model = _stored(bentoml.models, model_tag, NotFound)
     if model is not None and dict(model.info.labels).get("mlflow_run_id") != run_id:
         bentoml.models.delete(model_tag)
         model = None
     reused_model = model is not None
     if model is None:
-        model = bentoml.mlflow.import_model(model_tag, f"models:/{name}/{version}", labels=labels,
-                                            metadata={"mlflow_source": str(mv.source), "tracking_uri": uri})
-    service_args = ServiceArgs(model_tag=str(model.tag), registered_model=name, model_version=str(version),
-                               mlflow_run_id=run_id, task=lineage["task"],
-                               feature_service=lineage["feature_service"],
-                               training_set_digest=lineage["training_set_digest"],
-                               landing_snapshot_id=lineage["landing_snapshot_id"],
-                               **request.get("options", {})).model_dump()
+        model = bentoml.mlflow.import_model(
+            model_tag,
+            f"models:/{name}/{version}",
+            labels=labels,
+            metadata={"mlflow_source": str(mv.source), "tracking_uri": uri},
+        )
+    service_args = ServiceArgs(
+        model_tag=str(model.tag),
+        registered_model=name,
+        model_version=str(version),
+        mlflow_run_id=run_id,
+        task=lineage["task"],
+        feature_service=lineage["feature_service"],
+        training_set_digest=lineage["training_set_digest"],
+        landing_snapshot_id=lineage["landing_snapshot_id"],
+        **request.get("options", {}),
+    ).model_dump()
     bento_tag = f"{bento_name(name)}:v{version}-{(run_id or 'norun')[:10].lower()}-{fingerprint(service_args)[:10]}"
     bento = _stored(bentoml.bentos, bento_tag, NotFound)
     if bento is not None and dict(bento.info.args) != service_args:
@@ -175,13 +252,24 @@ def _build(request: dict[str, Any]) -> dict[str, Any]:
                 target.parent.mkdir(parents=True, exist_ok=True)
                 shutil.copy2(path, target)
             bento = bentoml.bentos.build(
-                SERVICE, name=bento_name(name), version=bento_tag.split(":", 1)[1],
+                SERVICE,
+                name=bento_name(name),
+                version=bento_tag.split(":", 1)[1],
                 labels={**labels, "bentoml_model": str(model.tag)},
                 description=f"{name} v{version} ({lineage['task']}), feature service {lineage['feature_service']}",
-                include=include, exclude=["**/__pycache__/**"], python=python, build_ctx=staging,
-                args=service_args)
-    return {"bento_tag": str(bento.tag), "model_tag": str(model.tag), "reused_bento": reused,
-            "reused_model": reused_model, "args": service_args}
+                include=include,
+                exclude=["**/__pycache__/**"],
+                python=python,
+                build_ctx=staging,
+                args=service_args,
+            )
+    return {
+        "bento_tag": str(bento.tag),
+        "model_tag": str(model.tag),
+        "reused_bento": reused,
+        "reused_model": reused_model,
+        "args": service_args,
+    }
 
 
 def _stored(store, tag: str, not_found: type[Exception]):

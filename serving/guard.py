@@ -13,7 +13,8 @@
 from __future__ import annotations
 
 import json
-from typing import Any, Awaitable, Callable
+from collections.abc import Awaitable, Callable
+from typing import Any
 
 Scope = dict[str, Any]
 Receive = Callable[[], Awaitable[dict[str, Any]]]
@@ -34,15 +35,23 @@ class RequestGuard:
         if scope["type"] != "http":
             await self.app(scope, receive, send)
             return
-        headers = {k.decode("latin-1").lower(): v.decode("latin-1") for k, v in scope.get("headers", [])}
+        headers = {
+            k.decode("latin-1").lower(): v.decode("latin-1") for k, v in scope.get("headers", [])
+        }
         content_type = headers.get("content-type", "")
         media_type = content_type.split(";")[0].strip().lower()
         if "pickle" in content_type.lower():
-            await _reject(send, 415, f"content type {media_type!r} is not accepted: pickled payloads are refused; "
-                                     "send application/json")
+            await _reject(
+                send,
+                415,
+                f"content type {media_type!r} is not accepted: pickled payloads are refused; "
+                "send application/json",
+            )
             return
         if scope.get("method") in BODY_METHODS and media_type and media_type not in JSON_TYPES:
-            await _reject(send, 415, f"content type {media_type!r} is not accepted; send application/json")
+            await _reject(
+                send, 415, f"content type {media_type!r} is not accepted; send application/json"
+            )
             return
         length = headers.get("content-length")
         if length is not None:
@@ -52,8 +61,12 @@ class RequestGuard:
                 await _reject(send, 400, f"invalid Content-Length {length!r}")
                 return
             if declared > self.max_body_bytes:
-                await _reject(send, 413, f"request body of {declared} bytes exceeds the limit of "
-                                         f"{self.max_body_bytes} bytes")
+                await _reject(
+                    send,
+                    413,
+                    f"request body of {declared} bytes exceeds the limit of "
+                    f"{self.max_body_bytes} bytes",
+                )
                 return
         if scope.get("method") not in BODY_METHODS:
             await self.app(scope, receive, send)
@@ -66,7 +79,9 @@ class RequestGuard:
             body = message.get("body", b"")
             size += len(body)
             if size > self.max_body_bytes:
-                await _reject(send, 413, f"request body exceeds the limit of {self.max_body_bytes} bytes")
+                await _reject(
+                    send, 413, f"request body exceeds the limit of {self.max_body_bytes} bytes"
+                )
                 return
             chunks.append(body)
             if not message.get("more_body", False):
@@ -85,7 +100,15 @@ class RequestGuard:
 
 async def _reject(send: Send, status: int, message: str) -> None:
     body = json.dumps({"error": message}).encode()
-    await send({"type": "http.response.start", "status": status,
-                "headers": [(b"content-type", b"application/json"), (b"content-length", str(len(body)).encode()),
-                            (b"connection", b"close")]})
+    await send(
+        {
+            "type": "http.response.start",
+            "status": status,
+            "headers": [
+                (b"content-type", b"application/json"),
+                (b"content-length", str(len(body)).encode()),
+                (b"connection", b"close"),
+            ],
+        }
+    )
     await send({"type": "http.response.body", "body": body})

@@ -23,14 +23,29 @@ from dataclasses import dataclass
 from functools import lru_cache
 from typing import Annotated, Any, Optional
 
-from pydantic import BaseModel, ConfigDict, Field, StrictBool, StrictFloat, StrictInt, StrictStr, create_model
+from pydantic import (
+    BaseModel,
+    ConfigDict,
+    Field,
+    StrictBool,
+    StrictFloat,
+    StrictInt,
+    StrictStr,
+    create_model,
+)
 
 DEFAULT_TASK = "readmission_30d"
 DEFAULT_MAX_BATCH = 256
 PSEUDONYM_PATTERN = r"^pat_[0-9a-f]{24}$"
 
-PatientId = Annotated[str, Field(pattern=PSEUDONYM_PATTERN, description="patient pseudonym: pat_ + 24 hex digits",
-                                 examples=["pat_0123456789abcdef01234567"])]
+PatientId = Annotated[
+    str,
+    Field(
+        pattern=PSEUDONYM_PATTERN,
+        description="patient pseudonym: pat_ + 24 hex digits",
+        examples=["pat_0123456789abcdef01234567"],
+    ),
+]
 
 _STRICT = ConfigDict(extra="forbid", allow_inf_nan=False, str_max_length=10_000)
 
@@ -47,17 +62,27 @@ class Prediction(BaseModel):
     model_config = ConfigDict(protected_namespaces=())
 
     risk: float = Field(ge=0.0, le=1.0, description="predicted probability of the task's outcome")
-    patient_id: Optional[str] = None
+    patient_id: str | None = None
     model_name: str = Field(description="MLflow registered model")
     model_version: str = Field(description="MLflow model version")
     feature_service: str
-    training_set_digest: str = Field(description="content digest of the training set the model learned from")
-    landing_snapshot_id: str = Field(description="the raw export snapshot the training data came from")
-    threshold: Optional[float] = Field(default=None, description="operating point, when the service has one")
-    flagged: Optional[bool] = Field(default=None, description="risk >= threshold, when a threshold is set")
-    missing_views: list[str] = Field(default_factory=list,
-                                     description="feature views with no value for this patient (absent or older "
-                                                 "than the view's TTL): scored as missing")
+    training_set_digest: str = Field(
+        description="content digest of the training set the model learned from"
+    )
+    landing_snapshot_id: str = Field(
+        description="the raw export snapshot the training data came from"
+    )
+    threshold: float | None = Field(
+        default=None, description="operating point, when the service has one"
+    )
+    flagged: bool | None = Field(
+        default=None, description="risk >= threshold, when a threshold is set"
+    )
+    missing_views: list[str] = Field(
+        default_factory=list,
+        description="feature views with no value for this patient (absent or older "
+        "than the view's TTL): scored as missing",
+    )
 
 
 class PredictionBatch(BaseModel):
@@ -89,7 +114,9 @@ def _feature_type(dtype: str, embedding_dim: int) -> Any:
     if dtype == "string":
         return StrictStr
     if dtype == "float32_list":
-        return Annotated[list[StrictFloat], Field(min_length=embedding_dim, max_length=embedding_dim)]
+        return Annotated[
+            list[StrictFloat], Field(min_length=embedding_dim, max_length=embedding_dim)
+        ]
     raise ValueError(f"no request type for feature dtype {dtype!r}")
 
 
@@ -101,14 +128,26 @@ def schemas_for(task: str = DEFAULT_TASK, max_batch: int = DEFAULT_MAX_BATCH) ->
     if max_batch < 1:
         raise ValueError(f"max_batch must be >= 1, got {max_batch}")
     spec = input_spec(task)
-    fields: dict[str, Any] = {name: (Optional[_feature_type(dtype, spec.embedding_dim)], ...)
-                              for name, dtype in spec.features}
+    fields: dict[str, Any] = {
+        name: (Optional[_feature_type(dtype, spec.embedding_dim)], ...)  # noqa: UP045 - pydantic create_model field spec
+        for name, dtype in spec.features
+    }
     row = create_model(f"FeatureRow_{task}", __config__=_STRICT, __module__=__name__, **fields)
-    one = create_model(f"PredictRowRequest_{task}", __config__=_STRICT, __module__=__name__, features=(row, ...))
-    many = create_model(f"PredictRowBatchRequest_{task}", __config__=_STRICT, __module__=__name__,
-                        rows=(Annotated[list[row], Field(min_length=1, max_length=max_batch)], ...))
-    ids = create_model(f"PredictByIdBatchRequest_{max_batch}", __config__=_STRICT, __module__=__name__,
-                       patient_ids=(Annotated[list[PatientId], Field(min_length=1, max_length=max_batch)], ...))
+    one = create_model(
+        f"PredictRowRequest_{task}", __config__=_STRICT, __module__=__name__, features=(row, ...)
+    )
+    many = create_model(
+        f"PredictRowBatchRequest_{task}",
+        __config__=_STRICT,
+        __module__=__name__,
+        rows=(Annotated[list[row], Field(min_length=1, max_length=max_batch)], ...),
+    )
+    ids = create_model(
+        f"PredictByIdBatchRequest_{max_batch}",
+        __config__=_STRICT,
+        __module__=__name__,
+        patient_ids=(Annotated[list[PatientId], Field(min_length=1, max_length=max_batch)], ...),
+    )
     return Schemas(task, max_batch, row, one, many, ids)
 
 

@@ -16,8 +16,9 @@ from __future__ import annotations
 
 import logging
 import threading
+from collections.abc import Sequence
 from dataclasses import dataclass
-from typing import Any, Sequence
+from typing import Any
 
 from serving.schemas import Prediction
 
@@ -29,8 +30,10 @@ class UnknownPatients(LookupError):
 
     def __init__(self, patient_ids: Sequence[str]):
         self.patient_ids = list(patient_ids)
-        super().__init__(f"{len(self.patient_ids)} patient(s) have no features in the online store: "
-                         f"{self.patient_ids}")
+        super().__init__(
+            f"{len(self.patient_ids)} patient(s) have no features in the online store: "
+            f"{self.patient_ids}"
+        )
 
 
 @dataclass(frozen=True)
@@ -51,7 +54,9 @@ def risk_model_of(pyfunc) -> Any:
     python_model = pyfunc.unwrap_python_model()
     model = getattr(python_model, "model", None)
     if model is None or not hasattr(model, "predict_raw"):
-        raise TypeError(f"the MLflow model is not the clinical RiskModel pyfunc (got {type(python_model).__name__})")
+        raise TypeError(
+            f"the MLflow model is not the clinical RiskModel pyfunc (got {type(python_model).__name__})"
+        )
     return model
 
 
@@ -89,11 +94,16 @@ class Scorer:
         if self.store is None:
             raise RuntimeError("this scorer has no feature store (it scores rows only)")
         ids = list(patient_ids)
-        columns = get_online_columns(self.store, ids, self.card.feature_service, enforce_ttl=self.enforce_ttl)
+        columns = get_online_columns(
+            self.store, ids, self.card.feature_service, enforce_ttl=self.enforce_ttl
+        )
         unseen = self._without_stamps(columns, len(ids))
-        if unseen and self.enforce_ttl:  # expired everywhere, or never seen? ask again without the TTL
-            again = get_online_columns(self.store, [ids[i] for i in unseen], self.card.feature_service,
-                                       enforce_ttl=False)
+        if (
+            unseen and self.enforce_ttl
+        ):  # expired everywhere, or never seen? ask again without the TTL
+            again = get_online_columns(
+                self.store, [ids[i] for i in unseen], self.card.feature_service, enforce_ttl=False
+            )
             unseen = [unseen[j] for j in self._without_stamps(again, len(unseen))]
         if unseen:
             raise UnknownPatients(sorted({ids[i] for i in unseen}))
@@ -103,8 +113,10 @@ class Scorer:
         """Rows whose every ``<view>_feature_ts`` stamp is null."""
         stamps = [columns[c] for c in self._stamp_columns if c in columns]
         if not stamps:
-            raise RuntimeError(f"feature service {self.card.feature_service!r} serves no <view>_feature_ts stamps: "
-                               "cannot tell an unknown patient from a known one")
+            raise RuntimeError(
+                f"feature service {self.card.feature_service!r} serves no <view>_feature_ts stamps: "
+                "cannot tell an unknown patient from a known one"
+            )
         return [i for i in range(n) if all(column[i] is None for column in stamps)]
 
     def rows_columns(self, rows: Sequence[dict[str, Any]]) -> dict[str, list]:
@@ -113,19 +125,34 @@ class Scorer:
 
     def missing_views(self, columns: dict[str, list], n: int) -> list[list[str]]:
         """Per row: the views whose input features are all null."""
-        views = [(view, [columns[c] for c in cols]) for view, cols in self.view_features.items() if cols]
-        return [[view for view, values in views if all(v[i] is None for v in values)] for i in range(n)]
+        views = [
+            (view, [columns[c] for c in cols]) for view, cols in self.view_features.items() if cols
+        ]
+        return [
+            [view for view, values in views if all(v[i] is None for v in values)] for i in range(n)
+        ]
 
-    def predictions(self, columns: dict[str, list], patient_ids: Sequence[str | None]) -> list[Prediction]:
+    def predictions(
+        self, columns: dict[str, list], patient_ids: Sequence[str | None]
+    ) -> list[Prediction]:
         risks = self.model.predict_columns(columns)
         missing = self.missing_views(columns, len(patient_ids))
         card, threshold = self.card, self.card.threshold
-        return [Prediction(risk=float(r), patient_id=pid, model_name=card.model_name,
-                           model_version=card.model_version, feature_service=card.feature_service,
-                           training_set_digest=card.training_set_digest,
-                           landing_snapshot_id=card.landing_snapshot_id, threshold=threshold,
-                           flagged=None if threshold is None else bool(r >= threshold), missing_views=m)
-                for r, pid, m in zip(risks.tolist(), patient_ids, missing)]
+        return [
+            Prediction(
+                risk=float(r),
+                patient_id=pid,
+                model_name=card.model_name,
+                model_version=card.model_version,
+                feature_service=card.feature_service,
+                training_set_digest=card.training_set_digest,
+                landing_snapshot_id=card.landing_snapshot_id,
+                threshold=threshold,
+                flagged=None if threshold is None else bool(r >= threshold),
+                missing_views=m,
+            )
+            for r, pid, m in zip(risks.tolist(), patient_ids, missing)
+        ]
 
     def warm_up(self) -> None:
         """First-request costs paid at start-up: the feature service's registry layout, torch's kernels."""
@@ -150,19 +177,32 @@ class Scorer:
 
 def model_card(pinned) -> ModelCard:
     """The card of the pinned ``serving.args.ServiceArgs``."""
-    return ModelCard(model_name=pinned.registered_model, model_version=pinned.model_version, task=pinned.task,
-                     feature_service=pinned.feature_service, training_set_digest=pinned.training_set_digest,
-                     landing_snapshot_id=pinned.landing_snapshot_id, threshold=pinned.threshold)
+    return ModelCard(
+        model_name=pinned.registered_model,
+        model_version=pinned.model_version,
+        task=pinned.task,
+        feature_service=pinned.feature_service,
+        training_set_digest=pinned.training_set_digest,
+        landing_snapshot_id=pinned.landing_snapshot_id,
+        threshold=pinned.threshold,
+    )
 
 
 def check_labels(labels: dict[str, str], pinned) -> None:
     """The BentoML model must be the MLflow version the arguments name (labels written by ``serving.build``)."""
-    expected = {"registered_model": pinned.registered_model, "model_version": pinned.model_version,
-                "mlflow_run_id": pinned.mlflow_run_id}
-    wrong = {k: (labels.get(k), v) for k, v in expected.items() if v and labels.get(k) not in (None, v)}
+    expected = {
+        "registered_model": pinned.registered_model,
+        "model_version": pinned.model_version,
+        "mlflow_run_id": pinned.mlflow_run_id,
+    }
+    wrong = {
+        k: (labels.get(k), v) for k, v in expected.items() if v and labels.get(k) not in (None, v)
+    }
     if wrong:
-        raise RuntimeError(f"BentoML model {pinned.model_tag} does not match the pinned arguments "
-                           f"(label: (model, pinned)) {wrong}")
+        raise RuntimeError(
+            f"BentoML model {pinned.model_tag} does not match the pinned arguments "
+            f"(label: (model, pinned)) {wrong}"
+        )
 
 
 def load_scorer(pinned, stored_model, settings=None) -> Scorer:
@@ -181,8 +221,17 @@ def load_scorer(pinned, stored_model, settings=None) -> Scorer:
     pyfunc = bentoml.mlflow.load_model(stored_model)
     settings = settings or load_settings()
     store = open_store(store_config(settings))
-    scorer = Scorer(risk_model_of(pyfunc), model_card(pinned), store, enforce_ttl=pinned.enforce_ttl)
+    scorer = Scorer(
+        risk_model_of(pyfunc), model_card(pinned), store, enforce_ttl=pinned.enforce_ttl
+    )
     scorer.warm_up()
-    logger.info("serving %s v%s (%s) from BentoML model %s; feature service %s under %s", pinned.registered_model,
-                pinned.model_version, pinned.task, stored_model.tag, pinned.feature_service, settings.feast_home)
+    logger.info(
+        "serving %s v%s (%s) from BentoML model %s; feature service %s under %s",
+        pinned.registered_model,
+        pinned.model_version,
+        pinned.task,
+        stored_model.tag,
+        pinned.feature_service,
+        settings.feast_home,
+    )
     return scorer

@@ -26,8 +26,8 @@ import tempfile
 import time
 import urllib.error
 import urllib.request
+from collections.abc import Mapping, Sequence
 from pathlib import Path
-from typing import Mapping, Sequence
 
 from serving.build import PROJECT_ROOT
 
@@ -45,9 +45,16 @@ def free_port(host: str = LOOPBACK) -> int:
 
 
 def server_env(settings, extra: Mapping[str, str] | None = None) -> dict[str, str]:
-    env = {**os.environ, "BENTOML_HOME": str(settings.bentoml_home), "CLINICAL_MLOPS_HOME": str(settings.root),
-           "CLINICAL_MLOPS_ONLINE_STORE": settings.online_store, "BENTOML_DO_NOT_TRACK": "True",
-           "PYTHONPATH": os.pathsep.join([str(PROJECT_ROOT), *filter(None, [os.environ.get("PYTHONPATH")])])}
+    env = {
+        **os.environ,
+        "BENTOML_HOME": str(settings.bentoml_home),
+        "CLINICAL_MLOPS_HOME": str(settings.root),
+        "CLINICAL_MLOPS_ONLINE_STORE": settings.online_store,
+        "BENTOML_DO_NOT_TRACK": "True",
+        "PYTHONPATH": os.pathsep.join(
+            [str(PROJECT_ROOT), *filter(None, [os.environ.get("PYTHONPATH")])]
+        ),
+    }
     if settings.redis_url is not None:
         env["CLINICAL_MLOPS_REDIS_URL"] = settings.redis_url.get_secret_value()
     env.update(extra or {})
@@ -57,16 +64,30 @@ def server_env(settings, extra: Mapping[str, str] | None = None) -> dict[str, st
 class ManagedServer:
     """A server process: ``start()`` / ``stop()`` or ``with``. ``url`` is ``http://host:port``."""
 
-    def __init__(self, command: Sequence[str], *, host: str, port: int, env: Mapping[str, str],
-                 name: str = "server", ready_path: str = "/readyz", startup_timeout_s: float = 180.0,
-                 log_path: Path | None = None, cwd: Path | None = None):
+    def __init__(
+        self,
+        command: Sequence[str],
+        *,
+        host: str,
+        port: int,
+        env: Mapping[str, str],
+        name: str = "server",
+        ready_path: str = "/readyz",
+        startup_timeout_s: float = 180.0,
+        log_path: Path | None = None,
+        cwd: Path | None = None,
+    ):
         self.command = list(command)
         self.host, self.port = host, port
         self.env = dict(env)
         self.name = name
         self.ready_path = ready_path
         self.startup_timeout_s = startup_timeout_s
-        self.log_path = Path(log_path) if log_path else Path(tempfile.mkstemp(prefix=f"{name}-", suffix=".log")[1])
+        self.log_path = (
+            Path(log_path)
+            if log_path
+            else Path(tempfile.mkstemp(prefix=f"{name}-", suffix=".log")[1])
+        )
         self.cwd = cwd
         self.proc: subprocess.Popen | None = None
 
@@ -84,14 +105,20 @@ class ManagedServer:
         except OSError:
             return "(no log)"
 
-    def start(self) -> "ManagedServer":
+    def start(self) -> ManagedServer:
         if self.proc is not None:
             raise ServerError(f"{self.name} already started (pid {self.proc.pid})")
         self.log_path.parent.mkdir(parents=True, exist_ok=True)
         with open(self.log_path, "ab") as log:
-            self.proc = subprocess.Popen(self.command, env=self.env, cwd=self.cwd, stdout=log,
-                                         stderr=subprocess.STDOUT, stdin=subprocess.DEVNULL,
-                                         start_new_session=True)  # its own process group: stoppable as a whole
+            self.proc = subprocess.Popen(
+                self.command,
+                env=self.env,
+                cwd=self.cwd,
+                stdout=log,
+                stderr=subprocess.STDOUT,
+                stdin=subprocess.DEVNULL,
+                start_new_session=True,
+            )  # its own process group: stoppable as a whole
         try:
             self._wait_ready()
         except BaseException:
@@ -105,8 +132,10 @@ class ManagedServer:
         while True:
             code = self.proc.poll()
             if code is not None:
-                raise ServerError(f"{self.name} exited with code {code} before it was ready on {self.url} "
-                                  f"(log {self.log_path}):\n{self.log_tail()}")
+                raise ServerError(
+                    f"{self.name} exited with code {code} before it was ready on {self.url} "
+                    f"(log {self.log_path}):\n{self.log_tail()}"
+                )
             try:
                 with urllib.request.urlopen(url, timeout=2) as resp:
                     if resp.status == 200:
@@ -114,8 +143,10 @@ class ManagedServer:
             except (urllib.error.URLError, OSError):
                 pass
             if time.monotonic() > deadline:
-                raise ServerError(f"{self.name} was not ready on {url} within {self.startup_timeout_s:.0f} s "
-                                  f"(log {self.log_path}):\n{self.log_tail()}")
+                raise ServerError(
+                    f"{self.name} was not ready on {url} within {self.startup_timeout_s:.0f} s "
+                    f"(log {self.log_path}):\n{self.log_tail()}"
+                )
             time.sleep(0.25)
 
     def stop(self, grace_s: float = 15.0) -> None:
@@ -139,7 +170,7 @@ class ManagedServer:
                 except Exception:  # noqa: BLE001
                     pass
 
-    def __enter__(self) -> "ManagedServer":
+    def __enter__(self) -> ManagedServer:
         return self.start()
 
     def __exit__(self, *exc) -> None:
@@ -157,7 +188,9 @@ def _descendants(pid: int) -> list:
 
 def _signal_group(pid: int, sig: int) -> None:
     try:
-        os.killpg(pid, sig)  # the group the server leads (start_new_session): this server and its workers only
+        os.killpg(
+            pid, sig
+        )  # the group the server leads (start_new_session): this server and its workers only
     except ProcessLookupError:
         pass
     except PermissionError:
@@ -173,33 +206,86 @@ def _check_host(host: str, allow_remote: bool) -> None:
     except ValueError:
         loopback = False
     if not loopback and not allow_remote:
-        raise ServerError(f"refusing to bind {host}: the prediction service is unauthenticated and binds loopback "
-                          "only unless allow_remote=True (put an authenticating proxy in front of it)")
+        raise ServerError(
+            f"refusing to bind {host}: the prediction service is unauthenticated and binds loopback "
+            "only unless allow_remote=True (put an authenticating proxy in front of it)"
+        )
 
 
-def bento_server(bento_tag: str, *, settings=None, host: str = LOOPBACK, port: int | None = None,
-                 startup_timeout_s: float = 180.0, log_path: Path | None = None, allow_remote: bool = False,
-                 extra_env: Mapping[str, str] | None = None) -> ManagedServer:
+def bento_server(
+    bento_tag: str,
+    *,
+    settings=None,
+    host: str = LOOPBACK,
+    port: int | None = None,
+    startup_timeout_s: float = 180.0,
+    log_path: Path | None = None,
+    allow_remote: bool = False,
+    extra_env: Mapping[str, str] | None = None,
+) -> ManagedServer:
     """``bentoml serve <bento_tag> --host <host> --port <port>`` (not started: use ``with`` or ``.start()``)."""
     from clinical_mlops.settings import load_settings
 
     settings = settings or load_settings()
     _check_host(host, allow_remote)
     port = port or free_port(host if host != "localhost" else LOOPBACK)
-    command = [sys.executable, "-m", "bentoml", "serve", bento_tag, "--host", host, "--port", str(port)]
-    return ManagedServer(command, host=host, port=port, env=server_env(settings, extra_env), name="bentoml-serve",
-                         startup_timeout_s=startup_timeout_s, log_path=log_path, cwd=PROJECT_ROOT)
+    command = [
+        sys.executable,
+        "-m",
+        "bentoml",
+        "serve",
+        bento_tag,
+        "--host",
+        host,
+        "--port",
+        str(port),
+    ]
+    return ManagedServer(
+        command,
+        host=host,
+        port=port,
+        env=server_env(settings, extra_env),
+        name="bentoml-serve",
+        startup_timeout_s=startup_timeout_s,
+        log_path=log_path,
+        cwd=PROJECT_ROOT,
+    )
 
 
-def baseline_server(bento_tag: str, *, settings=None, host: str = LOOPBACK, port: int | None = None,
-                    startup_timeout_s: float = 180.0, log_path: Path | None = None, allow_remote: bool = False,
-                    extra_env: Mapping[str, str] | None = None) -> ManagedServer:
+def baseline_server(
+    bento_tag: str,
+    *,
+    settings=None,
+    host: str = LOOPBACK,
+    port: int | None = None,
+    startup_timeout_s: float = 180.0,
+    log_path: Path | None = None,
+    allow_remote: bool = False,
+    extra_env: Mapping[str, str] | None = None,
+) -> ManagedServer:
     """The bare FastAPI baseline (``python -m serving.baseline``) serving the same pinned model."""
     from clinical_mlops.settings import load_settings
 
     settings = settings or load_settings()
     _check_host(host, allow_remote)
     port = port or free_port(host if host != "localhost" else LOOPBACK)
-    command = [sys.executable, "-m", "serving.baseline", bento_tag, "--host", host, "--port", str(port)]
-    return ManagedServer(command, host=host, port=port, env=server_env(settings, extra_env), name="fastapi-baseline",
-                         startup_timeout_s=startup_timeout_s, log_path=log_path, cwd=PROJECT_ROOT)
+    command = [
+        sys.executable,
+        "-m",
+        "serving.baseline",
+        bento_tag,
+        "--host",
+        host,
+        "--port",
+        str(port),
+    ]
+    return ManagedServer(
+        command,
+        host=host,
+        port=port,
+        env=server_env(settings, extra_env),
+        name="fastapi-baseline",
+        startup_timeout_s=startup_timeout_s,
+        log_path=log_path,
+        cwd=PROJECT_ROOT,
+    )

@@ -53,25 +53,34 @@ PredictRowBatchRequest = SCHEMAS.PredictRowBatchRequest
 
 
 def unknown_response(error: UnknownPatients) -> JSONResponse:
-    return JSONResponse({"error": str(error), "unknown_patient_ids": error.patient_ids}, status_code=404)
+    return JSONResponse(
+        {"error": str(error), "unknown_patient_ids": error.patient_ids}, status_code=404
+    )
 
 
 # without ``tracing`` these paths are excluded from BentoML's OpenTelemetry middleware (``ServiceArgs.tracing``)
 PREDICT_PATHS = ["/predict_by_id", "/predict_by_id_batch", "/predict_row", "/predict_row_batch"]
 
 
-@bentoml.service(name=SERVICE_NAME, workers=args.workers, traffic={"timeout": args.timeout_s},
-                 http={"host": "127.0.0.1"}, logging={"access": {"enabled": args.access_log}},
-                 metrics={"enabled": args.metrics},
-                 **({} if args.tracing else {"tracing": {"excluded_urls": PREDICT_PATHS}}))
+@bentoml.service(
+    name=SERVICE_NAME,
+    workers=args.workers,
+    traffic={"timeout": args.timeout_s},
+    http={"host": "127.0.0.1"},
+    logging={"access": {"enabled": args.access_log}},
+    metrics={"enabled": args.metrics},
+    **({} if args.tracing else {"tracing": {"excluded_urls": PREDICT_PATHS}}),
+)
 class ClinicalRiskService:
     if args.model_tag:
         bento_model = bentoml.models.BentoModel(args.model_tag)
 
     def __init__(self) -> None:
         if not args.model_tag:
-            raise RuntimeError("no model is pinned: serve a bento built by serving.build.build_bento, or pass "
-                               "--arg model_tag=<bentoml model tag> (and model_version, ...) to bentoml serve")
+            raise RuntimeError(
+                "no model is pinned: serve a bento built by serving.build.build_bento, or pass "
+                "--arg model_tag=<bentoml model tag> (and model_version, ...) to bentoml serve"
+            )
         self.scorer = load_scorer(args, self.bento_model)
         self.batcher = PatientBatcher(self.scorer.score_ids, max_batch=args.max_batch)
 
@@ -95,7 +104,9 @@ class ClinicalRiskService:
 
     @bentoml.api
     def predict_row_batch(self, request: PredictRowBatchRequest, /) -> PredictionBatch:
-        return PredictionBatch(predictions=self.scorer.score_rows([r.model_dump() for r in request.rows]))
+        return PredictionBatch(
+            predictions=self.scorer.score_rows([r.model_dump() for r in request.rows])
+        )
 
 
 ClinicalRiskService.add_asgi_middleware(RequestGuard, max_body_bytes=args.max_body_bytes)

@@ -10,8 +10,9 @@ import shutil
 import socket
 import subprocess
 import time
+from collections.abc import Callable, Iterable
 from pathlib import Path
-from typing import Any, Callable, Iterable
+from typing import Any
 
 import pytest
 
@@ -23,9 +24,12 @@ SYNTHEA_DIR = SHARED_DATA / "synthea-r4-bundles"
 
 # ---------------------------------------------------------------- shared data (read in place, never copied)
 
+
 def _require(path: Path) -> Path:
     if not path.is_dir():
-        pytest.skip(f"shared data set not available at {path} (tests that read ../shared/data skip without it)")
+        pytest.skip(
+            f"shared data set not available at {path} (tests that read ../shared/data skip without it)"
+        )
     return path
 
 
@@ -46,27 +50,48 @@ def synthea_dir() -> Path:
 
 # ---------------------------------------------------------------- FHIR resource builders
 
+
 class FhirBuilders:
     """Minimal, valid FHIR R4 resources; keyword arguments are merged into the resource."""
 
     @staticmethod
     def patient(pid: str = "p1", **extra: Any) -> dict[str, Any]:
-        return {"resourceType": "Patient", "id": pid, "gender": "female", "birthDate": "1970-05-17",
-                "name": [{"use": "official", "family": f"Family{pid}", "given": ["Ann", "B"]}], **extra}
+        return {
+            "resourceType": "Patient",
+            "id": pid,
+            "gender": "female",
+            "birthDate": "1970-05-17",
+            "name": [{"use": "official", "family": f"Family{pid}", "given": ["Ann", "B"]}],
+            **extra,
+        }
 
     @staticmethod
     def encounter(eid: str = "e1", patient: str = "p1", **extra: Any) -> dict[str, Any]:
-        return {"resourceType": "Encounter", "id": eid, "status": "finished",
-                "class": {"system": "http://terminology.hl7.org/CodeSystem/v3-ActCode", "code": "IMP"},
-                "subject": {"reference": f"Patient/{patient}"},
-                "period": {"start": "2020-01-01T08:00:00Z", "end": "2020-01-03T10:30:00Z"}, **extra}
+        return {
+            "resourceType": "Encounter",
+            "id": eid,
+            "status": "finished",
+            "class": {"system": "http://terminology.hl7.org/CodeSystem/v3-ActCode", "code": "IMP"},
+            "subject": {"reference": f"Patient/{patient}"},
+            "period": {"start": "2020-01-01T08:00:00Z", "end": "2020-01-03T10:30:00Z"},
+            **extra,
+        }
 
     @staticmethod
-    def observation(oid: str = "o1", patient: str = "p1", value: float | None = 7.25,
-                    encounter: str | None = None, **extra: Any) -> dict[str, Any]:
+    def observation(
+        oid: str = "o1",
+        patient: str = "p1",
+        value: float | None = 7.25,
+        encounter: str | None = None,
+        **extra: Any,
+    ) -> dict[str, Any]:
         obs: dict[str, Any] = {
-            "resourceType": "Observation", "id": oid, "status": "final",
-            "code": {"coding": [{"system": "http://loinc.org", "code": "2345-7", "display": "Glucose"}]},
+            "resourceType": "Observation",
+            "id": oid,
+            "status": "final",
+            "code": {
+                "coding": [{"system": "http://loinc.org", "code": "2345-7", "display": "Glucose"}]
+            },
             "subject": {"reference": f"Patient/{patient}"},
             "effectiveDateTime": "2020-01-02T09:15:00Z",
         }
@@ -78,16 +103,29 @@ class FhirBuilders:
 
     @staticmethod
     def condition(cid: str = "c1", patient: str = "p1", **extra: Any) -> dict[str, Any]:
-        return {"resourceType": "Condition", "id": cid, "subject": {"reference": f"Patient/{patient}"},
-                "code": {"coding": [{"system": "http://snomed.info/sct", "code": "44054006"}],
-                         "text": "Diabetes"},
-                "onsetDateTime": "2019-06", **extra}
+        return {
+            "resourceType": "Condition",
+            "id": cid,
+            "subject": {"reference": f"Patient/{patient}"},
+            "code": {
+                "coding": [{"system": "http://snomed.info/sct", "code": "44054006"}],
+                "text": "Diabetes",
+            },
+            "onsetDateTime": "2019-06",
+            **extra,
+        }
 
     @staticmethod
-    def bundle(*resources: dict[str, Any], urn: bool = True, btype: str = "transaction") -> dict[str, Any]:
+    def bundle(
+        *resources: dict[str, Any], urn: bool = True, btype: str = "transaction"
+    ) -> dict[str, Any]:
         entries = []
         for r in resources:
-            full_url = f"urn:uuid:{r['id']}" if urn else f"http://example.org/fhir/{r['resourceType']}/{r['id']}"
+            full_url = (
+                f"urn:uuid:{r['id']}"
+                if urn
+                else f"http://example.org/fhir/{r['resourceType']}/{r['id']}"
+            )
             entries.append({"fullUrl": full_url, "resource": r})
         return {"resourceType": "Bundle", "type": btype, "entry": entries}
 
@@ -110,7 +148,9 @@ def _line_bytes(line: Line) -> bytes:
     return json.dumps(line, separators=(",", ":")).encode()
 
 
-def write_ndjson(directory: Path, name: str, lines: Iterable[Line], *, trailing_newline: bool = True) -> Path:
+def write_ndjson(
+    directory: Path, name: str, lines: Iterable[Line], *, trailing_newline: bool = True
+) -> Path:
     """Write ``lines`` (dicts are JSON-encoded, str/bytes written as is) one per line; gzip for ``*.gz``."""
     directory = Path(directory)
     path = directory / name
@@ -142,11 +182,17 @@ def write_json_fixture() -> Callable[..., Path]:
 
 # ---------------------------------------------------------------- Delta readers
 
-def delta_rows(bronze_dir: Path, table: str, version: int | None = None,
-               columns: list[str] | None = None) -> list[dict[str, Any]]:
+
+def delta_rows(
+    bronze_dir: Path, table: str, version: int | None = None, columns: list[str] | None = None
+) -> list[dict[str, Any]]:
     from deltalake import DeltaTable
 
-    return DeltaTable(str(Path(bronze_dir) / table), version=version).to_pyarrow_table(columns=columns).to_pylist()
+    return (
+        DeltaTable(str(Path(bronze_dir) / table), version=version)
+        .to_pyarrow_table(columns=columns)
+        .to_pylist()
+    )
 
 
 def delta_version(bronze_dir: Path, table: str) -> int | None:
@@ -167,13 +213,16 @@ def delta_version_fixture() -> Callable[..., int | None]:
 
 # ---------------------------------------------------------------- ingestion paths
 
+
 def _ingest_modes() -> list:
     """Run ingestion tests through every parsing path ``ingest_snapshot`` offers (they must agree)."""
     from ingestion.ingest import ingest_snapshot
 
     if "vectorized" in inspect.signature(ingest_snapshot).parameters:
-        return [pytest.param({"vectorized": True}, id="vectorized"),
-                pytest.param({"vectorized": False}, id="per_resource")]
+        return [
+            pytest.param({"vectorized": True}, id="vectorized"),
+            pytest.param({"vectorized": False}, id="per_resource"),
+        ]
     return [pytest.param({}, id="default")]
 
 
@@ -184,6 +233,7 @@ def ingest_kwargs(request) -> dict[str, Any]:
 
 
 # ---------------------------------------------------------------- network
+
 
 def free_port() -> int:
     """A TCP port on 127.0.0.1 that was free a moment ago."""
@@ -199,8 +249,10 @@ def free_port_fixture() -> int:
 
 # ---------------------------------------------------------------- redis-server (the production online store)
 
-REDIS_MISSING = ("redis-server is not installed (.ci/run installs it: apt-get install -y redis-server); "
-                 "the Redis online store is untested here")
+REDIS_MISSING = (
+    "redis-server is not installed (.ci/run installs it: apt-get install -y redis-server); "
+    "the Redis online store is untested here"
+)
 
 
 def start_redis(workdir: Path) -> tuple[subprocess.Popen, str]:
@@ -210,9 +262,25 @@ def start_redis(workdir: Path) -> tuple[subprocess.Popen, str]:
     if binary is None:
         raise FileNotFoundError(REDIS_MISSING)
     port = free_port()
-    proc = subprocess.Popen([binary, "--port", str(port), "--bind", "127.0.0.1", "--save", "", "--appendonly", "no",
-                             "--dir", str(workdir), "--protected-mode", "yes"],
-                            stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+    proc = subprocess.Popen(
+        [
+            binary,
+            "--port",
+            str(port),
+            "--bind",
+            "127.0.0.1",
+            "--save",
+            "",
+            "--appendonly",
+            "no",
+            "--dir",
+            str(workdir),
+            "--protected-mode",
+            "yes",
+        ],
+        stdout=subprocess.DEVNULL,
+        stderr=subprocess.DEVNULL,
+    )
     deadline = time.monotonic() + 10
     while True:
         try:
@@ -221,7 +289,9 @@ def start_redis(workdir: Path) -> tuple[subprocess.Popen, str]:
         except OSError:
             if proc.poll() is not None or time.monotonic() > deadline:
                 stop_process(proc)
-                raise RuntimeError(f"redis-server did not listen on 127.0.0.1:{port} (exit code {proc.returncode})")
+                raise RuntimeError(  # noqa: B904 - the readiness timeout is the error, not the poll
+                    f"redis-server did not listen on 127.0.0.1:{port} (exit code {proc.returncode})"
+                )
             time.sleep(0.05)
 
 
@@ -239,7 +309,9 @@ def stop_process(proc: subprocess.Popen) -> None:
 def redis_url(tmp_path_factory):
     """redis://127.0.0.1:<port>/0 of a redis-server started for this session; skipped, with the reason, only
     where the binary is missing."""
-    redis = pytest.importorskip("redis", reason="python package 'redis' (feast[redis]) is not installed")
+    redis = pytest.importorskip(
+        "redis", reason="python package 'redis' (feast[redis]) is not installed"
+    )
     try:
         proc, url = start_redis(tmp_path_factory.mktemp("redis"))
     except FileNotFoundError as missing:
@@ -253,8 +325,10 @@ def redis_url(tmp_path_factory):
 
 # ---------------------------------------------------------------- PostgreSQL (production profile: Dagster, MLflow)
 
-POSTGRES_MISSING = ("PostgreSQL server binaries (initdb, postgres) are not installed (.ci/run installs them: "
-                    "apt-get install -y postgresql); the production profile is untested here")
+POSTGRES_MISSING = (
+    "PostgreSQL server binaries (initdb, postgres) are not installed (.ci/run installs them: "
+    "apt-get install -y postgresql); the production profile is untested here"
+)
 
 
 def postgres_bindir() -> Path | None:
@@ -262,8 +336,10 @@ def postgres_bindir() -> Path | None:
     found = shutil.which("initdb")
     if found and (Path(found).resolve().parent / "postgres").exists():
         return Path(found).resolve().parent
-    candidates = sorted(Path("/usr/lib/postgresql").glob("*/bin/initdb"),
-                        key=lambda p: int(p.parent.parent.name) if p.parent.parent.name.isdigit() else 0)
+    candidates = sorted(
+        Path("/usr/lib/postgresql").glob("*/bin/initdb"),
+        key=lambda p: int(p.parent.parent.name) if p.parent.parent.name.isdigit() else 0,
+    )
     for initdb in reversed(candidates):
         if (initdb.parent / "postgres").exists():
             return initdb.parent
@@ -286,7 +362,9 @@ class PostgresServer:
         self.port = free_port()
         as_root = os.geteuid() == 0
         # as root, under /tmp (world-traversable) rather than a TMPDIR the unprivileged user may not reach
-        self.dir = Path(tempfile.mkdtemp(prefix="clinical-mlops-pg-", dir="/tmp" if as_root else None))
+        self.dir = Path(
+            tempfile.mkdtemp(prefix="clinical-mlops-pg-", dir="/tmp" if as_root else None)
+        )
         self.data = self.dir / "data"
         self.log = self.dir / "postgres.log"
         self.proc: subprocess.Popen | None = None
@@ -295,25 +373,67 @@ class PostgresServer:
             nobody = pwd.getpwnam("nobody")
             os.chown(self.dir, nobody.pw_uid, nobody.pw_gid)
             self._as = {"user": nobody.pw_uid, "group": nobody.pw_gid, "extra_groups": []}
-        self._env = {"PATH": f"{bindir}:/usr/bin:/bin", "LC_ALL": "C", "HOME": str(self.dir), "TZ": "UTC"}
+        self._env = {
+            "PATH": f"{bindir}:/usr/bin:/bin",
+            "LC_ALL": "C",
+            "HOME": str(self.dir),
+            "TZ": "UTC",
+        }
 
     @property
     def url(self) -> str:
         return f"postgresql://postgres@127.0.0.1:{self.port}"
 
-    def start(self, timeout: float = 60) -> "PostgresServer":
+    def start(self, timeout: float = 60) -> PostgresServer:
         initdb = subprocess.run(
-            [str(self.bindir / "initdb"), "-D", str(self.data), "-U", "postgres", "--auth=trust", "-E", "UTF8",
-             "--no-locale", "--no-sync"],
-            cwd=self.dir, env=self._env, capture_output=True, text=True, timeout=120, **self._as)
+            [
+                str(self.bindir / "initdb"),
+                "-D",
+                str(self.data),
+                "-U",
+                "postgres",
+                "--auth=trust",
+                "-E",
+                "UTF8",
+                "--no-locale",
+                "--no-sync",
+            ],
+            cwd=self.dir,
+            env=self._env,
+            capture_output=True,
+            text=True,
+            timeout=120,
+            **self._as,
+        )
         if initdb.returncode != 0:
             raise RuntimeError(f"initdb failed in {self.data}: {initdb.stderr[-2000:]}")
         with open(self.log, "wb") as log:
             self.proc = subprocess.Popen(
-                [str(self.bindir / "postgres"), "-D", str(self.data), "-p", str(self.port), "-k", str(self.dir),
-                 "-c", "listen_addresses=127.0.0.1", "-c", "fsync=off", "-c", "synchronous_commit=off",
-                 "-c", "full_page_writes=off", "-c", "max_connections=200"],
-                cwd=self.dir, env=self._env, stdout=log, stderr=subprocess.STDOUT, **self._as)
+                [
+                    str(self.bindir / "postgres"),
+                    "-D",
+                    str(self.data),
+                    "-p",
+                    str(self.port),
+                    "-k",
+                    str(self.dir),
+                    "-c",
+                    "listen_addresses=127.0.0.1",
+                    "-c",
+                    "fsync=off",
+                    "-c",
+                    "synchronous_commit=off",
+                    "-c",
+                    "full_page_writes=off",
+                    "-c",
+                    "max_connections=200",
+                ],
+                cwd=self.dir,
+                env=self._env,
+                stdout=log,
+                stderr=subprocess.STDOUT,
+                **self._as,
+            )
         deadline = time.monotonic() + timeout
         while True:
             try:
@@ -322,14 +442,18 @@ class PostgresServer:
             except Exception as error:  # noqa: BLE001 - not up yet (refused, or "starting up")
                 if self.proc.poll() is not None or time.monotonic() > deadline:
                     self.stop()
-                    raise RuntimeError(f"postgres did not accept connections on 127.0.0.1:{self.port} ({error}); "
-                                       f"log: {self.log_tail()}") from None
+                    raise RuntimeError(
+                        f"postgres did not accept connections on 127.0.0.1:{self.port} ({error}); "
+                        f"log: {self.log_tail()}"
+                    ) from None
                 time.sleep(0.1)
 
     def connect(self, database: str):
         import psycopg2
 
-        return psycopg2.connect(host="127.0.0.1", port=self.port, user="postgres", dbname=database, connect_timeout=2)
+        return psycopg2.connect(
+            host="127.0.0.1", port=self.port, user="postgres", dbname=database, connect_timeout=2
+        )
 
     def create_database(self, name: str) -> str:
         """A new, empty database; returns its postgresql:// URL."""
@@ -366,7 +490,9 @@ class PostgresServer:
 def postgres_server():
     """A PostgreSQL server started for this session (see ``PostgresServer``), stopped at the end even when tests
     fail; skipped, with the reason, only where the binaries are missing. Tests create their own databases."""
-    pytest.importorskip("psycopg2", reason="python package 'psycopg2' (psycopg2-binary) is not installed")
+    pytest.importorskip(
+        "psycopg2", reason="python package 'psycopg2' (psycopg2-binary) is not installed"
+    )
     bindir = postgres_bindir()
     if bindir is None:
         pytest.skip(POSTGRES_MISSING)

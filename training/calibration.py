@@ -22,12 +22,18 @@ class Calibration:
     bias: float
     rows: int
     positives: int
-    applied: bool = True  # False: the fit would have reversed the ranking (scale <= 0), identity kept
+    applied: bool = (
+        True  # False: the fit would have reversed the ranking (scale <= 0), identity kept
+    )
 
     def to_dict(self) -> dict[str, float]:
-        return {"calibration_scale": self.scale, "calibration_bias": self.bias,
-                "calibration_rows": float(self.rows), "calibration_positives": float(self.positives),
-                "calibration_applied": float(self.applied)}
+        return {
+            "calibration_scale": self.scale,
+            "calibration_bias": self.bias,
+            "calibration_rows": float(self.rows),
+            "calibration_positives": float(self.positives),
+            "calibration_applied": float(self.applied),
+        }
 
 
 def fit_platt(logits: np.ndarray, labels: np.ndarray) -> tuple[float, float]:
@@ -45,7 +51,9 @@ def calibrate(model, validation: pl.DataFrame, label: str = "label") -> Calibrat
     logits = model.logits_raw(validation)
     labels = validation[label].to_numpy()
     scale, bias = fit_platt(logits, labels)
-    if scale <= 0:  # the model ranks validation backwards: a flip would hide that, so keep the raw logit
+    if (
+        scale <= 0
+    ):  # the model ranks validation backwards: a flip would hide that, so keep the raw logit
         return Calibration(scale, bias, validation.height, int(labels.sum()), applied=False)
     with torch.no_grad():
         model.calibration.copy_(torch.tensor([scale, bias], dtype=model.calibration.dtype))

@@ -30,7 +30,9 @@ class TrainingSetError(ValueError):
     """The training set breaks the contract; the message names what and where."""
 
 
-def read_training_set(source: Any, version: int | None = None, columns: list[str] | None = None) -> pl.DataFrame:
+def read_training_set(
+    source: Any, version: int | None = None, columns: list[str] | None = None
+) -> pl.DataFrame:
     """A frame as is, or a Delta table at a pinned version: a uri/path plus ``version``, or any object with
     ``.uri`` and ``.version`` (e.g. ``lakehouse.delta.DeltaRef``). Only ``columns`` are read when given."""
     if isinstance(source, pl.DataFrame):
@@ -38,15 +40,21 @@ def read_training_set(source: Any, version: int | None = None, columns: list[str
     if hasattr(source, "uri") and hasattr(source, "version"):
         source, version = source.uri, source.version
     if not isinstance(source, (str, Path)):
-        raise TypeError(f"training set must be a polars DataFrame, a Delta uri or a DeltaRef, not {type(source)}")
+        raise TypeError(
+            f"training set must be a polars DataFrame, a Delta uri or a DeltaRef, not {type(source)}"
+        )
     if version is None:
-        raise TrainingSetError(f"Delta training set {source}: pass the pinned version to read (never 'latest')")
+        raise TrainingSetError(
+            f"Delta training set {source}: pass the pinned version to read (never 'latest')"
+        )
     from deltalake import DeltaTable
 
     table = DeltaTable(str(source), version=version)
     if columns is not None:
         available = {f.name for f in table.schema().fields}
-        columns = [c for c in columns if c in available]  # absent ones are reported by validate_training_set
+        columns = [
+            c for c in columns if c in available
+        ]  # absent ones are reported by validate_training_set
     return pl.from_arrow(table.to_pyarrow_table(columns=columns))
 
 
@@ -56,39 +64,59 @@ def validate_training_set(frame: pl.DataFrame, spec: InputSpec) -> None:
     if missing:
         raise TrainingSetError(f"training set for task {spec.task!r} is missing columns: {missing}")
     if not frame.schema["event_timestamp"].is_temporal():
-        raise TrainingSetError(f"event_timestamp must be a timestamp, got {frame.schema['event_timestamp']}")
+        raise TrainingSetError(
+            f"event_timestamp must be a timestamp, got {frame.schema['event_timestamp']}"
+        )
     for column in KEYS:
         if frame.get_column(column).null_count():
-            raise TrainingSetError(f"{frame.get_column(column).null_count()} rows have a null {column}")
+            raise TrainingSetError(
+                f"{frame.get_column(column).null_count()} rows have a null {column}"
+            )
     bad_split = frame.filter(~pl.col("split").is_in(SPLITS) | pl.col("split").is_null())
     if bad_split.height:
         values = bad_split.get_column("split").unique().sort(nulls_last=True).to_list()
-        raise TrainingSetError(f"{bad_split.height} rows have an unknown split {values}; expected one of {SPLITS}")
-    bad_label = frame.filter(~pl.col("label").cast(pl.Float64, strict=False).is_in([0.0, 1.0]).fill_null(False))
+        raise TrainingSetError(
+            f"{bad_split.height} rows have an unknown split {values}; expected one of {SPLITS}"
+        )
+    bad_label = frame.filter(
+        ~pl.col("label").cast(pl.Float64, strict=False).is_in([0.0, 1.0]).fill_null(False)
+    )
     if bad_label.height:
-        raise TrainingSetError(f"{bad_label.height} rows have a label that is not 0/1 (e.g. "
-                               f"{bad_label.get_column('label').head(3).to_list()})")
+        raise TrainingSetError(
+            f"{bad_label.height} rows have a label that is not 0/1 (e.g. "
+            f"{bad_label.get_column('label').head(3).to_list()})"
+        )
     counts = dict(frame.group_by("split").agg(pl.len()).iter_rows())
     for split in ("train", "validation"):
         if not counts.get(split):
             raise TrainingSetError(f"the {split} split is empty")
         labels = frame.filter(pl.col("split") == split).get_column("label").unique().to_list()
         if len(labels) < 2:
-            raise TrainingSetError(f"the {split} split has only label {labels}: AUROC and pos_weight need both classes")
-    shared = (frame.group_by(list(KEYS)).agg(pl.col("split").unique().sort().alias("splits"))
-              .filter(pl.col("splits").list.len() > 1))
+            raise TrainingSetError(
+                f"the {split} split has only label {labels}: AUROC and pos_weight need both classes"
+            )
+    shared = (
+        frame.group_by(list(KEYS))
+        .agg(pl.col("split").unique().sort().alias("splits"))
+        .filter(pl.col("splits").list.len() > 1)
+    )
     if shared.height:
         example = shared.row(0, named=True)
-        raise TrainingSetError(f"{shared.height} patient-events appear in more than one split (leakage), e.g. "
-                               f"patient {example['patient_id']} at {example['event_timestamp']} in {example['splits']}")
-    bounds = frame.group_by("split").agg(pl.col("event_timestamp").min().alias("lo"),
-                                         pl.col("event_timestamp").max().alias("hi"))
+        raise TrainingSetError(
+            f"{shared.height} patient-events appear in more than one split (leakage), e.g. "
+            f"patient {example['patient_id']} at {example['event_timestamp']} in {example['splits']}"
+        )
+    bounds = frame.group_by("split").agg(
+        pl.col("event_timestamp").min().alias("lo"), pl.col("event_timestamp").max().alias("hi")
+    )
     ranges = {split: (lo, hi) for split, lo, hi in bounds.iter_rows()}
     present = [s for s in SPLITS if s in ranges]
     for earlier, later in zip(present, present[1:]):
         if ranges[earlier][1] > ranges[later][0]:
-            raise TrainingSetError(f"split is not temporal: the latest {earlier} event ({ranges[earlier][1]}) is "
-                                   f"after the earliest {later} event ({ranges[later][0]})")
+            raise TrainingSetError(
+                f"split is not temporal: the latest {earlier} event ({ranges[earlier][1]}) is "
+                f"after the earliest {later} event ({ranges[later][0]})"
+            )
 
 
 class BatchedTensorDataset(TensorDataset):
@@ -107,8 +135,17 @@ def as_batch(batch: tuple[torch.Tensor, ...]) -> tuple[torch.Tensor, ...]:
 class TrainingSetDataModule(L.LightningDataModule):
     """Train/validation/test loaders over one pinned training set of one task."""
 
-    def __init__(self, training_set: Any, task: str, *, version: int | None = None, batch_size: int = 256,
-                 seed: int = 0, num_workers: int = 0, max_categories: int = 20):
+    def __init__(
+        self,
+        training_set: Any,
+        task: str,
+        *,
+        version: int | None = None,
+        batch_size: int = 256,
+        seed: int = 0,
+        num_workers: int = 0,
+        max_categories: int = 20,
+    ):
         super().__init__()
         self.training_set, self.version = training_set, version
         self.task, self.spec = task, input_spec(task)
@@ -119,7 +156,9 @@ class TrainingSetDataModule(L.LightningDataModule):
         self.summary: dict[str, dict[str, Any]] = {}
 
     def setup(self, stage: str | None = None) -> None:
-        if self.preprocessor is not None:  # idempotent: Trainer.fit calls it again after fit_local did
+        if (
+            self.preprocessor is not None
+        ):  # idempotent: Trainer.fit calls it again after fit_local did
             return
         columns = [*REQUIRED, *self.spec.columns]
         frame = read_training_set(self.training_set, self.version, columns)
@@ -132,9 +171,12 @@ class TrainingSetDataModule(L.LightningDataModule):
             tabular, note = self.preprocessor.transform(rows)
             label = torch.from_numpy(rows.get_column("label").cast(pl.Float32).to_numpy().copy())
             self.datasets[split] = BatchedTensorDataset(tabular, note, label)
-            self.summary[split] = {"rows": rows.height, "positives": int(rows.get_column("label").sum() or 0),
-                                   "first_event": str(rows.get_column("event_timestamp").min()),
-                                   "last_event": str(rows.get_column("event_timestamp").max())}
+            self.summary[split] = {
+                "rows": rows.height,
+                "positives": int(rows.get_column("label").sum() or 0),
+                "first_event": str(rows.get_column("event_timestamp").min()),
+                "last_event": str(rows.get_column("event_timestamp").max()),
+            }
 
     def _require_setup(self) -> None:
         if self.preprocessor is None:
@@ -152,9 +194,15 @@ class TrainingSetDataModule(L.LightningDataModule):
         dataset = self.datasets[split]
         if len(dataset) == 0:
             raise TrainingSetError(f"the {split} split is empty")
-        return DataLoader(dataset, batch_size=self.batch_size, shuffle=shuffle, num_workers=self.num_workers,
-                          persistent_workers=self.num_workers > 0, collate_fn=as_batch,
-                          generator=torch.Generator().manual_seed(self.seed) if shuffle else None)
+        return DataLoader(
+            dataset,
+            batch_size=self.batch_size,
+            shuffle=shuffle,
+            num_workers=self.num_workers,
+            persistent_workers=self.num_workers > 0,
+            collate_fn=as_batch,
+            generator=torch.Generator().manual_seed(self.seed) if shuffle else None,
+        )
 
     def train_dataloader(self) -> DataLoader:
         return self._loader("train", shuffle=True)

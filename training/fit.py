@@ -26,7 +26,9 @@ from training.data import TrainingSetDataModule
 from training.model import RiskModel
 
 MODEL_FORMAT = "clinical-mlops/risk-model"
-MODEL_FORMAT_VERSION = 2  # 2: the Platt calibration buffer; version 1 files load with identity calibration
+MODEL_FORMAT_VERSION = (
+    2  # 2: the Platt calibration buffer; version 1 files load with identity calibration
+)
 
 
 @dataclass(frozen=True)
@@ -53,9 +55,14 @@ class FitConfig:
     progress_bar: bool = False
 
     def model_hparams(self) -> dict[str, Any]:
-        return {"tabular_hidden": list(self.tabular_hidden), "note_hidden": list(self.note_hidden),
-                "fusion_hidden": list(self.fusion_hidden), "dropout": self.dropout, "lr": self.lr,
-                "weight_decay": self.weight_decay}
+        return {
+            "tabular_hidden": list(self.tabular_hidden),
+            "note_hidden": list(self.note_hidden),
+            "fusion_hidden": list(self.fusion_hidden),
+            "dropout": self.dropout,
+            "lr": self.lr,
+            "weight_decay": self.weight_decay,
+        }
 
     def to_dict(self) -> dict[str, Any]:
         return {k: list(v) if isinstance(v, tuple) else v for k, v in asdict(self).items()}
@@ -77,8 +84,12 @@ class FitResult:
     epochs_run: int
     wall_time_s: float  # data set-up + training
     train_time_s: float  # Trainer.fit only
-    history: list[dict[str, float]] = field(default_factory=list)  # per epoch: val_auroc, val_auprc, val_loss
-    data: dict[str, dict[str, Any]] = field(default_factory=dict)  # per split: rows, positives, time range
+    history: list[dict[str, float]] = field(
+        default_factory=list
+    )  # per epoch: val_auroc, val_auprc, val_loss
+    data: dict[str, dict[str, Any]] = field(
+        default_factory=dict
+    )  # per split: rows, positives, time range
 
 
 class BestWeights(Callback):
@@ -88,7 +99,9 @@ class BestWeights(Callback):
 
     def __init__(self, monitor: str = "val_auroc"):
         self.monitor, self.best_score, self.best_epoch = monitor, float("-inf"), -1
-        self.best_state: dict[str, torch.Tensor] | None = None  # not `state_dict`: Callback has that method
+        self.best_state: dict[str, torch.Tensor] | None = (
+            None  # not `state_dict`: Callback has that method
+        )
         self.history: list[dict[str, float]] = []
 
     @property
@@ -98,12 +111,20 @@ class BestWeights(Callback):
     def state_dict(self) -> dict[str, Any]:
         if self.best_state is None:
             return {}
-        return {"monitor": self.monitor, "best_score": self.best_score, "best_epoch": self.best_epoch,
-                "best_state": self.best_state, "history": self.history}
+        return {
+            "monitor": self.monitor,
+            "best_score": self.best_score,
+            "best_epoch": self.best_epoch,
+            "best_state": self.best_state,
+            "history": self.history,
+        }
 
     def load_state_dict(self, state_dict: dict[str, Any]) -> None:
         if state_dict:
-            self.best_score, self.best_epoch = float(state_dict["best_score"]), int(state_dict["best_epoch"])
+            self.best_score, self.best_epoch = (
+                float(state_dict["best_score"]),
+                int(state_dict["best_epoch"]),
+            )
             self.best_state, self.history = state_dict["best_state"], list(state_dict["history"])
 
     def on_validation_end(self, trainer: L.Trainer, pl_module: L.LightningModule) -> None:
@@ -114,30 +135,48 @@ class BestWeights(Callback):
         score = metrics.get(self.monitor)
         if score is not None and score > self.best_score:
             self.best_score, self.best_epoch = score, trainer.current_epoch
-            self.best_state = {k: v.detach().cpu().clone() for k, v in pl_module.state_dict().items()}
+            self.best_state = {
+                k: v.detach().cpu().clone() for k, v in pl_module.state_dict().items()
+            }
 
 
 def resolve_deterministic(config: FitConfig) -> bool | str:
     if config.deterministic != "auto":
         return config.deterministic
-    on_cpu = config.accelerator == "cpu" or (config.accelerator == "auto" and not torch.cuda.is_available())
+    on_cpu = config.accelerator == "cpu" or (
+        config.accelerator == "auto" and not torch.cuda.is_available()
+    )
     return True if on_cpu else "warn"
 
 
-def build(training_set: Any, task: str, config: FitConfig, *,
-          version: int | None = None) -> tuple[TrainingSetDataModule, RiskModel]:
+def build(
+    training_set: Any, task: str, config: FitConfig, *, version: int | None = None
+) -> tuple[TrainingSetDataModule, RiskModel]:
     """The set-up datamodule and a freshly initialised model (seeded by ``config.seed``)."""
-    datamodule = TrainingSetDataModule(training_set, task, version=version, batch_size=config.batch_size,
-                                       seed=config.seed, num_workers=config.num_workers,
-                                       max_categories=config.max_categories)
+    datamodule = TrainingSetDataModule(
+        training_set,
+        task,
+        version=version,
+        batch_size=config.batch_size,
+        seed=config.seed,
+        num_workers=config.num_workers,
+        max_categories=config.max_categories,
+    )
     datamodule.setup("fit")
     # seeded after the data is read, so weight init and dropout depend on the seed alone
     L.seed_everything(config.seed, workers=True, verbose=False)
     return datamodule, RiskModel.from_datamodule(datamodule, **config.model_hparams())
 
 
-def fit_local(training_set: Any, task: str, config: FitConfig | None = None, *, version: int | None = None,
-              callbacks: list[Callback] | None = None, logger: Any = False) -> FitResult:
+def fit_local(
+    training_set: Any,
+    task: str,
+    config: FitConfig | None = None,
+    *,
+    version: int | None = None,
+    callbacks: list[Callback] | None = None,
+    logger: Any = False,
+) -> FitResult:
     """Train in this process (no Ray): early stopping on val_auroc, best weights restored."""
     config = config or FitConfig()
     start = time.perf_counter()
@@ -145,12 +184,25 @@ def fit_local(training_set: Any, task: str, config: FitConfig | None = None, *, 
     best = BestWeights("val_auroc")
     callbacks = list(callbacks or [])
     trainer = L.Trainer(
-        max_epochs=config.max_epochs, accelerator=config.accelerator, devices=config.devices,
-        precision=config.precision, deterministic=resolve_deterministic(config), logger=logger,
-        callbacks=[EarlyStopping("val_auroc", mode="max", patience=config.patience), best, *callbacks],
-        enable_checkpointing=any(isinstance(c, ModelCheckpoint) for c in callbacks),  # files only when asked
-        enable_progress_bar=config.progress_bar, enable_model_summary=False,
-        num_sanity_val_steps=0, log_every_n_steps=1)
+        max_epochs=config.max_epochs,
+        accelerator=config.accelerator,
+        devices=config.devices,
+        precision=config.precision,
+        deterministic=resolve_deterministic(config),
+        logger=logger,
+        callbacks=[
+            EarlyStopping("val_auroc", mode="max", patience=config.patience),
+            best,
+            *callbacks,
+        ],
+        enable_checkpointing=any(
+            isinstance(c, ModelCheckpoint) for c in callbacks
+        ),  # files only when asked
+        enable_progress_bar=config.progress_bar,
+        enable_model_summary=False,
+        num_sanity_val_steps=0,
+        log_every_n_steps=1,
+    )
     fit_start = time.perf_counter()
     trainer.fit(model, datamodule=datamodule)
     train_time = time.perf_counter() - fit_start
@@ -158,18 +210,28 @@ def fit_local(training_set: Any, task: str, config: FitConfig | None = None, *, 
         raise RuntimeError("training finished without a validation AUROC (no validation epoch ran)")
     model.load_state_dict(best.best_state)
     model.eval()
-    return FitResult(model=model, best_val_auroc=best.best_score, best_epoch=best.best_epoch,
-                     epochs_run=len(best.history), wall_time_s=time.perf_counter() - start,
-                     train_time_s=train_time, history=best.history, data=dict(datamodule.summary))
+    return FitResult(
+        model=model,
+        best_val_auroc=best.best_score,
+        best_epoch=best.best_epoch,
+        epochs_run=len(best.history),
+        wall_time_s=time.perf_counter() - start,
+        train_time_s=train_time,
+        history=best.history,
+        data=dict(datamodule.summary),
+    )
 
 
 def save_model(model: RiskModel, path: str | Path) -> Path:
     """Write the model as one ``weights_only``-loadable file (atomically: a reader never sees half a file)."""
     path = Path(path)
     path.parent.mkdir(parents=True, exist_ok=True)
-    payload = {"format": MODEL_FORMAT, "format_version": MODEL_FORMAT_VERSION,
-               "hyper_parameters": dict(model.hparams),
-               "state_dict": {k: v.detach().cpu() for k, v in model.state_dict().items()}}
+    payload = {
+        "format": MODEL_FORMAT,
+        "format_version": MODEL_FORMAT_VERSION,
+        "hyper_parameters": dict(model.hparams),
+        "state_dict": {k: v.detach().cpu() for k, v in model.state_dict().items()},
+    }
     tmp = path.with_name(f".{path.name}.{os.getpid()}.tmp")
     torch.save(payload, tmp)
     os.replace(tmp, path)

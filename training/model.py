@@ -13,7 +13,8 @@ callers log ``loggable_hparams()`` instead.
 
 from __future__ import annotations
 
-from typing import Any, Mapping, Sequence
+from collections.abc import Mapping, Sequence
+from typing import Any
 
 import lightning as L
 import numpy as np
@@ -37,21 +38,41 @@ def mlp(in_dim: int, widths: Sequence[int], dropout: float) -> tuple[nn.Sequenti
 class RiskModel(L.LightningModule):
     """One logit per index event from (tabular [B, D], note [B, 256]) tensors."""
 
-    def __init__(self, preprocessor: dict[str, Any], pos_weight: float = 1.0,
-                 tabular_hidden: Sequence[int] = (128, 64), note_hidden: Sequence[int] = (64,),
-                 fusion_hidden: Sequence[int] = (64,), dropout: float = 0.1, lr: float = 1e-3,
-                 weight_decay: float = 1e-4):
+    def __init__(
+        self,
+        preprocessor: dict[str, Any],
+        pos_weight: float = 1.0,
+        tabular_hidden: Sequence[int] = (128, 64),
+        note_hidden: Sequence[int] = (64,),
+        fusion_hidden: Sequence[int] = (64,),
+        dropout: float = 0.1,
+        lr: float = 1e-3,
+        weight_decay: float = 1e-4,
+    ):
         super().__init__()
-        self.save_hyperparameters({
-            "preprocessor": preprocessor, "pos_weight": float(pos_weight),
-            "tabular_hidden": [int(w) for w in tabular_hidden], "note_hidden": [int(w) for w in note_hidden],
-            "fusion_hidden": [int(w) for w in fusion_hidden], "dropout": float(dropout), "lr": float(lr),
-            "weight_decay": float(weight_decay)}, logger=False)
+        self.save_hyperparameters(
+            {
+                "preprocessor": preprocessor,
+                "pos_weight": float(pos_weight),
+                "tabular_hidden": [int(w) for w in tabular_hidden],
+                "note_hidden": [int(w) for w in note_hidden],
+                "fusion_hidden": [int(w) for w in fusion_hidden],
+                "dropout": float(dropout),
+                "lr": float(lr),
+                "weight_decay": float(weight_decay),
+            },
+            logger=False,
+        )
         self._preprocessor = Preprocessor.from_state(preprocessor)
-        self.tabular_dim, self.note_dim = self._preprocessor.tabular_dim, self._preprocessor.note_dim
+        self.tabular_dim, self.note_dim = (
+            self._preprocessor.tabular_dim,
+            self._preprocessor.note_dim,
+        )
         self.tabular_tower, tab_out = mlp(self.tabular_dim, tabular_hidden, dropout)
         self.note_tower, note_out = None, 0
-        if self.note_dim:  # LayerNorm first: L2-normalized hashed vectors have components of ~1/sqrt(dim)
+        if (
+            self.note_dim
+        ):  # LayerNorm first: L2-normalized hashed vectors have components of ~1/sqrt(dim)
             layers, note_out = mlp(self.note_dim, note_hidden, dropout)
             self.note_tower = nn.Sequential(nn.LayerNorm(self.note_dim), *layers)
         self.fusion, fused = mlp(tab_out + note_out, fusion_hidden, dropout)
@@ -60,13 +81,19 @@ class RiskModel(L.LightningModule):
         # Platt recalibration (scale, bias) of the logit, fitted on the validation split after training
         # (training.calibration): pos_weight trades calibrated probabilities for recall, this gives them back
         self.register_buffer("calibration", torch.tensor([1.0, 0.0]))
-        self._evaluated: list[torch.Tensor] = []  # this epoch's [logit, label] rows of the split being evaluated
+        self._evaluated: list[
+            torch.Tensor
+        ] = []  # this epoch's [logit, label] rows of the split being evaluated
 
     @classmethod
     def from_datamodule(cls, datamodule: Any, **hparams: Any) -> RiskModel:
         """A model sized for a set-up ``TrainingSetDataModule``: its preprocessor and train pos_weight."""
         datamodule.setup("fit")
-        return cls(preprocessor=datamodule.preprocessor.state_dict(), pos_weight=datamodule.pos_weight, **hparams)
+        return cls(
+            preprocessor=datamodule.preprocessor.state_dict(),
+            pos_weight=datamodule.pos_weight,
+            **hparams,
+        )
 
     @property
     def preprocessor(self) -> Preprocessor:
@@ -76,8 +103,13 @@ class RiskModel(L.LightningModule):
         """Flat, small hyperparameters for a tracker (the preprocessor state summarized, not dumped)."""
         hp = {k: v for k, v in self.hparams.items() if k != "preprocessor"}
         hp = {k: ",".join(map(str, v)) if isinstance(v, list) else v for k, v in hp.items()}
-        return {**hp, "task": self._preprocessor.spec.task, "tabular_dim": self.tabular_dim,
-                "note_dim": self.note_dim, "parameters": sum(p.numel() for p in self.parameters())}
+        return {
+            **hp,
+            "task": self._preprocessor.spec.task,
+            "tabular_dim": self.tabular_dim,
+            "note_dim": self.note_dim,
+            "parameters": sum(p.numel() for p in self.parameters()),
+        }
 
     # ------------------------------------------------------------------ forward and steps
 
@@ -88,15 +120,21 @@ class RiskModel(L.LightningModule):
             towers.append(self.note_tower(note))
         return self.head(self.fusion(torch.cat(towers, dim=1))).squeeze(1)
 
-    def _loss(self, batch: Sequence[torch.Tensor]) -> tuple[torch.Tensor, torch.Tensor, torch.Tensor]:
+    def _loss(
+        self, batch: Sequence[torch.Tensor]
+    ) -> tuple[torch.Tensor, torch.Tensor, torch.Tensor]:
         tabular, note, label = batch
         logits = self(tabular, note)
-        loss = F.binary_cross_entropy_with_logits(logits, label.to(logits.dtype), pos_weight=self.pos_weight)
+        loss = F.binary_cross_entropy_with_logits(
+            logits, label.to(logits.dtype), pos_weight=self.pos_weight
+        )
         return loss, logits, label
 
     def training_step(self, batch: Sequence[torch.Tensor], batch_idx: int) -> torch.Tensor:
         loss, _, label = self._loss(batch)
-        self.log("train_loss", loss, on_step=False, on_epoch=True, sync_dist=True, batch_size=len(label))
+        self.log(
+            "train_loss", loss, on_step=False, on_epoch=True, sync_dist=True, batch_size=len(label)
+        )
         return loss
 
     def _evaluate(self, batch: Sequence[torch.Tensor]) -> None:
@@ -108,14 +146,24 @@ class RiskModel(L.LightningModule):
         """Loss, AUROC and AUPRC over the whole split. Under DDP each rank holds an equal share (Lightning's
         distributed sampler), and one all-gather gives every rank all of it: the same figures on every rank,
         from one collective instead of a reduction per metric and per metric state."""
-        local = torch.cat(self._evaluated) if self._evaluated else torch.empty(0, 2, device=self.device)
+        local = (
+            torch.cat(self._evaluated) if self._evaluated else torch.empty(0, 2, device=self.device)
+        )
         self._evaluated = []
-        rows = self.all_gather(local).reshape(-1, 2)  # [world, n, 2] under DDP, [n, 2] in one process
+        rows = self.all_gather(local).reshape(
+            -1, 2
+        )  # [world, n, 2] under DDP, [n, 2] in one process
         logits, label = rows[:, 0], rows[:, 1]
         loss = F.binary_cross_entropy_with_logits(logits, label, pos_weight=self.pos_weight.float())
         probs, target = torch.sigmoid(logits), label.long()
-        self.log_dict({f"{split}_loss": loss, f"{split}_auroc": binary_auroc(probs, target),
-                       f"{split}_auprc": binary_average_precision(probs, target)}, sync_dist=False)
+        self.log_dict(
+            {
+                f"{split}_loss": loss,
+                f"{split}_auroc": binary_auroc(probs, target),
+                f"{split}_auprc": binary_average_precision(probs, target),
+            },
+            sync_dist=False,
+        )
 
     def validation_step(self, batch: Sequence[torch.Tensor], batch_idx: int) -> None:
         self._evaluate(batch)
@@ -129,7 +177,9 @@ class RiskModel(L.LightningModule):
     def on_test_epoch_end(self) -> None:
         self._log_split_metrics("test")
 
-    def predict_step(self, batch: Sequence[torch.Tensor], batch_idx: int, dataloader_idx: int = 0) -> torch.Tensor:
+    def predict_step(
+        self, batch: Sequence[torch.Tensor], batch_idx: int, dataloader_idx: int = 0
+    ) -> torch.Tensor:
         """Calibrated probabilities [B]; the batch may or may not carry labels."""
         return self.probabilities(self(batch[0], batch[1]))
 
@@ -139,8 +189,9 @@ class RiskModel(L.LightningModule):
         return torch.sigmoid(logits.float() * scale + bias)
 
     def configure_optimizers(self) -> torch.optim.Optimizer:
-        return torch.optim.AdamW(self.parameters(), lr=self.hparams["lr"],
-                                 weight_decay=self.hparams["weight_decay"])
+        return torch.optim.AdamW(
+            self.parameters(), lr=self.hparams["lr"], weight_decay=self.hparams["weight_decay"]
+        )
 
     # ------------------------------------------------------------------ raw rows in, probabilities out
 
@@ -163,14 +214,21 @@ class RiskModel(L.LightningModule):
         tabular, note = self._preprocessor.transform(rows)
         return self._logits(tabular, note, batch_size).numpy()
 
-    def _logits(self, tabular: torch.Tensor, note: torch.Tensor, batch_size: int = 4096) -> torch.Tensor:
+    def _logits(
+        self, tabular: torch.Tensor, note: torch.Tensor, batch_size: int = 4096
+    ) -> torch.Tensor:
         reference = self.head.weight
         was_training = self.training
         if was_training:  # toggling every submodule costs ~1 ms: skip it when already in eval mode
             self.eval()
         try:
-            out = [self(tabular[i:i + batch_size].to(reference), note[i:i + batch_size].to(reference)).float()
-                   for i in range(0, tabular.shape[0], batch_size)]
+            out = [
+                self(
+                    tabular[i : i + batch_size].to(reference),
+                    note[i : i + batch_size].to(reference),
+                ).float()
+                for i in range(0, tabular.shape[0], batch_size)
+            ]
         finally:
             if was_training:
                 self.train(True)

@@ -20,9 +20,10 @@ import os
 import shutil
 import tempfile
 import time
+from collections.abc import Iterator
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any, Iterator
+from typing import Any
 
 import torch
 
@@ -53,7 +54,9 @@ class RayFitResult:
     best_val_auroc: float
     best_epoch: int
     epochs_run: int
-    history: list[dict[str, float]]  # every epoch's validation metrics (BestWeights, in the last checkpoint)
+    history: list[
+        dict[str, float]
+    ]  # every epoch's validation metrics (BestWeights, in the last checkpoint)
     ray_start_s: float  # ray.init (0 when attached to a running cluster or Ray was already up)
     fit_s: float  # TorchTrainer.fit: worker start-up + training
     wall_s: float
@@ -63,8 +66,12 @@ class RayFitResult:
     use_gpu: bool
     precision: str
     attempts: int = 1  # 1 + worker-group restarts after failures
-    worker_setup_s: float = 0.0  # in rank 0: from entering the train loop to trainer.fit (data read, model build)
-    worker_train_s: float = 0.0  # in rank 0: trainer.fit to the end of the last epoch (earlier reports included)
+    worker_setup_s: float = (
+        0.0  # in rank 0: from entering the train loop to trainer.fit (data read, model build)
+    )
+    worker_train_s: float = (
+        0.0  # in rank 0: trainer.fit to the end of the last epoch (earlier reports included)
+    )
     extra: dict[str, Any] = field(default_factory=dict)
 
 
@@ -88,11 +95,17 @@ def ray_session(address: str | None = None, num_cpus: int | None = None) -> Iter
         return
     temp_dir = None
     # worker logs stay in Ray's session logs (a failure comes back as the result's error, with its traceback)
-    kwargs: dict[str, Any] = {"include_dashboard": False, "logging_level": "WARNING", "log_to_driver": False}
+    kwargs: dict[str, Any] = {
+        "include_dashboard": False,
+        "logging_level": "WARNING",
+        "log_to_driver": False,
+    }
     if address:
         kwargs["address"] = address
     else:
-        temp_dir = tempfile.mkdtemp(prefix="cm-ray-")  # short: Ray's socket paths must stay under 107 bytes
+        temp_dir = tempfile.mkdtemp(
+            prefix="cm-ray-"
+        )  # short: Ray's socket paths must stay under 107 bytes
         kwargs.update(num_cpus=num_cpus, _temp_dir=temp_dir)
     # Ray Train V2 and its workers inherit these; no usage stats leave the machine
     os.environ.setdefault("RAY_USAGE_STATS_ENABLED", "0")
@@ -122,18 +135,26 @@ def _mlflow_callback(tracking_uri: str, run_id: str, rank: int):
     from training.tracking import log_epoch_metrics, log_params
 
     if rank == 0:
-        MlflowClient(tracking_uri=tracking_uri).get_run(run_id)  # MLflow keeps the opened store per URI
+        MlflowClient(tracking_uri=tracking_uri).get_run(
+            run_id
+        )  # MLflow keeps the opened store per URI
 
     class RankZeroMlflow(Callback):
         def on_fit_start(self, trainer, pl_module) -> None:
             if trainer.global_rank == 0:
-                log_params(tracking_uri, run_id, {**pl_module.loggable_hparams(),
-                                                  "world_size": trainer.world_size})
+                log_params(
+                    tracking_uri,
+                    run_id,
+                    {**pl_module.loggable_hparams(), "world_size": trainer.world_size},
+                )
 
         def on_train_epoch_end(self, trainer, pl_module) -> None:
             if trainer.global_rank == 0:
-                metrics = {k: float(v) for k, v in trainer.callback_metrics.items()
-                           if k.startswith(("train_", "val_"))}
+                metrics = {
+                    k: float(v)
+                    for k, v in trainer.callback_metrics.items()
+                    if k.startswith(("train_", "val_"))
+                }
                 log_epoch_metrics(tracking_uri, run_id, metrics, trainer.current_epoch)
 
     return RankZeroMlflow()
@@ -151,10 +172,18 @@ def _timing_callback(loop_entered: float):
         def on_fit_start(self, trainer, pl_module) -> None:
             self.fit_started = time.perf_counter()
 
-        def on_train_epoch_end(self, trainer, pl_module) -> None:  # before RayTrainReportCallback reports
-            trainer.callback_metrics["worker_setup_s"] = torch.tensor(self.fit_started - loop_entered)
-            trainer.callback_metrics["worker_train_s"] = torch.tensor(time.perf_counter() - self.fit_started)
-            trainer.callback_metrics["worker_on_gpu"] = torch.tensor(float(pl_module.device.type == "cuda"))
+        def on_train_epoch_end(
+            self, trainer, pl_module
+        ) -> None:  # before RayTrainReportCallback reports
+            trainer.callback_metrics["worker_setup_s"] = torch.tensor(
+                self.fit_started - loop_entered
+            )
+            trainer.callback_metrics["worker_train_s"] = torch.tensor(
+                time.perf_counter() - self.fit_started
+            )
+            trainer.callback_metrics["worker_on_gpu"] = torch.tensor(
+                float(pl_module.device.type == "cuda")
+            )
 
     return WorkerTiming()
 
@@ -179,14 +208,18 @@ def _report_callback(upload: str, interval_s: float):
             last = trainer.should_stop or trainer.current_epoch + 1 >= (trainer.max_epochs or 0)
             due = interval_s <= 0 or time.monotonic() - self.last_report >= interval_s
             if not last and interval_s > 0 and trainer.world_size > 1:
-                due = trainer.strategy.broadcast(due, src=0)  # a report is collective: rank 0's clock decides
+                due = trainer.strategy.broadcast(
+                    due, src=0
+                )  # a report is collective: rank 0's clock decides
             if last or due:
                 self._report(trainer, pl_module)
             else:
                 self.unreported = trainer.current_epoch
 
         def on_train_end(self, trainer, pl_module) -> None:
-            if self.unreported is not None:  # training stopped for another reason: report its last epoch
+            if (
+                self.unreported is not None
+            ):  # training stopped for another reason: report its last epoch
                 self._report(_AtEpoch(trainer, self.unreported), pl_module)
 
         def _report(self, trainer, pl_module) -> None:
@@ -212,28 +245,55 @@ def _train_loop(loop_config: dict[str, Any]) -> None:
     import lightning as L
     import ray.train
     from lightning.pytorch.callbacks import EarlyStopping
-    from ray.train.lightning import RayDDPStrategy, RayLightningEnvironment, RayTrainReportCallback, prepare_trainer
+    from ray.train.lightning import (
+        RayDDPStrategy,
+        RayLightningEnvironment,
+        RayTrainReportCallback,
+        prepare_trainer,
+    )
 
     from training.fit import BestWeights, build
 
     config = FitConfig.from_dict(loop_config["fit"])
     torch.set_num_threads(max(1, int(loop_config.get("threads_per_worker", 1))))
-    datamodule, model = build(loop_config["uri"], loop_config["task"], config, version=loop_config["version"])
-    report = _report_callback(loop_config.get("checkpoint_upload", "sync"),
-                              float(loop_config.get("checkpoint_interval_s", CHECKPOINT_INTERVAL_S)))
+    datamodule, model = build(
+        loop_config["uri"], loop_config["task"], config, version=loop_config["version"]
+    )
+    report = _report_callback(
+        loop_config.get("checkpoint_upload", "sync"),
+        float(loop_config.get("checkpoint_interval_s", CHECKPOINT_INTERVAL_S)),
+    )
     # early stopping and BestWeights act at validation end, before the epoch-end report: its checkpoint holds
     # the best epoch up to its own, and it knows whether its epoch is the last
-    callbacks = [EarlyStopping(CHECKPOINT_METRIC, mode="max", patience=config.patience,
-                               check_on_train_epoch_end=False),
-                 BestWeights(CHECKPOINT_METRIC), _timing_callback(loop_entered), report]
+    callbacks = [
+        EarlyStopping(
+            CHECKPOINT_METRIC, mode="max", patience=config.patience, check_on_train_epoch_end=False
+        ),
+        BestWeights(CHECKPOINT_METRIC),
+        _timing_callback(loop_entered),
+        report,
+    ]
     if loop_config.get("mlflow"):
-        callbacks.append(_mlflow_callback(**loop_config["mlflow"], rank=ray.train.get_context().get_world_rank()))
+        callbacks.append(
+            _mlflow_callback(**loop_config["mlflow"], rank=ray.train.get_context().get_world_rank())
+        )
     trainer = L.Trainer(
-        max_epochs=config.max_epochs, accelerator="auto", devices="auto", precision=config.precision,
+        max_epochs=config.max_epochs,
+        accelerator="auto",
+        devices="auto",
+        precision=config.precision,
         # no buffer broadcast before every forward: the model's buffers (pos_weight, calibration) are constants
-        strategy=RayDDPStrategy(broadcast_buffers=False), plugins=[RayLightningEnvironment()], callbacks=callbacks,
-        deterministic=resolve_deterministic(config), logger=False, enable_checkpointing=False,
-        enable_progress_bar=False, enable_model_summary=False, num_sanity_val_steps=0, log_every_n_steps=1)
+        strategy=RayDDPStrategy(broadcast_buffers=False),
+        plugins=[RayLightningEnvironment()],
+        callbacks=callbacks,
+        deterministic=resolve_deterministic(config),
+        logger=False,
+        enable_checkpointing=False,
+        enable_progress_bar=False,
+        enable_model_summary=False,
+        num_sanity_val_steps=0,
+        log_every_n_steps=1,
+    )
     trainer = prepare_trainer(trainer)
     checkpoint = ray.train.get_checkpoint()
     try:
@@ -245,9 +305,13 @@ def _train_loop(loop_config: dict[str, Any]) -> None:
                 from mlflow import MlflowClient
 
                 MlflowClient(tracking_uri=loop_config["mlflow"]["tracking_uri"]).set_tag(
-                    loop_config["mlflow"]["run_id"], "ray.resumed_from_checkpoint", checkpoint.path)
-            trainer.fit(model, datamodule=datamodule,
-                        ckpt_path=os.path.join(directory, RayTrainReportCallback.CHECKPOINT_NAME))
+                    loop_config["mlflow"]["run_id"], "ray.resumed_from_checkpoint", checkpoint.path
+                )
+            trainer.fit(
+                model,
+                datamodule=datamodule,
+                ckpt_path=os.path.join(directory, RayTrainReportCallback.CHECKPOINT_NAME),
+            )
     finally:
         _remove_if_empty(getattr(report, "tmpdir_prefix", None))
 
@@ -262,11 +326,22 @@ def _remove_if_empty(path: str | None) -> None:
             pass
 
 
-def fit_ray(training_set_uri: str, version: int, task: str, config: FitConfig | None = None, *,
-            scaling: RayScaling | None = None, storage_path: str | Path, run_name: str,
-            ray_address: str | None = None, max_failures: int = 2, keep_checkpoints: int = 2,
-            mlflow: dict[str, str] | None = None, checkpoint_upload: str = "sync",
-            checkpoint_interval_s: float = CHECKPOINT_INTERVAL_S) -> RayFitResult:
+def fit_ray(
+    training_set_uri: str,
+    version: int,
+    task: str,
+    config: FitConfig | None = None,
+    *,
+    scaling: RayScaling | None = None,
+    storage_path: str | Path,
+    run_name: str,
+    ray_address: str | None = None,
+    max_failures: int = 2,
+    keep_checkpoints: int = 2,
+    mlflow: dict[str, str] | None = None,
+    checkpoint_upload: str = "sync",
+    checkpoint_interval_s: float = CHECKPOINT_INTERVAL_S,
+) -> RayFitResult:
     """Train ``task`` on the pinned training set with a Ray TorchTrainer; returns the best model.
     ``mlflow={"tracking_uri", "run_id"}``: rank 0 logs params and per-epoch metrics to that run.
     ``checkpoint_interval_s``: report a checkpoint at the first epoch end this long after the last report
@@ -286,19 +361,33 @@ def fit_ray(training_set_uri: str, version: int, task: str, config: FitConfig | 
     if "://" not in storage:
         Path(storage).mkdir(parents=True, exist_ok=True)
     started = time.perf_counter()
-    with ray_session(ray_address, num_cpus=None if ray_address else max(2, scaling.num_workers)) as ray_start:
+    with ray_session(
+        ray_address, num_cpus=None if ray_address else max(2, scaling.num_workers)
+    ) as ray_start:
         trainer = TorchTrainer(
             _train_loop,
-            train_loop_config={"uri": training_set_uri, "version": version, "task": task, "fit": config.to_dict(),
-                               "mlflow": mlflow, "threads_per_worker": max(1, int(scaling.cpus_per_worker)),
-                               "checkpoint_upload": checkpoint_upload, "checkpoint_interval_s": checkpoint_interval_s},
-            scaling_config=ScalingConfig(num_workers=scaling.num_workers, use_gpu=use_gpu,
-                                         resources_per_worker={"CPU": scaling.cpus_per_worker}),
+            train_loop_config={
+                "uri": training_set_uri,
+                "version": version,
+                "task": task,
+                "fit": config.to_dict(),
+                "mlflow": mlflow,
+                "threads_per_worker": max(1, int(scaling.cpus_per_worker)),
+                "checkpoint_upload": checkpoint_upload,
+                "checkpoint_interval_s": checkpoint_interval_s,
+            },
+            scaling_config=ScalingConfig(
+                num_workers=scaling.num_workers,
+                use_gpu=use_gpu,
+                resources_per_worker={"CPU": scaling.cpus_per_worker},
+            ),
             run_config=RunConfig(
-                name=run_name, storage_path=storage,
+                name=run_name,
+                storage_path=storage,
                 failure_config=FailureConfig(max_failures=max_failures),
                 # the latest ones: each carries the best epoch so far (BestWeights)
-                checkpoint_config=CheckpointConfig(num_to_keep=keep_checkpoints)),
+                checkpoint_config=CheckpointConfig(num_to_keep=keep_checkpoints),
+            ),
         )
         fit_started = time.perf_counter()
         result = trainer.fit()
@@ -310,12 +399,23 @@ def fit_ray(training_set_uri: str, version: int, task: str, config: FitConfig | 
     model, best = _best_model(result.checkpoint)
     last = result.metrics or {}
     return RayFitResult(
-        model=model, best_val_auroc=float(best["best_score"]), best_epoch=int(best["best_epoch"]),
-        epochs_run=len(best["history"]), history=list(best["history"]),  # one entry per epoch, kept over resumes
-        ray_start_s=ray_start, fit_s=fit_s, wall_s=time.perf_counter() - started, storage_path=storage,
-        run_name=run_name, worker_setup_s=float(last.get("worker_setup_s", 0.0)),
-        worker_train_s=float(last.get("worker_train_s", 0.0)), num_workers=scaling.num_workers, use_gpu=use_gpu,
-        precision=config.precision, extra={"worker_on_gpu": bool(last.get("worker_on_gpu", 0.0))})
+        model=model,
+        best_val_auroc=float(best["best_score"]),
+        best_epoch=int(best["best_epoch"]),
+        epochs_run=len(best["history"]),
+        history=list(best["history"]),  # one entry per epoch, kept over resumes
+        ray_start_s=ray_start,
+        fit_s=fit_s,
+        wall_s=time.perf_counter() - started,
+        storage_path=storage,
+        run_name=run_name,
+        worker_setup_s=float(last.get("worker_setup_s", 0.0)),
+        worker_train_s=float(last.get("worker_train_s", 0.0)),
+        num_workers=scaling.num_workers,
+        use_gpu=use_gpu,
+        precision=config.precision,
+        extra={"worker_on_gpu": bool(last.get("worker_on_gpu", 0.0))},
+    )
 
 
 def _best_model(checkpoint) -> tuple[RiskModel, dict[str, Any]]:
@@ -330,7 +430,9 @@ def _best_model(checkpoint) -> tuple[RiskModel, dict[str, Any]]:
         state = torch.load(path, map_location="cpu", weights_only=False)
     best = state.get("callbacks", {}).get(BestWeights(CHECKPOINT_METRIC).state_key)
     if not best:
-        raise RuntimeError(f"the checkpoint {checkpoint.path} holds no best validation epoch ({CHECKPOINT_METRIC})")
+        raise RuntimeError(
+            f"the checkpoint {checkpoint.path} holds no best validation epoch ({CHECKPOINT_METRIC})"
+        )
     model = RiskModel(**state["hyper_parameters"])
     model.load_state_dict(best["best_state"])
     return model.eval(), best

@@ -35,12 +35,18 @@ class InputSpec:
         names = [n for n, _ in self.features]
         dupes = sorted({n for n in names if names.count(n) > 1})
         if dupes:
-            raise ValueError(f"task {self.task!r}: feature names appear in more than one view: {dupes}")
+            raise ValueError(
+                f"task {self.task!r}: feature names appear in more than one view: {dupes}"
+            )
         unknown = sorted({d for _, d in self.features if d not in KNOWN_DTYPES})
         if unknown:
-            raise ValueError(f"task {self.task!r}: unsupported feature dtypes {unknown} (known: {KNOWN_DTYPES})")
+            raise ValueError(
+                f"task {self.task!r}: unsupported feature dtypes {unknown} (known: {KNOWN_DTYPES})"
+            )
         if len(self.embeddings) > 1:
-            raise ValueError(f"task {self.task!r}: the model has one note tower, got embeddings {self.embeddings}")
+            raise ValueError(
+                f"task {self.task!r}: the model has one note tower, got embeddings {self.embeddings}"
+            )
 
     def _of(self, dtypes: tuple[str, ...]) -> list[str]:
         return [n for n, d in self.features if d in dtypes]
@@ -76,13 +82,19 @@ class InputSpec:
         return self.embeddings[0] if self.embeddings else None
 
     def to_dict(self) -> dict[str, Any]:
-        return {"task": self.task, "features": [[n, d] for n, d in self.features],
-                "embedding_dim": self.embedding_dim}
+        return {
+            "task": self.task,
+            "features": [[n, d] for n, d in self.features],
+            "embedding_dim": self.embedding_dim,
+        }
 
     @classmethod
     def from_dict(cls, data: dict[str, Any]) -> InputSpec:
-        return cls(task=data["task"], features=tuple((str(n), str(d)) for n, d in data["features"]),
-                   embedding_dim=int(data["embedding_dim"]))
+        return cls(
+            task=data["task"],
+            features=tuple((str(n), str(d)) for n, d in data["features"]),
+            embedding_dim=int(data["embedding_dim"]),
+        )
 
 
 def input_spec(task: str) -> InputSpec:

@@ -10,7 +10,7 @@ uses both towers beats one that uses either alone.
 
 from __future__ import annotations
 
-from datetime import datetime, timedelta, timezone
+from datetime import UTC, datetime, timedelta
 
 import numpy as np
 import polars as pl
@@ -22,9 +22,16 @@ UTC_US = pl.Datetime("us", "UTC")
 CATEGORIES = ("alpha", "beta", "gamma", "delta", "epsilon")
 
 
-def synthetic_training_set(task: str = "readmission_30d", n: int = 1000, *, seed: int = 0,
-                           null_rate: float = 0.1, signal: float = 2.0, fractions: tuple[float, float] = (0.7, 0.15),
-                           start: datetime = datetime(2022, 1, 1, tzinfo=timezone.utc)) -> pl.DataFrame:
+def synthetic_training_set(
+    task: str = "readmission_30d",
+    n: int = 1000,
+    *,
+    seed: int = 0,
+    null_rate: float = 0.1,
+    signal: float = 2.0,
+    fractions: tuple[float, float] = (0.7, 0.15),
+    start: datetime = datetime(2022, 1, 1, tzinfo=UTC),
+) -> pl.DataFrame:
     """``n`` index events of ``task``. ``signal`` scales the true log-odds (0: labels are noise);
     ``fractions`` are the train and validation shares (test gets the rest)."""
     spec = input_spec(task)
@@ -56,8 +63,14 @@ def synthetic_training_set(task: str = "readmission_30d", n: int = 1000, *, seed
             raw = rng.normal(0, 1, (n, dim))
             vectors = raw / np.linalg.norm(raw, axis=1, keepdims=True)
             z = raw @ direction  # ~N(0, 1)
-            series = pl.Series(name, [v.astype(np.float32).tolist() for v in vectors], dtype=pl.List(pl.Float32))
-        weight = {numeric[0]: 1.2, numeric[1]: -0.8}.get(name, 0.0) if dtype in ("int64", "float64") else 0.0
+            series = pl.Series(
+                name, [v.astype(np.float32).tolist() for v in vectors], dtype=pl.List(pl.Float32)
+            )
+        weight = (
+            {numeric[0]: 1.2, numeric[1]: -0.8}.get(name, 0.0)
+            if dtype in ("int64", "float64")
+            else 0.0
+        )
         if dtype == "bool" and name == spec.boolean[0]:
             weight = 1.0
         if dtype == "string" and name == spec.categorical[0]:
@@ -66,20 +79,30 @@ def synthetic_training_set(task: str = "readmission_30d", n: int = 1000, *, seed
             weight = 1.2
         nulls = rng.random(n) < null_rate
         logit += signal * weight * np.where(nulls, 0.0, z)
-        columns[name] = pl.select(pl.when(pl.Series(nulls)).then(None).otherwise(series)).to_series().alias(name)
+        columns[name] = (
+            pl.select(pl.when(pl.Series(nulls)).then(None).otherwise(series))
+            .to_series()
+            .alias(name)
+        )
     probability = 1 / (1 + np.exp(-(logit - 1.5 * signal)))
     label = (rng.random(n) < probability).astype(np.int8)
 
     times = [start + timedelta(hours=int(h)) for h in np.sort(rng.choice(n * 24, n, replace=False))]
     n_train, n_val = int(n * fractions[0]), int(n * fractions[1])
     split = ["train"] * n_train + ["validation"] * n_val + ["test"] * (n - n_train - n_val)
-    keys = pl.DataFrame({
-        "patient_id": [f"p{int(i):05d}" for i in rng.integers(0, max(n // 3, 1), n)],
-        "event_timestamp": pl.Series(times, dtype=UTC_US),
-        "encounter_id": [f"e{i:06d}" for i in range(n)],
-        "label": pl.Series(label, dtype=pl.Int8),
-        "split": split,
-    })
-    metadata = [(pl.col("event_timestamp") - pl.duration(days=1)).alias(f"{v}_feature_ts")
-                for v in TASKS[task].feature_views]
-    return pl.concat([keys, pl.DataFrame(list(columns.values()))], how="horizontal").with_columns(metadata)
+    keys = pl.DataFrame(
+        {
+            "patient_id": [f"p{int(i):05d}" for i in rng.integers(0, max(n // 3, 1), n)],
+            "event_timestamp": pl.Series(times, dtype=UTC_US),
+            "encounter_id": [f"e{i:06d}" for i in range(n)],
+            "label": pl.Series(label, dtype=pl.Int8),
+            "split": split,
+        }
+    )
+    metadata = [
+        (pl.col("event_timestamp") - pl.duration(days=1)).alias(f"{v}_feature_ts")
+        for v in TASKS[task].feature_views
+    ]
+    return pl.concat([keys, pl.DataFrame(list(columns.values()))], how="horizontal").with_columns(
+        metadata
+    )

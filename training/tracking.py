@@ -10,9 +10,10 @@ from __future__ import annotations
 
 import tempfile
 import time
+from collections.abc import Mapping
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Any, Mapping
+from typing import Any
 
 import polars as pl
 
@@ -49,7 +50,11 @@ def experiment_id(tracking: Tracking) -> str:
         return found.experiment_id
     location = None
     if tracking.artifact_root:
-        location = tracking.artifact_root if "://" in tracking.artifact_root else Path(tracking.artifact_root).as_uri()
+        location = (
+            tracking.artifact_root
+            if "://" in tracking.artifact_root
+            else Path(tracking.artifact_root).as_uri()
+        )
     return mlflow_client.create_experiment(tracking.experiment, artifact_location=location)
 
 
@@ -58,14 +63,17 @@ def start_run(tracking: Tracking, run_name: str, tags: Mapping[str, str]) -> str
     return run.info.run_id
 
 
-def log_epoch_metrics(tracking_uri: str, run_id: str, metrics: Mapping[str, float], epoch: int) -> None:
+def log_epoch_metrics(
+    tracking_uri: str, run_id: str, metrics: Mapping[str, float], epoch: int
+) -> None:
     """One batched call per epoch (what rank 0 does at each epoch end)."""
     from mlflow import MlflowClient
     from mlflow.entities import Metric
 
     now = int(time.time() * 1000)
     MlflowClient(tracking_uri=tracking_uri).log_batch(
-        run_id, metrics=[Metric(k, float(v), now, epoch) for k, v in metrics.items()])
+        run_id, metrics=[Metric(k, float(v), now, epoch) for k, v in metrics.items()]
+    )
 
 
 def log_params(tracking_uri: str, run_id: str, params: Mapping[str, Any]) -> None:
@@ -73,7 +81,8 @@ def log_params(tracking_uri: str, run_id: str, params: Mapping[str, Any]) -> Non
     from mlflow.entities import Param
 
     MlflowClient(tracking_uri=tracking_uri).log_batch(
-        run_id, params=[Param(k, str(v)[:6000]) for k, v in params.items()])
+        run_id, params=[Param(k, str(v)[:6000]) for k, v in params.items()]
+    )
 
 
 def input_schema(task: str):
@@ -82,24 +91,50 @@ def input_schema(task: str):
     from mlflow.types import ColSpec, DataType, Schema
     from mlflow.types.schema import Array
 
-    kinds = {"int64": DataType.double, "float64": DataType.double, "bool": DataType.boolean,
-             "string": DataType.string, "float32_list": Array(DataType.double)}
-    return Schema([ColSpec(kinds[dtype], name, required=False) for name, dtype in input_spec(task).features])
+    kinds = {
+        "int64": DataType.double,
+        "float64": DataType.double,
+        "bool": DataType.boolean,
+        "string": DataType.string,
+        "float32_list": Array(DataType.double),
+    }
+    return Schema(
+        [ColSpec(kinds[dtype], name, required=False) for name, dtype in input_spec(task).features]
+    )
 
 
 def _example(frame: pl.DataFrame, task: str, rows: int = 3):
     spec = input_spec(task)
     # integers as doubles: a served row may miss any feature, and a null int column is float in pandas
-    example = frame.select(spec.columns).head(rows).with_columns(pl.col(pl.Int64).cast(pl.Float64)).to_pandas()
-    if "note_embedding" in example.columns:  # MLflow infers an array type from lists, not numpy arrays
-        example["note_embedding"] = example["note_embedding"].map(lambda v: None if v is None else [float(x) for x in v])
+    example = (
+        frame.select(spec.columns)
+        .head(rows)
+        .with_columns(pl.col(pl.Int64).cast(pl.Float64))
+        .to_pandas()
+    )
+    if (
+        "note_embedding" in example.columns
+    ):  # MLflow infers an array type from lists, not numpy arrays
+        example["note_embedding"] = example["note_embedding"].map(
+            lambda v: None if v is None else [float(x) for x in v]
+        )
     return example
 
 
-def log_and_register(tracking: Tracking, run_id: str, model, *, task: str, registered_model: str,
-                     training_frame: pl.DataFrame, training_set_uri: str, training_set_version: int,
-                     metrics: Mapping[str, float], tags: Mapping[str, str],
-                     pip_requirements: list[str] | None = None) -> TrackedModel:
+def log_and_register(
+    tracking: Tracking,
+    run_id: str,
+    model,
+    *,
+    task: str,
+    registered_model: str,
+    training_frame: pl.DataFrame,
+    training_set_uri: str,
+    training_set_version: int,
+    metrics: Mapping[str, float],
+    tags: Mapping[str, str],
+    pip_requirements: list[str] | None = None,
+) -> TrackedModel:
     """Log the final metrics, the training set input, the model (pyfunc from code over a weights-only file)
     and register it; the lineage ``tags`` go on the run and on the new model version."""
     import mlflow
@@ -118,19 +153,28 @@ def log_and_register(tracking: Tracking, run_id: str, model, *, task: str, regis
         mlflow.log_metrics({k: float(v) for k, v in metrics.items()})
         mlflow.set_tags(dict(tags))
         source = DeltaDatasetSource(path=training_set_uri, delta_table_version=training_set_version)
-        dataset = mlflow.data.from_pandas(training_frame.select("split", "label").to_pandas(), source=source,
-                                          # MLflow drops a falsy delta_table_version (0) from the source: the
-                                          # name carries the version too
-                                          name=f"{Path(training_set_uri).name}@v{training_set_version}",
-                                          targets="label",
-                                          digest=tags.get("lineage.training_set.digest", "")[7:27] or None)
+        dataset = mlflow.data.from_pandas(
+            training_frame.select("split", "label").to_pandas(),
+            source=source,
+            # MLflow drops a falsy delta_table_version (0) from the source: the
+            # name carries the version too
+            name=f"{Path(training_set_uri).name}@v{training_set_version}",
+            targets="label",
+            digest=tags.get("lineage.training_set.digest", "")[7:27] or None,
+        )
         mlflow.log_input(dataset, context="training")
         with tempfile.TemporaryDirectory() as tmp:
             weights = save_model(model, Path(tmp) / "model.pt")
             info = mlflow.pyfunc.log_model(
-                name="model", python_model=str(MODEL_CODE), artifacts={"weights": str(weights)},
-                signature=signature, input_example=example, pip_requirements=pip_requirements,
-                registered_model_name=registered_model, await_registration_for=60)
+                name="model",
+                python_model=str(MODEL_CODE),
+                artifacts={"weights": str(weights)},
+                signature=signature,
+                input_example=example,
+                pip_requirements=pip_requirements,
+                registered_model_name=registered_model,
+                await_registration_for=60,
+            )
     version = str(info.registered_model_version)
     for key, value in tags.items():
         mlflow_client.set_model_version_tag(registered_model, version, key, value)

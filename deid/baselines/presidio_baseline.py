@@ -66,15 +66,33 @@ ENTITIES: tuple[str, ...] = (
 # out so that an upgrade of Presidio does not silently change the baseline.
 _NER_MODEL_CONFIGURATION: dict[str, Any] = {
     "model_to_presidio_entity_mapping": {
-        "PER": "PERSON", "PERSON": "PERSON", "NORP": "NRP",
-        "FAC": "LOCATION", "LOC": "LOCATION", "GPE": "LOCATION", "LOCATION": "LOCATION",
-        "ORG": "ORGANIZATION", "ORGANIZATION": "ORGANIZATION",
-        "DATE": "DATE_TIME", "TIME": "DATE_TIME",
+        "PER": "PERSON",
+        "PERSON": "PERSON",
+        "NORP": "NRP",
+        "FAC": "LOCATION",
+        "LOC": "LOCATION",
+        "GPE": "LOCATION",
+        "LOCATION": "LOCATION",
+        "ORG": "ORGANIZATION",
+        "ORGANIZATION": "ORGANIZATION",
+        "DATE": "DATE_TIME",
+        "TIME": "DATE_TIME",
     },
     "low_confidence_score_multiplier": 0.4,
     "low_score_entity_names": [],
-    "labels_to_ignore": ["ORGANIZATION", "CARDINAL", "EVENT", "LANGUAGE", "LAW", "MONEY", "ORDINAL",
-                         "PERCENT", "PRODUCT", "QUANTITY", "WORK_OF_ART"],
+    "labels_to_ignore": [
+        "ORGANIZATION",
+        "CARDINAL",
+        "EVENT",
+        "LANGUAGE",
+        "LAW",
+        "MONEY",
+        "ORDINAL",
+        "PERCENT",
+        "PRODUCT",
+        "QUANTITY",
+        "WORK_OF_ART",
+    ],
 }
 
 NLP_CONFIGURATION: dict[str, Any] = {
@@ -116,8 +134,11 @@ class PresidioUnavailable(RuntimeError):
 
 def presidio_available() -> str | None:
     """None when the baseline can run; otherwise why not, and how to install it."""
-    for module, dist in (("presidio_analyzer", "presidio-analyzer"), ("spacy", "spacy"),
-                         (MODEL_NAME, MODEL_PACKAGE)):
+    for module, dist in (
+        ("presidio_analyzer", "presidio-analyzer"),
+        ("spacy", "spacy"),
+        (MODEL_NAME, MODEL_PACKAGE),
+    ):
         try:
             found = importlib.util.find_spec(module) is not None
         except (ImportError, ValueError):
@@ -136,7 +157,9 @@ def _offline_email_recognizer() -> None:
         return
     if getattr(email_recognizer.tldextract, "_deid_offline", False):
         return
-    extractor = tldextract.TLDExtract(suffix_list_urls=(), cache_dir=None, fallback_to_snapshot=True)
+    extractor = tldextract.TLDExtract(
+        suffix_list_urls=(), cache_dir=None, fallback_to_snapshot=True
+    )
 
     class _OfflineTldextract:
         _deid_offline = True
@@ -153,7 +176,9 @@ class PresidioBaseline:
     often filter. That is the most recall Presidio gives out of the box, the fair side to compare on.
     """
 
-    def __init__(self, entities: Sequence[str] = ENTITIES, score_threshold: float | None = None) -> None:
+    def __init__(
+        self, entities: Sequence[str] = ENTITIES, score_threshold: float | None = None
+    ) -> None:
         reason = presidio_available()
         if reason:
             raise PresidioUnavailable(reason)
@@ -163,7 +188,9 @@ class PresidioBaseline:
 
         # Presidio would call spacy.cli.download for a model it cannot find; never let it get there.
         if not spacy.util.is_package(MODEL_NAME):
-            raise PresidioUnavailable(f"spaCy pipeline {MODEL_NAME} ({MODEL_PACKAGE}) is not installed: {INSTALL_HINT}")
+            raise PresidioUnavailable(
+                f"spaCy pipeline {MODEL_NAME} ({MODEL_PACKAGE}) is not installed: {INSTALL_HINT}"
+            )
         _offline_email_recognizer()
         nlp_engine = NlpEngineProvider(nlp_configuration=NLP_CONFIGURATION).create_engine()
         # The registry warns once for every non-English recognizer it skips; that is expected here.
@@ -178,7 +205,9 @@ class PresidioBaseline:
         self.entities = [e for e in entities if e in supported]
         self.missing_entities = [e for e in entities if e not in supported]
         if self.missing_entities:
-            log.warning("Presidio does not support %s; left out of the baseline", self.missing_entities)
+            log.warning(
+                "Presidio does not support %s; left out of the baseline", self.missing_entities
+            )
         self.score_threshold = score_threshold
         self.versions = {
             "presidio-analyzer": _version("presidio-analyzer"),
@@ -192,19 +221,29 @@ class PresidioBaseline:
 
     def detect(self, text: str) -> list[Span]:
         """Presidio's detections in one text, labels as Presidio names them, end exclusive."""
-        results = self.analyzer.analyze(text=text, language=LANGUAGE, entities=self.entities,
-                                        score_threshold=self.score_threshold)
+        results = self.analyzer.analyze(
+            text=text,
+            language=LANGUAGE,
+            entities=self.entities,
+            score_threshold=self.score_threshold,
+        )
         return self._spans(text, results)
 
     def detect_corpus(self, docs: list[Document], batch_size: int = 32) -> dict[str, list[Span]]:
         """{doc_id: spans}; spaCy runs over the documents in batches, in this one process."""
         texts = [doc.text for doc in docs]
         out: dict[str, list[Span]] = {}
-        artifacts = self.analyzer.nlp_engine.process_batch(texts=texts, language=LANGUAGE,
-                                                           batch_size=batch_size, n_process=1)
+        artifacts = self.analyzer.nlp_engine.process_batch(
+            texts=texts, language=LANGUAGE, batch_size=batch_size, n_process=1
+        )
         for doc, (text, nlp_artifacts) in zip(docs, artifacts):
-            results = self.analyzer.analyze(text=text, language=LANGUAGE, entities=self.entities,
-                                            score_threshold=self.score_threshold, nlp_artifacts=nlp_artifacts)
+            results = self.analyzer.analyze(
+                text=text,
+                language=LANGUAGE,
+                entities=self.entities,
+                score_threshold=self.score_threshold,
+                nlp_artifacts=nlp_artifacts,
+            )
             out[doc.doc_id] = self._spans(text, results)
         return out
 
@@ -218,8 +257,9 @@ def _version(dist: str) -> str | None:
         return None
 
 
-def typed_recall(gold: dict[str, list[Span]], detected: dict[str, list[Span]],
-                 inclusive: bool = True) -> dict[str, Score]:
+def typed_recall(
+    gold: dict[str, list[Span]], detected: dict[str, list[Span]], inclusive: bool = True
+) -> dict[str, Score]:
     """Recall per gold label counting only overlaps by a detection whose Presidio label maps onto it."""
     by_gold: dict[str, Score] = {}
     for doc_id, spans in gold.items():
@@ -227,6 +267,9 @@ def typed_recall(gold: dict[str, list[Span]], detected: dict[str, list[Span]],
         for span in spans:
             score = by_gold.setdefault(span.label, Score())
             score.gold += 1
-            score.found += any(span.label in PRESIDIO_TO_GOLD.get(d.label, (d.label,)) and overlaps(span, d, inclusive)
-                               for d in found_by)
+            score.found += any(
+                span.label in PRESIDIO_TO_GOLD.get(d.label, (d.label,))
+                and overlaps(span, d, inclusive)
+                for d in found_by
+            )
     return dict(sorted(by_gold.items()))

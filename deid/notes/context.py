@@ -16,20 +16,34 @@ blocks.
 from __future__ import annotations
 
 import re
-from typing import Iterator
+from collections.abc import Iterator
 
 from deid.corpora import Span
 from deid.notes import gazetteers
-from deid.notes.spans import CITY, COUNTRY, HOSPITAL, LOCATION, NAME, ORGANIZATION, STATE, STREET, ZIP
+from deid.notes.spans import (
+    CITY,
+    COUNTRY,
+    HOSPITAL,
+    LOCATION,
+    NAME,
+    ORGANIZATION,
+    STATE,
+    STREET,
+    ZIP,
+)
 from deid.notes.tokens import Token, fold, tokenize
 
-NAME_RANK = 6000         # gazetteer names ranked at most this are names when capitalized and uncommon
-LOWER_NAME_RANK = 1500   # ... and, in all-lower-case text, when lower case
+NAME_RANK = 6000  # gazetteer names ranked at most this are names when capitalized and uncommon
+LOWER_NAME_RANK = 1500  # ... and, in all-lower-case text, when lower case
 
-PARTICLES = frozenset("van von de der den del della di da das dos du la le ter ten bin ibn al el mac st".split())
+PARTICLES = frozenset(
+    "van von de der den del della di da das dos du la le ter ten bin ibn al el mac st".split()
+)
 TITLE_CUE = re.compile(
     r"\b(?:Dr|Drs|Mr|Mrs|Ms|Mx|Miss|Prof|Professor|Mme|Mlle|Mister|Madam|Madame|Monsieur|Herr|Frau|Sr|Sra|Srta|"
-    r"Rev|Fr|Sister|Brother|Nurse|Doctor|Dra)\b\.?\s*$", re.IGNORECASE)
+    r"Rev|Fr|Sister|Brother|Nurse|Doctor|Dra)\b\.?\s*$",
+    re.IGNORECASE,
+)
 PHRASE_CUE = re.compile(
     r"(?:\bmy name is|\bname is|\bname's|\bnamed|\bname\s*:|\bi'?m|\bi am|\bcall me|\bthis is|\bsigned by|"
     r"\bsigned\s*:|\bdictated by\s*:?|\bseen by|\bseen with|\battending(?: physician)?\s*:?|\bprovider\s*:|"
@@ -38,13 +52,15 @@ PHRASE_CUE = re.compile(
     r"\bdear|\bhi|\bhello|\bthanks|\bthank you|\bregards,?|\bsincerely,?|\bper|\bmet with|\bspoke with|"
     r"\bspoke to|\btalked to|\bwith|\bby|\bsays|\bsaid|\basked|\btold|\bwrote|\bcalled|\bkid|\bchild|"
     r"\bguardian|\bgrandfather|\bgrandmother|\bproducer|\bdirector|\bauthor|\bsinger|\bactor|\bactress)\s*$",
-    re.IGNORECASE)
+    re.IGNORECASE,
+)
 RELATIVE_CUE = re.compile(
     r"\b(?:wife|husband|spouse|partner|son|daughter|mother|father|mom|dad|brother|sister|sibling|friend|"
     r"boyfriend|girlfriend|fiancée?|nephew|niece|aunt|uncle|cousin|grandson|granddaughter|grandmother|"
     r"grandfather|grandchild|child|caregiver|guardian|neighbou?r|roommate|stepson|stepdaughter|"
     r"son-in-law|daughter-in-law|mother-in-law|father-in-law|colleague|boss|coworker|co-worker)\s*,?\s*$",
-    re.IGNORECASE)
+    re.IGNORECASE,
+)
 PLACE_CUE = re.compile(
     r"(?:\blives? (?:in|at|near)|\bliving (?:in|at|near)|\blived (?:in|at)|\bresides? (?:in|at)|\bresiding in|"
     r"\bmoved (?:to|from)|\brelocated (?:to|from)|\bborn in|\braised in|\bgrew up in|\bbased in|"
@@ -54,24 +70,32 @@ PLACE_CUE = re.compile(
     r"\bwe'?re in|\bstay(?:ing|ed)? in|\bdischarged home to|\bhome to|\bcity\s*:|\btown\s*:|\bcountry\s*:|"
     r"\bstate\s*:|\bin the city of|\barrived (?:at|in)|\breturned to|\b(?:go|goes|going|went|come|coming|came|"
     r"fly|drive|drove|welcome|world|back|trip|way|road|train|bus|flight|ferry) to|\bin|\bat|\bfrom|\bnear)\s*$",
-    re.IGNORECASE)
-FACILITY = (r"(?i:Hospital|Hospitals|Medical Center|Medical Centre|Medical Ctr|Health Center|Health Centre|"
-            r"Health System|Healthcare|Health Care|Primary Care|Family Medicine|Family Practice|Internal Medicine|"
-            r"Pediatrics|Infirmary|Nursing Home|Nursing Facility|Skilled Nursing Facility|Nursing and Rehab(?:ilitation)?|"
-            r"Health and Rehabilitation|Care Center|Care Centre|Rehabilitation Hospital|Rehabilitation Center|"
-            r"Rehab Center|Rehab Unit|Acute Rehab Unit|Medical Group|Medical Associates|Physicians|Urgent Care|"
-            r"Surgery Center|Surgical Center|Cancer Center|Cancer Institute|Heart Institute|Clinic|Clinics|"
-            r"Hospice|Sanatorium|Sanitarium|Polyclinic|Dispensary)")
+    re.IGNORECASE,
+)
+FACILITY = (
+    r"(?i:Hospital|Hospitals|Medical Center|Medical Centre|Medical Ctr|Health Center|Health Centre|"
+    r"Health System|Healthcare|Health Care|Primary Care|Family Medicine|Family Practice|Internal Medicine|"
+    r"Pediatrics|Infirmary|Nursing Home|Nursing Facility|Skilled Nursing Facility|Nursing and Rehab(?:ilitation)?|"
+    r"Health and Rehabilitation|Care Center|Care Centre|Rehabilitation Hospital|Rehabilitation Center|"
+    r"Rehab Center|Rehab Unit|Acute Rehab Unit|Medical Group|Medical Associates|Physicians|Urgent Care|"
+    r"Surgery Center|Surgical Center|Cancer Center|Cancer Institute|Heart Institute|Clinic|Clinics|"
+    r"Hospice|Sanatorium|Sanitarium|Polyclinic|Dispensary)"
+)
 _CAPW = r"(?:St\.|[A-Z][\w'’-]*)"
 FACILITY_RE = re.compile(
     rf"(?:{_CAPW}[ \t]+(?:(?i:of|the|for)[ \t]+)?){{1,5}}{FACILITY}\b(?:[ \t]+(?i:of|in)[ \t]+{_CAPW}(?:[ \t]+{_CAPW}){{0,2}})?"
-    rf"|\b(?i:Hospital|Clinic|Infirmary|University)[ \t]+(?i:of)[ \t]+{_CAPW}(?:[ \t]+{_CAPW}){{0,2}}")
-COMPANY_RE = re.compile(r"(?:[A-Z][\w&'’-]*[ \t]+){1,4}(?:Inc|LLC|Ltd|Corp|Corporation|GmbH|AG|PLC|LLP|S\.A|Oy|AB|ASA|"
-                        r"BV|NV|SpA|Srl|Pty)\b\.?")
-LEAD_STOP = frozenset("""discharged admitted transferred transfer seen presented followed follow at to from the patient pt
+    rf"|\b(?i:Hospital|Clinic|Infirmary|University)[ \t]+(?i:of)[ \t]+{_CAPW}(?:[ \t]+{_CAPW}){{0,2}}"
+)
+COMPANY_RE = re.compile(
+    r"(?:[A-Z][\w&'’-]*[ \t]+){1,4}(?:Inc|LLC|Ltd|Corp|Corporation|GmbH|AG|PLC|LLP|S\.A|Oy|AB|ASA|"
+    r"BV|NV|SpA|Srl|Pty)\b\.?"
+)
+LEAD_STOP = frozenset(
+    """discharged admitted transferred transfer seen presented followed follow at to from the patient pt
 with by in of and called visited visit went go dr hospitalized readmitted returned return sent referred accepted
 arrived on hospital name signed attending pcp provider physician per this that was is our your his her their a an
-""".split())
+""".split()
+)
 
 _TITLES = frozenset("dr mr mrs ms mx prof st sr jr".split())
 _INITIAL = re.compile(r"[A-Z]\.?$")
@@ -97,7 +121,7 @@ class _Doc:
     def gap(self, i: int) -> str:
         """Text between token i-1 and token i."""
         prev_end = self.tokens[i - 1].end if i > 0 else 0
-        return self.text[prev_end:self.tokens[i].start]
+        return self.text[prev_end : self.tokens[i].start]
 
     def adjacent(self, i: int) -> bool:
         """Token i follows token i-1 within the same phrase (spaces, a period after an initial)."""
@@ -107,7 +131,9 @@ class _Doc:
         if len(g) > 3 or "\n" in g or g.strip(" \t.") != "":
             return False
         # a period joins only after an initial or a title ("Faina D. Yefremova", "Dr. Roach")
-        return "." not in g or len(self.tokens[i - 1].text) == 1 or self.tokens[i - 1].key in _TITLES
+        return (
+            "." not in g or len(self.tokens[i - 1].text) == 1 or self.tokens[i - 1].key in _TITLES
+        )
 
     def capital(self, t: Token) -> bool:
         if self.lower:
@@ -117,13 +143,17 @@ class _Doc:
         return t.text[0].isupper()
 
     def sentence_start_token(self, t: Token) -> bool:
-        before = self.text[max(0, t.start - 20):t.start].rstrip(" \t\"'(“")
-        return not before or before[-1] in ".!?\n:;•-*|" or bool(re.search(r"(?:^|\n)\s*\d+[.)]$", before))
+        before = self.text[max(0, t.start - 20) : t.start].rstrip(" \t\"'(“")
+        return (
+            not before
+            or before[-1] in ".!?\n:;•-*|"
+            or bool(re.search(r"(?:^|\n)\s*\d+[.)]$", before))
+        )
 
     def sentence_start(self, i: int) -> bool:
         if i == 0:
             return True
-        before = self.text[:self.tokens[i].start].rstrip(" \t\"'(“")
+        before = self.text[: self.tokens[i].start].rstrip(" \t\"'(“")
         return not before or before[-1] in ".!?\n:;•-*|"
 
 
@@ -158,22 +188,34 @@ def _name_strength(doc: _Doc, t: Token) -> int:
 def _glued(doc: _Doc, t: Token) -> bool:
     """Letters stuck to digits ("HbA1c", "T2DM", "3rd") are not words of their own."""
     text = doc.text
-    return (t.start > 0 and text[t.start - 1].isdigit()) or (t.end < len(text) and text[t.end].isdigit())
+    return (t.start > 0 and text[t.start - 1].isdigit()) or (
+        t.end < len(text) and text[t.end].isdigit()
+    )
 
 
 def _cue_before(doc: _Doc, i: int) -> bool:
     start = doc.tokens[i].start
-    window = doc.text[max(0, start - 40):start]
-    return bool(TITLE_CUE.search(window) or PHRASE_CUE.search(window) or RELATIVE_CUE.search(window))
+    window = doc.text[max(0, start - 40) : start]
+    return bool(
+        TITLE_CUE.search(window) or PHRASE_CUE.search(window) or RELATIVE_CUE.search(window)
+    )
 
 
 def _strong_cue_before(doc: _Doc, i: int) -> bool:
     start = doc.tokens[i].start
-    window = doc.text[max(0, start - 40):start]
+    window = doc.text[max(0, start - 40) : start]
     if TITLE_CUE.search(window) or RELATIVE_CUE.search(window):
         return True
     m = PHRASE_CUE.search(window)
-    return bool(m) and m.group(0).strip().lower() not in ("with", "by", "per", "to:", "from:", "hi", "consulted")
+    return bool(m) and m.group(0).strip().lower() not in (
+        "with",
+        "by",
+        "per",
+        "to:",
+        "from:",
+        "hi",
+        "consulted",
+    )
 
 
 def names(text: str, doc: _Doc | None = None) -> list[Span]:
@@ -186,13 +228,27 @@ def names(text: str, doc: _Doc | None = None) -> list[Span]:
     for i, t in enumerate(toks):
         if strength[i] == 2:
             is_name[i] = True
-        elif doc.capital(t) and t.key not in gazetteers.EXTRA_COMMON and len(t.key) >= 2 and not _glued(doc, t) and not (
-                t.is_upper and not doc.upper and len(t.key) <= 3):
-            if _strong_cue_before(doc, i) and (not doc.gaz.is_common(t.key) or strength[i] >= 1
-                                               or TITLE_CUE.search(text[max(0, t.start - 12):t.start])):
+        elif (
+            doc.capital(t)
+            and t.key not in gazetteers.EXTRA_COMMON
+            and len(t.key) >= 2
+            and not _glued(doc, t)
+            and not (t.is_upper and not doc.upper and len(t.key) <= 3)
+        ):
+            if _strong_cue_before(doc, i) and (
+                not doc.gaz.is_common(t.key)
+                or strength[i] >= 1
+                or TITLE_CUE.search(text[max(0, t.start - 12) : t.start])
+            ):
                 is_name[i] = True
-            elif strength[i] == 1 and _cue_before(doc, i) and not (doc.lower and t.key in doc.gaz.dictionary):
-                is_name[i] = True  # in all-lowercase text a dictionary word after "by"/"with" is a word
+            elif (
+                strength[i] == 1
+                and _cue_before(doc, i)
+                and not (doc.lower and t.key in doc.gaz.dictionary)
+            ):
+                is_name[i] = (
+                    True  # in all-lowercase text a dictionary word after "by"/"with" is a word
+                )
     # extend runs over neighbouring name-ish tokens
     changed = True
     while changed:
@@ -211,21 +267,47 @@ def names(text: str, doc: _Doc | None = None) -> list[Span]:
                 is_name[i] = changed = True
             elif strength[i] >= 1:
                 is_name[i] = changed = True
-            elif left and doc.capital(t) and not doc.gaz.is_common(t.key) and len(t.key) >= 2 \
-                    and not (t.is_upper and not doc.upper and len(t.key) <= 3) and doc.gaz.places.get(t.key) is None:
+            elif (
+                left
+                and doc.capital(t)
+                and not doc.gaz.is_common(t.key)
+                and len(t.key) >= 2
+                and not (t.is_upper and not doc.upper and len(t.key) <= 3)
+                and doc.gaz.places.get(t.key) is None
+            ):
                 is_name[i] = changed = True  # unknown surname after a first name
-            elif t.key in PARTICLES and t.is_lower and i + 1 < n and left and doc.capital(toks[i + 1]) \
-                    and doc.adjacent(i + 1):
+            elif (
+                t.key in PARTICLES
+                and t.is_lower
+                and i + 1 < n
+                and left
+                and doc.capital(toks[i + 1])
+                and doc.adjacent(i + 1)
+            ):
                 is_name[i] = is_name[i + 1] = changed = True
+
     # unknown capitalized pairs mid-sentence ("Ushurma Dratchev") and lists ("Monjeau, Graves and Reed")
     def unknown_cap(i: int) -> bool:
         t = toks[i]
-        return (doc.capital(t) and not doc.lower and len(t.key) >= 3 and not doc.gaz.is_common(t.key)
-                and t.key not in doc.gaz.dictionary
-                and not _glued(doc, t) and not t.is_upper and doc.gaz.places.get(t.key) is None)
+        return (
+            doc.capital(t)
+            and not doc.lower
+            and len(t.key) >= 3
+            and not doc.gaz.is_common(t.key)
+            and t.key not in doc.gaz.dictionary
+            and not _glued(doc, t)
+            and not t.is_upper
+            and doc.gaz.places.get(t.key) is None
+        )
+
     for i in range(n - 1):
-        if (not is_name[i] or not is_name[i + 1]) and doc.adjacent(i + 1) and unknown_cap(i) and unknown_cap(i + 1) \
-                and not doc.sentence_start(i):
+        if (
+            (not is_name[i] or not is_name[i + 1])
+            and doc.adjacent(i + 1)
+            and unknown_cap(i)
+            and unknown_cap(i + 1)
+            and not doc.sentence_start(i)
+        ):
             is_name[i] = is_name[i + 1] = True
     changed = True
     while changed:
@@ -236,7 +318,7 @@ def names(text: str, doc: _Doc | None = None) -> list[Span]:
             for j in (i - 1, i + 1):
                 if 0 <= j < n and is_name[j]:
                     a, b = (j, i) if j < i else (i, j)
-                    gap = text[toks[a].end:toks[b].start]
+                    gap = text[toks[a].end : toks[b].start]
                     if re.fullmatch(r",\s?|,?\s(?:and|&|or)\s", gap):
                         is_name[i] = changed = True
                         break
@@ -255,7 +337,7 @@ def names(text: str, doc: _Doc | None = None) -> list[Span]:
         j = i
         while j + 1 < n and is_name[j + 1] and doc.adjacent(j + 1):
             j += 1
-        run = toks[i:j + 1]
+        run = toks[i : j + 1]
         if not (len(run) == 1 and len(run[0].key) < 2):
             start, end = run[0].start, run[-1].end
             # keep the period of a trailing initial ("Faina D.") out; include none of the gap
@@ -274,9 +356,12 @@ def places(text: str, doc: _Doc | None = None) -> list[Span]:
         hit = None
         if toks[i].key in gaz.place_first_tokens and doc.capital(toks[i]):
             for k in range(min(gazetteers.MAX_PLACE_TOKENS, n - i), 1, -1):
-                if not all(doc.adjacent(i + m) or toks[i + m].start - toks[i + m - 1].end <= 1 for m in range(1, k)):
+                if not all(
+                    doc.adjacent(i + m) or toks[i + m].start - toks[i + m - 1].end <= 1
+                    for m in range(1, k)
+                ):
                     continue
-                key = " ".join(t.key for t in toks[i:i + k])
+                key = " ".join(t.key for t in toks[i : i + k])
                 label = gaz.places.get(key)
                 if label and doc.capital(toks[i]) and doc.capital(toks[i + k - 1]):
                     hit = (k, label)
@@ -284,7 +369,12 @@ def places(text: str, doc: _Doc | None = None) -> list[Span]:
         if hit is None:
             label = gaz.places.get(toks[i].key)
             t = toks[i]
-            if label and not _glued(doc, t) and (doc.capital(t) or (doc.lower and t.is_lower)) and not (t.is_upper and len(t.key) <= 2):
+            if (
+                label
+                and not _glued(doc, t)
+                and (doc.capital(t) or (doc.lower and t.is_lower))
+                and not (t.is_upper and len(t.key) <= 2)
+            ):
                 if label != CITY or not doc.gaz.is_common(t.key):
                     hit = (1, label)
         if hit:
@@ -296,15 +386,21 @@ def places(text: str, doc: _Doc | None = None) -> list[Span]:
         i += 1
     # towns after a place cue: "lives in Hvammstangi", "based in NAANTALI"
     for i, t in enumerate(toks):
-        if not doc.capital(t) or gaz.is_common(t.key) or t.key in gazetteers.EXTRA_COMMON or _glued(doc, t) \
-                or gaz.places.get(t.key) in (COUNTRY, STATE) or (doc.lower and t.key in gaz.dictionary):
+        if (
+            not doc.capital(t)
+            or gaz.is_common(t.key)
+            or t.key in gazetteers.EXTRA_COMMON
+            or _glued(doc, t)
+            or gaz.places.get(t.key) in (COUNTRY, STATE)
+            or (doc.lower and t.key in gaz.dictionary)
+        ):
             continue
-        window = text[max(0, t.start - 40):t.start]
+        window = text[max(0, t.start - 40) : t.start]
         if PLACE_CUE.search(window):
             j = i
             while j + 1 < n and doc.adjacent(j + 1) and doc.capital(toks[j + 1]) and j - i < 3:
                 j += 1
-            spans.append(Span(t.start, toks[j].end, LOCATION, text[t.start:toks[j].end]))
+            spans.append(Span(t.start, toks[j].end, LOCATION, text[t.start : toks[j].end]))
     return spans
 
 
@@ -336,8 +432,10 @@ def facilities(text: str) -> Iterator[Span]:
 
 
 _SEGMENT = re.compile(r"[^\n,;]+")
-_POSTAL = re.compile(r"^(?:[A-Z]{1,2}-?)?\d{3,6}(?:[ -]\d{2,4})?(?:\s?[A-Z]{2})?$|^[A-Z]\d[A-Z] ?\d[A-Z]\d$|"
-                     r"^[A-Z]{1,2}\d[A-Z\d]? ?\d[A-Z]{2}$")
+_POSTAL = re.compile(
+    r"^(?:[A-Z]{1,2}-?)?\d{3,6}(?:[ -]\d{2,4})?(?:\s?[A-Z]{2})?$|^[A-Z]\d[A-Z] ?\d[A-Z]\d$|"
+    r"^[A-Z]{1,2}\d[A-Z\d]? ?\d[A-Z]{2}$"
+)
 
 
 def address_blocks(text: str, street_spans: list[Span]) -> list[Span]:
@@ -351,32 +449,44 @@ def address_blocks(text: str, street_spans: list[Span]) -> list[Span]:
         segments = 0
         for seg in _SEGMENT.finditer(text, pos):
             # only segments directly after the anchor, separated by newlines/commas/spaces
-            between = text[pos:seg.start()]
+            between = text[pos : seg.start()]
             if between.strip(" \t\n,;") or between.count("\n") > 2:
                 break
             value = seg.group(0)
             quote = re.match(r"[ \t]*(?:>|\?{2,}|\|)[ \t]*", value)
             if quote and "\n" in between:
-                value = " " * quote.end() + value[quote.end():]
+                value = " " * quote.end() + value[quote.end() :]
             stripped = value.strip(" \t.")
             if not stripped:
                 pos = seg.end()
                 continue
             words = stripped.split()
-            if ":" in stripped or "@" in stripped or "(" in stripped or len(words) > 6 or len(stripped) > 48:
+            if (
+                ":" in stripped
+                or "@" in stripped
+                or "(" in stripped
+                or len(words) > 6
+                or len(stripped) > 48
+            ):
                 break
             lead = len(value) - len(value.lstrip(" \t"))
             s0 = seg.start() + lead
             s1 = s0 + len(stripped)
             if _POSTAL.match(stripped):
                 out.append(Span(s0, s1, ZIP, stripped))
-            elif all(w[0].isupper() or w[0].isdigit() or w.lower() in PARTICLES or (w[0] == "(") for w in words) \
-                    or stripped.islower() and text.islower() \
-                    or ("\n" in between and len(words) <= 3 and not re.search(r"[!?;]", stripped)):
+            elif (
+                all(
+                    w[0].isupper() or w[0].isdigit() or w.lower() in PARTICLES or (w[0] == "(")
+                    for w in words
+                )
+                or stripped.islower()
+                and text.islower()
+                or ("\n" in between and len(words) <= 3 and not re.search(r"[!?;]", stripped))
+            ):
                 # "Uruguay 64677", "St Georges, QC 54256": words, then a trailing postal code
                 tail = re.search(r"\s(\d{3,6}(?:[ -]\d{2,4})?)$", stripped)
                 if tail:
-                    out.append(Span(s0, s0 + tail.start(), LOCATION, stripped[:tail.start()]))
+                    out.append(Span(s0, s0 + tail.start(), LOCATION, stripped[: tail.start()]))
                     out.append(Span(s0 + tail.start(1), s1, ZIP, tail.group(1)))
                 else:
                     out.append(Span(s0, s1, LOCATION, stripped))
@@ -394,6 +504,8 @@ def detect(text: str) -> tuple[list[Span], list[Span]]:
     a place found by a cue ("lives in Reno") is read as that place."""
     doc = _Doc(text)
     found_names, found_places = names(text, doc), places(text, doc)
-    strong_places = {(s.start, s.end) for s in found_places if s.label in (COUNTRY, STATE, LOCATION)}
+    strong_places = {
+        (s.start, s.end) for s in found_places if s.label in (COUNTRY, STATE, LOCATION)
+    }
     found_names = [s for s in found_names if (s.start, s.end) not in strong_places]
     return found_names, found_places + list(facilities(text))

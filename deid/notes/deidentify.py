@@ -24,8 +24,9 @@ class NoteDeidentifier:
         self.key = key
         self.policy = policy
 
-    def deidentify(self, text: str, *, patient_key: str | None, known: KnownIdentifiers | None,
-                   shift_days: int) -> DeidentifiedText:
+    def deidentify(
+        self, text: str, *, patient_key: str | None, known: KnownIdentifiers | None, shift_days: int
+    ) -> DeidentifiedText:
         if not text:
             return DeidentifiedText(text or "", Counter())
         spans = detect_phi(text, known, age_ceiling=self.policy.age_ceiling)
@@ -36,10 +37,10 @@ class NoteDeidentifier:
         for span in spans:
             if span.label in KEPT_LABELS:
                 continue
-            replacement = surrogates.replace(span.label, text[span.start:span.end])
-            if replacement == text[span.start:span.end]:
+            replacement = surrogates.replace(span.label, text[span.start : span.end])
+            if replacement == text[span.start : span.end]:
                 continue
-            out.append(text[pos:span.start])
+            out.append(text[pos : span.start])
             out.append(replacement)
             counts[span.label] += 1
             pos = span.end

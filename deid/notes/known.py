@@ -12,8 +12,17 @@ from deid.known_identifiers import KnownIdentifiers
 from deid.notes.spans import CITY, DATE, EMAIL, MRN, NAME, PHONE, SSN, STREET, ZIP
 from deid.notes.tokens import fold, tokenize
 
-_KIND_LABEL = {"name": NAME, "mrn": MRN, "ssn": SSN, "phone": PHONE, "email": EMAIL, "street": STREET,
-               "birth_date": DATE, "city": CITY, "postal_code": ZIP}
+_KIND_LABEL = {
+    "name": NAME,
+    "mrn": MRN,
+    "ssn": SSN,
+    "phone": PHONE,
+    "email": EMAIL,
+    "street": STREET,
+    "birth_date": DATE,
+    "city": CITY,
+    "postal_code": ZIP,
+}
 
 _NUMBER = re.compile(r"(?<![\w])[A-Za-z]{0,4}\d(?:[\s().-]{0,2}\d){5,14}(?!\w)")
 
@@ -24,13 +33,21 @@ class KnownMatcher:
         exact: dict[str, str] = {}
         for kind, spelling in known.all():
             exact.setdefault(spelling, _KIND_LABEL.get(kind, NAME))
-        for kind, value in (("city", getattr(known, "city", None)), ("postal_code", getattr(known, "postal_code", None))):
+        for kind, value in (
+            ("city", getattr(known, "city", None)),
+            ("postal_code", getattr(known, "postal_code", None)),
+        ):
             if value and len(value.strip()) >= 3:
                 exact.setdefault(value.strip().lower(), _KIND_LABEL[kind])
         parts = sorted(exact, key=len, reverse=True)
         self.labels = exact
-        self.pattern = re.compile(r"(?<!\w)(?:" + "|".join(re.escape(p) for p in parts) + r")(?!\w)",
-                                  re.IGNORECASE) if parts else None
+        self.pattern = (
+            re.compile(
+                r"(?<!\w)(?:" + "|".join(re.escape(p) for p in parts) + r")(?!\w)", re.IGNORECASE
+            )
+            if parts
+            else None
+        )
         # folded name tokens (accents, hyphen parts): matched token by token
         self.name_keys: set[str] = set()
         for spelling in known.values.get("name", ()):
@@ -52,13 +69,16 @@ class KnownMatcher:
         self.initials = {i for i in (getattr(known, "initials", ()) or ()) if len(i) >= 2}
         self.initial_patterns = [
             re.compile(r"(?<![\w.])(" + r"\.?\s?".join(re.escape(ch) for ch in i) + r"\.?)(?![\w])")
-            for i in sorted(self.initials)]
+            for i in sorted(self.initials)
+        ]
 
     def find(self, text: str) -> list[Span]:
         out: list[Span] = []
         if self.pattern is not None:
             for m in self.pattern.finditer(text):
-                out.append(Span(m.start(), m.end(), self.labels.get(m.group(0).lower(), NAME), m.group(0)))
+                out.append(
+                    Span(m.start(), m.end(), self.labels.get(m.group(0).lower(), NAME), m.group(0))
+                )
         if self.name_keys:
             for t in tokenize(text):
                 if t.key in self.name_keys and (len(t.key) >= 3 or t.text[0].isupper()):
@@ -82,8 +102,14 @@ _CACHE_SIZE = 512
 
 def matcher(known: KnownIdentifiers) -> KnownMatcher:
     """The compiled matcher of ``known``, reused across that patient's notes."""
-    cache_key = (known.patient_key, frozenset(known.all()), getattr(known, "name_parts", ()),
-                 getattr(known, "initials", ()), getattr(known, "city", None), getattr(known, "postal_code", None))
+    cache_key = (
+        known.patient_key,
+        frozenset(known.all()),
+        getattr(known, "name_parts", ()),
+        getattr(known, "initials", ()),
+        getattr(known, "city", None),
+        getattr(known, "postal_code", None),
+    )
     found = _CACHE.get(cache_key)
     if found is None:
         if len(_CACHE) >= _CACHE_SIZE:

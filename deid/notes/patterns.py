@@ -8,16 +8,32 @@ Clinical values must survive: blood pressures ("101/73"), lab values ("HbA1c 5.3
 from __future__ import annotations
 
 import re
-from typing import Iterator
+from collections.abc import Iterator
 
 from deid.corpora import Span
+from deid.notes.spans import (
+    ACCOUNT,
+    AGE,
+    DATE,
+    EMAIL,
+    ID,
+    IP,
+    MRN,
+    PHONE,
+    SSN,
+    STATE,
+    STREET,
+    URL,
+    ZIP,
+)
 from deid.notes.tokens import WORD, fold
-from deid.notes.spans import (ACCOUNT, AGE, DATE, EMAIL, ID, IP, MRN, PHONE, SSN, STATE, STREET, URL, ZIP)
 
 AGE_CEILING = 90
 
-MONTH = (r"(?:Jan(?:uary|\.)?|Feb(?:ruary|\.)?|Mar(?:ch|\.)?|Apr(?:il|\.)?|May|June?|July?|Aug(?:ust|\.)?|"
-         r"Sep(?:t(?:ember|\.)?|\.)?|Oct(?:ober|\.)?|Nov(?:ember|\.)?|Dec(?:ember|\.)?)")
+MONTH = (
+    r"(?:Jan(?:uary|\.)?|Feb(?:ruary|\.)?|Mar(?:ch|\.)?|Apr(?:il|\.)?|May|June?|July?|Aug(?:ust|\.)?|"
+    r"Sep(?:t(?:ember|\.)?|\.)?|Oct(?:ober|\.)?|Nov(?:ember|\.)?|Dec(?:ember|\.)?)"
+)
 WEEKDAY = r"(?:Mon|Tues|Wednes|Thurs|Fri|Satur|Sun)day"
 DAY = r"(?:0?[1-9]|[12]\d|3[01])"
 MON_NUM = r"(?:0?[1-9]|1[0-2])"
@@ -54,22 +70,32 @@ AGE_RE = re.compile(
     r"|\b(?:age[ds]?|aged)\s*:?\s*(?P<n3>\d{2,3})\b"
     r"|\b(?P<n4>\d{2,3})(?:\s|-)year(?:s)?(?:\s|-)of(?:\s|-)age\b"
     r"|\b(?P<n5>\d{2,3})(?:yo|F|M)\b(?=\s)",
-    re.IGNORECASE)
+    re.IGNORECASE,
+)
 
 EMAIL_RE = re.compile(r"(?<![\w.+-])[\w.+-]+@[\w-]+(?:\.[\w-]+)+(?<![.-])")
-TLD = (r"(?:com|org|net|edu|gov|mil|int|info|biz|io|co|us|uk|ca|au|de|fr|es|it|nl|be|ch|at|se|no|dk|fi|is|"
-       r"ie|pt|pl|cz|sk|hu|ro|bg|gr|cy|ee|lv|lt|si|hr|rs|ba|me|mk|al|ru|ua|by|tr|il|in|jp|cn|kr|tw|hk|sg|my|"
-       r"nz|za|br|ar|mx|cl|pe|uy|health|med|app|dev|xyz|online|site|biz)")
+TLD = (
+    r"(?:com|org|net|edu|gov|mil|int|info|biz|io|co|us|uk|ca|au|de|fr|es|it|nl|be|ch|at|se|no|dk|fi|is|"
+    r"ie|pt|pl|cz|sk|hu|ro|bg|gr|cy|ee|lv|lt|si|hr|rs|ba|me|mk|al|ru|ua|by|tr|il|in|jp|cn|kr|tw|hk|sg|my|"
+    r"nz|za|br|ar|mx|cl|pe|uy|health|med|app|dev|xyz|online|site|biz)"
+)
 URL_RE = re.compile(
     r"\b(?:https?://|ftp://|www\.)[^\s<>\"')\]]+[^\s<>\"')\].,;:!?]"
     rf"|(?<![@\w.-])(?:[A-Za-z0-9-]+\.)+{TLD}(?:\.[a-z]{{2}})?\b(?:/[^\s<>\"')\]]*[^\s<>\"')\].,;:!?])?",
-    re.IGNORECASE)
-IPV4_RE = re.compile(r"(?<![\d.])(?:(?:25[0-5]|2[0-4]\d|1?\d?\d)\.){3}(?:25[0-5]|2[0-4]\d|1?\d?\d)(?![\d.]\d)")
-IPV6_RE = re.compile(r"(?<![\w:])(?:[0-9A-Fa-f]{1,4}:){7}[0-9A-Fa-f]{1,4}(?![\w:])"
-                     r"|(?<![\w:])(?:[0-9A-Fa-f]{1,4}:){1,6}(?::[0-9A-Fa-f]{1,4}){1,6}(?![\w:])")
+    re.IGNORECASE,
+)
+IPV4_RE = re.compile(
+    r"(?<![\d.])(?:(?:25[0-5]|2[0-4]\d|1?\d?\d)\.){3}(?:25[0-5]|2[0-4]\d|1?\d?\d)(?![\d.]\d)"
+)
+IPV6_RE = re.compile(
+    r"(?<![\w:])(?:[0-9A-Fa-f]{1,4}:){7}[0-9A-Fa-f]{1,4}(?![\w:])"
+    r"|(?<![\w:])(?:[0-9A-Fa-f]{1,4}:){1,6}(?::[0-9A-Fa-f]{1,4}){1,6}(?![\w:])"
+)
 SSN_RE = re.compile(r"(?<![\d-])(?!000|666|9\d\d)\d{3}([- ])(?!00)\d{2}\1(?!0000)\d{4}(?![\d-])")
-SSN_CUE_RE = re.compile(r"\b(?:SSN|social security(?: number| no\.?| #)?)\s*[:#]?\s*(?P<v>\d{9}|\d{3}[- .]\d{2}[- .]\d{4})\b",
-                        re.IGNORECASE)
+SSN_CUE_RE = re.compile(
+    r"\b(?:SSN|social security(?: number| no\.?| #)?)\s*[:#]?\s*(?P<v>\d{9}|\d{3}[- .]\d{2}[- .]\d{4})\b",
+    re.IGNORECASE,
+)
 
 # phones: +CC, (area) and 2+ groups; 7-15 digits in all; x1234 extensions
 PHONE_RE = re.compile(
@@ -77,9 +103,13 @@ PHONE_RE = re.compile(
     r"(?:\s?(?:x|ext\.?|extension)\s?\d{1,5})?(?![\w/-])"
     r"|(?<![\w/+.-])\(\d{2,4}\)\s?\d{2,4}[\s.-]?\d{2,5}(?:\s?(?:x|ext\.?)\s?\d{1,5})?(?![\w/-])"
     r"|(?<![\w/.-])\+\d{6,14}(?:[\s.-]\d{2,5}){0,3}(?![\w/-])",
-    re.IGNORECASE)
-PHONE_CUE_RE = re.compile(r"\b(?:phone|tel|telephone|cell|mobile|fax|pager|beeper|call|desk|home|work|contact|ph|ext)"
-                          r"\b\.?\s*(?:#|no\.?|number)?\s*:?\s*$", re.IGNORECASE)
+    re.IGNORECASE,
+)
+PHONE_CUE_RE = re.compile(
+    r"\b(?:phone|tel|telephone|cell|mobile|fax|pager|beeper|call|desk|home|work|contact|ph|ext)"
+    r"\b\.?\s*(?:#|no\.?|number)?\s*:?\s*$",
+    re.IGNORECASE,
+)
 
 # identifiers introduced by a cue word: MRN 123, Acct #: 99-88, license no. X12
 ID_CUE_RE = re.compile(
@@ -92,12 +122,17 @@ ID_CUE_RE = re.compile(
     r"case(?: number| no\.?)|accession(?: number| no\.?)?|specimen(?: id| number)?|claim(?: number| no\.?)?|"
     r"encounter(?: id| number)?|visit(?: id| number)|ID|identifier|no\.|#)"
     r"(?:\s*(?:is|was|number|no\.?|#|:|=))*\s*(?P<v>(?=[A-Za-z0-9-]*\d)[A-Za-z0-9][A-Za-z0-9-]{3,24}(?<!-))",
-    re.IGNORECASE)
+    re.IGNORECASE,
+)
 # alphanumeric tokens with 4+ digits and a letter, 6+ long: MRN01007922, F162823540116, GB52AEJL5726...
-ALNUM_ID_RE = re.compile(r"(?<![\w/.-])(?=[A-Za-z0-9]*[A-Za-z])(?=(?:[A-Za-z]*\d){4})[A-Za-z0-9]{6,34}(?![\w/])")
+ALNUM_ID_RE = re.compile(
+    r"(?<![\w/.-])(?=[A-Za-z0-9]*[A-Za-z])(?=(?:[A-Za-z]*\d){4})[A-Za-z0-9]{6,34}(?![\w/])"
+)
 # long digit runs (optionally grouped): 8+ digits
 LONG_NUMBER_RE = re.compile(r"(?<![\w.,/-])\d(?:[\s-]?\d){7,22}(?![\w/-]|[.,]\d)")
-IBAN_RE = re.compile(r"\b[A-Z]{2}\d{2}(?:\s?[A-Z0-9]{4}){2,7}(?:\s?[A-Z0-9]{1,4})?\b", re.IGNORECASE)
+IBAN_RE = re.compile(
+    r"\b[A-Z]{2}\d{2}(?:\s?[A-Z0-9]{4}){2,7}(?:\s?[A-Z0-9]{1,4})?\b", re.IGNORECASE
+)
 
 STREET_SUFFIX = (
     r"(?:Street|St|Avenue|Ave|Av|Road|Rd|Boulevard|Blvd|Lane|Ln|Drive|Dr|Court|Ct|Place|Pl|Square|Sq|Terrace|"
@@ -106,50 +141,80 @@ STREET_SUFFIX = (
     r"Route|Rte|Expressway|Expy|Freeway|Fwy|Causeway|Cove|Creek|Glen|Green|Harbor|Landing|Meadow|Meadows|"
     r"Oval|Pass|Port|Ranch|Shore|Shores|Spring|Springs|Station|Summit|Valley|View|Village|Vista|Wharf|"
     r"Wood|Woods|Junction|Jct|Bypass|Estate|Estates|Fork|Forks|Isle|Manor|Mill|Mills|Orchard|Prairie|Stream|"
-    r"Track|Extension|Ext)")
+    r"Track|Extension|Ext)"
+)
 _CAP = r"[A-ZÀ-ÖØ-Þ\u0100-\u024F\u0370-\u03FF\u0400-\u04FF][\w'’.-]*"
 # European street words as suffixes of one token (Koskikatu, Puruntie, Storgatan, Hauptstraße)
-STREET_WORD_SUFFIX = (r"(?:katu|kuja|tie|polku|gatan|gata|vägen|väg|veien|vegen|vei|gate|gaten|vej|gade|"
-                      r"straße|strasse|gasse|weg|allee|platz|ring|damm|ufer|laan|straat|gracht|plein|"
-                      r"kade|dreef|utca|út|útja|körút|tér|ulica|cesta|trg|ulice|náměstí|nábřeží|"
-                      r"tänav|iela|gatvė|prospekt|ulitsa|odos|caddesi|sokak)")
+STREET_WORD_SUFFIX = (
+    r"(?:katu|kuja|tie|polku|gatan|gata|vägen|väg|veien|vegen|vei|gate|gaten|vej|gade|"
+    r"straße|strasse|gasse|weg|allee|platz|ring|damm|ufer|laan|straat|gracht|plein|"
+    r"kade|dreef|utca|út|útja|körút|tér|ulica|cesta|trg|ulice|náměstí|nábřeží|"
+    r"tänav|iela|gatvė|prospekt|ulitsa|odos|caddesi|sokak)"
+)
 _SUFFIXED = rf"[A-ZÀ-ÖØ-Þ\u0100-\u024F][\w'’-]*{STREET_WORD_SUFFIX}"
-STREET_PREFIX = (r"(?:Rue|Avenue|Av\.|Avenida|Av|Boulevard|Bd|Chemin|Route|Allée|Place|Impasse|Quai|Via|Viale|"
-                 r"Vicolo|Corso|Piazza|Piazzale|Largo|Strada|Calle|Carrera|Camino|Paseo|Plaza|Rua|Travessa|Largo|"
-                 r"Praça|Estrada|Rambla|Ronda|Ul\.|ul\.|Ulica|ulica|Aleja|aleja|Al\.|Pod|Na|Odos|Leoforos|Iroon|"
-                 r"Calea|Strada|Str\.|Bulevardul|Ulitsa|Prospekt)")
+STREET_PREFIX = (
+    r"(?:Rue|Avenue|Av\.|Avenida|Av|Boulevard|Bd|Chemin|Route|Allée|Place|Impasse|Quai|Via|Viale|"
+    r"Vicolo|Corso|Piazza|Piazzale|Largo|Strada|Calle|Carrera|Camino|Paseo|Plaza|Rua|Travessa|Largo|"
+    r"Praça|Estrada|Rambla|Ronda|Ul\.|ul\.|Ulica|ulica|Aleja|aleja|Al\.|Pod|Na|Odos|Leoforos|Iroon|"
+    r"Calea|Strada|Str\.|Bulevardul|Ulitsa|Prospekt)"
+)
 NUM = r"\d{1,6}[A-Za-z]?(?:[-/]\d{1,4}[A-Za-z]?)?"
 STREET_RES = [
     # 616 Daugherty Arcade, 24 Clarke Avenue, 2450 Crown St, 9931 14 Iliou Street
-    re.compile(rf"(?<![\w.-]){NUM}\.?,?[ \t](?:{NUM}[ \t])?(?:{_CAP}[ \t]){{0,4}}{STREET_SUFFIX}\b\.?"),
+    re.compile(
+        rf"(?<![\w.-]){NUM}\.?,?[ \t](?:{NUM}[ \t])?(?:{_CAP}[ \t]){{0,4}}{STREET_SUFFIX}\b\.?"
+    ),
     # 6750 Koskikatu 25, Puruntie 82, Brucker Bundesstrasse 31: a capitalized word with a street suffix next
     # to a house number
-    re.compile(rf"(?<![\w-])(?:{NUM}[ \t](?:{_CAP}[ \t]){{0,3}}{_SUFFIXED}(?:[ \t]{NUM})?|(?:{_CAP}[ \t]){{0,3}}{_SUFFIXED}[ \t]{NUM})(?![\w])"),
+    re.compile(
+        rf"(?<![\w-])(?:{NUM}[ \t](?:{_CAP}[ \t]){{0,3}}{_SUFFIXED}(?:[ \t]{NUM})?|(?:{_CAP}[ \t]){{0,3}}{_SUFFIXED}[ \t]{NUM})(?![\w])"
+    ),
     # Rue de Virton 38, Via Roma 131, Rua Diadema 1903, 947 Avenida de la Paz
-    re.compile(rf"(?<![\w-])(?:{NUM}[ \t])?(?:{NUM}[ \t])?{STREET_PREFIX}[ \t](?:(?:de|del|della|di|da|do|dos|das|la|le|les|du|des|"
-               rf"von|van|der|den|el|los|las)[ \t]|{_CAP}[ \t]){{0,4}}{_CAP}(?:[ \t]{NUM})?(?![\w])"),
+    re.compile(
+        rf"(?<![\w-])(?:{NUM}[ \t])?(?:{NUM}[ \t])?{STREET_PREFIX}[ \t](?:(?:de|del|della|di|da|do|dos|das|la|le|les|du|des|"
+        rf"von|van|der|den|el|los|las)[ \t]|{_CAP}[ \t]){{0,4}}{_CAP}(?:[ \t]{NUM})?(?![\w])"
+    ),
     # house number, one to three words, house number: 20789 Allika 46, 077 Příční 1429, 3037 ul. Północna 73
-    re.compile(rf"(?<![\w.,/:-])\d{{1,6}}[ \t](?:(?:ul\.|C/|al\.)[ \t])?(?:{_CAP}[ \t]){{1,3}}\d{{1,5}}[A-Za-z]?(?![\w/.,]\d)(?![ \t]?(?:mg|mcg|g|kg|ml|mL|L|units?|%|mmHg|bpm)\b)"),
+    re.compile(
+        rf"(?<![\w.,/:-])\d{{1,6}}[ \t](?:(?:ul\.|C/|al\.)[ \t])?(?:{_CAP}[ \t]){{1,3}}\d{{1,5}}[A-Za-z]?(?![\w/.,]\d)(?![ \t]?(?:mg|mcg|g|kg|ml|mL|L|units?|%|mmHg|bpm)\b)"
+    ),
     # in all-lower-case text: 74678 midtvollen 130 st.
-    re.compile(r"(?<![\w.,/:-])\d{1,6}[ \t](?:[a-zà-ÿ\u0100-\u024F][\w'’.-]+[ \t]){1,3}\d{1,5}[ \t](?:st|street|rd|road|ave|avenue)\b\.?"),
+    re.compile(
+        r"(?<![\w.,/:-])\d{1,6}[ \t](?:[a-zà-ÿ\u0100-\u024F][\w'’.-]+[ \t]){1,3}\d{1,5}[ \t](?:st|street|rd|road|ave|avenue)\b\.?"
+    ),
     # C/ Señores Curas 88
     re.compile(rf"\bC/[ \t](?:{_CAP}[ \t]){{0,3}}{_CAP}(?:[ \t]\d{{1,5}})?"),
     # PSC 3294, Box 9168 / P.O. Box 12
-    re.compile(r"\b(?:P\.?[ \t]?O\.?[ \t]?Box|PSC|Unit|Box|CMR)[ \t]\d{1,6}(?:,[ \t]?Box[ \t]\d{1,6})?\b"),
+    re.compile(
+        r"\b(?:P\.?[ \t]?O\.?[ \t]?Box|PSC|Unit|Box|CMR)[ \t]\d{1,6}(?:,[ \t]?Box[ \t]\d{1,6})?\b"
+    ),
     # Apt. 864, Suite 979, Ste 2, Apt #4B, Room 12
-    re.compile(r"\b(?:Apt|Apartment|Suite|Ste|Unit|Room|Rm|Flat|Floor|Fl|Bldg|Building)\.?[ \t]?#?[ \t]?\d{1,6}[A-Za-z]?\b",
-               re.IGNORECASE),
+    re.compile(
+        r"\b(?:Apt|Apartment|Suite|Ste|Unit|Room|Rm|Flat|Floor|Fl|Bldg|Building)\.?[ \t]?#?[ \t]?\d{1,6}[A-Za-z]?\b",
+        re.IGNORECASE,
+    ),
     # house number + two or more capitalized words + optional number: 214 Pavlou Drandaki, 1317 Kimberly Way
-    re.compile(rf"(?<![\w.,/:-])\d{{1,6}}[ \t](?:{_CAP}[ \t]){{1,3}}{_CAP}(?:[ \t]\d{{1,5}})?(?![\w])"),
+    re.compile(
+        rf"(?<![\w.,/:-])\d{{1,6}}[ \t](?:{_CAP}[ \t]){{1,3}}{_CAP}(?:[ \t]\d{{1,5}})?(?![\w])"
+    ),
     # Capitalized word(s) + house number at a line end: Joaquin Suarez 2906, Pagari 18
-    re.compile(rf"(?:^|(?<=\bon[ \t])|(?<=\bat[ \t])|(?<=\bof[ \t]))(?:{_CAP}[ \t]){{0,2}}{_CAP}[ \t]\d{{1,5}}(?=[ \t]*[.,]?[ \t]*$)", re.MULTILINE),
+    re.compile(
+        rf"(?:^|(?<=\bon[ \t])|(?<=\bat[ \t])|(?<=\bof[ \t]))(?:{_CAP}[ \t]){{0,2}}{_CAP}[ \t]\d{{1,5}}(?=[ \t]*[.,]?[ \t]*$)",
+        re.MULTILINE,
+    ),
 ]
 
-US_STATE_ABBR = ("AL AK AZ AR CA CO CT DE FL GA HI ID IL IN IA KS KY LA ME MD MA MI MN MS MO MT NE NV NH NJ NM NY "
-                 "NC ND OH OK OR PA RI SC SD TN TX UT VT VA WA WV WI WY DC PR GU VI AS MP").split()
-STATE_ZIP_RE = re.compile(rf"\b(?P<st>{'|'.join(US_STATE_ABBR)}),?\s(?P<zip>\d{{5}}(?:-\d{{4}})?)\b")
-ZIP_CUE_RE = re.compile(r"\b(?:zip|zip code|postal code|postcode|post code|plz|cp)(?:\s*(?:[:#]|is|number))*\s*(?P<v>[A-Z0-9]{2,5}(?:[ -][A-Z0-9]{2,4})?)\b",
-                        re.IGNORECASE)
+US_STATE_ABBR = (
+    "AL AK AZ AR CA CO CT DE FL GA HI ID IL IN IA KS KY LA ME MD MA MI MN MS MO MT NE NV NH NJ NM NY "
+    "NC ND OH OK OR PA RI SC SD TN TX UT VT VA WA WV WI WY DC PR GU VI AS MP"
+).split()
+STATE_ZIP_RE = re.compile(
+    rf"\b(?P<st>{'|'.join(US_STATE_ABBR)}),?\s(?P<zip>\d{{5}}(?:-\d{{4}})?)\b"
+)
+ZIP_CUE_RE = re.compile(
+    r"\b(?:zip|zip code|postal code|postcode|post code|plz|cp)(?:\s*(?:[:#]|is|number))*\s*(?P<v>[A-Z0-9]{2,5}(?:[ -][A-Z0-9]{2,4})?)\b",
+    re.IGNORECASE,
+)
 
 
 def _luhn(digits: str) -> bool:
@@ -179,8 +244,17 @@ def dates(text: str) -> Iterator[Span]:
     lowercase_text = not any(ch.isupper() for ch in text)
     for m in DATE_RE.finditer(text):
         value = m.group(0)
-        word = _MONTH_WORD.search(value) if value[:1].isalpha() or " " in value or "-" in value else None
-        if word and not value[:1].isdigit() and not word.group(0)[0].isupper() and not lowercase_text:
+        word = (
+            _MONTH_WORD.search(value)
+            if value[:1].isalpha() or " " in value or "-" in value
+            else None
+        )
+        if (
+            word
+            and not value[:1].isdigit()
+            and not word.group(0)[0].isupper()
+            and not lowercase_text
+        ):
             # "may 5" in running text ("may" the verb) is not a date unless the whole text is lower case
             if word.group(0).lower() in ("may", "mar", "march", "jun", "dec", "sun", "sat"):
                 continue
@@ -203,10 +277,12 @@ def contacts(text: str) -> Iterator[Span]:
         yield Span(m.start(), m.end(), EMAIL, m.group(0))
     for m in URL_RE.finditer(text):
         value = m.group(0)
-        if "@" in text[max(0, m.start() - 1):m.start()]:
+        if "@" in text[max(0, m.start() - 1) : m.start()]:
             continue
         # bare "word.word" without a web prefix must look like a domain: no spaces, a letter before the dot
-        if not value.lower().startswith(("http", "ftp", "www.")) and (value[0].isdigit() or value.count(".") == 0):
+        if not value.lower().startswith(("http", "ftp", "www.")) and (
+            value[0].isdigit() or value.count(".") == 0
+        ):
             continue
         yield Span(m.start(), m.end(), URL, value)
     for m in IPV4_RE.finditer(text):
@@ -231,7 +307,9 @@ def numbers(text: str) -> Iterator[Span]:
         digits = _digit_count(value)
         if digits < 7 or digits > 16:
             continue
-        if re.fullmatch(r"\d+", value) and not PHONE_CUE_RE.search(text[max(0, m.start() - 30):m.start()]):
+        if re.fullmatch(r"\d+", value) and not PHONE_CUE_RE.search(
+            text[max(0, m.start() - 30) : m.start()]
+        ):
             continue  # a bare digit run is an identifier number (below), not a phone, without a cue
         if re.fullmatch(r"\d{1,3}(?:\.\d{1,3}){3}", value):
             continue  # IPv4
@@ -262,12 +340,19 @@ def numbers(text: str) -> Iterator[Span]:
             continue
         if re.fullmatch(r"\d{1,3}(?:[/-]\d{1,3})?", value):
             continue
-        label = MRN if cue.startswith(("mrn", "mr#", "medical record", "record", "unit")) else (
-            ACCOUNT if cue.startswith(("acct", "account", "a/c", "card", "iban")) else ID)
+        label = (
+            MRN
+            if cue.startswith(("mrn", "mr#", "medical record", "record", "unit"))
+            else (ACCOUNT if cue.startswith(("acct", "account", "a/c", "card", "iban")) else ID)
+        )
         yield Span(m.start("v"), m.end("v"), label, value)
 
 
-_UNSUFFIXED = {3, 8, 9}  # street patterns without a street word: their words must not all be common words
+_UNSUFFIXED = {
+    3,
+    8,
+    9,
+}  # street patterns without a street word: their words must not all be common words
 
 
 def streets(text: str) -> Iterator[Span]:
@@ -282,21 +367,28 @@ def streets(text: str) -> Iterator[Span]:
             if index in _UNSUFFIXED:
                 gaz = gaz or gazetteers.load()
                 words = [fold(w) for w in WORD.findall(value)]
-                if not words or all(w in gaz.common or w in gaz.dictionary or len(w) <= 2 for w in words) \
-                        or any(w in _NOT_STREET for w in words):
+                if (
+                    not words
+                    or all(w in gaz.common or w in gaz.dictionary or len(w) <= 2 for w in words)
+                    or any(w in _NOT_STREET for w in words)
+                ):
                     continue
             yield Span(m.start(), m.start() + len(value), STREET, value)
 
 
-_NOT_STREET = frozenset("""mg mcg ml meq units unit iu oral tablet tablets capsule capsules solution injection
+_NOT_STREET = frozenset(
+    """mg mcg ml meq units unit iu oral tablet tablets capsule capsules solution injection
 release extended delayed hour hours day days week weeks month months year years times puffs inhaler patch cream
 jan feb mar apr may jun jul aug sep sept oct nov dec january february march april june july august september
-october november december""".split())
+october november december""".split()
+)
 
 
 # "in ARENDAL 4844", "in København K 1421": a place and its postal code after "in"
-PLACE_POSTAL_RE = re.compile(rf"\b(?:in|at|from)\s(?P<place>(?:{_CAP}\s){{0,3}}{_CAP})\s(?P<zip>\d{{3,5}}(?:\s\d{{2}})?)(?![\w.,/:]\d|\d)"
-                             r"(?!\s?(?:mg|mcg|g|kg|ml|mL|L|units?|%|mmHg|bpm|patients|people|times|days|years)\b)")
+PLACE_POSTAL_RE = re.compile(
+    rf"\b(?:in|at|from)\s(?P<place>(?:{_CAP}\s){{0,3}}{_CAP})\s(?P<zip>\d{{3,5}}(?:\s\d{{2}})?)(?![\w.,/:]\d|\d)"
+    r"(?!\s?(?:mg|mcg|g|kg|ml|mL|L|units?|%|mmHg|bpm|patients|people|times|days|years)\b)"
+)
 
 
 def zips(text: str) -> Iterator[Span]:
@@ -315,6 +407,13 @@ def zips(text: str) -> Iterator[Span]:
 
 def detect(text: str, age_ceiling: int = AGE_CEILING) -> list[Span]:
     out: list[Span] = []
-    for source in (dates(text), ages(text, age_ceiling), contacts(text), numbers(text), streets(text), zips(text)):
+    for source in (
+        dates(text),
+        ages(text, age_ceiling),
+        contacts(text),
+        numbers(text),
+        streets(text),
+        zips(text),
+    ):
         out.extend(source)
     return out

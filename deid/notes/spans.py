@@ -6,41 +6,83 @@ the labels below; :func:`merge` resolves overlaps into a sorted, non-overlapping
 
 from __future__ import annotations
 
-from typing import Iterable
+from collections.abc import Iterable
 
 from deid.corpora import Span
 
-NAME = "NAME"            # patients, relatives, clinicians, anyone
-DATE = "DATE"            # dates (and date-times); year-only dates are labelled DATE too
-AGE = "AGE"              # ages at or over the ceiling (90) only
-PHONE = "PHONE"          # telephone and fax numbers
+NAME = "NAME"  # patients, relatives, clinicians, anyone
+DATE = "DATE"  # dates (and date-times); year-only dates are labelled DATE too
+AGE = "AGE"  # ages at or over the ceiling (90) only
+PHONE = "PHONE"  # telephone and fax numbers
 EMAIL = "EMAIL"
-URL = "URL"              # web addresses and bare domain names
-IP = "IP"                # IPv4 / IPv6 addresses
+URL = "URL"  # web addresses and bare domain names
+IP = "IP"  # IPv4 / IPv6 addresses
 SSN = "SSN"
-MRN = "MRN"              # medical record numbers
-ID = "ID"                # other record, plan, license, vehicle, device and identifier numbers
-ACCOUNT = "ACCOUNT"      # account, card and IBAN numbers
-STREET = "STREET"        # street address lines, apartment / suite / box numbers
+MRN = "MRN"  # medical record numbers
+ID = "ID"  # other record, plan, license, vehicle, device and identifier numbers
+ACCOUNT = "ACCOUNT"  # account, card and IBAN numbers
+STREET = "STREET"  # street address lines, apartment / suite / box numbers
 CITY = "CITY"
-STATE = "STATE"          # states/provinces: not Safe Harbor identifiers (kept by the deidentifier)
-COUNTRY = "COUNTRY"      # countries: not Safe Harbor identifiers (kept by the deidentifier)
+STATE = "STATE"  # states/provinces: not Safe Harbor identifiers (kept by the deidentifier)
+COUNTRY = "COUNTRY"  # countries: not Safe Harbor identifiers (kept by the deidentifier)
 ZIP = "ZIP"
-LOCATION = "LOCATION"    # other places (towns found by context, address blocks)
-HOSPITAL = "HOSPITAL"    # hospitals, clinics, care facilities
+LOCATION = "LOCATION"  # other places (towns found by context, address blocks)
+HOSPITAL = "HOSPITAL"  # hospitals, clinics, care facilities
 ORGANIZATION = "ORGANIZATION"  # other named organizations (companies)
 
-LABELS = (NAME, DATE, AGE, PHONE, EMAIL, URL, IP, SSN, MRN, ID, ACCOUNT, STREET, CITY, STATE, COUNTRY, ZIP,
-          LOCATION, HOSPITAL, ORGANIZATION)
+LABELS = (
+    NAME,
+    DATE,
+    AGE,
+    PHONE,
+    EMAIL,
+    URL,
+    IP,
+    SSN,
+    MRN,
+    ID,
+    ACCOUNT,
+    STREET,
+    CITY,
+    STATE,
+    COUNTRY,
+    ZIP,
+    LOCATION,
+    HOSPITAL,
+    ORGANIZATION,
+)
 
 #: labels that are not Safe Harbor identifiers by themselves: detected (and scored) but left in the text
 KEPT_LABELS = frozenset({STATE, COUNTRY})
 
 # When overlapping spans merge, the merged span takes the label that ranks first here: structured,
 # specific identifiers before broad ones (a phone inside an address stays a phone only when alone).
-_PRIORITY = {label: rank for rank, label in enumerate(
-    (EMAIL, URL, IP, SSN, MRN, ACCOUNT, PHONE, ID, DATE, AGE, STREET, ZIP, NAME, HOSPITAL, CITY, LOCATION,
-     ORGANIZATION, STATE, COUNTRY))}
+_PRIORITY = {
+    label: rank
+    for rank, label in enumerate(
+        (
+            EMAIL,
+            URL,
+            IP,
+            SSN,
+            MRN,
+            ACCOUNT,
+            PHONE,
+            ID,
+            DATE,
+            AGE,
+            STREET,
+            ZIP,
+            NAME,
+            HOSPITAL,
+            CITY,
+            LOCATION,
+            ORGANIZATION,
+            STATE,
+            COUNTRY,
+        )
+    )
+}
 
 
 _CONTAINERS = frozenset({STREET, HOSPITAL, ORGANIZATION})
@@ -75,12 +117,20 @@ def _union(group: list[Span], end: int, text: str) -> Span:
     start = group[0].start
     if len(group) == 1:
         only = group[0]
-        return only if only.text else Span(only.start, only.end, only.label, text[only.start:only.end])
+        return (
+            only
+            if only.text
+            else Span(only.start, only.end, only.label, text[only.start : only.end])
+        )
     best = min(group, key=lambda s: (priority(s.label), -(s.end - s.start)))
     # a container span (an address line, a hospital name) that covers the whole group keeps its label
     # over the names and places inside it ("Reno Primary Care", "6750 Koskikatu 25")
     widest = max(group, key=lambda s: (s.end - s.start, -priority(s.label)))
-    if widest.start == start and widest.end == end and widest.label in _CONTAINERS \
-            and best.label in _CONTAINED:
+    if (
+        widest.start == start
+        and widest.end == end
+        and widest.label in _CONTAINERS
+        and best.label in _CONTAINED
+    ):
         best = widest
     return Span(start, end, best.label, text[start:end])

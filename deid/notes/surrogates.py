@@ -31,29 +31,192 @@ from deid.notes.tokens import WORD, fold
 from deid.policy import DeidPolicy
 from deid.rules import zip3
 
-FIRST_NAMES = ("James", "John", "Robert", "Michael", "William", "David", "Richard", "Charles", "Joseph", "Thomas",
-               "Christopher", "Daniel", "Paul", "Mark", "Donald", "Kenneth", "Steven", "Edward", "Brian", "Ronald",
-               "Anthony", "Kevin", "Jason", "Matthew", "Gary", "Timothy", "Larry", "Jeffrey", "Frank", "Scott",
-               "Mary", "Patricia", "Linda", "Barbara", "Elizabeth", "Jennifer", "Maria", "Susan", "Margaret",
-               "Dorothy", "Lisa", "Nancy", "Karen", "Betty", "Helen", "Sandra", "Donna", "Carol", "Ruth", "Sharon",
-               "Michelle", "Laura", "Sarah", "Kimberly", "Deborah", "Jessica", "Shirley", "Cynthia", "Angela",
-               "Melissa")
-LAST_NAMES = ("Smith", "Johnson", "Williams", "Jones", "Brown", "Davis", "Miller", "Wilson", "Moore", "Taylor",
-              "Anderson", "Thomas", "Jackson", "White", "Harris", "Martin", "Thompson", "Garcia", "Martinez",
-              "Robinson", "Clark", "Rodriguez", "Lewis", "Lee", "Walker", "Hall", "Allen", "Young", "Hernandez",
-              "King", "Wright", "Lopez", "Hill", "Scott", "Green", "Adams", "Baker", "Gonzalez", "Nelson", "Carter",
-              "Mitchell", "Perez", "Roberts", "Turner", "Phillips", "Campbell", "Parker", "Evans", "Edwards",
-              "Collins", "Stewart", "Sanchez", "Morris", "Rogers", "Reed", "Cook", "Morgan", "Bell", "Murphy",
-              "Bailey")
-STREET_NAMES = ("Oak", "Maple", "Cedar", "Pine", "Elm", "Washington", "Lake", "Hill", "Park", "Main", "Church",
-                "Highland", "Sunset", "Railroad", "Jefferson", "Lincoln", "Walnut", "Chestnut", "Spring", "Ridge")
+FIRST_NAMES = (
+    "James",
+    "John",
+    "Robert",
+    "Michael",
+    "William",
+    "David",
+    "Richard",
+    "Charles",
+    "Joseph",
+    "Thomas",
+    "Christopher",
+    "Daniel",
+    "Paul",
+    "Mark",
+    "Donald",
+    "Kenneth",
+    "Steven",
+    "Edward",
+    "Brian",
+    "Ronald",
+    "Anthony",
+    "Kevin",
+    "Jason",
+    "Matthew",
+    "Gary",
+    "Timothy",
+    "Larry",
+    "Jeffrey",
+    "Frank",
+    "Scott",
+    "Mary",
+    "Patricia",
+    "Linda",
+    "Barbara",
+    "Elizabeth",
+    "Jennifer",
+    "Maria",
+    "Susan",
+    "Margaret",
+    "Dorothy",
+    "Lisa",
+    "Nancy",
+    "Karen",
+    "Betty",
+    "Helen",
+    "Sandra",
+    "Donna",
+    "Carol",
+    "Ruth",
+    "Sharon",
+    "Michelle",
+    "Laura",
+    "Sarah",
+    "Kimberly",
+    "Deborah",
+    "Jessica",
+    "Shirley",
+    "Cynthia",
+    "Angela",
+    "Melissa",
+)
+LAST_NAMES = (
+    "Smith",
+    "Johnson",
+    "Williams",
+    "Jones",
+    "Brown",
+    "Davis",
+    "Miller",
+    "Wilson",
+    "Moore",
+    "Taylor",
+    "Anderson",
+    "Thomas",
+    "Jackson",
+    "White",
+    "Harris",
+    "Martin",
+    "Thompson",
+    "Garcia",
+    "Martinez",
+    "Robinson",
+    "Clark",
+    "Rodriguez",
+    "Lewis",
+    "Lee",
+    "Walker",
+    "Hall",
+    "Allen",
+    "Young",
+    "Hernandez",
+    "King",
+    "Wright",
+    "Lopez",
+    "Hill",
+    "Scott",
+    "Green",
+    "Adams",
+    "Baker",
+    "Gonzalez",
+    "Nelson",
+    "Carter",
+    "Mitchell",
+    "Perez",
+    "Roberts",
+    "Turner",
+    "Phillips",
+    "Campbell",
+    "Parker",
+    "Evans",
+    "Edwards",
+    "Collins",
+    "Stewart",
+    "Sanchez",
+    "Morris",
+    "Rogers",
+    "Reed",
+    "Cook",
+    "Morgan",
+    "Bell",
+    "Murphy",
+    "Bailey",
+)
+STREET_NAMES = (
+    "Oak",
+    "Maple",
+    "Cedar",
+    "Pine",
+    "Elm",
+    "Washington",
+    "Lake",
+    "Hill",
+    "Park",
+    "Main",
+    "Church",
+    "Highland",
+    "Sunset",
+    "Railroad",
+    "Jefferson",
+    "Lincoln",
+    "Walnut",
+    "Chestnut",
+    "Spring",
+    "Ridge",
+)
 STREET_TYPES = ("Street", "Avenue", "Road", "Lane", "Drive", "Court", "Place", "Way")
-CITIES = ("Springfield", "Riverton", "Fairview", "Georgetown", "Franklin", "Clinton", "Madison", "Greenville",
-          "Salem", "Bristol", "Oakland Park", "Milton", "Ashland", "Dover", "Marion", "Lexington", "Arlington",
-          "Burlington", "Manchester", "Newport")
-HOSPITALS = ("Riverside Medical Center", "Lakeview Hospital", "Hillcrest Clinic", "Valley General Hospital",
-             "Northside Health Center", "Summit Family Medicine", "Cedar Grove Care Center", "Bayside Clinic")
-ORGANIZATIONS = ("Northwind Traders", "Contoso Ltd", "Fabrikam Inc", "Tailspin Toys", "Wingtip Partners")
+CITIES = (
+    "Springfield",
+    "Riverton",
+    "Fairview",
+    "Georgetown",
+    "Franklin",
+    "Clinton",
+    "Madison",
+    "Greenville",
+    "Salem",
+    "Bristol",
+    "Oakland Park",
+    "Milton",
+    "Ashland",
+    "Dover",
+    "Marion",
+    "Lexington",
+    "Arlington",
+    "Burlington",
+    "Manchester",
+    "Newport",
+)
+HOSPITALS = (
+    "Riverside Medical Center",
+    "Lakeview Hospital",
+    "Hillcrest Clinic",
+    "Valley General Hospital",
+    "Northside Health Center",
+    "Summit Family Medicine",
+    "Cedar Grove Care Center",
+    "Bayside Clinic",
+)
+ORGANIZATIONS = (
+    "Northwind Traders",
+    "Contoso Ltd",
+    "Fabrikam Inc",
+    "Tailspin Toys",
+    "Wingtip Partners",
+)
 
 _MONTHS_FULL = [calendar.month_name[i] for i in range(1, 13)]
 _MONTHS_ABBR = [calendar.month_abbr[i] for i in range(1, 13)]
@@ -61,7 +224,9 @@ _MONTH_INDEX = {m.lower(): i + 1 for i, m in enumerate(_MONTHS_FULL)}
 _MONTH_INDEX.update({m.lower(): i + 1 for i, m in enumerate(_MONTHS_ABBR)})
 _MONTH_INDEX["sept"] = 9
 _WEEKDAY = re.compile(r"(?:Mon|Tues|Wednes|Thurs|Fri|Satur|Sun)day", re.IGNORECASE)
-_NO_YEAR_REFERENCE = 2001  # shifting a date written without a year (not a leap year: Feb 29 -> Mar 1)
+_NO_YEAR_REFERENCE = (
+    2001  # shifting a date written without a year (not a leap year: Feb 29 -> Mar 1)
+)
 
 
 def _style(template: str, value: str) -> str:
@@ -88,8 +253,14 @@ def _two_digit_year(yy: int) -> int:
 
 
 class Surrogates:
-    def __init__(self, key: DeidKey, policy: DeidPolicy, patient_key: str | None,
-                 known: KnownIdentifiers | None, shift_days: int):
+    def __init__(
+        self,
+        key: DeidKey,
+        policy: DeidPolicy,
+        patient_key: str | None,
+        known: KnownIdentifiers | None,
+        shift_days: int,
+    ):
         self.key = key
         self.policy = policy
         self.patient = patient_key or ""
@@ -106,10 +277,12 @@ class Surrogates:
 
     # ---------------------------------------------------------------- keyed choice
     def _number(self, kind: str, value: str) -> int:
-        mac = self.key._mac(f"note-surrogate/{kind}", f"{self.patient}\x1f{value}")
+        mac = self.key._mac(f"note-surrogate/{kind}", f"{self.patient}\x1f{value}")  # noqa: SLF001 - a third-party or sibling internal with no public API
         return int.from_bytes(mac[:8], "big")
 
-    def _pick(self, kind: str, value: str, choices: tuple[str, ...], avoid: set[str] = frozenset()) -> str:
+    def _pick(
+        self, kind: str, value: str, choices: tuple[str, ...], avoid: set[str] = frozenset()
+    ) -> str:
         n = self._number(kind, value)
         avoid = avoid or self.avoid
         for step in range(len(choices)):
@@ -123,7 +296,7 @@ class Surrogates:
         out = b""
         counter = 0
         while len(out) < length:
-            out += self.key._mac(f"note-surrogate/{kind}/{counter}", f"{self.patient}\x1f{value}")
+            out += self.key._mac(f"note-surrogate/{kind}/{counter}", f"{self.patient}\x1f{value}")  # noqa: SLF001 - a third-party or sibling internal with no public API
             counter += 1
         return out[:length]
 
@@ -166,15 +339,35 @@ class Surrogates:
             if len(w) == 1:
                 n = self._number("initial", key)
                 letters = [c for c in "ABCDEFGHIJKLMNOPRSTW" if c.lower() != key]
-                return _style(w, letters[n % len(letters)]) if w.isupper() else letters[n % len(letters)].lower()
-            if key in ("van", "von", "de", "der", "den", "del", "della", "di", "da", "du", "la", "le", "st"):
+                return (
+                    _style(w, letters[n % len(letters)])
+                    if w.isupper()
+                    else letters[n % len(letters)].lower()
+                )
+            if key in (
+                "van",
+                "von",
+                "de",
+                "der",
+                "den",
+                "del",
+                "della",
+                "di",
+                "da",
+                "du",
+                "la",
+                "le",
+                "st",
+            ):
                 return w
             choices = FIRST_NAMES if self._first_like(key) else LAST_NAMES
             return _style(w, self._pick("name", key, choices, self.avoid))
+
         return WORD.sub(word, text)
 
     def _first_like(self, key: str) -> bool:
         from deid.notes import gazetteers
+
         gaz = gazetteers.load()
         first, last = gaz.first.get(key), gaz.last.get(key)
         if first is None:
@@ -187,7 +380,7 @@ class Surrogates:
         m = re.match(r"[A-Za-z]{1,4}(?=[\s#:-]?\d)", text)
         if m and label in (L.MRN, L.ID):
             prefix = m.group(0)
-        body = text[len(prefix):]
+        body = text[len(prefix) :]
         normalized = "".join(ch for ch in body if ch.isalnum()).lower()
         stream = self._stream(f"shape/{label}", normalized, len(body))
         out = []
@@ -204,7 +397,7 @@ class Surrogates:
             i = max(i for i, ch in enumerate(result) if ch.isalnum())
             ch = result[i]
             new = str((int(ch) + 1) % 10) if ch.isdigit() else ("a" if ch.lower() != "a" else "b")
-            result = result[:i] + (new.upper() if ch.isupper() else new) + result[i + 1:]
+            result = result[:i] + (new.upper() if ch.isupper() else new) + result[i + 1 :]
         return result
 
     def zip(self, text: str) -> str:
@@ -220,10 +413,13 @@ class Surrogates:
         kind = STREET_TYPES[self._number("street-type", fold(text)) % len(STREET_TYPES)]
         if number:
             digits = len(number.group(1))
-            n = self._number("street-number", fold(text)) % (10 ** digits)
+            n = self._number("street-number", fold(text)) % (10**digits)
             value = f"{max(n, 1)} {name} {kind}"
-        elif re.match(r"\s*(?:apt|apartment|suite|ste|unit|room|rm|flat|floor|fl|bldg|building|box|p\.?\s?o)", text,
-                      re.IGNORECASE):
+        elif re.match(
+            r"\s*(?:apt|apartment|suite|ste|unit|room|rm|flat|floor|fl|bldg|building|box|p\.?\s?o)",
+            text,
+            re.IGNORECASE,
+        ):
             return self.shaped(L.ID, text)
         else:
             value = f"{name} {kind}"
@@ -238,9 +434,15 @@ class Surrogates:
         m = re.match(r"(\d{4})([-/])(\d{1,2})\2(\d{1,2})(.*)$", value, re.DOTALL)
         if m:
             y, mo, d = int(m.group(1)), int(m.group(3)), int(m.group(4))
-            return self._render(text, (y, mo, d), harbor, lambda nd: (
-                f"{nd.year:04d}{m.group(2)}{nd.month:0{len(m.group(3))}d}{m.group(2)}{nd.day:0{len(m.group(4))}d}"
-                f"{m.group(5)}"))
+            return self._render(
+                text,
+                (y, mo, d),
+                harbor,
+                lambda nd: (
+                    f"{nd.year:04d}{m.group(2)}{nd.month:0{len(m.group(3))}d}{m.group(2)}{nd.day:0{len(m.group(4))}d}"
+                    f"{m.group(5)}"
+                ),
+            )
         m = re.match(r"(\d{1,2})([/.-])(\d{1,2})\2(\d{4}|\d{2})(.*)$", value, re.DOTALL)
         if m:
             a, b, yt = int(m.group(1)), int(m.group(3)), m.group(4)
@@ -251,8 +453,11 @@ class Surrogates:
 
             def fmt(nd: date) -> str:
                 first, second = (nd.day, nd.month) if day_first else (nd.month, nd.day)
-                return (f"{first:0{wa}d}{m.group(2)}{second:0{wb}d}{m.group(2)}{_year_text(nd.year, len(yt))}"
-                        f"{m.group(5)}")
+                return (
+                    f"{first:0{wa}d}{m.group(2)}{second:0{wb}d}{m.group(2)}{_year_text(nd.year, len(yt))}"
+                    f"{m.group(5)}"
+                )
+
             return self._render(text, (y, mo, d), harbor, fmt)
         return self._named_month(text, harbor)
 
@@ -266,8 +471,14 @@ class Surrogates:
         return fmt(original + timedelta(days=self.shift))
 
     def _named_month(self, text: str, harbor: bool) -> str:
-        month_m = next((m for m in re.finditer(r"[A-Za-z]+\.?", text)
-                        if m.group(0).rstrip(".").lower() in _MONTH_INDEX), None)
+        month_m = next(
+            (
+                m
+                for m in re.finditer(r"[A-Za-z]+\.?", text)
+                if m.group(0).rstrip(".").lower() in _MONTH_INDEX
+            ),
+            None,
+        )
         if not month_m:
             return "[DATE]"
         month_word = month_m.group(0).rstrip(".")
@@ -277,7 +488,9 @@ class Surrogates:
         for cand in re.finditer(r"\b(\d{1,2})(st|nd|rd|th)?\b", text):
             if year_m and year_m.start() <= cand.start() < year_m.end():
                 continue
-            if re.match(r"\d{1,2}:", text[cand.start():]) or (cand.start() > 0 and text[cand.start() - 1] == ":"):
+            if re.match(r"\d{1,2}:", text[cand.start() :]) or (
+                cand.start() > 0 and text[cand.start() - 1] == ":"
+            ):
                 continue  # a time
             day_m = cand
             break
@@ -290,16 +503,27 @@ class Surrogates:
         except ValueError:
             return "[DATE]"
         new = original + timedelta(days=self.shift)
-        if len(month_word) <= 4 and month_word.lower() != "june" and month_word.lower() != "july" or \
-                month_word.lower() == "sept":
-            new_month = _MONTHS_ABBR[new.month - 1] if month_word.lower() != "sept" else (
-                "Sept" if new.month == 9 else _MONTHS_ABBR[new.month - 1])
+        if (
+            len(month_word) <= 4
+            and month_word.lower() != "june"
+            and month_word.lower() != "july"
+            or month_word.lower() == "sept"
+        ):
+            new_month = (
+                _MONTHS_ABBR[new.month - 1]
+                if month_word.lower() != "sept"
+                else ("Sept" if new.month == 9 else _MONTHS_ABBR[new.month - 1])
+            )
         else:
             new_month = _MONTHS_FULL[new.month - 1]
-        pieces = [(month_m.start(), month_m.start() + len(month_word), _style(month_word, new_month))]
+        pieces = [
+            (month_m.start(), month_m.start() + len(month_word), _style(month_word, new_month))
+        ]
         if day_m:
             suffix = day_m.group(2)
-            new_day = f"{new.day:0{len(day_m.group(1))}d}" + (_style(suffix, _ordinal(new.day)) if suffix else "")
+            new_day = f"{new.day:0{len(day_m.group(1))}d}" + (
+                _style(suffix, _ordinal(new.day)) if suffix else ""
+            )
             pieces.append((day_m.start(), day_m.end(), new_day))
         if year_m:
             pieces.append((year_m.start(1), year_m.end(1), f"{new.year:04d}"))

@@ -42,7 +42,14 @@ def fold(word: str) -> str:
     if word.isascii():
         return word.lower()
     decomposed = unicodedata.normalize("NFKD", word)
-    return "".join(ch for ch in decomposed if not unicodedata.combining(ch)).casefold().replace("ł", "l").replace("ø", "o").replace("đ", "d").replace("ß", "ss")
+    return (
+        "".join(ch for ch in decomposed if not unicodedata.combining(ch))
+        .casefold()
+        .replace("ł", "l")
+        .replace("ø", "o")
+        .replace("đ", "d")
+        .replace("ß", "ss")
+    )
 
 
 def tokenize(text: str) -> list[Token]:

@@ -9,8 +9,9 @@ from __future__ import annotations
 import asyncio
 import itertools
 import time
+from collections.abc import Callable, Sequence
 from dataclasses import asdict, dataclass
-from typing import Any, Callable, Sequence
+from typing import Any
 
 import numpy as np
 
@@ -31,8 +32,9 @@ class LoadResult:
         return asdict(self)
 
 
-async def _run(url: str, bodies: Sequence[bytes], clients: int, requests: int, seconds: float,
-               warmup: int) -> LoadResult:
+async def _run(
+    url: str, bodies: Sequence[bytes], clients: int, requests: int, seconds: float, warmup: int
+) -> LoadResult:
     import aiohttp
 
     connector = aiohttp.TCPConnector(limit=clients, force_close=False)
@@ -63,14 +65,28 @@ async def _run(url: str, bodies: Sequence[bytes], clients: int, requests: int, s
         await asyncio.gather(*(client() for _ in range(clients)))
         elapsed = time.perf_counter() - started
     ms = np.asarray(latencies) * 1000.0
-    return LoadResult(clients=clients, requests=len(latencies), errors=len(errors), seconds=round(elapsed, 3),
-                      throughput_rps=round(len(latencies) / elapsed, 1),
-                      p50_ms=round(float(np.percentile(ms, 50)), 2), p90_ms=round(float(np.percentile(ms, 90)), 2),
-                      p99_ms=round(float(np.percentile(ms, 99)), 2), max_ms=round(float(ms.max()), 2))
+    return LoadResult(
+        clients=clients,
+        requests=len(latencies),
+        errors=len(errors),
+        seconds=round(elapsed, 3),
+        throughput_rps=round(len(latencies) / elapsed, 1),
+        p50_ms=round(float(np.percentile(ms, 50)), 2),
+        p90_ms=round(float(np.percentile(ms, 90)), 2),
+        p99_ms=round(float(np.percentile(ms, 99)), 2),
+        max_ms=round(float(ms.max()), 2),
+    )
 
 
-def run_load(url: str, bodies: Sequence[bytes], *, clients: int, requests: int, seconds: float = 30.0,
-             warmup: int = 20) -> LoadResult:
+def run_load(
+    url: str,
+    bodies: Sequence[bytes],
+    *,
+    clients: int,
+    requests: int,
+    seconds: float = 30.0,
+    warmup: int = 20,
+) -> LoadResult:
     try:
         import uvloop
 

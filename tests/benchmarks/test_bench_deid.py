@@ -8,7 +8,8 @@ Run with `make bench` (not part of the default test run). Writes benchmarks/resu
 2. Notes: our note de-identifier (detect + surrogates) over the generated cohort's notes of 1-3 KB,
    single process (= per core): notes/s, KB/s.
 3. Microsoft Presidio (the `presidio-baseline` extra: presidio-analyzer + a spaCy English pipeline) on
-   the same notes (speed, and the patients' known identifiers each detector leaves behind), and both detectors' recall/precision on presidio-synth. Skipped with the reason
+   the same notes (speed, and the patients' known identifiers each detector leaves behind), and both
+   detectors' recall/precision on presidio-synth. Skipped with the reason
    when the extra is not installed.
 """
 
@@ -18,9 +19,8 @@ import os
 import platform
 import shutil
 import time
-from pathlib import Path
-
 from collections import Counter
+from pathlib import Path
 
 import orjson
 import polars as pl
@@ -76,7 +76,7 @@ def _structured(bronze: dict[str, DeltaRef], out: Path, policy: DeidPolicy) -> f
 
 def _redact(text: str, spans) -> str:
     for span in sorted(spans, key=lambda s: s.start, reverse=True):
-        text = text[:span.start] + "[PHI]" + text[span.end:]
+        text = text[: span.start] + "[PHI]" + text[span.end :]
     return text
 
 
@@ -92,16 +92,29 @@ def test_bench_deid(tmp_path):
     landing, bronze_dir = tmp_path / "landing", tmp_path / "bronze"
     generate_cohort(landing, PATIENTS, 11, gzip=True, workers=2)
     ingest_directory(landing, bronze_dir)
-    bronze = {n: DeltaRef(table=n, uri=str(bronze_dir / n), version=current_version(str(bronze_dir / n)))
-              for n in SPECS}
-    rows = {n: DeltaTable(r.uri).to_pyarrow_table(columns=["resource_key"]).num_rows for n, r in bronze.items()}
+    bronze = {
+        n: DeltaRef(table=n, uri=str(bronze_dir / n), version=current_version(str(bronze_dir / n)))
+        for n in SPECS
+    }
+    rows = {
+        n: DeltaTable(r.uri).to_pyarrow_table(columns=["resource_key"]).num_rows
+        for n, r in bronze.items()
+    }
     policy = DeidPolicy()
 
-    best = {"copy_all_columns": float("inf"), "copy_read_columns": float("inf"), "deid_structured": float("inf")}
+    best = {
+        "copy_all_columns": float("inf"),
+        "copy_read_columns": float("inf"),
+        "deid_structured": float("inf"),
+    }
     for _ in range(REPEATS):
         best["copy_all_columns"] = min(best["copy_all_columns"], _copy(bronze, tmp_path / "copy"))
-        best["copy_read_columns"] = min(best["copy_read_columns"], _copy(bronze, tmp_path / "copy2", bronze_columns))
-        best["deid_structured"] = min(best["deid_structured"], _structured(bronze, tmp_path / "silver", policy))
+        best["copy_read_columns"] = min(
+            best["copy_read_columns"], _copy(bronze, tmp_path / "copy2", bronze_columns)
+        )
+        best["deid_structured"] = min(
+            best["deid_structured"], _structured(bronze, tmp_path / "silver", policy)
+        )
 
     # ---- notes: ours, single process
     patients = pl.from_arrow(bronze["patients"].read())
@@ -111,11 +124,19 @@ def test_bench_deid(tmp_path):
     notes = notes.filter(pl.col("text").str.len_bytes().is_between(1000, 3000))
     notes = notes.head(int(os.environ.get("BENCH_DEID_NOTES", "1000")))
     deidentifier = NoteDeidentifier(KEY, policy)
-    deidentifier.deidentify("warm-up: Dr. Smith saw John on 3/4/2020.", patient_key=None, known=None, shift_days=3)
+    deidentifier.deidentify(
+        "warm-up: Dr. Smith saw John on 3/4/2020.", patient_key=None, known=None, shift_days=3
+    )
     started = time.perf_counter()
-    ours_out = [deidentifier.deidentify(text, patient_key=patient_key, known=known.get(patient_key),
-                                        shift_days=KEY.shift_days(patient_key)).text
-                for patient_key, text in notes.iter_rows()]
+    ours_out = [
+        deidentifier.deidentify(
+            text,
+            patient_key=patient_key,
+            known=known.get(patient_key),
+            shift_days=KEY.shift_days(patient_key),
+        ).text
+        for patient_key, text in notes.iter_rows()
+    ]
     ours_notes_s = time.perf_counter() - started
     ours_leaks = _leaks(notes["patient_key"], ours_out, known)
     chars = int(notes["text"].str.len_chars().sum())
@@ -124,15 +145,23 @@ def test_bench_deid(tmp_path):
         "machine": {"cpus": os.cpu_count(), "python": platform.python_version()},
         "cohort": {"patients": PATIENTS, "rows": rows, "total_rows": sum(rows.values())},
         "structured": {
-            "seconds_best_of": REPEATS, **{k: round(v, 3) for k, v in best.items()},
-            "ratio_vs_copy_read_columns": round(best["deid_structured"] / best["copy_read_columns"], 3),
-            "ratio_vs_copy_all_columns": round(best["deid_structured"] / best["copy_all_columns"], 3),
+            "seconds_best_of": REPEATS,
+            **{k: round(v, 3) for k, v in best.items()},
+            "ratio_vs_copy_read_columns": round(
+                best["deid_structured"] / best["copy_read_columns"], 3
+            ),
+            "ratio_vs_copy_all_columns": round(
+                best["deid_structured"] / best["copy_all_columns"], 3
+            ),
             "target_ratio_max": 2.0,
         },
         "notes": {
-            "notes": notes.height, "mean_chars": round(chars / max(notes.height, 1)), "size_filter": "1-3 KB",
+            "notes": notes.height,
+            "mean_chars": round(chars / max(notes.height, 1)),
+            "size_filter": "1-3 KB",
             "ours_kb_per_s": round(chars / 1000 / ours_notes_s, 1),
-            "ours_seconds": round(ours_notes_s, 3), "ours_notes_per_s": round(notes.height / ours_notes_s, 1),
+            "ours_seconds": round(ours_notes_s, 3),
+            "ours_notes_per_s": round(notes.height / ours_notes_s, 1),
             "target_notes_per_s_per_core": 50,
             "ours_known_identifiers_left": ours_leaks,
         },
@@ -143,8 +172,12 @@ def test_bench_deid(tmp_path):
     if docs:
         started = time.perf_counter()
         ours = {d.doc_id: detect_phi(d.text) for d in docs}
-        result["presidio_synth"] = {"ours": {**evaluate(docs, ours),
-                                             "docs_per_s": round(len(docs) / (time.perf_counter() - started), 1)}}
+        result["presidio_synth"] = {
+            "ours": {
+                **evaluate(docs, ours),
+                "docs_per_s": round(len(docs) / (time.perf_counter() - started), 1),
+            }
+        }
     from deid.baselines.presidio_baseline import PresidioBaseline, presidio_available
 
     reason = presidio_available()
@@ -154,23 +187,30 @@ def test_bench_deid(tmp_path):
         presidio.detect("warm-up: Dr. Smith saw John on 3/4/2020.")
         load_s = time.perf_counter() - started
         started = time.perf_counter()  # Presidio's best case: spaCy batches the notes (nlp.pipe)
-        found = presidio.detect_corpus([Document(str(i), text) for i, text in enumerate(notes["text"])])
+        found = presidio.detect_corpus(
+            [Document(str(i), text) for i, text in enumerate(notes["text"])]
+        )
         presidio_notes_s = time.perf_counter() - started
         redacted = [_redact(text, found.get(str(i), [])) for i, text in enumerate(notes["text"])]
-        result["notes"]["presidio_known_identifiers_left"] = _leaks(notes["patient_key"], redacted, known)
-        result["notes"].update({
-            "presidio_seconds": round(presidio_notes_s, 3),
-            "presidio_notes_per_s": round(notes.height / presidio_notes_s, 1),
-            "presidio_load_seconds": round(load_s, 2),
-            "ours_speedup_vs_presidio": round(presidio_notes_s / ours_notes_s, 2),
-            "presidio_packages": presidio.versions,
-        })
+        result["notes"]["presidio_known_identifiers_left"] = _leaks(
+            notes["patient_key"], redacted, known
+        )
+        result["notes"].update(
+            {
+                "presidio_seconds": round(presidio_notes_s, 3),
+                "presidio_notes_per_s": round(notes.height / presidio_notes_s, 1),
+                "presidio_load_seconds": round(load_s, 2),
+                "ours_speedup_vs_presidio": round(presidio_notes_s / ours_notes_s, 2),
+                "presidio_packages": presidio.versions,
+            }
+        )
         if docs:
             started = time.perf_counter()
             theirs = presidio.detect_corpus(docs)
             result["presidio_synth"]["presidio"] = {
                 **evaluate(docs, theirs),
-                "docs_per_s": round(len(docs) / (time.perf_counter() - started), 1)}
+                "docs_per_s": round(len(docs) / (time.perf_counter() - started), 1),
+            }
     else:
         result["presidio_skipped"] = reason
 

@@ -36,7 +36,7 @@ import os
 import platform
 import sqlite3
 import time
-from datetime import datetime, timedelta, timezone
+from datetime import UTC, datetime, timedelta
 from pathlib import Path
 
 import numpy as np
@@ -45,8 +45,15 @@ import polars as pl
 import pytest
 from polars.testing import assert_frame_equal
 
-from feature_store import (EPOCH, StoreConfig, asof_join, get_historical_features, get_online_features, materialize,
-                           sync_repository)
+from feature_store import (
+    EPOCH,
+    StoreConfig,
+    asof_join,
+    get_historical_features,
+    get_online_features,
+    materialize,
+    sync_repository,
+)
 from feature_store.runtime import task_services
 from feature_store.synthetic import START, random_gold, write_gold
 from features.build import FEATURE_VIEWS
@@ -63,8 +70,10 @@ READS = int(os.environ.get("BENCH_FS_READS", "2000"))
 EMBEDDING = 256  # the real note_embedding length (features.transforms.NOTE_DIM)
 REPEATS = 3
 SERVICE = "readmission_v1"
-END = datetime(2022, 1, 1, tzinfo=timezone.utc)  # after every synthetic row
-AS_OF = START + timedelta(days=365)  # online reads: the end of the synthetic year (some values inside TTL)
+END = datetime(2022, 1, 1, tzinfo=UTC)  # after every synthetic row
+AS_OF = START + timedelta(
+    days=365
+)  # online reads: the end of the synthetic year (some values inside TTL)
 
 
 def _versions() -> dict[str, str]:
@@ -77,7 +86,9 @@ def _gold(root: Path):
     """One synthetic gold table per real feature view; returns (refs, polars frames)."""
     refs, frames = {}, {}
     for i, spec in enumerate(FEATURE_VIEWS):
-        table = random_gold(spec, PATIENTS, PATIENTS * ROWS_PER_PATIENT, seed=100 + i, list_len=EMBEDDING)
+        table = random_gold(
+            spec, PATIENTS, PATIENTS * ROWS_PER_PATIENT, seed=100 + i, list_len=EMBEDDING
+        )
         refs[spec.name] = write_gold(root / "gold", spec, table)
         frames[spec.name] = pl.from_arrow(table)
     return refs, frames
@@ -90,16 +101,30 @@ def _entities(frames: dict[str, pl.DataFrame], n: int, seed: int = 7) -> pl.Data
     n_random, n_exact = n // 2, n // 10
     n_after = n - n_random - n_exact
     start = np.datetime64(START.replace(tzinfo=None), "us") - np.timedelta64(30, "D")
-    random = pl.DataFrame({
-        "patient_id": [f"p{i:06d}" for i in rng.integers(0, int(PATIENTS * 1.05), n_random)],
-        "event_timestamp": start + rng.integers(0, 430 * 24 * 3600, n_random).astype("timedelta64[s]")})
+    random = pl.DataFrame(
+        {
+            "patient_id": [f"p{i:06d}" for i in rng.integers(0, int(PATIENTS * 1.05), n_random)],
+            "event_timestamp": start
+            + rng.integers(0, 430 * 24 * 3600, n_random).astype("timedelta64[s]"),
+        }
+    )
     rows = pl.concat([f.select("patient_id", "event_timestamp") for f in frames.values()])
     after = rows.sample(n_after, seed=seed, with_replacement=True).with_columns(
-        pl.col("event_timestamp") + pl.duration(seconds=pl.Series(rng.integers(0, 6 * 24 * 3600, n_after))))
+        pl.col("event_timestamp")
+        + pl.duration(seconds=pl.Series(rng.integers(0, 6 * 24 * 3600, n_after)))
+    )
     exact = rows.sample(n_exact, seed=seed + 1, with_replacement=True)
-    return pl.concat([random.with_columns(pl.col("event_timestamp").dt.replace_time_zone("UTC")), after, exact]
-                     ).with_columns(pl.col("event_timestamp").cast(pl.Datetime("us", "UTC"))).sample(
-                         fraction=1.0, shuffle=True, seed=seed)
+    return (
+        pl.concat(
+            [
+                random.with_columns(pl.col("event_timestamp").dt.replace_time_zone("UTC")),
+                after,
+                exact,
+            ]
+        )
+        .with_columns(pl.col("event_timestamp").cast(pl.Datetime("us", "UTC")))
+        .sample(fraction=1.0, shuffle=True, seed=seed)
+    )
 
 
 def _best(fn, repeats: int = REPEATS):
@@ -113,20 +138,39 @@ def _best(fn, repeats: int = REPEATS):
 
 def _pit(store, frames) -> dict:
     ent = _entities(frames, ENTITY_ROWS)
-    views = [(spec, frames[spec.name]) for spec in FEATURE_VIEWS if spec.name in task_services()[SERVICE]]
+    views = [
+        (spec, frames[spec.name]) for spec in FEATURE_VIEWS if spec.name in task_services()[SERVICE]
+    ]
     feast_s, got = _best(lambda: get_historical_features(store, ent, SERVICE))
     polars_s, want = _best(lambda: asof_join(ent, views))
     want = want.select(got.columns)
-    differing = {c: (str(want.schema[c]), str(got.schema[c])) for c in got.columns if want.schema[c] != got.schema[c]}
+    differing = {
+        c: (str(want.schema[c]), str(got.schema[c]))
+        for c in got.columns
+        if want.schema[c] != got.schema[c]
+    }
     assert got.height == want.height == ent.height
-    assert_frame_equal(got, want.cast(dict(got.schema)), check_exact=True)  # same rows, floats exact
-    found = {spec.name: round(float(got[spec.feature_ts].is_not_null().mean()), 3)
-             for spec, _ in views if spec.stamped}  # share of entity rows with a row of the view inside its TTL
-    return {"entity_rows": ent.height, "columns": got.width, "seconds_best_of": REPEATS,
-            "feast_duckdb_s": round(feast_s, 3), "polars_asof_s": round(polars_s, 3),
-            "feast_over_polars": round(feast_s / polars_s, 2),
-            "feast_rows_per_s": round(ent.height / feast_s), "polars_rows_per_s": round(ent.height / polars_s),
-            "identical": True, "dtype_casts_to_compare": differing, "share_of_rows_found_per_view": found}
+    assert_frame_equal(
+        got, want.cast(dict(got.schema)), check_exact=True
+    )  # same rows, floats exact
+    found = {
+        spec.name: round(float(got[spec.feature_ts].is_not_null().mean()), 3)
+        for spec, _ in views
+        if spec.stamped
+    }  # share of entity rows with a row of the view inside its TTL
+    return {
+        "entity_rows": ent.height,
+        "columns": got.width,
+        "seconds_best_of": REPEATS,
+        "feast_duckdb_s": round(feast_s, 3),
+        "polars_asof_s": round(polars_s, 3),
+        "feast_over_polars": round(feast_s / polars_s, 2),
+        "feast_rows_per_s": round(ent.height / feast_s),
+        "polars_rows_per_s": round(ent.height / polars_s),
+        "identical": True,
+        "dtype_casts_to_compare": differing,
+        "share_of_rows_found_per_view": found,
+    }
 
 
 def _sync(home: Path, refs, online: str = "sqlite", redis_url: str | None = None):
@@ -206,7 +250,9 @@ def _warm_up(tmp: Path, refs) -> None:
 def _materialization(tmp: Path, refs, frames) -> tuple[dict, StoreConfig, object]:
     views = task_services()[SERVICE]
     patients = pl.concat([frames[v].select("patient_id") for v in views]).n_unique()
-    view_rows = sum(frames[v]["patient_id"].n_unique() for v in views)  # latest row per patient and view
+    view_rows = sum(
+        frames[v]["patient_id"].n_unique() for v in views
+    )  # latest row per patient and view
     ours_cfg, ours = _sync(tmp / "ours", refs)
     feast_cfg, feast = _sync(tmp / "feast", refs)
     timed = _materialize_per_view({True: ours, False: feast})
@@ -214,25 +260,42 @@ def _materialization(tmp: Path, refs, frames) -> tuple[dict, StoreConfig, object
     assert _same_sqlite_rows(ours_cfg, feast_cfg) == 0  # identical online stores
     ours.refresh_registry()
     feast.refresh_registry()
-    assert ({v.name: v.materialization_intervals for v in ours.list_feature_views()}
-            == {v.name: v.materialization_intervals for v in feast.list_feature_views()})
+    assert {v.name: v.materialization_intervals for v in ours.list_feature_views()} == {
+        v.name: v.materialization_intervals for v in feast.list_feature_views()
+    }
     floor_s, sqlite_rows = _sqlite_floor(ours_cfg, tmp)
     ours_s, feast_s = sum(ours_views.values()), sum(feast_views.values())
 
     def figures(seconds: float) -> dict:
-        return {"seconds": round(seconds, 2), "entities_per_s": round(patients / seconds),
-                "rows_per_s": round(view_rows / seconds), "feature_values_per_s": round(sqlite_rows / seconds)}
+        return {
+            "seconds": round(seconds, 2),
+            "entities_per_s": round(patients / seconds),
+            "rows_per_s": round(view_rows / seconds),
+            "feature_values_per_s": round(sqlite_rows / seconds),
+        }
 
-    return {
-        "patients": patients, "view_rows": view_rows, "sqlite_rows": sqlite_rows,
-        "sqlite_rows_per_patient": round(sqlite_rows / patients, 1),
-        "ours": {**figures(ours_s), "per_view_s": {v: round(s, 2) for v, s in ours_views.items()}},
-        "feast_store_materialize": {**figures(feast_s), "per_view_s": {v: round(s, 2) for v, s in feast_views.items()}},
-        "ours_speedup_vs_feast": round(feast_s / ours_s, 2),
-        "identical_sqlite_rows_and_registry_intervals": True,
-        "sqlite_floor_insert_select": figures(floor_s),
-        "target_entities_per_s": 10_000,
-    }, ours_cfg, ours
+    return (
+        {
+            "patients": patients,
+            "view_rows": view_rows,
+            "sqlite_rows": sqlite_rows,
+            "sqlite_rows_per_patient": round(sqlite_rows / patients, 1),
+            "ours": {
+                **figures(ours_s),
+                "per_view_s": {v: round(s, 2) for v, s in ours_views.items()},
+            },
+            "feast_store_materialize": {
+                **figures(feast_s),
+                "per_view_s": {v: round(s, 2) for v, s in feast_views.items()},
+            },
+            "ours_speedup_vs_feast": round(feast_s / ours_s, 2),
+            "identical_sqlite_rows_and_registry_intervals": True,
+            "sqlite_floor_insert_select": figures(floor_s),
+            "target_entities_per_s": 10_000,
+        },
+        ours_cfg,
+        ours,
+    )
 
 
 def _latency(store, ids: list[str]) -> dict:
@@ -250,8 +313,11 @@ def _latency(store, ids: list[str]) -> dict:
         return store.get_online_features(features=fs, entity_rows=[{"patient_id": pid}])
 
     out = {}
-    for name, fn in (("ours_get_online_features_ttl", ours), ("ours_through_feast_get_online_features", ours_via_feast),
-                     ("feast_raw_get_online_features", raw)):
+    for name, fn in (
+        ("ours_get_online_features_ttl", ours),
+        ("ours_through_feast_get_online_features", ours_via_feast),
+        ("feast_raw_get_online_features", raw),
+    ):
         for pid in ids[:200]:  # warm-up: registry cache, connections, memo
             fn(pid)
         lat = []
@@ -260,10 +326,15 @@ def _latency(store, ids: list[str]) -> dict:
             fn(pid)
             lat.append(time.perf_counter() - started)
         p50, p99 = np.percentile(lat, [50, 99]) * 1000
-        out[name] = {"p50_ms": round(float(p50), 3), "p99_ms": round(float(p99), 3), "reads": len(lat)}
+        out[name] = {
+            "p50_ms": round(float(p50), 3),
+            "p99_ms": round(float(p99), 3),
+            "reads": len(lat),
+        }
     row = ours(ids[0])
-    assert row.height == 1 and row.width == 1 + sum(len(s.columns) for s in FEATURE_VIEWS
-                                                    if s.name in task_services()[SERVICE])
+    assert row.height == 1 and row.width == 1 + sum(
+        len(s.columns) for s in FEATURE_VIEWS if s.name in task_services()[SERVICE]
+    )
     return out
 
 
@@ -292,17 +363,33 @@ def _pulls(store) -> dict:
     feast_s = ours_s = 0.0
     for view in task_services()[SERVICE]:
         fv = store.get_feature_view(view)
-        join_keys, features, ts_col, _ = _get_column_names(fv, [store.get_entity(e) for e in fv.entities])
+        join_keys, features, ts_col, _ = _get_column_names(
+            fv, [store.get_entity(e) for e in fv.entities]
+        )
         path = parquet_source(store, fv)
-        f_s, want = _best(lambda: provider.offline_store.pull_latest_from_table_or_query(
-            config=store.config, data_source=fv.batch_source, join_key_columns=join_keys,
-            feature_name_columns=features, timestamp_field=ts_col, created_timestamp_column=None,
-            start_date=EPOCH, end_date=END).to_arrow())
-        o_s, got = _best(lambda: pull_latest(path, join_keys, features, ts_col, EPOCH, END))
-        assert got.sort_by("patient_id").equals(want.select(got.column_names).sort_by("patient_id").cast(got.schema))
+        f_s, want = _best(
+            lambda: provider.offline_store.pull_latest_from_table_or_query(
+                config=store.config,
+                data_source=fv.batch_source,  # noqa: B023 - called at once, inside the loop
+                join_key_columns=join_keys,  # noqa: B023 - called at once, inside the loop
+                feature_name_columns=features,  # noqa: B023 - called at once, inside the loop
+                timestamp_field=ts_col,  # noqa: B023 - called at once, inside the loop
+                created_timestamp_column=None,
+                start_date=EPOCH,
+                end_date=END,
+            ).to_arrow()
+        )
+        o_s, got = _best(lambda: pull_latest(path, join_keys, features, ts_col, EPOCH, END))  # noqa: B023 - called at once, inside the loop
+        assert got.sort_by("patient_id").equals(
+            want.select(got.column_names).sort_by("patient_id").cast(got.schema)
+        )
         feast_s, ours_s = feast_s + f_s, ours_s + o_s
-    return {"feast_pull_latest_s": round(feast_s, 3), "ours_s": round(ours_s, 3),
-            "feast_over_ours": round(feast_s / ours_s, 2), "identical_rows": True}
+    return {
+        "feast_pull_latest_s": round(feast_s, 3),
+        "ours_s": round(ours_s, 3),
+        "feast_over_ours": round(feast_s / ours_s, 2),
+        "identical_rows": True,
+    }
 
 
 def _packed(tmp: Path, refs, frames, ids: list[str], sqlite_store, sqlite_figures: dict) -> dict:
@@ -324,21 +411,33 @@ def _packed(tmp: Path, refs, frames, ids: list[str], sqlite_store, sqlite_figure
     assert _same_packed_rows(fast_cfg, feast_cfg) == 0
     fast.refresh_registry()
     feast.refresh_registry()
-    assert ({v.name: v.materialization_intervals for v in fast.list_feature_views()}
-            == {v.name: v.materialization_intervals for v in feast.list_feature_views()})
+    assert {v.name: v.materialization_intervals for v in fast.list_feature_views()} == {
+        v.name: v.materialization_intervals for v in feast.list_feature_views()
+    }
     sample = ids[:50]
     expected = get_online_features(sqlite_store, sample, SERVICE, as_of=AS_OF)
     assert_frame_equal(get_online_features(fast, sample, SERVICE, as_of=AS_OF), expected)
-    assert_frame_equal(get_online_features(fast, sample, SERVICE, as_of=AS_OF, direct=False), expected)
+    assert_frame_equal(
+        get_online_features(fast, sample, SERVICE, as_of=AS_OF, direct=False), expected
+    )
     fast_s = float(np.median(runs))
-    size = sum(p.stat().st_size for p in fast_cfg.packed_online_path.parent.glob("online-packed.db*"))
+    size = sum(
+        p.stat().st_size for p in fast_cfg.packed_online_path.parent.glob("online-packed.db*")
+    )
     sqlite_ours_s = sqlite_figures["ours"]["seconds"]
     sqlite_feast_s = sqlite_figures["feast_store_materialize"]["seconds"]
     return {
         "patients": patients,
-        "fast": {"seconds_median_of_3": round(fast_s, 2), "entities_per_s": round(patients / fast_s),
-                 "runs_s": [round(r, 2) for r in runs], "best_entities_per_s": round(patients / min(runs))},
-        "feast_store_materialize": {"seconds": round(feast_s, 2), "entities_per_s": round(patients / feast_s)},
+        "fast": {
+            "seconds_median_of_3": round(fast_s, 2),
+            "entities_per_s": round(patients / fast_s),
+            "runs_s": [round(r, 2) for r in runs],
+            "best_entities_per_s": round(patients / min(runs)),
+        },
+        "feast_store_materialize": {
+            "seconds": round(feast_s, 2),
+            "entities_per_s": round(patients / feast_s),
+        },
         "fast_speedup_vs_feast_into_packed": round(feast_s / fast_s, 2),
         "fast_speedup_vs_sqlite_ours": round(sqlite_ours_s / fast_s, 2),
         "fast_speedup_vs_sqlite_feast": round(sqlite_feast_s / fast_s, 2),
@@ -367,11 +466,17 @@ def _redis(tmp: Path, refs, frames, ids: list[str], sqlite_store) -> dict:
         expected = get_online_features(sqlite_store, sample, SERVICE, as_of=AS_OF)
         assert_frame_equal(get_online_features(store, sample, SERVICE, as_of=AS_OF), expected)
         assert_frame_equal(get_online_features(feast, sample, SERVICE, as_of=AS_OF), expected)
-        assert_frame_equal(get_online_features(store, sample, SERVICE, as_of=AS_OF, direct=False), expected)
+        assert_frame_equal(
+            get_online_features(store, sample, SERVICE, as_of=AS_OF, direct=False), expected
+        )
         patients = len({p for f in frames.values() for p in f["patient_id"].unique().to_list()})
-        return {"materialize_ours_s": round(ours_s, 2), "materialize_ours_entities_per_s": round(patients / ours_s),
-                "materialize_feast_s": round(feast_s, 2), "materialize_feast_entities_per_s": round(patients / feast_s),
-                **_latency(store, ids)}
+        return {
+            "materialize_ours_s": round(ours_s, 2),
+            "materialize_ours_entities_per_s": round(patients / ours_s),
+            "materialize_feast_s": round(feast_s, 2),
+            "materialize_feast_entities_per_s": round(patients / feast_s),
+            **_latency(store, ids),
+        }
     finally:
         stop_process(proc)
 
@@ -380,12 +485,23 @@ def test_bench_feature_store(tmp_path):
     load_before = os.getloadavg()
     refs, frames = _gold(tmp_path)
     result: dict = {
-        "machine": {"cpus": os.cpu_count(), "platform": platform.platform(), "python": platform.python_version(),
-                    "versions": _versions(), "loadavg_1m_5m_15m_at_start": [round(x, 2) for x in load_before]},
-        "data": {"patients": PATIENTS, "rows_per_patient_per_view": ROWS_PER_PATIENT,
-                 "gold_rows": {v: f.height for v, f in frames.items()}, "embedding_floats": EMBEDDING,
-                 "service": SERVICE, "service_columns": sum(len(s.columns) for s in FEATURE_VIEWS
-                                                            if s.name in task_services()[SERVICE])},
+        "machine": {
+            "cpus": os.cpu_count(),
+            "platform": platform.platform(),
+            "python": platform.python_version(),
+            "versions": _versions(),
+            "loadavg_1m_5m_15m_at_start": [round(x, 2) for x in load_before],
+        },
+        "data": {
+            "patients": PATIENTS,
+            "rows_per_patient_per_view": ROWS_PER_PATIENT,
+            "gold_rows": {v: f.height for v, f in frames.items()},
+            "embedding_floats": EMBEDDING,
+            "service": SERVICE,
+            "service_columns": sum(
+                len(s.columns) for s in FEATURE_VIEWS if s.name in task_services()[SERVICE]
+            ),
+        },
     }
     _warm_up(tmp_path, refs)
     materialized, cfg, store = _materialization(tmp_path, refs, frames)
@@ -397,7 +513,9 @@ def test_bench_feature_store(tmp_path):
     result["packed_sqlite"] = _packed(tmp_path, refs, frames, ids, store, materialized)
     packed_read = result["packed_sqlite"]["online_read"]["ours_get_online_features_ttl"]
     sqlite_read = result["online_read_sqlite"]["ours_get_online_features_ttl"]
-    result["packed_sqlite"]["read_p99_over_sqlite"] = round(packed_read["p99_ms"] / sqlite_read["p99_ms"], 2)
+    result["packed_sqlite"]["read_p99_over_sqlite"] = round(
+        packed_read["p99_ms"] / sqlite_read["p99_ms"], 2
+    )
     result["online_read_redis"] = _redis(tmp_path, refs, frames, ids, store)
     result["machine"]["loadavg_1m_5m_15m_at_end"] = [round(x, 2) for x in os.getloadavg()]
 

@@ -52,13 +52,21 @@ def read_and_parse(snapshot) -> int:
 
 def measure(landing: Path, tmp: Path) -> dict:
     snapshot = take_snapshot(landing)
-    best = {"ceiling": float("inf"), "ingest": float("inf"), "ingest_per_resource_path": float("inf")}
+    best = {
+        "ceiling": float("inf"),
+        "ingest": float("inf"),
+        "ingest_per_resource_path": float("inf"),
+    }
     resources = read = 0
     for repeat in range(REPEATS):
         started = time.perf_counter()
         resources = read_and_parse(snapshot)
         best["ceiling"] = min(best["ceiling"], time.perf_counter() - started)
-        paths = (("ingest", True), ("ingest_per_resource_path", False)) if repeat == 0 else (("ingest", True),)
+        paths = (
+            (("ingest", True), ("ingest_per_resource_path", False))
+            if repeat == 0
+            else (("ingest", True),)
+        )
         for name, vectorized in paths:  # the slow per-resource path is measured once
             bronze = tmp / f"bronze-{name}"
             shutil.rmtree(bronze, ignore_errors=True)
@@ -68,23 +76,34 @@ def measure(landing: Path, tmp: Path) -> dict:
             read = report.totals.read
     assert read == resources, f"ingestion read {read} resources, the ceiling parsed {resources}"
     return {
-        "landing": str(landing), "files": len(snapshot.files), "bytes": snapshot.total_bytes, "resources": resources,
+        "landing": str(landing),
+        "files": len(snapshot.files),
+        "bytes": snapshot.total_bytes,
+        "resources": resources,
         "seconds": {k: round(v, 3) for k, v in best.items()},
         "resources_per_s": {k: round(resources / v, 1) for k, v in best.items()},
-        "ratio_to_ceiling": {k: round(best["ceiling"] / v, 3) for k, v in best.items() if k != "ceiling"},
+        "ratio_to_ceiling": {
+            k: round(best["ceiling"] / v, 3) for k, v in best.items() if k != "ceiling"
+        },
     }
 
 
 def test_ingest_throughput(tmp_path: Path) -> None:
-    results = {"machine": {"python": platform.python_version(), "cpus": os.cpu_count()},
-               "repeats": REPEATS, "datasets": {}}
+    results = {
+        "machine": {"python": platform.python_version(), "cpus": os.cpu_count()},
+        "repeats": REPEATS,
+        "datasets": {},
+    }
     if (SHARED / "mimic-iv-fhir-demo-2.1.0").is_dir():
         results["datasets"]["mimic_demo"] = measure(SHARED / "mimic-iv-fhir-demo-2.1.0", tmp_path)
     from cohort.generator import generate_cohort
 
     cohort_dir = tmp_path / "cohort10k"
     gen = generate_cohort(cohort_dir, 10_000, 7, gzip=True, workers=2)
-    results["datasets"]["generated_10k"] = {**measure(cohort_dir, tmp_path), "generator_patients_per_s": gen.patients_per_s}
+    results["datasets"]["generated_10k"] = {
+        **measure(cohort_dir, tmp_path),
+        "generator_patients_per_s": gen.patients_per_s,
+    }
     RESULTS.mkdir(parents=True, exist_ok=True)
     (RESULTS / "ingest.json").write_text(json.dumps(results, indent=2))
     print(json.dumps(results, indent=2))

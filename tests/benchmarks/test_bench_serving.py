@@ -41,11 +41,30 @@ ROUNDS = int(os.environ.get("BENCH_SERVE_ROUNDS", "3"))
 
 
 def _demo_home(tmp: Path) -> Path:
-    home = Path(os.environ["BENCH_SERVE_HOME"]) if os.environ.get("BENCH_SERVE_HOME") else tmp / "home"
+    home = (
+        Path(os.environ["BENCH_SERVE_HOME"]) if os.environ.get("BENCH_SERVE_HOME") else tmp / "home"
+    )
     if not (home / "dagster" / "refs" / "bentos").exists():
-        env = {k: v for k, v in os.environ.items() if not k.startswith(("CLINICAL_MLOPS_", "DAGSTER_"))}
-        subprocess.run([sys.executable, "-m", "cli.main", "pipeline", "run", "--home", str(home),
-                        "--no-serve", "--json"], check=True, capture_output=True, env=env, timeout=1800)
+        env = {
+            k: v for k, v in os.environ.items() if not k.startswith(("CLINICAL_MLOPS_", "DAGSTER_"))
+        }
+        subprocess.run(
+            [
+                sys.executable,
+                "-m",
+                "cli.main",
+                "pipeline",
+                "run",
+                "--home",
+                str(home),
+                "--no-serve",
+                "--json",
+            ],
+            check=True,
+            capture_output=True,
+            env=env,
+            timeout=1800,
+        )
     return home
 
 
@@ -65,64 +84,130 @@ def test_bentoml_vs_bare_fastapi_predict_by_id(tmp_path: Path) -> None:
     settings = load_settings(home=_demo_home(tmp_path))
     champion = _bento_refs(settings)[0]
     tags = version_tags(settings.tracking_uri, champion.registered_model, champion.model_version)
+
     # the Bento runs the code packaged into it, the baseline this checkout's: (re)build from this checkout so
     # both serve the same code (a no-op when the champion's Bento already holds it)
     def build(**options) -> str:
-        return build_bento(champion.registered_model, champion.model_version, settings=settings,
-                           threshold=_threshold(tags), enforce_ttl=settings.serving_enforces_ttl, **options)
+        return build_bento(
+            champion.registered_model,
+            champion.model_version,
+            settings=settings,
+            threshold=_threshold(tags),
+            enforce_ttl=settings.serving_enforces_ttl,
+            **options,
+        )
 
     bento = champion.model_copy(update={"tag": build()})
     # the same service without BentoML's access log and Prometheus metrics, and with BentoML's OpenTelemetry
     # spans on the prediction endpoints (off by default, ServiceArgs.tracing): what each costs per request
     lean = build(access_log=False, metrics=False)
     traced = build(tracing=True)
-    patients = read_training_set(tags["lineage.training_set.uri"], int(tags["lineage.training_set.version"]),
-                                 columns=["patient_id"])["patient_id"].unique().sort().to_list()
+    patients = (
+        read_training_set(
+            tags["lineage.training_set.uri"],
+            int(tags["lineage.training_set.version"]),
+            columns=["patient_id"],
+        )["patient_id"]
+        .unique()
+        .sort()
+        .to_list()
+    )
     bodies = [orjson.dumps({"patient_id": p}) for p in patients]
 
-    results: dict[str, dict[str, dict]] = {"bentoml": {}, "bentoml_no_access_log_no_metrics": {},
-                                           "bentoml_with_tracing": {}, "fastapi_baseline": {}}
-    with bento_server(bento.tag, settings=settings, log_path=tmp_path / "bento.log") as bento_srv, \
-            bento_server(lean, settings=settings, log_path=tmp_path / "lean.log") as lean_srv, \
-            bento_server(traced, settings=settings, log_path=tmp_path / "traced.log") as traced_srv, \
-            baseline_server(bento.tag, settings=settings, log_path=tmp_path / "baseline.log") as base_srv:
-        servers = [("fastapi_baseline", base_srv), ("bentoml", bento_srv),
-                   ("bentoml_no_access_log_no_metrics", lean_srv), ("bentoml_with_tracing", traced_srv)]
+    results: dict[str, dict[str, dict]] = {
+        "bentoml": {},
+        "bentoml_no_access_log_no_metrics": {},
+        "bentoml_with_tracing": {},
+        "fastapi_baseline": {},
+    }
+    with (
+        bento_server(bento.tag, settings=settings, log_path=tmp_path / "bento.log") as bento_srv,
+        bento_server(lean, settings=settings, log_path=tmp_path / "lean.log") as lean_srv,
+        bento_server(traced, settings=settings, log_path=tmp_path / "traced.log") as traced_srv,
+        baseline_server(
+            bento.tag, settings=settings, log_path=tmp_path / "baseline.log"
+        ) as base_srv,
+    ):
+        servers = [
+            ("fastapi_baseline", base_srv),
+            ("bentoml", bento_srv),
+            ("bentoml_no_access_log_no_metrics", lean_srv),
+            ("bentoml_with_tracing", traced_srv),
+        ]
         for clients in LEVELS:
             rounds: dict[str, list[dict]] = {name: [] for name, _ in servers}
             for r in range(ROUNDS):  # the servers take turns, in a rotated order each round
-                for name, server in servers[r % len(servers):] + servers[:r % len(servers)]:
-                    result = run_load(f"{server.url}/predict_by_id", bodies, clients=clients, requests=REQUESTS,
-                                      seconds=SECONDS)
+                for name, server in servers[r % len(servers) :] + servers[: r % len(servers)]:
+                    result = run_load(
+                        f"{server.url}/predict_by_id",
+                        bodies,
+                        clients=clients,
+                        requests=REQUESTS,
+                        seconds=SECONDS,
+                    )
                     assert result.errors == 0, f"{name} answered errors at {clients} clients"
                     rounds[name].append(result.to_dict())
-                    print(f"{name:32s} {clients:3d} clients, round {r + 1}: {result.throughput_rps:7.1f} req/s, p50 "
-                          f"{result.p50_ms:6.2f} ms, p99 {result.p99_ms:6.2f} ms ({result.requests} requests)")
+                    print(
+                        f"{name:32s} {clients:3d} clients, round {r + 1}: {result.throughput_rps:7.1f} req/s, p50 "
+                        f"{result.p50_ms:6.2f} ms, p99 {result.p99_ms:6.2f} ms ({result.requests} requests)"
+                    )
             for name, runs in rounds.items():
                 results[name][str(clients)] = {
-                    "clients": clients, **{k: round(float(np.median([run[k] for run in runs])), 2)
-                                           for k in ("throughput_rps", "p50_ms", "p90_ms", "p99_ms")},
-                    "rounds": runs}
+                    "clients": clients,
+                    **{
+                        k: round(float(np.median([run[k] for run in runs])), 2)
+                        for k in ("throughput_rps", "p50_ms", "p90_ms", "p99_ms")
+                    },
+                    "rounds": runs,
+                }
 
     def ratios_of(name: str) -> dict[str, float]:
-        return {c: round(results[name][c]["throughput_rps"] / results["fastapi_baseline"][c]["throughput_rps"], 3)
-                for c in results[name]}
+        return {
+            c: round(
+                results[name][c]["throughput_rps"]
+                / results["fastapi_baseline"][c]["throughput_rps"],
+                3,
+            )
+            for c in results[name]
+        }
 
     ratios = ratios_of("bentoml")
     at8 = results["bentoml"].get("8")
     report = {
-        "benchmark": "predict_by_id over HTTP on loopback: BentoML service vs bare FastAPI (same model, same Feast lookup)",
-        "machine": {"cpus": os.cpu_count(), "python": platform.python_version(), "load_avg": os.getloadavg()},
-        "bento": bento.tag, "model_version": bento.model_version, "online_store": settings.online_store,
-        "patients_cycled": len(patients), "requests_per_run": REQUESTS, "seconds_per_run_at_most": SECONDS,
-        "rounds": ROUNDS, "figures": "per server and level: the median of its rounds (each round's run is kept)",
-        "results": results, "throughput_ratio_bentoml_over_baseline": ratios,
-        "throughput_ratio_lean_bentoml_over_baseline": ratios_of("bentoml_no_access_log_no_metrics"),
+        "benchmark": (
+            "predict_by_id over HTTP on loopback: BentoML service vs bare FastAPI "
+            "(same model, same Feast lookup)"
+        ),
+        "machine": {
+            "cpus": os.cpu_count(),
+            "python": platform.python_version(),
+            "load_avg": os.getloadavg(),
+        },
+        "bento": bento.tag,
+        "model_version": bento.model_version,
+        "online_store": settings.online_store,
+        "patients_cycled": len(patients),
+        "requests_per_run": REQUESTS,
+        "seconds_per_run_at_most": SECONDS,
+        "rounds": ROUNDS,
+        "figures": "per server and level: the median of its rounds (each round's run is kept)",
+        "results": results,
+        "throughput_ratio_bentoml_over_baseline": ratios,
+        "throughput_ratio_lean_bentoml_over_baseline": ratios_of(
+            "bentoml_no_access_log_no_metrics"
+        ),
         "throughput_ratio_traced_bentoml_over_baseline": ratios_of("bentoml_with_tracing"),
-        "bentoml_defaults": {"access_log": True, "metrics": True, "tracing_of_prediction_endpoints": False},
-        "targets": {"throughput_ratio_at_least": 0.8, "p99_ms_at_8_clients_at_most": 25.0,
-                    "met_throughput": all(r >= 0.8 for r in ratios.values()),
-                    "met_p99_at_8": bool(at8 and at8["p99_ms"] <= 25.0)},
+        "bentoml_defaults": {
+            "access_log": True,
+            "metrics": True,
+            "tracing_of_prediction_endpoints": False,
+        },
+        "targets": {
+            "throughput_ratio_at_least": 0.8,
+            "p99_ms_at_8_clients_at_most": 25.0,
+            "met_throughput": all(r >= 0.8 for r in ratios.values()),
+            "met_p99_at_8": bool(at8 and at8["p99_ms"] <= 25.0),
+        },
     }
     RESULTS.mkdir(parents=True, exist_ok=True)
     (RESULTS / "serving.json").write_text(json.dumps(report, indent=1))

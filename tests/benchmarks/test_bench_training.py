@@ -45,8 +45,23 @@ RAY_RUNS = int(os.environ.get("BENCH_TRAIN_RAY_RUNS", "3"))
 def _demo_training_set(home: Path) -> DeltaRef:
     env = {k: v for k, v in os.environ.items() if not k.startswith(("CLINICAL_MLOPS_", "DAGSTER_"))}
     env["CLINICAL_MLOPS_TRAIN_MAX_EPOCHS"] = "1"
-    subprocess.run([sys.executable, "-m", "cli.main", "pipeline", "run", "--home", str(home), "--no-serve", "--json"],
-                   check=True, capture_output=True, env=env, timeout=1800)
+    subprocess.run(
+        [
+            sys.executable,
+            "-m",
+            "cli.main",
+            "pipeline",
+            "run",
+            "--home",
+            str(home),
+            "--no-serve",
+            "--json",
+        ],
+        check=True,
+        capture_output=True,
+        env=env,
+        timeout=1800,
+    )
     uri = str(home / "gold" / "training_set_readmission_30d")
     return DeltaRef(table="training_set_readmission_30d", uri=uri, version=current_version(uri))
 
@@ -65,9 +80,22 @@ print(json.dumps({"train_s": clock.seconds, "trainer_fit_s": fit.train_time_s}))
 
 def _plain_fresh(ref: DeltaRef, config: FitConfig) -> dict:
     """One plain Lightning fit in a new interpreter (imports done before the clock starts)."""
-    done = subprocess.run([sys.executable, "-c", FRESH, ref.uri, str(ref.version), json.dumps(config.to_dict()),
-                           str(os.cpu_count() or 1)],
-                          check=True, capture_output=True, text=True, cwd=ROOT, timeout=600)
+    done = subprocess.run(
+        [
+            sys.executable,
+            "-c",
+            FRESH,
+            ref.uri,
+            str(ref.version),
+            json.dumps(config.to_dict()),
+            str(os.cpu_count() or 1),
+        ],
+        check=True,
+        capture_output=True,
+        text=True,
+        cwd=ROOT,
+        timeout=600,
+    )
     return json.loads(done.stdout.strip().splitlines()[-1])
 
 
@@ -82,26 +110,47 @@ def _compare(name: str, ref: DeltaRef, storage: Path, config: FitConfig) -> dict
     torch.set_num_threads(os.cpu_count() or 1)
     warm = [_plain_warm(ref, config) for _ in range(PLAIN_RUNS)]
     fresh = [_plain_fresh(ref, config)["train_s"] for _ in range(PLAIN_RUNS)]
-    rays = [fit_ray(ref.uri, ref.version, "readmission_30d", config, scaling=RayScaling(num_workers=2, use_gpu=False),
-                    storage_path=storage, run_name=f"bench-{name}-{int(time.time())}-{i}") for i in range(RAY_RUNS)]
+    rays = [
+        fit_ray(
+            ref.uri,
+            ref.version,
+            "readmission_30d",
+            config,
+            scaling=RayScaling(num_workers=2, use_gpu=False),
+            storage_path=storage,
+            run_name=f"bench-{name}-{int(time.time())}-{i}",
+        )
+        for i in range(RAY_RUNS)
+    ]
     plain_s, plain = min(warm, key=lambda run: run[0])
     fresh_s = min(fresh)
     ray = min(rays, key=lambda fit: fit.worker_train_s)
     rows = plain.data.get("train", {}).get("rows")
     return {
-        "train_rows": rows, "epochs": EPOCHS,
-        "plain_lightning": {"train_s": round(plain_s, 3), "trainer_fit_s": round(plain.train_time_s, 3),
-                            "runs_train_s": [round(run[0], 3) for run in warm],
-                            "fresh_process_train_s": round(fresh_s, 3),
-                            "fresh_process_runs_train_s": [round(t, 3) for t in fresh],
-                            "best_val_auroc": round(plain.best_val_auroc, 4), "torch_threads": torch.get_num_threads()},
-        "ray_train": {"ray_init_s": round(ray.ray_start_s, 2), "trainer_fit_s": round(ray.fit_s, 2),
-                      "worker_setup_s": round(ray.worker_setup_s, 2), "worker_train_s": round(ray.worker_train_s, 3),
-                      "runs_worker_train_s": [round(fit.worker_train_s, 3) for fit in rays],
-                      "startup_s": round(ray.ray_start_s + ray.fit_s - ray.worker_train_s, 2),
-                      "wall_s": round(ray.wall_s, 2), "workers": ray.num_workers,
-                      "controller_poll_s": HEALTH_CHECK_INTERVAL_S, "checkpoint_interval_s": CHECKPOINT_INTERVAL_S,
-                      "best_val_auroc": round(ray.best_val_auroc, 4)},
+        "train_rows": rows,
+        "epochs": EPOCHS,
+        "plain_lightning": {
+            "train_s": round(plain_s, 3),
+            "trainer_fit_s": round(plain.train_time_s, 3),
+            "runs_train_s": [round(run[0], 3) for run in warm],
+            "fresh_process_train_s": round(fresh_s, 3),
+            "fresh_process_runs_train_s": [round(t, 3) for t in fresh],
+            "best_val_auroc": round(plain.best_val_auroc, 4),
+            "torch_threads": torch.get_num_threads(),
+        },
+        "ray_train": {
+            "ray_init_s": round(ray.ray_start_s, 2),
+            "trainer_fit_s": round(ray.fit_s, 2),
+            "worker_setup_s": round(ray.worker_setup_s, 2),
+            "worker_train_s": round(ray.worker_train_s, 3),
+            "runs_worker_train_s": [round(fit.worker_train_s, 3) for fit in rays],
+            "startup_s": round(ray.ray_start_s + ray.fit_s - ray.worker_train_s, 2),
+            "wall_s": round(ray.wall_s, 2),
+            "workers": ray.num_workers,
+            "controller_poll_s": HEALTH_CHECK_INTERVAL_S,
+            "checkpoint_interval_s": CHECKPOINT_INTERVAL_S,
+            "best_val_auroc": round(ray.best_val_auroc, 4),
+        },
         # Ray's training (rank 0) against plain Lightning's, on the same clock; start-up (ray.init, controller,
         # worker processes and imports, data read, final checkpoint report, teardown) reported apart
         "overhead_training_only": round(ray.worker_train_s / plain_s - 1, 3),
@@ -114,14 +163,26 @@ def _compare(name: str, ref: DeltaRef, storage: Path, config: FitConfig) -> dict
 
 def test_ray_train_overhead_over_plain_lightning(tmp_path):
     config = FitConfig(max_epochs=EPOCHS, patience=EPOCHS + 1, batch_size=64)
-    results = {"machine": {"cpus": os.cpu_count(), "platform": platform.platform(), "torch": torch.__version__,
-                           "gpu": torch.cuda.is_available()}, "config": config.to_dict()}
+    results = {
+        "machine": {
+            "cpus": os.cpu_count(),
+            "platform": platform.platform(),
+            "torch": torch.__version__,
+            "gpu": torch.cuda.is_available(),
+        },
+        "config": config.to_dict(),
+    }
     demo = _demo_training_set(tmp_path / "demo")
     results["default_cohort"] = _compare("demo", demo, tmp_path / "ray", config)
-    synthetic = write(str(tmp_path / "synthetic"), synthetic_training_set(n=20_000, seed=0).to_arrow())
+    synthetic = write(
+        str(tmp_path / "synthetic"), synthetic_training_set(n=20_000, seed=0).to_arrow()
+    )
     results["synthetic_20k"] = _compare("synthetic", synthetic, tmp_path / "ray", config)
     RESULTS.mkdir(parents=True, exist_ok=True)
     (RESULTS / "training.json").write_text(json.dumps(results, indent=2))
     print(json.dumps(results, indent=2))
     for case in ("default_cohort", "synthetic_20k"):
-        assert results[case]["ray_train"]["trainer_fit_s"] > 0 and results[case]["plain_lightning"]["train_s"] > 0
+        assert (
+            results[case]["ray_train"]["trainer_fit_s"] > 0
+            and results[case]["plain_lightning"]["train_s"] > 0
+        )

@@ -32,8 +32,11 @@ from training.ray_train import RayScaling, fit_ray
 from training.synthetic import synthetic_training_set
 
 DRY_RUN = os.environ.get("BENCH_GPU_DRY_RUN") == "1"
-pytestmark = [pytest.mark.benchmark, pytest.mark.gpu,
-              pytest.mark.skipif(not (DRY_RUN or torch.cuda.is_available()), reason="needs a CUDA device")]
+pytestmark = [
+    pytest.mark.benchmark,
+    pytest.mark.gpu,
+    pytest.mark.skipif(not (DRY_RUN or torch.cuda.is_available()), reason="needs a CUDA device"),
+]
 
 RESULTS = Path(__file__).resolve().parents[2] / "benchmarks" / "results"
 EPOCHS = int(os.environ.get("BENCH_GPU_EPOCHS", "1" if DRY_RUN else "3"))
@@ -72,38 +75,68 @@ class GpuSampler:
     def summary(self) -> dict:
         if not self.utilization:
             return {}
-        return {"gpu_util_mean_pct": round(sum(self.utilization) / len(self.utilization), 1),
-                "gpu_util_max_pct": max(self.utilization), "gpu_memory_max_gib": round(max(self.memory) / 2**30, 2),
-                "samples": len(self.utilization)}
+        return {
+            "gpu_util_mean_pct": round(sum(self.utilization) / len(self.utilization), 1),
+            "gpu_util_max_pct": max(self.utilization),
+            "gpu_memory_max_gib": round(max(self.memory) / 2**30, 2),
+            "samples": len(self.utilization),
+        }
 
 
 def test_ray_train_overhead_on_one_gpu(tmp_path):
     frame = synthetic_training_set(n=ROWS, seed=0)
     ref = write(str(tmp_path / "training_set"), frame.to_arrow())
     train_rows = int((frame["split"] == "train").sum())
-    config = FitConfig(max_epochs=EPOCHS, patience=EPOCHS + 1, batch_size=256, note_hidden=NOTE_HIDDEN,
-                       precision="32-true" if DRY_RUN else "bf16-mixed", accelerator="cpu" if DRY_RUN else "gpu")
+    config = FitConfig(
+        max_epochs=EPOCHS,
+        patience=EPOCHS + 1,
+        batch_size=256,
+        note_hidden=NOTE_HIDDEN,
+        precision="32-true" if DRY_RUN else "bf16-mixed",
+        accelerator="cpu" if DRY_RUN else "gpu",
+    )
     clock = Clock()
     with GpuSampler() as plain_gpu:
-        plain = fit_local(ref.uri, "readmission_30d", config, version=ref.version, callbacks=[clock])
+        plain = fit_local(
+            ref.uri, "readmission_30d", config, version=ref.version, callbacks=[clock]
+        )
     plain_s = clock.seconds
     with GpuSampler() as ray_gpu:
-        ray = fit_ray(ref.uri, ref.version, "readmission_30d", config,
-                      scaling=RayScaling(num_workers=1, use_gpu=not DRY_RUN), storage_path=tmp_path / "ray",
-                      run_name="bench-gpu")
+        ray = fit_ray(
+            ref.uri,
+            ref.version,
+            "readmission_30d",
+            config,
+            scaling=RayScaling(num_workers=1, use_gpu=not DRY_RUN),
+            storage_path=tmp_path / "ray",
+            run_name="bench-gpu",
+        )
     parameters = sum(p.numel() for p in plain.model.parameters())
     results = {
-        "device": "cpu (dry run)" if DRY_RUN else torch.cuda.get_device_name(0), "torch": torch.__version__,
-        "train_rows": train_rows, "epochs": EPOCHS, "parameters": parameters, "config": config.to_dict(),
-        "plain_lightning": {"train_s": round(plain_s, 2), "samples_per_s": round(train_rows * EPOCHS / plain_s),
-                            "best_val_auroc": round(plain.best_val_auroc, 4), **plain_gpu.summary()},
-        "ray_train": {"train_s": round(ray.worker_train_s, 2),
-                      "samples_per_s": round(train_rows * EPOCHS / ray.worker_train_s),
-                      "on_gpu": ray.extra["worker_on_gpu"], "precision": ray.precision,
-                      "ray_init_s": round(ray.ray_start_s, 2),
-                      "startup_s": round(ray.ray_start_s + ray.fit_s - ray.worker_train_s, 2),
-                      "best_val_auroc": round(ray.best_val_auroc, 4), **ray_gpu.summary()},
-        "overhead": round(ray.worker_train_s / plain_s - 1, 3), "target_overhead": 0.1,
+        "device": "cpu (dry run)" if DRY_RUN else torch.cuda.get_device_name(0),
+        "torch": torch.__version__,
+        "train_rows": train_rows,
+        "epochs": EPOCHS,
+        "parameters": parameters,
+        "config": config.to_dict(),
+        "plain_lightning": {
+            "train_s": round(plain_s, 2),
+            "samples_per_s": round(train_rows * EPOCHS / plain_s),
+            "best_val_auroc": round(plain.best_val_auroc, 4),
+            **plain_gpu.summary(),
+        },
+        "ray_train": {
+            "train_s": round(ray.worker_train_s, 2),
+            "samples_per_s": round(train_rows * EPOCHS / ray.worker_train_s),
+            "on_gpu": ray.extra["worker_on_gpu"],
+            "precision": ray.precision,
+            "ray_init_s": round(ray.ray_start_s, 2),
+            "startup_s": round(ray.ray_start_s + ray.fit_s - ray.worker_train_s, 2),
+            "best_val_auroc": round(ray.best_val_auroc, 4),
+            **ray_gpu.summary(),
+        },
+        "overhead": round(ray.worker_train_s / plain_s - 1, 3),
+        "target_overhead": 0.1,
     }
     print(json.dumps(results, indent=2))
     if not DRY_RUN:

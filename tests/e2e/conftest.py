@@ -17,10 +17,15 @@ DEMO_KEY = "11" * 32  # a test-only key for synthetic data (see the `demo` fixtu
 
 
 def run_cli(home: Path, *args: str) -> dict:
-    env = {k: v for k, v in os.environ.items() if not k.startswith(("CLINICAL_MLOPS_", "DAGSTER_"))} | TRAIN_ENV
+    env = {
+        k: v for k, v in os.environ.items() if not k.startswith(("CLINICAL_MLOPS_", "DAGSTER_"))
+    } | TRAIN_ENV
     result = subprocess.run(
         [sys.executable, "-m", "cli.main", "pipeline", "run", "--home", str(home), "--json", *args],
-        capture_output=True, text=True, env=env, timeout=900,
+        capture_output=True,
+        text=True,
+        env=env,
+        timeout=900,
     )
     assert result.returncode == 0, f"pipeline run failed:\n{result.stderr[-4000:]}"
     return json.loads(result.stdout)

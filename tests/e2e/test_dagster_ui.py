@@ -29,18 +29,26 @@ import pytest
 pytestmark = [
     pytest.mark.e2e,
     pytest.mark.slow,
-    pytest.mark.skipif(not sys.platform.startswith("linux"), reason="process-tree cleanup uses Linux semantics"),
+    pytest.mark.skipif(
+        not sys.platform.startswith("linux"), reason="process-tree cleanup uses Linux semantics"
+    ),
 ]
 
 REPO_ROOT = Path(__file__).resolve().parents[2]
 PATIENTS = 40
 SEED = 3
-STARTUP_TIMEOUT_S = 180  # busy 2-core CI machines: the webserver, daemon and code server all import the graph
+STARTUP_TIMEOUT_S = (
+    180  # busy 2-core CI machines: the webserver, daemon and code server all import the graph
+)
 RUN_TIMEOUT_S = 420
 STOP_TIMEOUT_S = 30
 JOB = "clinical_pipeline"
 REPOSITORY = "__repository__"
-DEID_GROUPS = ("ingestion", "bronze", "silver")  # landing/snapshot, bronze/*, silver/* (and their checks)
+DEID_GROUPS = (
+    "ingestion",
+    "bronze",
+    "silver",
+)  # landing/snapshot, bronze/*, silver/* (and their checks)
 GATE = "phi_leak_gate"
 SILVER_GATED = ("patients", "encounters", "observations", "notes", "conditions", "medications")
 MIN_PNG_BYTES = 20_000
@@ -153,17 +161,25 @@ class DagsterUI:
     home: Path
     location: str
 
-    def gql(self, query: str, variables: dict[str, Any] | None = None, timeout: float = 60) -> dict[str, Any]:
+    def gql(
+        self, query: str, variables: dict[str, Any] | None = None, timeout: float = 60
+    ) -> dict[str, Any]:
         return graphql(self.url, query, variables, timeout)
 
 
-def graphql(url: str, query: str, variables: dict[str, Any] | None = None, timeout: float = 60) -> dict[str, Any]:
+def graphql(
+    url: str, query: str, variables: dict[str, Any] | None = None, timeout: float = 60
+) -> dict[str, Any]:
     body = json.dumps({"query": query, "variables": variables or {}}).encode()
-    request = urllib.request.Request(f"{url}/graphql", data=body, headers={"Content-Type": "application/json"})
+    request = urllib.request.Request(
+        f"{url}/graphql", data=body, headers={"Content-Type": "application/json"}
+    )
     with urllib.request.urlopen(request, timeout=timeout) as response:
         payload = json.loads(response.read())
     if payload.get("errors"):
-        raise GraphQLError(f"GraphQL errors from {url}/graphql: {json.dumps(payload['errors'])[:2000]}")
+        raise GraphQLError(
+            f"GraphQL errors from {url}/graphql: {json.dumps(payload['errors'])[:2000]}"
+        )
     return payload["data"]
 
 
@@ -172,6 +188,7 @@ def key(path: list[str]) -> str:
 
 
 # ---------------------------------------------------------------- the UI process (started and stopped here)
+
 
 def _tail(path: Path, chars: int = 4000) -> str:
     return path.read_text(errors="replace")[-chars:] if path.exists() else ""
@@ -229,7 +246,9 @@ def _free_port() -> int:
 
 
 def _clean_env() -> dict[str, str]:
-    return {k: v for k, v in os.environ.items() if not k.startswith(("CLINICAL_MLOPS_", "DAGSTER_"))}
+    return {
+        k: v for k, v in os.environ.items() if not k.startswith(("CLINICAL_MLOPS_", "DAGSTER_"))
+    }
 
 
 def _cli() -> list[str]:
@@ -249,14 +268,27 @@ def _wait_for_location(url: str, proc: subprocess.Popen, stderr: Path, deadline:
             for entry in entries:
                 location = entry["locationOrLoadError"] or {}
                 if location.get("__typename") == "PythonError":
-                    pytest.fail(f"code location {entry['name']} failed to load: {location['message']}")
-                if entry["loadStatus"] == "LOADED" and location.get("__typename") == "RepositoryLocation":
+                    pytest.fail(
+                        f"code location {entry['name']} failed to load: {location['message']}"
+                    )
+                if (
+                    entry["loadStatus"] == "LOADED"
+                    and location.get("__typename") == "RepositoryLocation"
+                ):
                     return entry["name"]
-        except (urllib.error.URLError, ConnectionError, TimeoutError, OSError, json.JSONDecodeError):
+        except (
+            urllib.error.URLError,
+            ConnectionError,
+            TimeoutError,
+            OSError,
+            json.JSONDecodeError,
+        ):
             pass
         time.sleep(1)
-    pytest.fail(f"the UI at {url} did not load its code location within {STARTUP_TIMEOUT_S}s "
-                f"(last workspace answer: {last}):\n{_tail(stderr)}")
+    pytest.fail(
+        f"the UI at {url} did not load its code location within {STARTUP_TIMEOUT_S}s "
+        f"(last workspace answer: {last}):\n{_tail(stderr)}"
+    )
 
 
 @pytest.fixture(scope="module")
@@ -264,9 +296,24 @@ def ui(tmp_path_factory: pytest.TempPathFactory):
     work = tmp_path_factory.mktemp("dagster-ui")
     home = work / "home"
     env = _clean_env()
-    generated = subprocess.run([*_cli(), "generate", "--out", str(home / "landing"), "--patients", str(PATIENTS),
-                                "--seed", str(SEED), "--json"],
-                               capture_output=True, text=True, env=env, cwd=work, timeout=300)
+    generated = subprocess.run(
+        [
+            *_cli(),
+            "generate",
+            "--out",
+            str(home / "landing"),
+            "--patients",
+            str(PATIENTS),
+            "--seed",
+            str(SEED),
+            "--json",
+        ],
+        capture_output=True,
+        text=True,
+        env=env,
+        cwd=work,
+        timeout=300,
+    )
     assert generated.returncode == 0, f"clinical-mlops generate failed:\n{generated.stderr[-3000:]}"
     assert json.loads(generated.stdout)["patients"] == PATIENTS
 
@@ -274,9 +321,15 @@ def ui(tmp_path_factory: pytest.TempPathFactory):
     url = f"http://127.0.0.1:{port}"
     stdout, stderr = work / "ui.stdout", work / "ui.stderr"
     with stdout.open("wb") as out, stderr.open("wb") as err:
-        proc = subprocess.Popen([*_cli(), "ui", "--home", str(home), "--port", str(port)],
-                                stdout=out, stderr=err, stdin=subprocess.DEVNULL, cwd=work, env=env,
-                                start_new_session=True)
+        proc = subprocess.Popen(
+            [*_cli(), "ui", "--home", str(home), "--port", str(port)],
+            stdout=out,
+            stderr=err,
+            stdin=subprocess.DEVNULL,
+            cwd=work,
+            env=env,
+            start_new_session=True,
+        )
     known: dict[int, psutil.Process] = {}
     try:
         location = _wait_for_location(url, proc, stderr, time.monotonic() + STARTUP_TIMEOUT_S)
@@ -303,8 +356,10 @@ def _run_errors(ui: DagsterUI, run_id: str) -> str:
         error = event.get("error")
         if error or event.get("level") == "ERROR" or event["__typename"].endswith("FailureEvent"):
             cause = (error or {}).get("cause") or {}
-            lines.append(f"{event['__typename']} {event.get('stepKey') or ''}: {event.get('message', '')} "
-                         f"{(error or {}).get('message', '')} {cause.get('message', '')}".strip())
+            lines.append(
+                f"{event['__typename']} {event.get('stepKey') or ''}: {event.get('message', '')} "
+                f"{(error or {}).get('message', '')} {cause.get('message', '')}".strip()
+            )
     return "\n".join(lines)[-6000:] or json.dumps(logs)[:2000]
 
 
@@ -314,10 +369,20 @@ def deid_run(ui: DagsterUI, asset_graph: dict[str, dict[str, Any]]) -> dict[str,
     "Materialize selected" does for those groups (launchRun with an asset and an asset-check selection)."""
     selected = [node for node in asset_graph.values() if node["groupName"] in DEID_GROUPS]
     assets = [{"path": node["assetKey"]["path"]} for node in selected]
-    checks = [{"assetKey": {"path": node["assetKey"]["path"]}, "name": check["name"]}
-              for node in selected for check in node["assetChecksOrError"].get("checks", [])]
-    params = {"selector": {"repositoryLocationName": ui.location, "repositoryName": REPOSITORY, "jobName": JOB,
-                           "assetSelection": assets, "assetCheckSelection": checks}}
+    checks = [
+        {"assetKey": {"path": node["assetKey"]["path"]}, "name": check["name"]}
+        for node in selected
+        for check in node["assetChecksOrError"].get("checks", [])
+    ]
+    params = {
+        "selector": {
+            "repositoryLocationName": ui.location,
+            "repositoryName": REPOSITORY,
+            "jobName": JOB,
+            "assetSelection": assets,
+            "assetCheckSelection": checks,
+        }
+    }
     started = time.monotonic()
     launched = ui.gql(LAUNCH_RUN, {"executionParams": params})["launchRun"]
     assert launched["__typename"] == "LaunchRunSuccess", f"launchRun refused: {launched}"
@@ -334,12 +399,21 @@ def deid_run(ui: DagsterUI, asset_graph: dict[str, dict[str, Any]]) -> dict[str,
             break
         time.sleep(2)
     if status != "SUCCESS":
-        pytest.fail(f"run {run_id} of {JOB} ended {status} after {time.monotonic() - started:.0f}s "
-                    f"(timeout {RUN_TIMEOUT_S}s); its errors:\n{_run_errors(ui, run_id)}")
-    return {"run_id": run_id, "seconds": time.monotonic() - started, "assets": assets, "checks": checks, **run}
+        pytest.fail(
+            f"run {run_id} of {JOB} ended {status} after {time.monotonic() - started:.0f}s "
+            f"(timeout {RUN_TIMEOUT_S}s); its errors:\n{_run_errors(ui, run_id)}"
+        )
+    return {
+        "run_id": run_id,
+        "seconds": time.monotonic() - started,
+        "assets": assets,
+        "checks": checks,
+        **run,
+    }
 
 
 # ---------------------------------------------------------------- the asset graph
+
 
 def test_the_ui_serves_the_asset_graph_with_the_deid_stage_and_its_gate(ui, asset_graph) -> None:
     assert "landing/snapshot" in asset_graph
@@ -349,29 +423,42 @@ def test_the_ui_serves_the_asset_graph_with_the_deid_stage_and_its_gate(ui, asse
         assert JOB in silver["jobNames"]
         assert f"bronze/{table}" in {key(d["path"]) for d in silver["dependencyKeys"]}, table
         checks = {c["name"]: c for c in silver["assetChecksOrError"]["checks"]}
-        assert checks.get(GATE, {}).get("blocking") is True, f"silver/{table} lacks the blocking {GATE}"
+        assert checks.get(GATE, {}).get("blocking") is True, (
+            f"silver/{table} lacks the blocking {GATE}"
+        )
         bronze = asset_graph[f"bronze/{table}"]
         assert [key(d["path"]) for d in bronze["dependencyKeys"]] == ["landing/snapshot"]
     # the graph goes on past silver: the de-identification launch below must not run those
-    assert {n["groupName"] for n in asset_graph.values()} - set(DEID_GROUPS), "only the deid stage is defined?"
+    assert {n["groupName"] for n in asset_graph.values()} - set(DEID_GROUPS), (
+        "only the deid stage is defined?"
+    )
 
 
 # ---------------------------------------------------------------- launched from the UI's API
 
+
 def test_materializing_the_deid_assets_through_graphql_succeeds(deid_run, asset_graph) -> None:
     materialized = {key(m["assetKey"]["path"]) for m in deid_run["assetMaterializations"]}
     expected = {key(a["path"]) for a in deid_run["assets"]}
-    assert materialized == expected, f"missing {expected - materialized}, unexpected {materialized - expected}"
+    assert materialized == expected, (
+        f"missing {expected - materialized}, unexpected {materialized - expected}"
+    )
     assert {key(a["path"]) for a in deid_run["assetSelection"]} == expected
     downstream = {k for k, n in asset_graph.items() if n["groupName"] not in DEID_GROUPS}
-    assert downstream and not materialized & downstream, "the launch ran assets outside its selection"
-    selected_checks = {(key(c["assetKey"]["path"]), c["name"]) for c in deid_run["assetCheckSelection"]}
+    assert downstream and not materialized & downstream, (
+        "the launch ran assets outside its selection"
+    )
+    selected_checks = {
+        (key(c["assetKey"]["path"]), c["name"]) for c in deid_run["assetCheckSelection"]
+    }
     assert ("silver/patients", GATE) in selected_checks
 
 
 def test_the_phi_leak_gate_passed_on_every_silver_table(ui, deid_run) -> None:
     for table in SILVER_GATED:
-        executions = ui.gql(CHECK_EXECUTIONS, {"assetKey": {"path": ["silver", table]}, "checkName": GATE})
+        executions = ui.gql(
+            CHECK_EXECUTIONS, {"assetKey": {"path": ["silver", table]}, "checkName": GATE}
+        )
         mine = [e for e in executions["assetCheckExecutions"] if e["runId"] == deid_run["run_id"]]
         assert len(mine) == 1, f"{GATE} on silver/{table}: executions {executions}"
         execution = mine[0]
@@ -386,7 +473,9 @@ def test_the_phi_leak_gate_passed_on_every_silver_table(ui, deid_run) -> None:
 def test_every_selected_check_ran_and_passed(ui, deid_run) -> None:
     failed, missing = [], []
     for check in deid_run["checks"]:
-        executions = ui.gql(CHECK_EXECUTIONS, {"assetKey": check["assetKey"], "checkName": check["name"]})
+        executions = ui.gql(
+            CHECK_EXECUTIONS, {"assetKey": check["assetKey"], "checkName": check["name"]}
+        )
         mine = [e for e in executions["assetCheckExecutions"] if e["runId"] == deid_run["run_id"]]
         label = f"{key(check['assetKey']['path'])}:{check['name']}"
         if not mine:
@@ -398,6 +487,7 @@ def test_every_selected_check_ran_and_passed(ui, deid_run) -> None:
 
 
 # ---------------------------------------------------------------- what the engineer sees (headless Chromium)
+
 
 def _chromium() -> str | None:
     for name in ("chromium", "chromium-browser", "google-chrome"):
@@ -416,12 +506,26 @@ def _artifact_dir() -> Path:
 
 def _screenshot(chromium: str, url: str, png: Path, profile: Path) -> None:
     png.unlink(missing_ok=True)
-    command = [chromium, "--headless", "--no-sandbox", "--disable-gpu", "--disable-dev-shm-usage",
-               "--no-first-run", "--hide-scrollbars", f"--user-data-dir={profile}",
-               f"--screenshot={png}", "--window-size=1600,1000", "--virtual-time-budget=15000", url]
-    result = subprocess.run(command, capture_output=True, text=True, timeout=180, stdin=subprocess.DEVNULL)
-    assert result.returncode == 0 and png.is_file(), \
+    command = [
+        chromium,
+        "--headless",
+        "--no-sandbox",
+        "--disable-gpu",
+        "--disable-dev-shm-usage",
+        "--no-first-run",
+        "--hide-scrollbars",
+        f"--user-data-dir={profile}",
+        f"--screenshot={png}",
+        "--window-size=1600,1000",
+        "--virtual-time-budget=15000",
+        url,
+    ]
+    result = subprocess.run(
+        command, capture_output=True, text=True, timeout=180, stdin=subprocess.DEVNULL
+    )
+    assert result.returncode == 0 and png.is_file(), (
         f"chromium could not screenshot {url} (exit {result.returncode}):\n{result.stderr[-3000:]}"
+    )
 
 
 def _distinct_colours(png: Path) -> int | None:
@@ -434,17 +538,23 @@ def _distinct_colours(png: Path) -> int | None:
     return len(colours) if colours is not None else 1 << 20
 
 
-def test_headless_chromium_screenshots_of_the_asset_graph_and_the_run(ui, deid_run, tmp_path) -> None:
+def test_headless_chromium_screenshots_of_the_asset_graph_and_the_run(
+    ui, deid_run, tmp_path
+) -> None:
     chromium = _chromium()
     if chromium is None:
-        pytest.skip("chromium is not installed (.ci/chromium.sh installs it as root: "
-                    "apt-get install -y --no-install-recommends chromium); no UI screenshot taken")
+        pytest.skip(
+            "chromium is not installed (.ci/chromium.sh installs it as root: "
+            "apt-get install -y --no-install-recommends chromium); no UI screenshot taken"
+        )
     # first visits from 127.0.0.1 get a "Join the Dagster community" dialog over the graph: dismiss it for the
     # instance, as its Skip button does
     assert ui.gql(SET_NUX_SEEN)["setNuxSeen"] is True
     out = _artifact_dir()
-    pages = {"asset-graph.png": f"{ui.url}/asset-groups",  # Lineage: the global asset graph
-             "deid-run.png": f"{ui.url}/runs/{deid_run['run_id']}"}
+    pages = {
+        "asset-graph.png": f"{ui.url}/asset-groups",  # Lineage: the global asset graph
+        "deid-run.png": f"{ui.url}/runs/{deid_run['run_id']}",
+    }
     for name, url in pages.items():
         png = out / name
         _screenshot(chromium, url, png, tmp_path / "chromium-profile")

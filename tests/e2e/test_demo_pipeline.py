@@ -18,21 +18,36 @@ def test_first_run_generates_the_cohort_and_materializes_every_asset(demo) -> No
     assert first["success"], first["failure"]
     assets = {a["asset"]: a for a in first["assets"]}
     assert "landing/snapshot" in assets
-    for table in ("patients", "encounters", "conditions", "observations", "medications", "procedures", "notes",
-                  "quarantine", "ingest_audit"):
+    for table in (
+        "patients",
+        "encounters",
+        "conditions",
+        "observations",
+        "medications",
+        "procedures",
+        "notes",
+        "quarantine",
+        "ingest_audit",
+    ):
         assert f"bronze/{table}" in assets, table
     assert assets["bronze/patients"]["rows"] == PATIENTS
     for table in ("encounters", "observations", "notes", "conditions", "medications"):
         assert assets[f"bronze/{table}"]["rows"] > 0, table
-    assert any((home / "landing").glob("*.ndjson.gz")), "the demo cohort was not generated into landing/"
+    assert any((home / "landing").glob("*.ndjson.gz")), (
+        "the demo cohort was not generated into landing/"
+    )
 
 
 def test_all_checks_pass_and_nothing_is_quarantined(demo) -> None:
     _, first, _ = demo
     assert first["checks"], "no asset checks ran"
     # a small cohort may leave a validation or test split with one class: that check may only warn
-    failed = [c["check"] for c in first["checks"] if not c["passed"]
-              and not (c["check"].endswith(":label_prevalence") and c["severity"] == "WARN")]
+    failed = [
+        c["check"]
+        for c in first["checks"]
+        if not c["passed"]
+        and not (c["check"].endswith(":label_prevalence") and c["severity"] == "WARN")
+    ]
     assert failed == []
     assets = {a["asset"]: a for a in first["assets"]}
     assert assets["bronze/quarantine"]["rows"] == 0
@@ -55,7 +70,9 @@ def test_deidentified_silver_passes_the_gate_and_is_reported(demo) -> None:
     notes = assets["silver/notes"]
     commit = commit_metadata_of(notes["table_uri"], notes["delta_version"])
     assert commit["deid_key_fingerprint"] == deid["deid_key_fingerprint"]
-    assert key not in json.dumps(first) and key not in json.dumps(commit)  # only the fingerprint travels
+    assert key not in json.dumps(first) and key not in json.dumps(
+        commit
+    )  # only the fingerprint travels
     bronze_versions = json.loads(commit["bronze_versions"])
     assert bronze_versions["notes"] == assets["bronze/notes"]["delta_version"]
 
@@ -66,11 +83,21 @@ def test_gold_index_events_and_feature_tables_are_built_from_silver(demo) -> Non
     readmission = first["tasks"]["readmission_30d"]
     assert readmission["row_count"] > 0 and 0 <= readmission["prevalence"] <= 1
     events = sum(t["row_count"] for t in first["tasks"].values())
-    for view in ("demographics", "utilization", "labs", "conditions", "medications", "discharge_note"):
+    for view in (
+        "demographics",
+        "utilization",
+        "labs",
+        "conditions",
+        "medications",
+        "discharge_note",
+    ):
         feature = assets[f"gold/features/{view}"]
         assert 0 < feature["rows"] <= events, view
         commit = commit_metadata_of(feature["table_uri"], feature["delta_version"])
-        assert "bronze" not in commit["silver_versions"] and commit["dagster_run_id"] == first["run_id"]
+        assert (
+            "bronze" not in commit["silver_versions"]
+            and commit["dagster_run_id"] == first["run_id"]
+        )
 
 
 def test_the_online_store_serves_the_latest_gold_features(demo) -> None:
@@ -84,10 +111,14 @@ def test_the_online_store_serves_the_latest_gold_features(demo) -> None:
     home, first, _ = demo
     assets = {a["asset"]: a for a in first["assets"]}
     assert "feast/registry" in assets and "feast/online_store" in assets
-    utilization = pl.from_arrow(DeltaTable(assets["gold/features/utilization"]["table_uri"]).to_pyarrow_table())
+    utilization = pl.from_arrow(
+        DeltaTable(assets["gold/features/utilization"]["table_uri"]).to_pyarrow_table()
+    )
     latest = utilization.sort("event_timestamp").group_by("patient_id").last().head(5)
     store = open_store(store_config(load_settings(home=home)))
-    online = get_online_features(store, latest["patient_id"].to_list(), "readmission_v1", enforce_ttl=False)
+    online = get_online_features(
+        store, latest["patient_id"].to_list(), "readmission_v1", enforce_ttl=False
+    )
     assert online.height == latest.height
     expected = dict(zip(latest["patient_id"], latest["admissions_365d"]))
     assert dict(zip(online["patient_id"], online["admissions_365d"])) == expected
@@ -107,12 +138,16 @@ def test_training_sets_are_split_by_time_and_record_their_lineage(demo) -> None:
     for task, definition in TASKS.items():
         summary = first["training_sets"][task]
         assert summary["feature_service"] == definition.feature_service
-        assert set(summary["split_sizes"]) == set(SPLITS) and all(summary["split_sizes"].values()), summary
+        assert set(summary["split_sizes"]) == set(SPLITS) and all(
+            summary["split_sizes"].values()
+        ), summary
         assert sum(summary["split_sizes"].values()) == summary["row_count"]
         for name in ("temporal_split", "point_in_time"):
             assert checks[f"gold/training_set_{task}:{name}"]["passed"], name
         asset = assets[f"gold/training_set_{task}"]
-        frame = pl.from_arrow(DeltaTable(asset["table_uri"], version=asset["delta_version"]).to_pyarrow_table())
+        frame = pl.from_arrow(
+            DeltaTable(asset["table_uri"], version=asset["delta_version"]).to_pyarrow_table()
+        )
         assert frame.height == summary["row_count"]
         assert not any(window_crossings(frame, definition).values())
         violations = feature_time_violations(frame, feature_stamps(definition))
@@ -120,14 +155,23 @@ def test_training_sets_are_split_by_time_and_record_their_lineage(demo) -> None:
         assert all(v["future"] == 0 and v["stale"] == 0 for v in violations.values())
         commit = commit_metadata_of(asset["table_uri"], asset["delta_version"])
         assert commit["content_digest"] == summary["content_digest"]
-        assert table_digest(frame.to_arrow(), ["event_timestamp", "patient_id", "encounter_id"]) == summary["content_digest"]
+        assert (
+            table_digest(frame.to_arrow(), ["event_timestamp", "patient_id", "encounter_id"])
+            == summary["content_digest"]
+        )
         upstream = json.loads(commit["upstream_versions"])
         events = assets[f"gold/index_events_{task}"]
         assert upstream["gold"][f"index_events_{task}"]["version"] == events["delta_version"]
         for view in definition.feature_views:
-            assert upstream["gold"][f"features/{view}"]["version"] == assets[f"gold/features/{view}"]["delta_version"]
+            assert (
+                upstream["gold"][f"features/{view}"]["version"]
+                == assets[f"gold/features/{view}"]["delta_version"]
+            )
         assert upstream["silver"]["encounters"] == assets["silver/encounters"]["delta_version"]
-        assert commit["dagster_run_id"] == first["run_id"] and commit["feature_service"] == definition.feature_service
+        assert (
+            commit["dagster_run_id"] == first["run_id"]
+            and commit["feature_service"] == definition.feature_service
+        )
 
 
 def test_online_features_equal_offline_point_in_time_features_at_the_latest_event(demo) -> None:
@@ -144,17 +188,26 @@ def test_online_features_equal_offline_point_in_time_features_at_the_latest_even
 
     home, first, _ = demo
     assets = {a["asset"]: a for a in first["assets"]}
-    keys = pl.from_arrow(DeltaTable(assets["gold/features/labs"]["table_uri"]).to_pyarrow_table(
-        columns=["patient_id", "event_timestamp"]))
+    keys = pl.from_arrow(
+        DeltaTable(assets["gold/features/labs"]["table_uri"]).to_pyarrow_table(
+            columns=["patient_id", "event_timestamp"]
+        )
+    )
     latest = keys.group_by("patient_id").agg(pl.col("event_timestamp").max()).sort("patient_id")
     sample = latest.sample(n=min(25, latest.height), seed=7)
     store = open_store(store_config(load_settings(home=home)))
     for service in ("readmission_v1", "t2d_onset_v1"):
         offline = get_historical_features(store, sample, service)
-        online = get_online_features(store, sample["patient_id"].to_list(), service,
-                                     as_of=sample["event_timestamp"].to_list())
+        online = get_online_features(
+            store,
+            sample["patient_id"].to_list(),
+            service,
+            as_of=sample["event_timestamp"].to_list(),
+        )
         assert_frame_equal(online, offline.select(online.columns), check_dtypes=False)
-        assert online.drop("patient_id").null_count().sum_horizontal().item() < online.height * (online.width - 1)
+        assert online.drop("patient_id").null_count().sum_horizontal().item() < online.height * (
+            online.width - 1
+        )
 
 
 def test_the_model_is_trained_with_ray_and_registered_with_its_lineage(demo) -> None:
@@ -167,17 +220,28 @@ def test_the_model_is_trained_with_ray_and_registered_with_its_lineage(demo) -> 
     client = mlflow.MlflowClient(f"sqlite:///{home / 'mlflow' / 'mlflow.db'}")
     version = client.get_model_version("clinical-readmission", "1")
     tags = version.tags
-    assert tags["lineage.training_set.digest"] == first["training_sets"]["readmission_30d"]["content_digest"]
+    assert (
+        tags["lineage.training_set.digest"]
+        == first["training_sets"]["readmission_30d"]["content_digest"]
+    )
     assert tags["lineage.landing.snapshot_id"] == assets["landing/snapshot"]["snapshot_id"]
     assert tags["lineage.bronze.notes"] == str(assets["bronze/notes"]["delta_version"])
     assert tags["lineage.silver.notes"] == str(assets["silver/notes"]["delta_version"])
-    assert tags["lineage.gold.features/discharge_note"] == str(assets["gold/features/discharge_note"]["delta_version"])
+    assert tags["lineage.gold.features/discharge_note"] == str(
+        assets["gold/features/discharge_note"]["delta_version"]
+    )
     assert tags["lineage.deid.key_fingerprint"] == first["deid"]["deid_key_fingerprint"]
-    assert tags["dagster.run_id"] == first["run_id"] and tags["lineage.feature_service"] == "readmission_v1"
+    assert (
+        tags["dagster.run_id"] == first["run_id"]
+        and tags["lineage.feature_service"] == "readmission_v1"
+    )
     assert version.run_id == model["mlflow_run_id"]
     # the rerun trains again on the same training set: a new version with the same lineage digest
     again = second["models"]["clinical-readmission"]
-    assert again["model_version"] == "2" and again["training_set_digest"] == model["training_set_digest"]
+    assert (
+        again["model_version"] == "2"
+        and again["training_set_digest"] == model["training_set_digest"]
+    )
 
 
 def test_lineage_is_recorded_on_every_bronze_commit(demo) -> None:
@@ -203,9 +267,14 @@ def test_second_run_is_idempotent(demo) -> None:
     assert after["landing/snapshot"]["data_version"] == before["landing/snapshot"]["data_version"]
     for key, asset in after.items():
         if key.startswith("bronze/"):
-            assert asset["delta_version"] == before[key]["delta_version"], f"{key} got a new Delta version"
+            assert asset["delta_version"] == before[key]["delta_version"], (
+                f"{key} got a new Delta version"
+            )
             assert asset["rows"] == before[key]["rows"], key
-    assert DeltaTable(str(home / "bronze" / "patients")).version() == before["bronze/patients"]["delta_version"]
+    assert (
+        DeltaTable(str(home / "bronze" / "patients")).version()
+        == before["bronze/patients"]["delta_version"]
+    )
     assert second["gate"]["passed"]
     # the same snapshot gives the same gold rows: nothing new reaches the online store, same training sets
     assert second["online_store"]["materialized_views"] == 0
@@ -227,18 +296,34 @@ def test_each_version_is_evaluated_and_the_gate_moves_the_alias(demo) -> None:
         tags = client.get_model_version("clinical-readmission", version).tags
         assert tags["gate.alias"] == evaluation["decision"] and tags["eval.split"] == "test"
         assert tags["eval.n"] == str(evaluation["test_rows"])
-        assert "model card" in client.get_model_version("clinical-readmission", version).description.lower()
+        assert (
+            "model card"
+            in client.get_model_version("clinical-readmission", version).description.lower()
+        )
         artifacts = {a.path for a in client.list_artifacts(tags["mlflow.run_id"], "evaluation")}
-        assert {f"evaluation/{n}" for n in ("roc.png", "precision_recall.png", "calibration.png", "subgroups.png",
-                                            "model_card.md", "evaluation.json")} <= artifacts
+        assert {
+            f"evaluation/{n}"
+            for n in (
+                "roc.png",
+                "precision_recall.png",
+                "calibration.png",
+                "subgroups.png",
+                "model_card.md",
+                "evaluation.json",
+            )
+        } <= artifacts
     # the rerun retrains the same model on the same rows and is compared with version 1 on the same test split
     again = second["evaluations"]["clinical-readmission"]
-    assert again["compared_with"] == ("1" if first["evaluations"]["clinical-readmission"]["promoted"] else "none")
+    assert again["compared_with"] == (
+        "1" if first["evaluations"]["clinical-readmission"]["promoted"] else "none"
+    )
     champion = second["evaluations"]["clinical-readmission"]["champion_version"]
     assert aliases.get("champion") == (None if champion == "none" else int(champion))
     rows = DeltaTable(str(home / "gold" / "model_evaluations")).to_pyarrow_table().to_pylist()
     assert sorted((r["model_version"], r["decision"]) for r in rows) == [
-        ("1", first["evaluations"]["clinical-readmission"]["decision"]), ("2", again["decision"])]
+        ("1", first["evaluations"]["clinical-readmission"]["decision"]),
+        ("2", again["decision"]),
+    ]
 
 
 def test_the_champion_is_packaged_and_answers_one_prediction_over_http(demo) -> None:
@@ -249,12 +334,19 @@ def test_the_champion_is_packaged_and_answers_one_prediction_over_http(demo) -> 
         assert any(r.startswith("- FAIL") for r in evaluation["reasons"].splitlines())
         pytest.skip(f"version 1 became challenger on this cohort: {evaluation['reasons']}")
     bento = first["bentos"]["clinical-readmission"]
-    assert bento["model_version"] == "1" and bento["bento_tag"].startswith("clinical-readmission-service:v1-")
+    assert bento["model_version"] == "1" and bento["bento_tag"].startswith(
+        "clinical-readmission-service:v1-"
+    )
     prediction = first["prediction"]
     answer = prediction["response"]
     assert prediction["url"].startswith("http://127.0.0.1:")
     assert 0.0 <= answer["risk"] <= 1.0 and answer["model_version"] == "1"
     assert answer["patient_id"] == prediction["request"]["patient_id"]
-    assert answer["training_set_digest"] == first["training_sets"]["readmission_30d"]["content_digest"]
+    assert (
+        answer["training_set_digest"] == first["training_sets"]["readmission_30d"]["content_digest"]
+    )
     assert answer["feature_service"] == "readmission_v1"
-    assert answer["landing_snapshot_id"] == {a["asset"]: a for a in first["assets"]}["landing/snapshot"]["snapshot_id"]
+    assert (
+        answer["landing_snapshot_id"]
+        == {a["asset"]: a for a in first["assets"]}["landing/snapshot"]["snapshot_id"]
+    )

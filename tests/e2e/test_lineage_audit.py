@@ -17,8 +17,14 @@ MODEL = "clinical-readmission"
 
 def lineage(home: Path, *args: str, stdin: str | None = None) -> subprocess.CompletedProcess:
     env = {k: v for k, v in os.environ.items() if not k.startswith(("CLINICAL_MLOPS_", "DAGSTER_"))}
-    return subprocess.run([sys.executable, "-m", "cli.main", "lineage", *args, "--home", str(home)],
-                          capture_output=True, text=True, env=env, input=stdin, timeout=600)
+    return subprocess.run(
+        [sys.executable, "-m", "cli.main", "lineage", *args, "--home", str(home)],
+        capture_output=True,
+        text=True,
+        env=env,
+        input=stdin,
+        timeout=600,
+    )
 
 
 def test_trace_links_every_record_of_the_run(demo) -> None:
@@ -31,7 +37,9 @@ def test_trace_links_every_record_of_the_run(demo) -> None:
     assert t["problems"] == []
     assert t["model"]["version"] == "1" and t["model"]["run_id"]
     assert t["training_set"]["digest"] == recorded["content_digest"]
-    assert t["training_set"]["version"] == assets["gold/training_set_readmission_30d"]["delta_version"]
+    assert (
+        t["training_set"]["version"] == assets["gold/training_set_readmission_30d"]["delta_version"]
+    )
     assert t["feature_service"]["name"] == "readmission_v1" and t["feature_service"]["views"]
     for zone in ("gold", "silver", "bronze"):
         assert t[zone], zone
@@ -41,7 +49,9 @@ def test_trace_links_every_record_of_the_run(demo) -> None:
                 assert link["version"] == asset["delta_version"], link
     assert t["landing"]["snapshot_id"] == assets["landing/snapshot"]["snapshot_id"]
     assert t["landing"]["manifest_version"] is not None and t["landing"]["files"] > 0
-    assert first["run_id"] in t["dagster_run_ids"] and t["model"]["dagster_run_id"] == first["run_id"]
+    assert (
+        first["run_id"] in t["dagster_run_ids"] and t["model"]["dagster_run_id"] == first["run_id"]
+    )
     assert t["code"]["git_sha"] and t["deid"]["policy_version"]
     evaluation = first["evaluations"][MODEL]
     assert t["gate"]["alias"] == evaluation["decision"]
@@ -71,8 +81,16 @@ def test_trace_from_a_served_response_checks_it_against_the_registry(demo, tmp_p
     done = lineage(home, "trace", "--response", str(saved), "--json")
     assert done.returncode == 0, done.stderr[-3000:]
     t = json.loads(done.stdout)
-    assert t["model"]["version"] == answer["model_version"] and t["response"]["agrees_with_registry"]
-    forged = lineage(home, "trace", "--response", "-", stdin=json.dumps({**answer, "feature_service": "other_v9"}))
+    assert (
+        t["model"]["version"] == answer["model_version"] and t["response"]["agrees_with_registry"]
+    )
+    forged = lineage(
+        home,
+        "trace",
+        "--response",
+        "-",
+        stdin=json.dumps({**answer, "feature_service": "other_v9"}),
+    )
     assert forged.returncode == 1
     assert "response feature_service='other_v9'" in " ".join(forged.stderr.split())
 
@@ -84,7 +102,9 @@ def test_verify_passes_on_the_untouched_home(demo) -> None:
     report = json.loads(done.stdout)
     assert report["ok"] and report["broken_link"] is None
     links = [c["link"] for c in report["checks"]]
-    assert "re-derived training set" in links and any(link.startswith("landing files") for link in links)
+    assert "re-derived training set" in links and any(
+        link.startswith("landing files") for link in links
+    )
 
 
 def test_verify_names_a_changed_landing_file(demo) -> None:

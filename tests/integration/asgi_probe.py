@@ -21,6 +21,7 @@ def main(tag: str, known: str, unknown: str) -> None:
     app = service.to_asgi()
     out: dict = {"apis": sorted(service.apis), "tracing": service.config.get("tracing", {})}
     with TestClient(app) as client:
+
         def call(path, **kw):
             resp = client.post(path, **kw)
             return {"status": resp.status_code, "body": resp.json()}
@@ -28,8 +29,11 @@ def main(tag: str, known: str, unknown: str) -> None:
         out["good"] = call("/predict_by_id", json={"patient_id": known})
         out["bad"] = call("/predict_by_id", json={"patient_id": "MRN-12345"})
         out["unknown"] = call("/predict_by_id", json={"patient_id": unknown})
-        out["pickle"] = call("/predict_by_id", content=pickle.dumps({"patient_id": known}),
-                             headers={"Content-Type": "application/vnd.bentoml+pickle"})
+        out["pickle"] = call(
+            "/predict_by_id",
+            content=pickle.dumps({"patient_id": known}),
+            headers={"Content-Type": "application/vnd.bentoml+pickle"},
+        )
     print(json.dumps(out))
 
 

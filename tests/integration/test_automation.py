@@ -6,7 +6,7 @@ from __future__ import annotations
 import json
 import os
 import time
-from datetime import datetime, timedelta, timezone
+from datetime import UTC, datetime, timedelta
 from pathlib import Path
 
 import numpy as np
@@ -26,7 +26,10 @@ from dagster import (
 )
 
 from assets.features import feature_key
+from assets.io_manager import RefIOManager
 from assets.monitoring import DRIFT_CHECK, DRIFT_VIEWS, feature_drift
+from assets.resources import PlatformResource
+from assets.retries import SERVICE_RETRY, ServiceRetryPolicy, service_retry_policy
 from features.build import POLARS_TYPES, VIEWS
 from features.tasks import TASKS
 from lakehouse.delta import write
@@ -40,9 +43,6 @@ from orchestration.automation import (
     record_run_failures,
     weekly_retrain,
 )
-from assets.io_manager import RefIOManager
-from assets.resources import PlatformResource
-from assets.retries import SERVICE_RETRY, ServiceRetryPolicy, service_retry_policy
 
 
 @pytest.fixture
@@ -58,10 +58,13 @@ def home(tmp_path, monkeypatch) -> Path:
 
 # ---------------------------------------------------------------- schedule
 
+
 def test_weekly_retrain_requests_the_retrain_job_on_monday_mornings():
     assert weekly_retrain.cron_schedule == "0 3 * * 1"
     assert weekly_retrain.job_name == RETRAIN_JOB
-    context = build_schedule_context(scheduled_execution_time=datetime(2026, 11, 16, 3, 0, tzinfo=timezone.utc))
+    context = build_schedule_context(
+        scheduled_execution_time=datetime(2026, 11, 16, 3, 0, tzinfo=UTC)
+    )
     requests = weekly_retrain.evaluate_tick(context).run_requests
     assert len(requests) == 1 and requests[0].tags["clinical_mlops/trigger"] == "weekly_retrain"
 
@@ -69,13 +72,21 @@ def test_weekly_retrain_requests_the_retrain_job_on_monday_mornings():
 def test_retrain_job_covers_training_sets_through_bentos_and_not_ingestion():
     from orchestration.definitions import defs
 
-    keys = {k.to_user_string() for k in defs.resolve_job_def(RETRAIN_JOB).asset_layer.executable_asset_keys}
-    assert {"gold/training_set_readmission_30d", "models/clinical-readmission", "evaluations/clinical-readmission",
-            "bentos/clinical-readmission"} <= keys
+    keys = {
+        k.to_user_string()
+        for k in defs.resolve_job_def(RETRAIN_JOB).asset_layer.executable_asset_keys
+    }
+    assert {
+        "gold/training_set_readmission_30d",
+        "models/clinical-readmission",
+        "evaluations/clinical-readmission",
+        "bentos/clinical-readmission",
+    } <= keys
     assert not any(k.startswith(("landing/", "bronze/", "silver/", "gold/features/")) for k in keys)
 
 
 # ---------------------------------------------------------------- landing sensor
+
 
 def _evaluate(sensor, cursor: str | None, **kwargs):
     context = build_sensor_context(cursor=cursor, **kwargs)
@@ -125,12 +136,16 @@ def test_landing_sensor_waits_for_a_copy_to_settle(home, monkeypatch):
 
 # ---------------------------------------------------------------- drift
 
-T0 = datetime(2024, 6, 1, tzinfo=timezone.utc)
+T0 = datetime(2024, 6, 1, tzinfo=UTC)
 
 
-def _view_frame(view: str, rng: np.random.Generator, n: int, shift: float, days_back: int) -> pl.DataFrame:
-    columns: dict = {"patient_id": [f"p{i}" for i in range(n)],
-                     "event_timestamp": [T0 - timedelta(days=int(d)) for d in rng.integers(0, days_back, n)]}
+def _view_frame(
+    view: str, rng: np.random.Generator, n: int, shift: float, days_back: int
+) -> pl.DataFrame:
+    columns: dict = {
+        "patient_id": [f"p{i}" for i in range(n)],
+        "event_timestamp": [T0 - timedelta(days=int(d)) for d in rng.integers(0, days_back, n)],
+    }
     for name, dtype in VIEWS[view].features.items():
         if dtype == "int64":
             columns[name] = rng.poisson(3 + 6 * shift, n)
@@ -142,8 +157,11 @@ def _view_frame(view: str, rng: np.random.Generator, n: int, shift: float, days_
             columns[name] = rng.choice(["a", "b", "c"] if not shift else ["c", "d"], n)
         elif dtype == "float32_list":
             columns[name] = [rng.normal(0, 1, 4).astype(np.float32).tolist() for _ in range(n)]
-    schema = {"patient_id": pl.String, "event_timestamp": POLARS_TYPES["timestamp"],
-              **{k: POLARS_TYPES[v] for k, v in VIEWS[view].features.items()}}
+    schema = {
+        "patient_id": pl.String,
+        "event_timestamp": POLARS_TYPES["timestamp"],
+        **{k: POLARS_TYPES[v] for k, v in VIEWS[view].features.items()},
+    }
     return pl.DataFrame(columns, schema=schema)
 
 
@@ -154,20 +172,40 @@ def _drift_lakehouse(home: Path, shift: float) -> None:
     gold, refs = home / "gold", home / "dagster" / "refs" / "gold" / "features"
     refs.mkdir(parents=True, exist_ok=True)
     for view in DRIFT_VIEWS:
-        ref = write(str(gold / "features" / view), _view_frame(view, rng, 600, shift, 20).to_arrow(), table=view)
-        (refs / f"{view}.json").write_text(json.dumps({"type": "DeltaRef", "value": ref.model_dump(mode="json")}))
+        ref = write(
+            str(gold / "features" / view),
+            _view_frame(view, rng, 600, shift, 20).to_arrow(),
+            table=view,
+        )
+        (refs / f"{view}.json").write_text(
+            json.dumps({"type": "DeltaRef", "value": ref.model_dump(mode="json")})
+        )
     task = TASKS["readmission_30d"]
-    parts = [_view_frame(v, rng, 800, 0.0, 400).drop("patient_id", "event_timestamp") for v in task.feature_views]
+    parts = [
+        _view_frame(v, rng, 800, 0.0, 400).drop("patient_id", "event_timestamp")
+        for v in task.feature_views
+    ]
     train = pl.concat(parts, how="horizontal").with_columns(pl.lit("train").alias("split"))
-    wild = pl.concat([_view_frame(v, rng, 800, 3.0, 400).drop("patient_id", "event_timestamp")
-                      for v in task.feature_views], how="horizontal").with_columns(pl.lit("test").alias("split"))
+    wild = pl.concat(
+        [
+            _view_frame(v, rng, 800, 3.0, 400).drop("patient_id", "event_timestamp")
+            for v in task.feature_views
+        ],
+        how="horizontal",
+    ).with_columns(pl.lit("test").alias("split"))
     write(str(gold / "training_set_readmission_30d"), pl.concat([train, wild]).to_arrow())
 
 
 def _materialize_drift(home: Path, instance: DagsterInstance):
     sources = [SourceAsset(feature_key(view)) for view in DRIFT_VIEWS]
-    return materialize([feature_drift, *sources], instance=instance, resources={
-        "platform": PlatformResource(home=str(home)), "io_manager": RefIOManager(home=str(home))})
+    return materialize(
+        [feature_drift, *sources],
+        instance=instance,
+        resources={
+            "platform": PlatformResource(home=str(home)),
+            "io_manager": RefIOManager(home=str(home)),
+        },
+    )
 
 
 @pytest.mark.parametrize("shift, drifted", [(0.0, False), (1.0, True)])
@@ -176,13 +214,22 @@ def test_drift_asset_and_sensor_request_retraining_only_above_threshold(home, sh
     with DagsterInstance.get() as instance:
         result = _materialize_drift(home, instance)
         assert result.success
-        meta = {k: getattr(v, "value", v) for k, v in result.asset_materializations_for_node(
-            "monitoring__feature_drift")[0].metadata.items()}
+        meta = {
+            k: getattr(v, "value", v)
+            for k, v in result.asset_materializations_for_node("monitoring__feature_drift")[
+                0
+            ].metadata.items()
+        }
         task = meta["tasks"]["readmission_30d"]
         assert task["reference_source"] == "latest training set (no champion)"
         assert task["reference_rows"] == 800  # the train split only
         assert "note_embedding" in task["skipped"]
-        assert set(meta["psi"]["readmission_30d"]) >= {"age_years", "sex", "admissions_30d", "has_note"}
+        assert set(meta["psi"]["readmission_30d"]) >= {
+            "age_years",
+            "sex",
+            "admissions_30d",
+            "has_note",
+        }
         assert (meta["max_psi"] > 0.2) is drifted
         check = result.get_asset_check_evaluations()[0]
         assert check.check_name == DRIFT_CHECK and check.passed is (not drifted)
@@ -199,7 +246,9 @@ def test_drift_asset_and_sensor_request_retraining_only_above_threshold(home, sh
             assert feature_drift_sensor.job_name == RETRAIN_JOB
         else:
             assert not data.run_requests and "<= threshold" in data.skip_message
-        again = feature_drift_sensor.evaluate_tick(build_sensor_context(instance=instance, cursor=data.cursor))
+        again = feature_drift_sensor.evaluate_tick(
+            build_sensor_context(instance=instance, cursor=data.cursor)
+        )
         assert not again.run_requests  # the same materialization is judged once
 
 
@@ -208,8 +257,14 @@ def test_drift_is_not_judged_without_a_reference(home):
     refs = home / "dagster" / "refs" / "gold" / "features"
     refs.mkdir(parents=True)
     for view in DRIFT_VIEWS:
-        ref = write(str(home / "gold" / "features" / view), _view_frame(view, rng, 50, 0, 5).to_arrow(), table=view)
-        (refs / f"{view}.json").write_text(json.dumps({"type": "DeltaRef", "value": ref.model_dump(mode="json")}))
+        ref = write(
+            str(home / "gold" / "features" / view),
+            _view_frame(view, rng, 50, 0, 5).to_arrow(),
+            table=view,
+        )
+        (refs / f"{view}.json").write_text(
+            json.dumps({"type": "DeltaRef", "value": ref.model_dump(mode="json")})
+        )
     with DagsterInstance.get() as instance:
         result = _materialize_drift(home, instance)
         meta = result.asset_materializations_for_node("monitoring__feature_drift")[0].metadata
@@ -262,17 +317,25 @@ def test_permanent_errors_fail_at_once_and_transient_ones_are_retried(home):
 def test_service_assets_share_the_classifying_retry_policy():
     from orchestration.definitions import defs
 
-    keys = [AssetKey(["feast", "registry"]), AssetKey(["feast", "online_store"]),
-            AssetKey(["models", "clinical-readmission"]), AssetKey(["evaluations", "clinical-readmission"]),
-            AssetKey(["bentos", "clinical-readmission"])]
+    keys = [
+        AssetKey(["feast", "registry"]),
+        AssetKey(["feast", "online_store"]),
+        AssetKey(["models", "clinical-readmission"]),
+        AssetKey(["evaluations", "clinical-readmission"]),
+        AssetKey(["bentos", "clinical-readmission"]),
+    ]
     for key in keys:
         policy = defs.resolve_assets_def(key).op.retry_policy
         assert policy is SERVICE_RETRY, key
-    assert isinstance(SERVICE_RETRY, ServiceRetryPolicy) and SERVICE_RETRY.backoff.value == "EXPONENTIAL"
+    assert (
+        isinstance(SERVICE_RETRY, ServiceRetryPolicy)
+        and SERVICE_RETRY.backoff.value == "EXPONENTIAL"
+    )
     assert defs.resolve_assets_def(AssetKey(["landing", "snapshot"])).op.retry_policy is None
 
 
 # ---------------------------------------------------------------- failure sensor
+
 
 @op
 def validate_op():
@@ -289,8 +352,11 @@ def test_run_failure_sensor_records_failed_runs(home):
         result = failing_job.execute_in_process(instance=instance, raise_on_error=False)
         assert not result.success
         context = build_run_status_sensor_context(
-            sensor_name="record_run_failures", dagster_instance=instance, dagster_run=result.dagster_run,
-            dagster_event=result.get_run_failure_event()).for_run_failure()
+            sensor_name="record_run_failures",
+            dagster_instance=instance,
+            dagster_run=result.dagster_run,
+            dagster_event=result.get_run_failure_event(),
+        ).for_run_failure()
         record_run_failures(context)
         record_run_failures(context)  # appended, not overwritten
     records = read_failures(home / "dagster" / FAILURE_LOG)

@@ -26,7 +26,9 @@ run_queue:
 
 def _stop(proc: subprocess.Popen) -> int:
     if proc.poll() is None:
-        os.killpg(proc.pid, signal.SIGTERM)  # the session this test created (daemon + its code server)
+        os.killpg(
+            proc.pid, signal.SIGTERM
+        )  # the session this test created (daemon + its code server)
         try:
             return proc.wait(timeout=20)
         except subprocess.TimeoutExpired:
@@ -48,16 +50,33 @@ def test_daemon_ticks_the_landing_sensor_and_queues_a_run(tmp_path):
     (home / "landing").mkdir()
     (home / "landing" / "Patient.ndjson").write_text('{"resourceType": "Patient", "id": "p1"}\n')
     snapshot_id = take_snapshot(home / "landing").snapshot_id
-    env = {**os.environ, "CLINICAL_MLOPS_HOME": str(home), "DAGSTER_HOME": str(home / "dagster"),
-           "CLINICAL_MLOPS_LANDING_SETTLE_S": "0", "PYTHONPATH": str(REPO)}
+    env = {
+        **os.environ,
+        "CLINICAL_MLOPS_HOME": str(home),
+        "DAGSTER_HOME": str(home / "dagster"),
+        "CLINICAL_MLOPS_LANDING_SETTLE_S": "0",
+        "PYTHONPATH": str(REPO),
+    }
     dagster = str(Path(sys.executable).with_name("dagster"))
-    started = subprocess.run([dagster, "sensor", "start", "landing_snapshot_sensor", "-m", "orchestration.definitions"],
-                             cwd=REPO, env=env, capture_output=True, text=True, timeout=60)
+    started = subprocess.run(
+        [dagster, "sensor", "start", "landing_snapshot_sensor", "-m", "orchestration.definitions"],
+        cwd=REPO,
+        env=env,
+        capture_output=True,
+        text=True,
+        timeout=60,
+    )
     assert started.returncode == 0, started.stderr[-2000:]
 
     log = (tmp_path / "daemon.log").open("w")
-    proc = subprocess.Popen([sys.executable, "-m", "orchestration.automation"], cwd=REPO, env=env,
-                            stdout=log, stderr=subprocess.STDOUT, start_new_session=True)
+    proc = subprocess.Popen(
+        [sys.executable, "-m", "orchestration.automation"],
+        cwd=REPO,
+        env=env,
+        stdout=log,
+        stderr=subprocess.STDOUT,
+        start_new_session=True,
+    )
     runs = []
     try:
         deadline = time.monotonic() + 75
@@ -68,13 +87,20 @@ def test_daemon_ticks_the_landing_sensor_and_queues_a_run(tmp_path):
                     break
                 time.sleep(2)
         if proc.poll() is not None and not runs:
-            pytest.skip(f"dagster-daemon could not start (exit {proc.returncode}): "
-                        f"{(tmp_path / 'daemon.log').read_text()[-1500:]}")
+            pytest.skip(
+                f"dagster-daemon could not start (exit {proc.returncode}): "
+                f"{(tmp_path / 'daemon.log').read_text()[-1500:]}"
+            )
     finally:
         code = _stop(proc)
         log.close()
-    assert runs, f"no run requested within 75 s; daemon log:\n{(tmp_path / 'daemon.log').read_text()[-3000:]}"
+    assert runs, (
+        f"no run requested within 75 s; daemon log:\n{(tmp_path / 'daemon.log').read_text()[-3000:]}"
+    )
     assert len(runs) == 1 and runs[0].job_name == "clinical_pipeline"
     assert runs[0].tags.get("dagster/sensor_name") == "landing_snapshot_sensor"
     assert runs[0].status.value in ("QUEUED", "NOT_STARTED")
-    assert code in (0, -signal.SIGTERM)  # stopped by SIGTERM (the daemon exits 0 when it handles it)
+    assert code in (
+        0,
+        -signal.SIGTERM,
+    )  # stopped by SIGTERM (the daemon exits 0 when it handles it)

@@ -24,32 +24,63 @@ def _graph() -> dict:
     for key in sorted(graph.get_all_asset_keys(), key=lambda k: k.to_user_string()):
         node = graph.get(key)
         condition = node.automation_condition
-        assets.append({
-            "key": key.to_user_string(),
-            "group": node.group_name,
-            "kinds": sorted(node.kinds),
-            "upstream": sorted(k.to_user_string() for k in node.parent_keys),
-            "automation": condition.get_label() or type(condition).__name__ if condition is not None else None,
-        })
+        assets.append(
+            {
+                "key": key.to_user_string(),
+                "group": node.group_name,
+                "kinds": sorted(node.kinds),
+                "upstream": sorted(k.to_user_string() for k in node.parent_keys),
+                "automation": condition.get_label() or type(condition).__name__
+                if condition is not None
+                else None,
+            }
+        )
     checks = []
-    for check_key in sorted(graph.asset_check_keys, key=lambda k: (k.asset_key.to_user_string(), k.name)):
+    for check_key in sorted(
+        graph.asset_check_keys, key=lambda k: (k.asset_key.to_user_string(), k.name)
+    ):
         spec = graph.get_check_spec(check_key)
-        checks.append({"asset": check_key.asset_key.to_user_string(), "name": check_key.name,
-                       "blocking": bool(spec.blocking)})
+        checks.append(
+            {
+                "asset": check_key.asset_key.to_user_string(),
+                "name": check_key.name,
+                "blocking": bool(spec.blocking),
+            }
+        )
     jobs = []
     for job in sorted(defs.resolve_all_job_defs(), key=lambda j: j.name):
         if job.name.startswith("__"):  # Dagster's implicit asset job
             continue
         selected = job.asset_layer.selected_asset_keys if job.asset_layer else set()
         jobs.append({"name": job.name, "assets": sorted(k.to_user_string() for k in selected)})
-    schedules = [{"name": s.name, "cron": s.cron_schedule, "timezone": s.execution_timezone, "job": s.job_name,
-                  "default_status": s.default_status.value}
-                 for s in sorted(defs.schedules or [], key=lambda s: s.name)]
-    sensors = [{"name": s.name, "type": type(s).__name__, "jobs": sorted(t.job_name for t in s.targets),
-                "asset": s.asset_key.to_user_string() if getattr(s, "asset_key", None) else None,
-                "interval_s": s.minimum_interval_seconds, "default_status": s.default_status.value}
-               for s in sorted(defs.sensors or [], key=lambda s: s.name)]
-    return {"assets": assets, "checks": checks, "jobs": jobs, "schedules": schedules, "sensors": sensors}
+    schedules = [
+        {
+            "name": s.name,
+            "cron": s.cron_schedule,
+            "timezone": s.execution_timezone,
+            "job": s.job_name,
+            "default_status": s.default_status.value,
+        }
+        for s in sorted(defs.schedules or [], key=lambda s: s.name)
+    ]
+    sensors = [
+        {
+            "name": s.name,
+            "type": type(s).__name__,
+            "jobs": sorted(t.job_name for t in s.targets),
+            "asset": s.asset_key.to_user_string() if getattr(s, "asset_key", None) else None,
+            "interval_s": s.minimum_interval_seconds,
+            "default_status": s.default_status.value,
+        }
+        for s in sorted(defs.sensors or [], key=lambda s: s.name)
+    ]
+    return {
+        "assets": assets,
+        "checks": checks,
+        "jobs": jobs,
+        "schedules": schedules,
+        "sensors": sensors,
+    }
 
 
 def test_definitions_load():
@@ -58,8 +89,10 @@ def test_definitions_load():
     assert isinstance(defs, Definitions)
     job = defs.resolve_job_def(PIPELINE_JOB)
     assert job.name == "clinical_pipeline"
-    assert set(defs.resolve_all_asset_keys()) >= {AssetKey(["landing", "snapshot"]),
-                                                   AssetKey(["bronze", "patients"])}
+    assert set(defs.resolve_all_asset_keys()) >= {
+        AssetKey(["landing", "snapshot"]),
+        AssetKey(["bronze", "patients"]),
+    }
 
 
 def test_every_bronze_output_is_an_asset_with_a_schema_check():
@@ -80,5 +113,7 @@ def test_asset_graph_snapshot():
         SNAPSHOT.write_text(json.dumps(actual, indent=2) + "\n")
     assert SNAPSHOT.exists(), f"{SNAPSHOT} is missing: run with UPDATE_SNAPSHOTS=1 to write it"
     expected = json.loads(SNAPSHOT.read_text())
-    assert actual == expected, ("the definitions changed; if intended, regenerate with UPDATE_SNAPSHOTS=1 "
-                                "and review the diff of tests/snapshots/definitions.json")
+    assert actual == expected, (
+        "the definitions changed; if intended, regenerate with UPDATE_SNAPSHOTS=1 "
+        "and review the diff of tests/snapshots/definitions.json"
+    )

@@ -47,7 +47,11 @@ def env(tmp_path, monkeypatch, landing) -> Path:
     monkeypatch.setenv("DAGSTER_HOME", str(home / "dagster"))
     monkeypatch.setenv("CLINICAL_MLOPS_HOME", str(home))
     monkeypatch.setenv("CLINICAL_MLOPS_LANDING_DIR", str(landing))
-    for name in ("CLINICAL_MLOPS_DEID_KEY", "CLINICAL_MLOPS_PROFILE", "CLINICAL_MLOPS_DEID_DATE_MODE"):
+    for name in (
+        "CLINICAL_MLOPS_DEID_KEY",
+        "CLINICAL_MLOPS_PROFILE",
+        "CLINICAL_MLOPS_DEID_DATE_MODE",
+    ):
         monkeypatch.delenv(name, raising=False)
     return home
 
@@ -59,16 +63,24 @@ def test_a_planted_leak_fails_the_gate_and_blocks_the_report(env, monkeypatch):
     assert not summary.success
     assert summary.gate is not None and not summary.gate["passed"]
     assert summary.gate["leaked_values"] > 0
-    assert any(line.startswith("notes.text:") and "name" in line for line in summary.gate["findings"])
+    assert any(
+        line.startswith("notes.text:") and "name" in line for line in summary.gate["findings"]
+    )
     checks = {c["check"]: c for c in summary.checks}
     assert not checks["silver/notes:phi_leak_gate"]["passed"]
     assert checks["silver/encounters:phi_leak_gate"]["passed"]  # structured tables stay clean
     materialized = {a["asset"] for a in summary.assets}
     assert "silver/notes" in materialized and "silver/deid_reports" not in materialized
-    assert not any(a.startswith("gold/") for a in materialized)  # nothing downstream of a failed gate
+    assert not any(
+        a.startswith("gold/") for a in materialized
+    )  # nothing downstream of a failed gate
     # findings name table, column, kind and count, never the identifier
-    surnames = {row["family_name"].lower() for row in
-                DeltaTable(str(env / "bronze" / "patients")).to_pyarrow_table(columns=["family_name"]).to_pylist()}
+    surnames = {
+        row["family_name"].lower()
+        for row in DeltaTable(str(env / "bronze" / "patients"))
+        .to_pyarrow_table(columns=["family_name"])
+        .to_pylist()
+    }
     text = "\n".join(summary.gate["findings"]).lower()
     assert not any(s in text for s in surnames)
 
@@ -80,7 +92,9 @@ def test_a_non_demo_profile_without_a_key_refuses_to_deidentify(env, monkeypatch
     assert not summary.success
     assert "CLINICAL_MLOPS_DEID_KEY is not set" in (summary.failure or "")
     materialized = {a["asset"] for a in summary.assets}
-    assert "bronze/patients" in materialized and not any(a.startswith("silver/") for a in materialized)
+    assert "bronze/patients" in materialized and not any(
+        a.startswith("silver/") for a in materialized
+    )
     assert not (env / "secrets" / "deid.key").exists()
 
 

@@ -22,10 +22,17 @@ KEY = DeidKey(b"shared-data-test-key-0123456789", "test")
 def _silver(landing, tmp_path, policy=DeidPolicy()):
     bronze_dir = tmp_path / "bronze"
     ingest_directory(landing, bronze_dir)
-    bronze = {n: DeltaRef(table=n, uri=str(bronze_dir / n), version=current_version(str(bronze_dir / n)))
-              for n in SPECS}
-    build = build_silver(bronze, tmp_path / "silver", key=KEY, policy=policy,
-                         text_deidentifier=NoteDeidentifier(KEY, policy))
+    bronze = {
+        n: DeltaRef(table=n, uri=str(bronze_dir / n), version=current_version(str(bronze_dir / n)))
+        for n in SPECS
+    }
+    build = build_silver(
+        bronze,
+        tmp_path / "silver",
+        key=KEY,
+        policy=policy,
+        text_deidentifier=NoteDeidentifier(KEY, policy),
+    )
     silver = {n: pl.from_arrow(r.read()) for n, r in build.refs.items()}
     patients = pl.from_arrow(bronze["patients"].read(columns=GATE_BRONZE_COLUMNS))
     return build, silver, patients
@@ -33,9 +40,13 @@ def _silver(landing, tmp_path, policy=DeidPolicy()):
 
 def test_synthea_bundles_leave_no_known_identifier_in_silver(synthea_dir, tmp_path):
     build, silver, patients = _silver(synthea_dir, tmp_path)
-    assert patients.height >= 20 and patients["ssn"].drop_nulls().len() > 0  # identities were there to remove
+    assert (
+        patients.height >= 20 and patients["ssn"].drop_nulls().len() > 0
+    )  # identities were there to remove
     gate = run_gate(silver, patients, KEY)
-    print(f"synthea: {gate.patients} patients, {gate.values_scanned} values scanned, {gate.leak_count} leaks")
+    print(
+        f"synthea: {gate.patients} patients, {gate.values_scanned} values scanned, {gate.leak_count} leaks"
+    )
     assert gate.passed, gate.describe()
     assert silver["encounters"].height > 0 and silver["observations"].height > 0
 
@@ -43,6 +54,8 @@ def test_synthea_bundles_leave_no_known_identifier_in_silver(synthea_dir, tmp_pa
 def test_mimic_demo_leaves_no_known_identifier_in_silver(mimic_dir, tmp_path):
     build, silver, patients = _silver(mimic_dir, tmp_path)
     gate = run_gate(silver, patients, KEY)
-    print(f"mimic: {gate.patients} patients, {gate.values_scanned} values scanned, {gate.leak_count} leaks")
+    print(
+        f"mimic: {gate.patients} patients, {gate.values_scanned} values scanned, {gate.leak_count} leaks"
+    )
     assert gate.passed, gate.describe()
     assert silver["patients"].height == patients.height == 100

@@ -4,7 +4,7 @@ store (Feast's own incremental window would skip them), and an unchanged version
 from __future__ import annotations
 
 import shutil
-from datetime import datetime, timezone
+from datetime import UTC, datetime
 
 import pyarrow as pa
 import pytest
@@ -16,14 +16,21 @@ from features.spec import FeatureViewSpec
 
 pytestmark = pytest.mark.slow
 
-U = lambda *a: datetime(*a, tzinfo=timezone.utc)  # noqa: E731
-VIEW = FeatureViewSpec("vitals", {"hr": "float64", "emb": "float32_list"}, ttl_days=30, stamped=True)
+U = lambda *a: datetime(*a, tzinfo=UTC)  # noqa: E731
+VIEW = FeatureViewSpec(
+    "vitals", {"hr": "float64", "emb": "float32_list"}, ttl_days=30, stamped=True
+)
 SERVICES = {"svc": ["vitals"]}
 
 
 def _table(rows):
-    return pa.Table.from_pylist([dict(patient_id=p, event_timestamp=t, hr=hr, emb=[hr], vitals_feature_ts=t)
-                                 for p, t, hr in rows], schema=gold_schema(VIEW))
+    return pa.Table.from_pylist(
+        [
+            dict(patient_id=p, event_timestamp=t, hr=hr, emb=[hr], vitals_feature_ts=t)
+            for p, t, hr in rows
+        ],
+        schema=gold_schema(VIEW),
+    )
 
 
 def _online(store, ids, at):
@@ -32,20 +39,38 @@ def _online(store, ids, at):
 
 def test_changed_old_rows_are_reloaded_and_unchanged_versions_skip(tmp_path):
     gold, cfg = tmp_path / "gold", StoreConfig(tmp_path / "feast")
-    v0 = write_gold(gold, VIEW, _table([("p1", U(2020, 1, 1), 1.0), ("p1", U(2020, 1, 5), 2.0),
-                                        ("p2", U(2020, 1, 2), 5.0)]))
+    v0 = write_gold(
+        gold,
+        VIEW,
+        _table(
+            [("p1", U(2020, 1, 1), 1.0), ("p1", U(2020, 1, 5), 2.0), ("p2", U(2020, 1, 2), 5.0)]
+        ),
+    )
     store, _ = sync_repository(cfg, [VIEW], {"vitals": v0}, SERVICES)
     first = refresh_online_store(store, cfg, {"vitals": v0}, U(2020, 2, 1))
     assert first["vitals"]["reason"] == "first load" and first["vitals"]["window"]
     assert _online(store, ["p1", "p2"], U(2020, 1, 6)) == [2.0, 5.0]
 
     # late data corrects p1's 5 Jan row and adds p3 on 3 Jan: both before the last window's end (1 Feb)
-    v1 = write_gold(gold, VIEW, _table([("p1", U(2020, 1, 1), 1.0), ("p1", U(2020, 1, 5), 2.5),
-                                        ("p2", U(2020, 1, 2), 5.0), ("p3", U(2020, 1, 3), 7.0)]), mode="overwrite")
+    v1 = write_gold(
+        gold,
+        VIEW,
+        _table(
+            [
+                ("p1", U(2020, 1, 1), 1.0),
+                ("p1", U(2020, 1, 5), 2.5),
+                ("p2", U(2020, 1, 2), 5.0),
+                ("p3", U(2020, 1, 3), 7.0),
+            ]
+        ),
+        mode="overwrite",
+    )
     assert earliest_change(v0, v1) == U(2020, 1, 3)
     store, _ = sync_repository(cfg, [VIEW], {"vitals": v1}, SERVICES)
     second = refresh_online_store(store, cfg, {"vitals": v1}, U(2020, 2, 1))
-    assert second["vitals"]["reason"].startswith("version 0 -> 1") and second["vitals"]["window"][0].startswith("2020-01-03")
+    assert second["vitals"]["reason"].startswith("version 0 -> 1") and second["vitals"]["window"][
+        0
+    ].startswith("2020-01-03")
     assert _online(store, ["p1", "p2", "p3"], U(2020, 1, 6)) == [2.5, 5.0, 7.0]
 
     third = refresh_online_store(store, cfg, {"vitals": v1}, U(2020, 2, 1))
@@ -81,7 +106,9 @@ def test_a_vacuumed_previous_version_forces_a_full_reload(tmp_path, monkeypatch)
     monkeypatch.setattr(refresh, "earliest_change", gone)
     store, _ = sync_repository(cfg, [VIEW], {"vitals": v1}, SERVICES)
     report = refresh_online_store(store, cfg, {"vitals": v1}, U(2020, 2, 1))
-    assert report["vitals"]["reason"] == "full reload (previous version unreadable: FileNotFoundError)"
+    assert (
+        report["vitals"]["reason"] == "full reload (previous version unreadable: FileNotFoundError)"
+    )
     assert _online(store, ["p1"], U(2020, 1, 6)) == [3.0]
 
 

@@ -17,10 +17,15 @@ ALL_TABLES = [*BRONZE_OUTPUTS, "landing_snapshots"]
 
 
 def _obs(oid: str, value: float, patient: str = "p1") -> dict:
-    return {"resourceType": "Observation", "id": oid, "status": "final",
-            "code": {"coding": [{"system": "http://loinc.org", "code": "2345-7"}]},
-            "subject": {"reference": f"Patient/{patient}"}, "effectiveDateTime": "2020-01-02T09:15:00Z",
-            "valueQuantity": {"value": value, "unit": "mmol/L"}}
+    return {
+        "resourceType": "Observation",
+        "id": oid,
+        "status": "final",
+        "code": {"coding": [{"system": "http://loinc.org", "code": "2345-7"}]},
+        "subject": {"reference": f"Patient/{patient}"},
+        "effectiveDateTime": "2020-01-02T09:15:00Z",
+        "valueQuantity": {"value": value, "unit": "mmol/L"},
+    }
 
 
 @pytest.fixture
@@ -28,8 +33,11 @@ def landing(tmp_path, fhir, write_ndjson):
     root = tmp_path / "landing"
     write_ndjson(root, "Patient.ndjson", [fhir.patient("p1"), fhir.patient("p2")])
     write_ndjson(root, "Encounter.ndjson", [fhir.encounter("e1", "p1")])
-    write_ndjson(root, "Observation.ndjson", [_obs("o1", 1.0), _obs("o2", 2.0), _obs("o3", 3.0, "p2"),
-                                              "{not json"])  # one quarantined line: also idempotent
+    write_ndjson(
+        root,
+        "Observation.ndjson",
+        [_obs("o1", 1.0), _obs("o2", 2.0), _obs("o3", 3.0, "p2"), "{not json"],
+    )  # one quarantined line: also idempotent
     return root
 
 
@@ -39,7 +47,11 @@ def _versions(bronze: Path) -> dict[str, int | None]:
 
 def _rows(bronze: Path, table: str, version: int | None = None) -> dict[str, dict]:
     rows = DeltaTable(str(bronze / table), version=version).to_pyarrow_table().to_pylist()
-    key = {"quarantine": "quarantine_key", "ingest_audit": "audit_key", "landing_snapshots": "entry_key"}
+    key = {
+        "quarantine": "quarantine_key",
+        "ingest_audit": "audit_key",
+        "landing_snapshots": "entry_key",
+    }
     return {r[key.get(table, "resource_key")]: r for r in rows}
 
 
@@ -61,10 +73,14 @@ def test_same_landing_twice_changes_nothing(landing, tmp_path, ingest_kwargs):
     assert _versions(bronze) == versions, "no new Delta version for any table"
     assert {name: _rows(bronze, name) for name in ALL_TABLES} == contents
     # the report itself is the same accounting
-    assert {t: vars(c) for t, c in second.per_type.items()} == {t: vars(c) for t, c in first.per_type.items()}
+    assert {t: vars(c) for t, c in second.per_type.items()} == {
+        t: vars(c) for t, c in first.per_type.items()
+    }
 
 
-def test_later_delivery_updates_one_and_inserts_one(landing, tmp_path, ingest_kwargs, write_ndjson, fhir):
+def test_later_delivery_updates_one_and_inserts_one(
+    landing, tmp_path, ingest_kwargs, write_ndjson, fhir
+):
     bronze = tmp_path / "bronze"
     first = ingest_directory(landing, bronze, **ingest_kwargs)
     obs_uri = str(bronze / "observations")
@@ -74,8 +90,17 @@ def test_later_delivery_updates_one_and_inserts_one(landing, tmp_path, ingest_kw
     assert count_before == 3
 
     # next delivery: o2 corrected, o4 new, everything else identical
-    write_ndjson(landing, "Observation.ndjson", [_obs("o1", 1.0), _obs("o2", 2.5), _obs("o3", 3.0, "p2"),
-                                                 _obs("o4", 4.0, "p2"), "{not json"])
+    write_ndjson(
+        landing,
+        "Observation.ndjson",
+        [
+            _obs("o1", 1.0),
+            _obs("o2", 2.5),
+            _obs("o3", 3.0, "p2"),
+            _obs("o4", 4.0, "p2"),
+            "{not json",
+        ],
+    )
     second = ingest_directory(landing, bronze, **ingest_kwargs)
 
     assert second.snapshot.snapshot_id != first.snapshot.snapshot_id
@@ -92,7 +117,9 @@ def test_later_delivery_updates_one_and_inserts_one(landing, tmp_path, ingest_kw
     assert now["Observation/o2"]["snapshot_id"] == second.snapshot.snapshot_id
     assert now["Observation/o4"]["snapshot_id"] == second.snapshot.snapshot_id
     assert now["Observation/o1"]["snapshot_id"] == first.snapshot.snapshot_id
-    assert now["Observation/o1"] == _rows(bronze, "observations", v_before)["Observation/o1"], "left alone"
+    assert now["Observation/o1"] == _rows(bronze, "observations", v_before)["Observation/o1"], (
+        "left alone"
+    )
 
     # time travel: the previous version still has the old value and no o4
     old = _rows(bronze, "observations", version=v_before)
@@ -104,28 +131,48 @@ def test_later_delivery_updates_one_and_inserts_one(landing, tmp_path, ingest_kw
     assert commit_metadata_of(obs_uri, write.version)["snapshot_id"] == second.snapshot.snapshot_id
     # tables whose resources did not change got no new version
     after = _versions(bronze)
-    for name in ("patients", "encounters", *(t for t in TABLES if t not in ("patients", "encounters", "observations"))):
+    for name in (
+        "patients",
+        "encounters",
+        *(t for t in TABLES if t not in ("patients", "encounters", "observations")),
+    ):
         assert after[name] == versions_before[name], name
     # the new snapshot's audit and quarantine rows were added beside the old ones
     audit = _rows(bronze, "ingest_audit")
-    assert {r["snapshot_id"] for r in audit.values()} == {first.snapshot.snapshot_id, second.snapshot.snapshot_id}
+    assert {r["snapshot_id"] for r in audit.values()} == {
+        first.snapshot.snapshot_id,
+        second.snapshot.snapshot_id,
+    }
     new_obs_audit = audit[f"{second.snapshot.snapshot_id}/Observation.ndjson/Observation"]
-    assert (new_obs_audit["read"], new_obs_audit["written"], new_obs_audit["quarantined"]) == (4, 4, 0)
+    assert (new_obs_audit["read"], new_obs_audit["written"], new_obs_audit["quarantined"]) == (
+        4,
+        4,
+        0,
+    )
     assert len(_rows(bronze, "quarantine")) == 2  # one per snapshot
 
 
-def test_duplicates_within_a_snapshot_last_occurrence_wins(tmp_path, ingest_kwargs, write_ndjson, fhir):
+def test_duplicates_within_a_snapshot_last_occurrence_wins(
+    tmp_path, ingest_kwargs, write_ndjson, fhir
+):
     landing = tmp_path / "landing"
     write_ndjson(landing, "Patient.ndjson", [fhir.patient("p1")])
-    write_ndjson(landing, "a/Observation.ndjson", [_obs("o1", 1.0), _obs("o2", 2.0), _obs("o1", 1.5)])
-    write_ndjson(landing, "b/Observation.ndjson", [_obs("o2", 2.9)])  # a later file (sorted) wins too
+    write_ndjson(
+        landing, "a/Observation.ndjson", [_obs("o1", 1.0), _obs("o2", 2.0), _obs("o1", 1.5)]
+    )
+    write_ndjson(
+        landing, "b/Observation.ndjson", [_obs("o2", 2.9)]
+    )  # a later file (sorted) wins too
     bronze = tmp_path / "bronze"
     report = ingest_directory(landing, bronze, **ingest_kwargs)
     rows = _rows(bronze, "observations")
     assert set(rows) == {"Observation/o1", "Observation/o2"}
     assert rows["Observation/o1"]["value_num"] == 1.5
     assert rows["Observation/o1"]["source_locator"] == "line 3"
-    assert (rows["Observation/o2"]["value_num"], rows["Observation/o2"]["source_file"]) == (2.9, "b/Observation.ndjson")
+    assert (rows["Observation/o2"]["value_num"], rows["Observation/o2"]["source_file"]) == (
+        2.9,
+        "b/Observation.ndjson",
+    )
     assert report.duplicates == 2
     assert report.per_type["Observation"].read == 4
     assert report.per_type["Observation"].written == 4  # accepted; merged into two rows

@@ -54,8 +54,9 @@ def _per_type(report: IngestReport) -> dict[str, tuple[int, int, int]]:
 
 
 def _assert_accounting(ingested: Ingested) -> None:
-    accounting = check_accounting(ingested.report.snapshot, ingested.table("ingest_audit"),
-                                  ingested.table("quarantine"))
+    accounting = check_accounting(
+        ingested.report.snapshot, ingested.table("ingest_audit"), ingested.table("quarantine")
+    )
     assert accounting.ok, accounting.problems[:10]
     assert accounting.read == ingested.report.totals.read
 
@@ -78,9 +79,20 @@ MIMIC_PER_TYPE = {  # read, written, quarantined
     "Organization": (1, 1, 0),
 }
 MIMIC_ROWS = {
-    "patients": 100, "encounters": 637, "conditions": 5051, "observations": 36951, "medications": 91873,
-    "procedures": 3450, "notes": 0, "organizations": 1, "locations": 31, "practitioners": 0,
-    "medication_catalog": 1794, "other_resources": 12458, "quarantine": 0, "ingest_audit": 28,
+    "patients": 100,
+    "encounters": 637,
+    "conditions": 5051,
+    "observations": 36951,
+    "medications": 91873,
+    "procedures": 3450,
+    "notes": 0,
+    "organizations": 1,
+    "locations": 31,
+    "practitioners": 0,
+    "medication_catalog": 1794,
+    "other_resources": 12458,
+    "quarantine": 0,
+    "ingest_audit": 28,
     "landing_snapshots": 28,
 }
 
@@ -89,7 +101,10 @@ def test_mimic_counts(mimic):
     report = mimic.report
     assert len(report.snapshot.files) == 28
     assert sorted(report.snapshot.ignored) == ["LICENSE.txt", "README_DEMO.md", "SHA256SUMS.txt"]
-    assert all(f.path.startswith("fhir/Mimic") and f.path.endswith(".ndjson.gz") for f in report.snapshot.files)
+    assert all(
+        f.path.startswith("fhir/Mimic") and f.path.endswith(".ndjson.gz")
+        for f in report.snapshot.files
+    )
     assert _per_type(report) == MIMIC_PER_TYPE
     assert report.totals.read == 152346
     assert report.duplicates == 0
@@ -97,9 +112,14 @@ def test_mimic_counts(mimic):
 
 
 def test_mimic_encounters_come_from_three_files(mimic):
-    per_file = {rel: c.read for (rel, rtype), c in mimic.report.per_file.items() if rtype == "Encounter"}
-    assert per_file == {"fhir/MimicEncounter.ndjson.gz": 275, "fhir/MimicEncounterED.ndjson.gz": 222,
-                        "fhir/MimicEncounterICU.ndjson.gz": 140}
+    per_file = {
+        rel: c.read for (rel, rtype), c in mimic.report.per_file.items() if rtype == "Encounter"
+    }
+    assert per_file == {
+        "fhir/MimicEncounter.ndjson.gz": 275,
+        "fhir/MimicEncounterED.ndjson.gz": 222,
+        "fhir/MimicEncounterICU.ndjson.gz": 140,
+    }
 
 
 def test_mimic_accounting_and_no_quarantine(mimic):
@@ -119,7 +139,9 @@ def test_mimic_patients(mimic):
 
 def test_mimic_encounters_reference_mimic_patients(mimic):
     patient_keys = set(mimic.column("patients", "patient_key"))
-    encounters = mimic.table("encounters", ["patient_key", "period_start", "period_end", "class_code"]).to_pylist()
+    encounters = mimic.table(
+        "encounters", ["patient_key", "period_start", "period_end", "class_code"]
+    ).to_pylist()
     assert {e["patient_key"] for e in encounters} <= patient_keys
     assert len({e["patient_key"] for e in encounters}) == 100
     assert all(e["class_code"] for e in encounters)
@@ -127,7 +149,9 @@ def test_mimic_encounters_reference_mimic_patients(mimic):
 
 def test_mimic_encounter_periods(mimic):
     encounters = mimic.table("encounters", ["period_start", "period_end"]).to_pylist()
-    assert all(e["period_start"] is not None for e in encounters), "every MIMIC encounter has period.start"
+    assert all(e["period_start"] is not None for e in encounters), (
+        "every MIMIC encounter has period.start"
+    )
     assert all(e["period_end"] is None or e["period_start"] <= e["period_end"] for e in encounters)
 
 
@@ -146,9 +170,14 @@ def test_mimic_clinical_rows_resolve(mimic):
 def test_mimic_medication_kinds(mimic):
     kinds = pc.value_counts(mimic.table("medications", ["kind"]).column("kind")).to_pylist()
     assert {k["values"]: k["counts"] for k in kinds} == {
-        "request": 17552, "dispense": 15375, "administration": 56535, "statement": 2411}
+        "request": 17552,
+        "dispense": 15375,
+        "administration": 56535,
+        "statement": 2411,
+    }
     requests = mimic.table("medications", ["kind", "start_at"]).filter(
-        pc.equal(mimic.table("medications", ["kind"]).column("kind"), "request"))
+        pc.equal(mimic.table("medications", ["kind"]).column("kind"), "request")
+    )
     assert requests.column("start_at").null_count == 0, "every MedicationRequest has authoredOn"
 
 
@@ -174,9 +203,20 @@ SYNTHEA_PER_TYPE = {
     "Practitioner": (150, 150, 0),
 }
 SYNTHEA_ROWS = {
-    "patients": 24, "encounters": 639, "conditions": 172, "observations": 4156, "medications": 141,
-    "procedures": 197, "notes": 0, "organizations": 102, "locations": 0, "practitioners": 102,
-    "medication_catalog": 0, "other_resources": 2183, "quarantine": 0, "ingest_audit": 324,
+    "patients": 24,
+    "encounters": 639,
+    "conditions": 172,
+    "observations": 4156,
+    "medications": 141,
+    "procedures": 197,
+    "notes": 0,
+    "organizations": 102,
+    "locations": 0,
+    "practitioners": 102,
+    "medication_catalog": 0,
+    "other_resources": 2183,
+    "quarantine": 0,
+    "ingest_audit": 324,
     "landing_snapshots": 26,
 }
 

@@ -31,8 +31,24 @@ ALLOWED_FUNCTIONS = {
     ("cli/main.py", "show_config"): "prints the configured paths",
     ("cli/main.py", "_print_ingest"): "prints ingestion's own report",
 }
-PROJECT_PACKAGES = ["clinical_mlops", "cli", "audit", "orchestration", "assets", "training", "serving", "feature_store", "features", "cohort",
-                    "ingestion", "lakehouse", "lineage", "deid", "evaluation", "monitoring"]
+PROJECT_PACKAGES = [
+    "clinical_mlops",
+    "cli",
+    "audit",
+    "orchestration",
+    "assets",
+    "training",
+    "serving",
+    "feature_store",
+    "features",
+    "cohort",
+    "ingestion",
+    "lakehouse",
+    "lineage",
+    "deid",
+    "evaluation",
+    "monitoring",
+]
 BRONZE_REGISTRY = {"TABLES", "BRONZE_OUTPUTS", "QUARANTINE_TABLE", "AUDIT_TABLE", "SNAPSHOT_TABLE"}
 
 
@@ -61,7 +77,7 @@ class BronzeFinder(ast.NodeVisitor):
         self.generic_visit(node)
         self.function.pop()
 
-    visit_AsyncFunctionDef = visit_FunctionDef
+    visit_AsyncFunctionDef = visit_FunctionDef  # noqa: N815 - ast.NodeVisitor naming
 
     def visit_Attribute(self, node: ast.Attribute) -> None:
         if node.attr == "bronze":
@@ -69,13 +85,17 @@ class BronzeFinder(ast.NodeVisitor):
         self.generic_visit(node)
 
     def visit_Constant(self, node: ast.Constant) -> None:
-        if isinstance(node.value, str) and (node.value == "bronze" or node.value.startswith("bronze/")
-                                            or "/bronze/" in node.value):
+        if isinstance(node.value, str) and (
+            node.value == "bronze" or node.value.startswith("bronze/") or "/bronze/" in node.value
+        ):
             self._report(node, f"names the bronze zone ({node.value!r})")
 
     def visit_ImportFrom(self, node: ast.ImportFrom) -> None:
-        if node.module == "ingestion.bronze_tables" or (node.module or "").startswith("ingestion.") and \
-                any(a.name in BRONZE_REGISTRY for a in node.names):
+        if (
+            node.module == "ingestion.bronze_tables"
+            or (node.module or "").startswith("ingestion.")
+            and any(a.name in BRONZE_REGISTRY for a in node.names)
+        ):
             self._report(node, f"imports the bronze table registry from {node.module}")
 
 
@@ -93,14 +113,18 @@ def test_no_module_outside_ingestion_and_deid_reaches_bronze():
     checked = [p for p in _modules() if _checked(p)]
     assert len(checked) > 10
     findings = bronze_findings(checked)
-    assert not findings, "modules outside ingestion/de-identification reach bronze:\n" + "\n".join(findings)
+    assert not findings, "modules outside ingestion/de-identification reach bronze:\n" + "\n".join(
+        findings
+    )
 
 
 def test_the_scan_catches_a_bronze_read(tmp_path, monkeypatch):
     module = REPO_ROOT / "training" / "_probe_reads_bronze.py"
-    module.write_text("from deltalake import DeltaTable\n\n"
-                      "def load(settings):\n    return DeltaTable(str(settings.bronze / 'patients'))\n\n"
-                      "def load2(home):\n    return DeltaTable(f'{home}/bronze/notes')\n")
+    module.write_text(
+        "from deltalake import DeltaTable\n\n"
+        "def load(settings):\n    return DeltaTable(str(settings.bronze / 'patients'))\n\n"
+        "def load2(home):\n    return DeltaTable(f'{home}/bronze/notes')\n"
+    )
     try:
         findings = bronze_findings([module])
     finally:
@@ -118,8 +142,11 @@ def test_no_asset_outside_deid_depends_on_bronze():
         node = graph.get(key)
         if node.group_name in {"ingestion", "bronze", "silver"}:
             continue
-        offenders += [f"{key.to_user_string()} <- {p.to_user_string()}" for p in node.parent_keys
-                      if p.path[0] == "bronze"]
+        offenders += [
+            f"{key.to_user_string()} <- {p.to_user_string()}"
+            for p in node.parent_keys
+            if p.path[0] == "bronze"
+        ]
     assert not offenders, f"assets downstream of silver read bronze: {offenders}"
     silver_readers = [k for k in graph.get_all_asset_keys() if graph.get(k).group_name == "silver"]
     assert silver_readers, "the silver group exists"
@@ -128,11 +155,29 @@ def test_no_asset_outside_deid_depends_on_bronze():
 def test_the_ml_zone_does_not_import_the_audit_tools():
     """The audit tools may open bronze logs and the landing manifest; the ML zone must not reach them either."""
     audit_modules = {f.removesuffix(".py").replace("/", ".") for f in AUDIT_FILES}
-    ml_zone = ["training", "serving", "feature_store", "features", "evaluation", "monitoring", "assets", "orchestration"]
+    ml_zone = [
+        "training",
+        "serving",
+        "feature_store",
+        "features",
+        "evaluation",
+        "monitoring",
+        "assets",
+        "orchestration",
+    ]
     found = []
     for path in sorted(p for pkg in ml_zone for p in (REPO_ROOT / pkg).rglob("*.py")):
         for node in ast.walk(ast.parse(path.read_text(), str(path))):
-            names = ([a.name for a in node.names] if isinstance(node, ast.Import)
-                     else [node.module or ""] if isinstance(node, ast.ImportFrom) else [])
-            found += [f"{path.relative_to(REPO_ROOT)}:{node.lineno}: imports {n}" for n in names if n in audit_modules]
+            names = (
+                [a.name for a in node.names]
+                if isinstance(node, ast.Import)
+                else [node.module or ""]
+                if isinstance(node, ast.ImportFrom)
+                else []
+            )
+            found += [
+                f"{path.relative_to(REPO_ROOT)}:{node.lineno}: imports {n}"
+                for n in names
+                if n in audit_modules
+            ]
     assert not found, "\n".join(found)

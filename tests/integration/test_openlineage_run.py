@@ -14,13 +14,13 @@ import pytest
 from dagster import AssetIn, DagsterInstance, Definitions, asset, define_asset_job
 
 from assets.ingestion import LANDING_KEY, bronze_tables, landing_snapshot
+from assets.io_manager import RefIOManager
+from assets.resources import PlatformResource
+from audit.openlineage import read_events, run_id_for_step
 from clinical_mlops.settings import load_settings
 from ingestion.ingest import BRONZE_OUTPUTS
 from lakehouse.delta import commit_metadata_of, current_version
-from audit.openlineage import read_events, run_id_for_step
-from assets.io_manager import RefIOManager
 from orchestration.openlineage_hooks import EMISSION_STATS, OPENLINEAGE_HOOKS
-from assets.resources import PlatformResource
 
 pytestmark = [pytest.mark.slow, pytest.mark.filterwarnings("ignore::dagster.BetaWarning")]
 
@@ -35,9 +35,16 @@ def home(tmp_path, monkeypatch, fhir, write_ndjson) -> Path:
     home = tmp_path / "home"
     landing = tmp_path / "landing"
     write_ndjson(landing, "Patient.ndjson", [fhir.patient(f"p{i}") for i in range(1, 4)])
-    write_ndjson(landing, "Observation.ndjson", [fhir.observation(f"o{i}", f"p{i}") for i in range(1, 4)])
+    write_ndjson(
+        landing, "Observation.ndjson", [fhir.observation(f"o{i}", f"p{i}") for i in range(1, 4)]
+    )
     monkeypatch.setenv("CLINICAL_MLOPS_LANDING_DIR", str(landing))
-    for var in ("OPENLINEAGE_URL", "OPENLINEAGE_FILE", "OPENLINEAGE_ENABLED", "OPENLINEAGE_NAMESPACE"):
+    for var in (
+        "OPENLINEAGE_URL",
+        "OPENLINEAGE_FILE",
+        "OPENLINEAGE_ENABLED",
+        "OPENLINEAGE_NAMESPACE",
+    ):
         monkeypatch.delenv(f"CLINICAL_MLOPS_{var}", raising=False)
     return home
 
@@ -52,11 +59,21 @@ def _run(home: Path, assets: list, *, raise_on_error: bool = True) -> Ran:
     """Materialize ``assets`` with the hooks on the assets, as orchestration/definitions.py attaches them (so any
     job runs them); returns the result and the run's warning-level log messages."""
     job = define_asset_job("ol_test")
-    defs = Definitions(assets=[a.with_hooks(OPENLINEAGE_HOOKS) for a in assets], jobs=[job], resources={
-        "platform": PlatformResource(home=str(home)), "io_manager": RefIOManager(home=str(home))})
+    defs = Definitions(
+        assets=[a.with_hooks(OPENLINEAGE_HOOKS) for a in assets],
+        jobs=[job],
+        resources={
+            "platform": PlatformResource(home=str(home)),
+            "io_manager": RefIOManager(home=str(home)),
+        },
+    )
     with DagsterInstance.ephemeral() as instance:
-        result = defs.resolve_job_def("ol_test").execute_in_process(instance=instance, raise_on_error=raise_on_error)
-        warnings = [e.user_message for e in instance.all_logs(result.run_id) if e.level >= logging.WARNING]
+        result = defs.resolve_job_def("ol_test").execute_in_process(
+            instance=instance, raise_on_error=raise_on_error
+        )
+        warnings = [
+            e.user_message for e in instance.all_logs(result.run_id) if e.level >= logging.WARNING
+        ]
     return Ran(result, warnings)
 
 
@@ -82,7 +99,9 @@ def test_each_step_emits_start_and_complete_with_delta_versions(home):
 
     for step_key, (start, end) in steps.items():  # exactly two events per step
         assert (start["eventType"], end["eventType"]) == ("START", "COMPLETE"), step_key
-        assert start["run"]["runId"] == end["run"]["runId"] == run_id_for_step(result.run_id, step_key)
+        assert (
+            start["run"]["runId"] == end["run"]["runId"] == run_id_for_step(result.run_id, step_key)
+        )
         assert start["eventTime"] <= end["eventTime"]
         parent = end["run"]["facets"]["parent"]
         assert parent["run"]["runId"] == result.run_id and parent["job"]["name"] == "ol_test"
@@ -91,7 +110,9 @@ def test_each_step_emits_start_and_complete_with_delta_versions(home):
 
     # landing: publishes the landing directory at its snapshot id, and the manifest Delta version
     landing_end = steps["landing__snapshot"][1]
-    snapshot_ref = json.loads((settings.dagster_home / "refs" / "landing" / "snapshot.json").read_text())["value"]
+    snapshot_ref = json.loads(
+        (settings.dagster_home / "refs" / "landing" / "snapshot.json").read_text()
+    )["value"]
     outputs = {d["name"]: d for d in landing_end["outputs"]}
     # the landing dir lies outside the home here: the spec's local-file naming (namespace "file", absolute path)
     landing = outputs[str(settings.landing)]
@@ -99,14 +120,19 @@ def test_each_step_emits_start_and_complete_with_delta_versions(home):
     assert landing["facets"]["version"]["datasetVersion"] == snapshot_ref["snapshot_id"]
     assert outputs["bronze/landing_snapshots"]["namespace"] == root
     manifest_version = str(current_version(str(settings.bronze / "landing_snapshots")))
-    assert outputs["bronze/landing_snapshots"]["facets"]["version"]["datasetVersion"] == manifest_version
+    assert (
+        outputs["bronze/landing_snapshots"]["facets"]["version"]["datasetVersion"]
+        == manifest_version
+    )
     assert landing_end["job"]["facets"]["dagsterAssets"]["assetKeys"] == ["landing/snapshot"]
 
     # bronze: inputs are what it loaded (the snapshot), outputs every bronze table at the version written
     bronze_start, bronze_end = steps["bronze_tables"]
     assert bronze_start["inputs"] == bronze_end["inputs"]
-    input_versions = {d["namespace"] + "|" + d["name"]: d["facets"]["version"]["datasetVersion"]
-                      for d in bronze_end["inputs"]}
+    input_versions = {
+        d["namespace"] + "|" + d["name"]: d["facets"]["version"]["datasetVersion"]
+        for d in bronze_end["inputs"]
+    }
     assert snapshot_ref["snapshot_id"] in input_versions.values()
     assert input_versions[f"{root}|bronze/landing_snapshots"] == manifest_version
     written = _versions(bronze_end["outputs"])
@@ -114,12 +140,17 @@ def test_each_step_emits_start_and_complete_with_delta_versions(home):
     for name in BRONZE_OUTPUTS:
         uri = str(settings.bronze / name)
         assert written[f"bronze/{name}"] == str(current_version(uri)), name
-        assert commit_metadata_of(uri, int(written[f"bronze/{name}"]))["dagster_run_id"] == result.run_id
+        assert (
+            commit_metadata_of(uri, int(written[f"bronze/{name}"]))["dagster_run_id"]
+            == result.run_id
+        )
     patients = next(d for d in bronze_end["outputs"] if d["name"] == "bronze/patients")
     assert patients["outputFacets"]["outputStatistics"]["rowCount"] == 3
     schema = {f["name"] for f in patients["facets"]["schema"]["fields"]}
     assert schema >= {"snapshot_id", "patient_key"}, schema
-    assert set(bronze_end["job"]["facets"]["dagsterAssets"]["assetKeys"]) == {f"bronze/{n}" for n in BRONZE_OUTPUTS}
+    assert set(bronze_end["job"]["facets"]["dagsterAssets"]["assetKeys"]) == {
+        f"bronze/{n}" for n in BRONZE_OUTPUTS
+    }
 
 
 def test_failing_step_emits_fail_with_the_error(home):
@@ -170,7 +201,9 @@ def test_events_reach_an_http_endpoint_with_the_api_key(home, endpoint, monkeypa
     result = _run(home, [landing_snapshot])
     assert result.success
     assert [(path, body["eventType"]) for path, _, body in received] == [
-        ("/api/v1/lineage", "START"), ("/api/v1/lineage", "COMPLETE")]
+        ("/api/v1/lineage", "START"),
+        ("/api/v1/lineage", "COMPLETE"),
+    ]
     assert received[0][1]["Authorization"] == "Bearer s3cret-key"
     assert received[1][2]["run"]["runId"] == run_id_for_step(result.run_id, "landing__snapshot")
     assert not load_settings(home=home).openlineage_events_file.exists()  # HTTP replaces the file

@@ -19,25 +19,43 @@ from lakehouse.delta import commit_metadata_of, row_count
 from orchestration.definitions import FEATURE_JOB
 from orchestration.run import run_pipeline
 
-pytestmark = pytest.mark.filterwarnings("ignore::dagster.BetaWarning")  # Output(data_version=...) is beta
+pytestmark = pytest.mark.filterwarnings(
+    "ignore::dagster.BetaWarning"
+)  # Output(data_version=...) is beta
 
 EXPECTED_ROWS = {"patients": 3, "encounters": 3, "observations": 4, "quarantine": 0}
 SILVER = {f"silver/{name}" for name in SPECS} | {"silver/deid_runs", "silver/deid_reports"}
-GOLD = {f"gold/index_events_{task}" for task in TASKS} | {f"gold/features/{view.name}" for view in FEATURE_VIEWS} | {
-    "feast/registry", "feast/online_store"}
-ALL_CHECKS = {f"gold/index_events_{task}:label_prevalence" for task in TASKS} | {
-    f"silver/{name}:phi_leak_gate" for name in SPECS} | {
-    f"bronze/{name}:{name}_schema" for name in BRONZE_OUTPUTS} | {
-    "bronze/ingest_audit:bronze_nothing_lost", "bronze/quarantine:bronze_quarantine_rate",
-    "monitoring/feature_drift:psi_below_threshold"}
+GOLD = (
+    {f"gold/index_events_{task}" for task in TASKS}
+    | {f"gold/features/{view.name}" for view in FEATURE_VIEWS}
+    | {"feast/registry", "feast/online_store"}
+)
+ALL_CHECKS = (
+    {f"gold/index_events_{task}:label_prevalence" for task in TASKS}
+    | {f"silver/{name}:phi_leak_gate" for name in SPECS}
+    | {f"bronze/{name}:{name}_schema" for name in BRONZE_OUTPUTS}
+    | {
+        "bronze/ingest_audit:bronze_nothing_lost",
+        "bronze/quarantine:bronze_quarantine_rate",
+        "monitoring/feature_drift:psi_below_threshold",
+    }
+)
 
 
 def _landing(root: Path, fhir, write_ndjson, *, bad_lines: list[str] = ()) -> Path:
     write_ndjson(root, "Patient.ndjson", [fhir.patient(f"p{i}") for i in range(1, 4)])
-    write_ndjson(root, "Encounter.ndjson.gz", [fhir.encounter(f"e{i}", f"p{i}") for i in range(1, 4)])
-    write_ndjson(root, "Observation.ndjson",
-                 [fhir.observation(f"o{i}", f"p{1 + i % 3}", value=float(i), encounter=f"e{1 + i % 3}")
-                  for i in range(1, 5)] + list(bad_lines))
+    write_ndjson(
+        root, "Encounter.ndjson.gz", [fhir.encounter(f"e{i}", f"p{i}") for i in range(1, 4)]
+    )
+    write_ndjson(
+        root,
+        "Observation.ndjson",
+        [
+            fhir.observation(f"o{i}", f"p{1 + i % 3}", value=float(i), encounter=f"e{1 + i % 3}")
+            for i in range(1, 5)
+        ]
+        + list(bad_lines),
+    )
     return root
 
 
@@ -67,8 +85,13 @@ def test_pipeline_materializes_bronze_with_lineage(home, tmp_path, monkeypatch, 
     assert summary.failure is None
     assets = {a["asset"]: a for a in summary.assets}
     # feature_refresh also measures feature drift (monitoring/feature_drift), not part of a training set's lineage
-    assert set(assets) == ({"landing/snapshot"} | {f"bronze/{name}" for name in BRONZE_OUTPUTS} | SILVER | GOLD
-                           | {"monitoring/feature_drift"})
+    assert set(assets) == (
+        {"landing/snapshot"}
+        | {f"bronze/{name}" for name in BRONZE_OUTPUTS}
+        | SILVER
+        | GOLD
+        | {"monitoring/feature_drift"}
+    )
     assert summary.gate is not None and summary.gate["passed"], summary.gate
     snapshot_id = assets["landing/snapshot"]["snapshot_id"]
     assert snapshot_id and assets["landing/snapshot"]["data_version"] == snapshot_id
@@ -97,21 +120,34 @@ def test_pipeline_materializes_bronze_with_lineage(home, tmp_path, monkeypatch, 
             assert commit["asset_key"] == f"bronze/{name}", name
             assert commit["snapshot_id"] == snapshot_id, name
             # the pinned reference handed downstream is that exact version
-            ref = json.loads((settings.dagster_home / "refs" / "bronze" / f"{name}.json").read_text())
+            ref = json.loads(
+                (settings.dagster_home / "refs" / "bronze" / f"{name}.json").read_text()
+            )
             assert (ref["type"], ref["value"]["version"]) == ("DeltaRef", asset["delta_version"])
-    manifest = commit_metadata_of(str(settings.bronze / "landing_snapshots"), assets["landing/snapshot"]["delta_version"])
-    assert (manifest["dagster_run_id"], manifest["asset_key"]) == (summary.run_id, "bronze/landing_snapshots")
+    manifest = commit_metadata_of(
+        str(settings.bronze / "landing_snapshots"), assets["landing/snapshot"]["delta_version"]
+    )
+    assert (manifest["dagster_run_id"], manifest["asset_key"]) == (
+        summary.run_id,
+        "bronze/landing_snapshots",
+    )
 
     checks = _checks(summary)
     assert set(checks) == ALL_CHECKS
     # three patients without a stay give no index events: the prevalence checks warn, everything else passes
-    assert all(c["passed"] for n, c in checks.items() if not n.endswith(":label_prevalence")), checks
+    assert all(c["passed"] for n, c in checks.items() if not n.endswith(":label_prevalence")), (
+        checks
+    )
     assert {c["severity"] for n, c in checks.items() if n.endswith(":label_prevalence")} == {"WARN"}
 
 
 @pytest.mark.slow
-def test_quarantine_rate_check_warns_but_the_run_succeeds(home, tmp_path, monkeypatch, fhir, write_ndjson):
-    landing = _landing(tmp_path / "landing", fhir, write_ndjson, bad_lines=['{"resourceType": "Observation", '])
+def test_quarantine_rate_check_warns_but_the_run_succeeds(
+    home, tmp_path, monkeypatch, fhir, write_ndjson
+):
+    landing = _landing(
+        tmp_path / "landing", fhir, write_ndjson, bad_lines=['{"resourceType": "Observation", ']
+    )
     monkeypatch.setenv("CLINICAL_MLOPS_LANDING_DIR", str(landing))
     monkeypatch.setenv("CLINICAL_MLOPS_QUARANTINE_WARN_RATE", "0.05")  # 1 of 11 read = 0.09
 
@@ -123,14 +159,19 @@ def test_quarantine_rate_check_warns_but_the_run_succeeds(home, tmp_path, monkey
     assert rate["passed"] is False
     assert rate["severity"] == "WARN"
     assert checks["bronze/ingest_audit:bronze_nothing_lost"]["passed"] is True
-    assert all(c["passed"] for name, c in checks.items()
-               if name != "bronze/quarantine:bronze_quarantine_rate" and not name.endswith(":label_prevalence"))
+    assert all(
+        c["passed"]
+        for name, c in checks.items()
+        if name != "bronze/quarantine:bronze_quarantine_rate"
+        and not name.endswith(":label_prevalence")
+    )
     assets = {a["asset"]: a for a in summary.assets}
     assert assets["bronze/quarantine"]["rows"] == 1
     assert assets["bronze/observations"]["rows"] == 4
     with DagsterInstance.get() as instance:
         evaluation = instance.event_log_storage.get_latest_asset_check_execution_by_key(
-            [_check_key("bronze/quarantine", "bronze_quarantine_rate")])
+            [_check_key("bronze/quarantine", "bronze_quarantine_rate")]
+        )
         record = next(iter(evaluation.values()))
         assert record.run_id == summary.run_id
 
@@ -141,7 +182,10 @@ def test_quarantine_rate_check_warns_but_the_run_succeeds(home, tmp_path, monkey
     assert _checks(again)["bronze/quarantine:bronze_quarantine_rate"]["passed"] is True
     again_assets = {a["asset"]: a for a in again.assets}
     for name in BRONZE_OUTPUTS:  # same snapshot: no new Delta versions
-        assert again_assets[f"bronze/{name}"]["delta_version"] == assets[f"bronze/{name}"]["delta_version"], name
+        assert (
+            again_assets[f"bronze/{name}"]["delta_version"]
+            == assets[f"bronze/{name}"]["delta_version"]
+        ), name
 
 
 def _check_key(asset: str, name: str):
@@ -152,9 +196,14 @@ def _check_key(asset: str, name: str):
 
 # ---------------------------------------------------------------- CLI
 
+
 @pytest.fixture
 def clean_env(monkeypatch, tmp_path):
-    for var in ("CLINICAL_MLOPS_HOME", "CLINICAL_MLOPS_LANDING_DIR", "CLINICAL_MLOPS_QUARANTINE_WARN_RATE"):
+    for var in (
+        "CLINICAL_MLOPS_HOME",
+        "CLINICAL_MLOPS_LANDING_DIR",
+        "CLINICAL_MLOPS_QUARANTINE_WARN_RATE",
+    ):
         monkeypatch.delenv(var, raising=False)
     monkeypatch.chdir(tmp_path)  # a default home would land here, never in the repository
 

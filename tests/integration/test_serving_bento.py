@@ -8,7 +8,7 @@ from __future__ import annotations
 import hashlib
 import pickle
 import time
-from datetime import datetime, timedelta, timezone
+from datetime import UTC, datetime, timedelta
 
 import httpx
 import numpy as np
@@ -35,7 +35,9 @@ pytestmark = pytest.mark.slow
 
 TASK = READMISSION_30D.name
 SERVICE = READMISSION_30D.feature_service
-TINY = FitConfig(max_epochs=1, batch_size=64, tabular_hidden=(16,), note_hidden=(8,), fusion_hidden=(8,))
+TINY = FitConfig(
+    max_epochs=1, batch_size=64, tabular_hidden=(16,), note_hidden=(8,), fusion_hidden=(8,)
+)
 PATIENTS = 24
 DIGEST = "sha256:" + "ab" * 32
 SNAPSHOT = "f" * 64
@@ -48,17 +50,26 @@ def pseudonym(i: int) -> str:
 
 def online_store(settings) -> list[str]:
     """Gold tables of the task's views with rows from the last two days (inside every TTL), materialized."""
-    now = datetime.now(timezone.utc).replace(microsecond=0)
+    now = datetime.now(UTC).replace(microsecond=0)
     specs = [VIEWS[v] for v in READMISSION_30D.feature_views]
     ids = [pseudonym(i) for i in range(PATIENTS)]
     refs = {}
     for i, spec in enumerate(specs):
-        table = random_gold(spec, patients=PATIENTS, rows=3 * PATIENTS, seed=i, days=2, start=now - timedelta(days=3),
-                            list_len=input_spec(TASK).embedding_dim)
+        table = random_gold(
+            spec,
+            patients=PATIENTS,
+            rows=3 * PATIENTS,
+            seed=i,
+            days=2,
+            start=now - timedelta(days=3),
+            list_len=input_spec(TASK).embedding_dim,
+        )
         raw = table.column("patient_id").to_pylist()
         table = table.set_column(0, "patient_id", pa.array([ids[int(p[1:])] for p in raw]))
         refs[spec.name] = write_gold(settings.gold, spec, table)
-    store, _ = sync_repository(store_config(settings), specs, refs, {SERVICE: list(READMISSION_30D.feature_views)})
+    store, _ = sync_repository(
+        store_config(settings), specs, refs, {SERVICE: list(READMISSION_30D.feature_views)}
+    )
     materialize(store, now + timedelta(minutes=1))
     return ids
 
@@ -66,13 +77,30 @@ def online_store(settings) -> list[str]:
 def register(settings):
     frame = synthetic_training_set(TASK, n=300, seed=1)
     fit = fit_local(frame, TASK, TINY)
-    tracking = Tracking(settings.tracking_uri, str(settings.mlflow_home / "artifacts"), READMISSION_30D.registered_model)
-    tags = {"lineage.task": TASK, "lineage.feature_service": SERVICE, "lineage.training_set.digest": DIGEST,
-            "lineage.landing.snapshot_id": SNAPSHOT}
+    tracking = Tracking(
+        settings.tracking_uri,
+        str(settings.mlflow_home / "artifacts"),
+        READMISSION_30D.registered_model,
+    )
+    tags = {
+        "lineage.task": TASK,
+        "lineage.feature_service": SERVICE,
+        "lineage.training_set.digest": DIGEST,
+        "lineage.landing.snapshot_id": SNAPSHOT,
+    }
     run_id = start_run(tracking, "serving-test", tags)
-    tracked = log_and_register(tracking, run_id, fit.model, task=TASK, registered_model=READMISSION_30D.registered_model,
-                               training_frame=frame, training_set_uri=str(settings.gold / "training_set_readmission_30d"),
-                               training_set_version=0, metrics={"val_auroc": fit.best_val_auroc}, tags=tags)
+    tracked = log_and_register(
+        tracking,
+        run_id,
+        fit.model,
+        task=TASK,
+        registered_model=READMISSION_30D.registered_model,
+        training_frame=frame,
+        training_set_uri=str(settings.gold / "training_set_readmission_30d"),
+        training_set_version=0,
+        metrics={"val_auroc": fit.best_val_auroc},
+        tags=tags,
+    )
     end_run(tracking, run_id)
     return fit.model, tracked
 
@@ -90,12 +118,24 @@ def served(tmp_path_factory):
     model, tracked = register(settings)
     timings["register"] = time.perf_counter() - t0
     t0 = time.perf_counter()
-    tag = build_bento(tracked.model_name, tracked.model_version, settings=settings, threshold=0.5, max_batch=16,
-                      max_body_bytes=200_000)
+    tag = build_bento(
+        tracked.model_name,
+        tracked.model_version,
+        settings=settings,
+        threshold=0.5,
+        max_batch=16,
+        max_body_bytes=200_000,
+    )
     timings["build"] = time.perf_counter() - t0
     t0 = time.perf_counter()
-    again = build_bento(tracked.model_name, tracked.model_version, settings=settings, threshold=0.5, max_batch=16,
-                        max_body_bytes=200_000)
+    again = build_bento(
+        tracked.model_name,
+        tracked.model_version,
+        settings=settings,
+        threshold=0.5,
+        max_batch=16,
+        max_body_bytes=200_000,
+    )
     timings["rebuild"] = time.perf_counter() - t0
     server = bento_server(tag, settings=settings, log_path=home / "bentoml-serve.log")
     t0 = time.perf_counter()
@@ -104,13 +144,26 @@ def served(tmp_path_factory):
     pids = [server.pid] + [p.pid for p in psutil.Process(server.pid).children(recursive=True)]
     try:
         with httpx.Client(base_url=server.url, timeout=30) as client:
-            yield {"settings": settings, "ids": ids, "model": model, "tracked": tracked, "tag": tag, "again": again,
-                   "server": server, "client": client, "timings": timings,
-                   "store": open_store(store_config(settings))}
+            yield {
+                "settings": settings,
+                "ids": ids,
+                "model": model,
+                "tracked": tracked,
+                "tag": tag,
+                "again": again,
+                "server": server,
+                "client": client,
+                "timings": timings,
+                "store": open_store(store_config(settings)),
+            }
     finally:
         port = server.port
         server.stop()
-        alive = [pid for pid in pids if psutil.pid_exists(pid) and psutil.Process(pid).status() != psutil.STATUS_ZOMBIE]
+        alive = [
+            pid
+            for pid in pids
+            if psutil.pid_exists(pid) and psutil.Process(pid).status() != psutil.STATUS_ZOMBIE
+        ]
         assert not alive, f"server processes still alive after stop: {alive}"
         with pytest.raises(httpx.ConnectError):
             httpx.get(f"http://127.0.0.1:{port}/readyz", timeout=2)
@@ -118,13 +171,17 @@ def served(tmp_path_factory):
 
 
 def lineage_of(body, tracked):
-    assert body["model_name"] == tracked.model_name and body["model_version"] == tracked.model_version
+    assert (
+        body["model_name"] == tracked.model_name and body["model_version"] == tracked.model_version
+    )
     assert body["feature_service"] == SERVICE
     assert body["training_set_digest"] == DIGEST and body["landing_snapshot_id"] == SNAPSHOT
 
 
 def test_the_bento_pins_the_model_version_and_its_lineage(served):
-    assert served["again"] == served["tag"], "a second build of the same model version and code must reuse the bento"
+    assert served["again"] == served["tag"], (
+        "a second build of the same model version and code must reuse the bento"
+    )
     assert f"v{served['tracked'].model_version}-" in served["tag"]
 
 
@@ -145,8 +202,10 @@ def test_predict_by_id_equals_predict_raw_on_the_online_features(served):
     assert body["patient_id"] == pid
     lineage_of(body, tracked)
     assert body["threshold"] == 0.5 and body["flagged"] == (body["risk"] >= 0.5)
-    print(f"predict_by_id over HTTP: median {1000 * float(np.median(latencies)):.1f} ms, "
-          f"max {1000 * max(latencies):.1f} ms (20 calls)")
+    print(
+        f"predict_by_id over HTTP: median {1000 * float(np.median(latencies)):.1f} ms, "
+        f"max {1000 * max(latencies):.1f} ms (20 calls)"
+    )
 
 
 def test_predict_by_id_batch_keeps_the_order(served):
@@ -170,14 +229,22 @@ def test_predict_row_equals_predict_raw_on_the_row(served):
     resp = client.post("/predict_row", json={"features": rows[0]})
     assert resp.status_code == 200, resp.text
     body = resp.json()
-    assert body["risk"] == pytest.approx(float(model.predict_raw(frame.head(1))[0]), rel=1e-5, abs=1e-7)
+    assert body["risk"] == pytest.approx(
+        float(model.predict_raw(frame.head(1))[0]), rel=1e-5, abs=1e-7
+    )
     assert body["patient_id"] is None
     lineage_of(body, served["tracked"])
     resp = client.post("/predict_row_batch", json={"rows": rows})
     assert resp.status_code == 200, resp.text
-    np.testing.assert_allclose([p["risk"] for p in resp.json()["predictions"]], model.predict_raw(frame),
-                               rtol=1e-5, atol=1e-7)
-    sparse = dict.fromkeys(spec.columns)  # every feature unknown: still a risk, every view reported missing
+    np.testing.assert_allclose(
+        [p["risk"] for p in resp.json()["predictions"]],
+        model.predict_raw(frame),
+        rtol=1e-5,
+        atol=1e-7,
+    )
+    sparse = dict.fromkeys(
+        spec.columns
+    )  # every feature unknown: still a risk, every view reported missing
     resp = client.post("/predict_row", json={"features": sparse})
     assert resp.status_code == 200, resp.text
     assert 0 <= resp.json()["risk"] <= 1
@@ -195,15 +262,22 @@ def test_unknown_patients_are_404_listing_every_unknown_id(served):
     assert resp.json()["unknown_patient_ids"] == sorted([other, UNKNOWN])
 
 
-@pytest.mark.parametrize("path, payload, field", [
-    ("/predict_by_id", {"patient_id": "MRN-12345"}, "patient_id"),
-    ("/predict_by_id", {"patient_id": "pat_" + "a" * 24, "name": "Jane"}, "name"),
-    ("/predict_by_id_batch", {"patient_ids": []}, "patient_ids"),
-    ("/predict_by_id_batch", {"patient_ids": [pseudonym(0)] * 17}, "patient_ids"),  # max_batch=16
-    ("/predict_row", "misspelled", "age_yaers"),
-    ("/predict_row", "short_embedding", "note_embedding"),
-    ("/predict_row", "string_age", "age_years"),
-])
+@pytest.mark.parametrize(
+    "path, payload, field",
+    [
+        ("/predict_by_id", {"patient_id": "MRN-12345"}, "patient_id"),
+        ("/predict_by_id", {"patient_id": "pat_" + "a" * 24, "name": "Jane"}, "name"),
+        ("/predict_by_id_batch", {"patient_ids": []}, "patient_ids"),
+        (
+            "/predict_by_id_batch",
+            {"patient_ids": [pseudonym(0)] * 17},
+            "patient_ids",
+        ),  # max_batch=16
+        ("/predict_row", "misspelled", "age_yaers"),
+        ("/predict_row", "short_embedding", "note_embedding"),
+        ("/predict_row", "string_age", "age_years"),
+    ],
+)
 def test_bad_requests_are_400_naming_the_field(served, path, payload, field):
     columns = input_spec(TASK).columns
     row = dict.fromkeys(columns)
@@ -229,10 +303,15 @@ def test_pickle_is_refused_and_never_unpickled(served, tmp_path):
 
     payload = pickle.dumps(Exploit())
     for path in ("/predict_by_id", "/predict_by_id_batch", "/predict_row", "/predict_row_batch"):
-        for ctype in ("application/vnd.bentoml+pickle", "Application/VND.BentoML+Pickle; charset=binary"):
+        for ctype in (
+            "application/vnd.bentoml+pickle",
+            "Application/VND.BentoML+Pickle; charset=binary",
+        ):
             resp = served["client"].post(path, content=payload, headers={"Content-Type": ctype})
             assert resp.status_code == 415, (path, ctype, resp.status_code, resp.text)
-    resp = served["client"].post("/predict_by_id", content=b'{"patient_id": "x"}', headers={"Content-Type": "text/plain"})
+    resp = served["client"].post(
+        "/predict_by_id", content=b'{"patient_id": "x"}', headers={"Content-Type": "text/plain"}
+    )
     assert resp.status_code == 415
     assert not sentinel.exists(), "a pickled request body was unpickled"
 
@@ -241,10 +320,14 @@ def test_oversized_bodies_are_413(served):
     big = {"patient_id": "pat_" + "a" * 24, "padding": "x" * 300_000}  # max_body_bytes=200_000
     resp = served["client"].post("/predict_by_id", json=big)
     assert resp.status_code == 413
+
     def chunks():  # no Content-Length: the limit holds while reading too
         for _ in range(30):
             yield b" " * 10_000
-    resp = served["client"].post("/predict_by_id", content=chunks(), headers={"Content-Type": "application/json"})
+
+    resp = served["client"].post(
+        "/predict_by_id", content=chunks(), headers={"Content-Type": "application/json"}
+    )
     assert resp.status_code == 413
 
 
@@ -254,8 +337,11 @@ def test_the_server_listens_on_loopback_only(served):
     listening = set()
     for proc in procs:
         try:
-            listening |= {(c.laddr.ip, c.laddr.port) for c in proc.net_connections(kind="inet")
-                          if c.status == psutil.CONN_LISTEN}
+            listening |= {
+                (c.laddr.ip, c.laddr.port)
+                for c in proc.net_connections(kind="inet")
+                if c.status == psutil.CONN_LISTEN
+            }
         except psutil.NoSuchProcess:
             pass
     assert ("127.0.0.1", server.port) in listening, listening
@@ -272,18 +358,34 @@ def test_the_fastapi_baseline_answers_like_the_bento(served):
     from serving.scoring import Scorer, model_card
 
     tracked, ids = served["tracked"], served["ids"]
-    pinned = ServiceArgs(registered_model=tracked.model_name, model_version=tracked.model_version, task=TASK,
-                         feature_service=SERVICE, training_set_digest=DIGEST, landing_snapshot_id=SNAPSHOT,
-                         threshold=0.5, max_batch=16, max_body_bytes=200_000)
+    pinned = ServiceArgs(
+        registered_model=tracked.model_name,
+        model_version=tracked.model_version,
+        task=TASK,
+        feature_service=SERVICE,
+        training_set_digest=DIGEST,
+        landing_snapshot_id=SNAPSHOT,
+        threshold=0.5,
+        max_batch=16,
+        max_body_bytes=200_000,
+    )
     app = create_app(lambda: Scorer(served["model"], model_card(pinned), served["store"]), pinned)
     row = synthetic_training_set(TASK, n=1, seed=7).select(input_spec(TASK).columns).to_dicts()[0]
-    requests = [("/predict_by_id", {"patient_id": ids[2]}), ("/predict_by_id_batch", {"patient_ids": ids[:3]}),
-                ("/predict_row", {"features": row}), ("/predict_by_id", {"patient_id": UNKNOWN}),
-                ("/predict_by_id", {"patient_id": "MRN-1"}), ("/predict_by_id_batch", {"patient_ids": ids[:1] * 17})]
+    requests = [
+        ("/predict_by_id", {"patient_id": ids[2]}),
+        ("/predict_by_id_batch", {"patient_ids": ids[:3]}),
+        ("/predict_row", {"features": row}),
+        ("/predict_by_id", {"patient_id": UNKNOWN}),
+        ("/predict_by_id", {"patient_id": "MRN-1"}),
+        ("/predict_by_id_batch", {"patient_ids": ids[:1] * 17}),
+    ]
     with TestClient(app) as baseline:
         assert baseline.get("/readyz").status_code == 200
         for path, payload in requests:
-            ours, theirs = baseline.post(path, json=payload), served["client"].post(path, json=payload)
+            ours, theirs = (
+                baseline.post(path, json=payload),
+                served["client"].post(path, json=payload),
+            )
             assert ours.status_code == theirs.status_code, (path, ours.text, theirs.text)
             if ours.status_code == 200:
                 a, b = ours.json(), theirs.json()
@@ -292,7 +394,11 @@ def test_the_fastapi_baseline_answers_like_the_bento(served):
                     assert x == y
             elif ours.status_code == 404:
                 assert ours.json() == theirs.json()
-        resp = baseline.post("/predict_row", content=b"\x80\x05.", headers={"Content-Type": "application/vnd.bentoml+pickle"})
+        resp = baseline.post(
+            "/predict_row",
+            content=b"\x80\x05.",
+            headers={"Content-Type": "application/vnd.bentoml+pickle"},
+        )
         assert resp.status_code == 415
 
 
@@ -308,16 +414,27 @@ def test_the_service_through_to_asgi_in_process(served):
     from serving.server import server_env
 
     ids, tracked = served["ids"], served["tracked"]
-    proc = subprocess.run([sys.executable, "-m", "tests.integration.asgi_probe", served["tag"], ids[0], UNKNOWN],
-                          cwd=PROJECT_ROOT, env=server_env(served["settings"]), capture_output=True, text=True,
-                          timeout=300)
+    proc = subprocess.run(
+        [sys.executable, "-m", "tests.integration.asgi_probe", served["tag"], ids[0], UNKNOWN],
+        cwd=PROJECT_ROOT,
+        env=server_env(served["settings"]),
+        capture_output=True,
+        text=True,
+        timeout=300,
+    )
     assert proc.returncode == 0, proc.stderr[-3000:]
     out = json.loads(proc.stdout.strip().splitlines()[-1])
     assert out["good"]["status"] == 200
     lineage_of(out["good"]["body"], tracked)
     want = served["client"].post("/predict_by_id", json={"patient_id": ids[0]}).json()
-    assert out["good"]["body"]["risk"] == pytest.approx(want["risk"], abs=1e-6)  # the same answer as over HTTP
-    assert out["bad"]["status"] == 400 and any("patient_id" in map(str, e["loc"]) for e in out["bad"]["body"]["detail"])
-    assert out["unknown"]["status"] == 404 and out["unknown"]["body"]["unknown_patient_ids"] == [UNKNOWN]
+    assert out["good"]["body"]["risk"] == pytest.approx(
+        want["risk"], abs=1e-6
+    )  # the same answer as over HTTP
+    assert out["bad"]["status"] == 400 and any(
+        "patient_id" in map(str, e["loc"]) for e in out["bad"]["body"]["detail"]
+    )
+    assert out["unknown"]["status"] == 404 and out["unknown"]["body"]["unknown_patient_ids"] == [
+        UNKNOWN
+    ]
     assert out["pickle"]["status"] == 415
     assert sorted(out["tracing"]["excluded_urls"]) == sorted(f"/{api}" for api in out["apis"])

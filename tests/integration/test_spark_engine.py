@@ -7,7 +7,7 @@ from __future__ import annotations
 import json
 import shutil
 import sys
-from datetime import datetime, timezone
+from datetime import UTC, datetime
 from pathlib import Path
 
 import polars as pl
@@ -29,8 +29,12 @@ pytestmark = [pytest.mark.spark, pytest.mark.slow]
 
 KEY = DeidKey(b"s" * 32, "spark-test")
 POLICY = DeidPolicy(date_mode="shift")
-NOW = datetime(2026, 3, 1, 12, tzinfo=timezone.utc)
-KEYS = {**{name: "resource_key" for name in TABLES}, QUARANTINE_TABLE: "quarantine_key", AUDIT_TABLE: "audit_key"}
+NOW = datetime(2026, 3, 1, 12, tzinfo=UTC)
+KEYS = {
+    **{name: "resource_key" for name in TABLES},
+    QUARANTINE_TABLE: "quarantine_key",
+    AUDIT_TABLE: "audit_key",
+}
 
 
 @pytest.fixture(scope="module")
@@ -41,7 +45,9 @@ def spark(tmp_path_factory):
 
     from lakehouse.spark import spark_session
 
-    cloudpickle.register_pickle_by_value(sys.modules[__name__])  # Broken below runs in Spark's workers
+    cloudpickle.register_pickle_by_value(
+        sys.modules[__name__]
+    )  # Broken below runs in Spark's workers
     session = spark_session("local[2]", local_dir=tmp_path_factory.mktemp("spark-local"))
     yield session
     session.stop()
@@ -60,7 +66,10 @@ def _plant_bad_input(landing: Path) -> None:
 
 
 def _refs(zone: Path, names) -> dict[str, DeltaRef]:
-    return {n: DeltaRef(table=n, uri=str(zone / n), version=current_version(str(zone / n))) for n in names}
+    return {
+        n: DeltaRef(table=n, uri=str(zone / n), version=current_version(str(zone / n)))
+        for n in names
+    }
 
 
 @pytest.fixture(scope="module")
@@ -73,12 +82,24 @@ def engines(spark, tmp_path_factory):
     _plant_bad_input(root / "landing")
     snapshot = take_snapshot(root / "landing")
     local = ingest_snapshot(snapshot, root / "local" / "bronze", now=NOW)
-    distributed = ingest_snapshot_spark(snapshot, root / "spark" / "bronze", spark, staging_root=root / "staging",
-                                        now=NOW)
-    local_silver = build_silver(_refs(root / "local" / "bronze", SPECS), root / "local" / "silver", key=KEY,
-                                policy=POLICY, text_deidentifier=NoteDeidentifier(KEY, POLICY))
-    spark_silver = build_silver_spark(_refs(root / "spark" / "bronze", SPECS), root / "spark" / "silver", spark,
-                                      key=KEY, policy=POLICY, text_deidentifier=NoteDeidentifier(KEY, POLICY))
+    distributed = ingest_snapshot_spark(
+        snapshot, root / "spark" / "bronze", spark, staging_root=root / "staging", now=NOW
+    )
+    local_silver = build_silver(
+        _refs(root / "local" / "bronze", SPECS),
+        root / "local" / "silver",
+        key=KEY,
+        policy=POLICY,
+        text_deidentifier=NoteDeidentifier(KEY, POLICY),
+    )
+    spark_silver = build_silver_spark(
+        _refs(root / "spark" / "bronze", SPECS),
+        root / "spark" / "silver",
+        spark,
+        key=KEY,
+        policy=POLICY,
+        text_deidentifier=NoteDeidentifier(KEY, POLICY),
+    )
     return {"root": root, "ingest": (local, distributed), "silver": (local_silver, spark_silver)}
 
 
@@ -91,7 +112,9 @@ def test_ingest_accounting_agrees(engines) -> None:
     local, distributed = engines["ingest"]
     assert local.totals.quarantined == 2 and local.duplicates == 1
     assert vars(distributed.totals) == vars(local.totals)
-    assert {t: vars(c) for t, c in distributed.per_type.items()} == {t: vars(c) for t, c in local.per_type.items()}
+    assert {t: vars(c) for t, c in distributed.per_type.items()} == {
+        t: vars(c) for t, c in local.per_type.items()
+    }
     assert distributed.duplicates == local.duplicates
     assert distributed.quarantine_reasons == local.quarantine_reasons
 
@@ -119,13 +142,21 @@ def test_silver_equal_row_for_row(engines, table) -> None:
 def test_same_replacements_and_texts(engines) -> None:
     local_build, spark_build = engines["silver"]
     assert spark_build.texts == local_build.texts > 0
-    assert spark_build.replacements == local_build.replacements and sum(spark_build.replacements.values()) > 0
+    assert (
+        spark_build.replacements == local_build.replacements
+        and sum(spark_build.replacements.values()) > 0
+    )
 
 
 def test_silver_is_spark_written_parquet_committed_through_deltalake(engines) -> None:
     _, spark_build = engines["silver"]
     ref = spark_build.refs["observations"]
-    paths = DeltaTable(ref.uri, version=ref.version).get_add_actions(flatten=True).column("path").to_pylist()
+    paths = (
+        DeltaTable(ref.uri, version=ref.version)
+        .get_add_actions(flatten=True)
+        .column("path")
+        .to_pylist()
+    )
     assert paths and all(p.startswith("spark-") and p.endswith(".parquet") for p in paths)
     meta = commit_metadata_of(ref.uri, ref.version)
     assert meta["engine"] == "spark" and meta["deid_input_digest"] == spark_build.input_digest
@@ -138,14 +169,30 @@ def test_unchanged_inputs_are_not_rebuilt(engines, spark, monkeypatch) -> None:
     from deid.spark import build_silver_spark
 
     # uncommitted code never trusts an earlier build (deid.silver.input_digest): pin a clean code version
-    monkeypatch.setattr("deid.silver.code_version", lambda: {"git_sha": "abc", "git_dirty": "false"})
+    monkeypatch.setattr(
+        "deid.silver.code_version", lambda: {"git_sha": "abc", "git_dirty": "false"}
+    )
     root = engines["root"]
-    first = build_silver_spark(_refs(root / "spark" / "bronze", SPECS), root / "spark" / "silver", spark,
-                               key=KEY, policy=POLICY, text_deidentifier=NoteDeidentifier(KEY, POLICY))
-    again = build_silver_spark(_refs(root / "spark" / "bronze", SPECS), root / "spark" / "silver", spark,
-                               key=KEY, policy=POLICY, text_deidentifier=NoteDeidentifier(KEY, POLICY))
+    first = build_silver_spark(
+        _refs(root / "spark" / "bronze", SPECS),
+        root / "spark" / "silver",
+        spark,
+        key=KEY,
+        policy=POLICY,
+        text_deidentifier=NoteDeidentifier(KEY, POLICY),
+    )
+    again = build_silver_spark(
+        _refs(root / "spark" / "bronze", SPECS),
+        root / "spark" / "silver",
+        spark,
+        key=KEY,
+        policy=POLICY,
+        text_deidentifier=NoteDeidentifier(KEY, POLICY),
+    )
     assert not again.rebuilt
-    assert {n: r.version for n, r in again.refs.items()} == {n: r.version for n, r in first.refs.items()}
+    assert {n: r.version for n, r in again.refs.items()} == {
+        n: r.version for n, r in first.refs.items()
+    }
 
 
 class Broken:
@@ -159,13 +206,24 @@ def test_failed_build_leaves_silver_untouched(engines, spark) -> None:
     root, (_, spark_build) = engines["root"], engines["silver"]
     before = {n: current_version(r.uri) for n, r in spark_build.refs.items()}
     assert all(v is not None and v >= 1 for v in before.values())
-    staged_before = {n: sorted(p.name for p in Path(r.uri).glob("spark-*")) for n, r in spark_build.refs.items()}
+    staged_before = {
+        n: sorted(p.name for p in Path(r.uri).glob("spark-*")) for n, r in spark_build.refs.items()
+    }
     with pytest.raises(Exception, match="note de-identifier exploded"):
-        build_silver_spark(_refs(root / "spark" / "bronze", SPECS), root / "spark" / "silver", spark, key=KEY,
-                           policy=POLICY, text_deidentifier=Broken(), force=True)
+        build_silver_spark(
+            _refs(root / "spark" / "bronze", SPECS),
+            root / "spark" / "silver",
+            spark,
+            key=KEY,
+            policy=POLICY,
+            text_deidentifier=Broken(),
+            force=True,
+        )
     assert {n: current_version(r.uri) for n, r in spark_build.refs.items()} == before
     # what the failed build staged is gone (earlier versions' files stay: time travel needs them)
-    assert {n: sorted(p.name for p in Path(r.uri).glob("spark-*")) for n, r in spark_build.refs.items()} == staged_before
+    assert {
+        n: sorted(p.name for p in Path(r.uri).glob("spark-*")) for n, r in spark_build.refs.items()
+    } == staged_before
 
 
 def test_dagster_run_on_the_spark_engine(spark, tmp_path, monkeypatch) -> None:
@@ -184,7 +242,10 @@ def test_dagster_run_on_the_spark_engine(spark, tmp_path, monkeypatch) -> None:
 
     assert summary.success, summary.failure
     assets = {a["asset"]: a for a in summary.assets}
-    assert assets["bronze/observations"]["engine"] == "spark" and assets["silver/notes"]["engine"] == "spark"
+    assert (
+        assets["bronze/observations"]["engine"] == "spark"
+        and assets["silver/notes"]["engine"] == "spark"
+    )
     assert assets["silver/observations"]["rows"] == assets["bronze/observations"]["rows"] > 0
     notes = assets["silver/notes"]
     meta = commit_metadata_of(notes["table_uri"], notes["delta_version"])
@@ -202,13 +263,17 @@ def test_cli_ingest_on_the_spark_engine(spark, engines, tmp_path, monkeypatch) -
 
     monkeypatch.setenv("CLINICAL_MLOPS_ENGINE", "spark")
     monkeypatch.chdir(tmp_path)
-    result = CliRunner().invoke(app, ["ingest", str(engines["root"] / "landing"), "--home", str(tmp_path / "h"),
-                                      "--json"])
+    result = CliRunner().invoke(
+        app, ["ingest", str(engines["root"] / "landing"), "--home", str(tmp_path / "h"), "--json"]
+    )
     assert result.exit_code == 0, result.output
     report = json.loads(result.stdout)
     local, _ = engines["ingest"]
     assert report["engine"] == "spark"
     assert (report["read"], report["written"], report["quarantined"]) == (
-        local.totals.read, local.totals.written, local.totals.quarantined)
+        local.totals.read,
+        local.totals.written,
+        local.totals.quarantined,
+    )
     assert report["duplicates_in_snapshot"] == 1
     assert (tmp_path / "h" / "bronze" / "landing_snapshots" / "_delta_log").is_dir()

@@ -34,19 +34,41 @@ def world(tmp_path_factory):
     labs = pl.from_arrow(refs["labs"].read())
     # index events one hour after some labs rows (so the labs row is joined), labelled at random
     rng = np.random.default_rng(0)
-    events = (labs.select("patient_id", (pl.col("event_timestamp") + pl.duration(hours=1)).alias("event_timestamp"))
-              .unique().sort("event_timestamp").gather_every(2).head(300)
-              .with_columns(pl.format("enc{}", pl.int_range(pl.len())).alias("encounter_id"),
-                            pl.Series("label", (rng.random(300) < 0.3).astype(np.int8))))
+    events = (
+        labs.select(
+            "patient_id",
+            (pl.col("event_timestamp") + pl.duration(hours=1)).alias("event_timestamp"),
+        )
+        .unique()
+        .sort("event_timestamp")
+        .gather_every(2)
+        .head(300)
+        .with_columns(
+            pl.format("enc{}", pl.int_range(pl.len())).alias("encounter_id"),
+            pl.Series("label", (rng.random(300) < 0.3).astype(np.int8)),
+        )
+    )
     # a labs row stamped 30 minutes after the first event: in the future of that event, never joined
     first = events.row(0, named=True)
-    future = labs.filter(pl.col("patient_id") == first["patient_id"]).head(1).with_columns(
-        event_timestamp=pl.lit(first["event_timestamp"] + timedelta(minutes=30)),
-        labs_feature_ts=pl.lit(first["event_timestamp"] + timedelta(minutes=30)), sodium_last=pl.lit(999.0))
-    refs["labs"] = write_gold(root / "gold", VIEWS["labs"], future.to_arrow().cast(refs["labs"].read().schema))
+    future = (
+        labs.filter(pl.col("patient_id") == first["patient_id"])
+        .head(1)
+        .with_columns(
+            event_timestamp=pl.lit(first["event_timestamp"] + timedelta(minutes=30)),
+            labs_feature_ts=pl.lit(first["event_timestamp"] + timedelta(minutes=30)),
+            sodium_last=pl.lit(999.0),
+        )
+    )
+    refs["labs"] = write_gold(
+        root / "gold", VIEWS["labs"], future.to_arrow().cast(refs["labs"].read().schema)
+    )
     events_ref = write(str(root / "gold" / "index_events_readmission_30d"), events.to_arrow())
-    store, _ = sync_repository(StoreConfig(root / "feast"), [VIEWS[v] for v in TASK.feature_views], refs,
-                               {TASK.feature_service: list(TASK.feature_views)})
+    store, _ = sync_repository(
+        StoreConfig(root / "feast"),
+        [VIEWS[v] for v in TASK.feature_views],
+        refs,
+        {TASK.feature_service: list(TASK.feature_views)},
+    )
     return root, store, events, refs, events_ref
 
 
@@ -85,8 +107,14 @@ def test_the_written_set_records_digest_service_and_upstream_versions(world):
     stored = ref.read()
     assert table_digest(stored, SORT_KEY) == ts.digest
     shuffled = pl.from_arrow(stored).sample(fraction=1.0, shuffle=True, seed=1).to_arrow()
-    large = shuffled.cast(pa.schema([f.with_type(pa.large_string()) if f.type == pa.string() else f
-                                     for f in shuffled.schema]))
+    large = shuffled.cast(
+        pa.schema(
+            [
+                f.with_type(pa.large_string()) if f.type == pa.string() else f
+                for f in shuffled.schema
+            ]
+        )
+    )
     assert table_digest(large, SORT_KEY) == ts.digest
     changed = pl.from_arrow(stored).with_columns(pl.col("label").reverse()).to_arrow()
     assert table_digest(changed, SORT_KEY) != ts.digest
@@ -94,7 +122,10 @@ def test_the_written_set_records_digest_service_and_upstream_versions(world):
 
 def test_rebuilding_from_the_same_versions_gives_the_same_digest(world):
     _, store, events, _, _ = world
-    assert build_training_set(store, events.reverse(), TASK).digest == build_training_set(store, events, TASK).digest
+    assert (
+        build_training_set(store, events.reverse(), TASK).digest
+        == build_training_set(store, events, TASK).digest
+    )
 
 
 def test_a_registry_serving_other_versions_than_the_run_applied_is_refused(world):
@@ -102,9 +133,18 @@ def test_a_registry_serving_other_versions_than_the_run_applied_is_refused(world
     from feature_store.refs import FeastRef
 
     _, store, _, refs, _ = world
-    stale = FeastRef(home="x", project="clinical_mlops", services={}, online_store="sqlite",
-                     views={v: r.version for v, r in refs.items()} | {"labs": refs["labs"].version + 5})
-    with pytest.raises(RuntimeError, match="Feast view 'labs' now serves gold version 1, but this run applied 6"):
+    stale = FeastRef(
+        home="x",
+        project="clinical_mlops",
+        services={},
+        online_store="sqlite",
+        views={v: r.version for v, r in refs.items()} | {"labs": refs["labs"].version + 5},
+    )
+    with pytest.raises(
+        RuntimeError, match="Feast view 'labs' now serves gold version 1, but this run applied 6"
+    ):
         _check_registry(store, stale)
-    _check_registry(store, stale.model_copy(update={"views": {v: r.version for v, r in refs.items()}}))
+    _check_registry(
+        store, stale.model_copy(update={"views": {v: r.version for v, r in refs.items()}})
+    )
     assert isinstance(refs["labs"], DeltaRef)

@@ -26,6 +26,7 @@ STOP_TIMEOUT_S = 30
 
 # ---------------------------------------------------------------- loopback only
 
+
 @pytest.mark.parametrize("host", ["127.0.0.1", "127.0.0.2", "::1", "localhost"])
 def test_loopback_hosts_are_accepted(host):
     check_loopback(host)
@@ -49,11 +50,20 @@ def test_ui_refuses_a_non_loopback_host(tmp_path, monkeypatch):
 
 def test_dagster_dev_command_targets_the_code_location():
     command = dagster_dev_command("127.0.0.1", 3999)
-    assert command[1:] == ["dev", "-m", "orchestration.definitions", "-h", "127.0.0.1", "-p", "3999"]
+    assert command[1:] == [
+        "dev",
+        "-m",
+        "orchestration.definitions",
+        "-h",
+        "127.0.0.1",
+        "-p",
+        "3999",
+    ]
     assert Path(command[0]).name == "dagster"
 
 
 # ---------------------------------------------------------------- start and stop the real UI
+
 
 def _mentions(proc: psutil.Process, needle: str) -> bool:
     try:
@@ -94,19 +104,30 @@ def _tail(path: Path, chars: int = 3000) -> str:
 
 @pytest.mark.slow
 @pytest.mark.timeout(STARTUP_TIMEOUT_S + STOP_TIMEOUT_S + 60)
-@pytest.mark.skipif(not sys.platform.startswith("linux"), reason="process-tree checks use Linux semantics")
+@pytest.mark.skipif(
+    not sys.platform.startswith("linux"), reason="process-tree checks use Linux semantics"
+)
 def test_ui_starts_on_loopback_and_stops_on_sigterm(tmp_path, free_port):
     if not CLI.exists():
         pytest.skip(f"{CLI} is not installed (make venv)")
     home = tmp_path / "ui-home"
     stdout, stderr = tmp_path / "ui.stdout", tmp_path / "ui.stderr"
-    env = {k: v for k, v in os.environ.items()
-           if not k.startswith("CLINICAL_MLOPS_") and k != "DAGSTER_HOME"}
+    env = {
+        k: v
+        for k, v in os.environ.items()
+        if not k.startswith("CLINICAL_MLOPS_") and k != "DAGSTER_HOME"
+    }
     url = f"http://127.0.0.1:{free_port}/server_info"
     with stdout.open("wb") as out, stderr.open("wb") as err:
-        proc = subprocess.Popen([str(CLI), "ui", "--home", str(home), "--port", str(free_port)],
-                                stdout=out, stderr=err, stdin=subprocess.DEVNULL, cwd=tmp_path, env=env,
-                                start_new_session=True)
+        proc = subprocess.Popen(
+            [str(CLI), "ui", "--home", str(home), "--port", str(free_port)],
+            stdout=out,
+            stderr=err,
+            stdin=subprocess.DEVNULL,
+            cwd=tmp_path,
+            env=env,
+            start_new_session=True,
+        )
     try:
         deadline = time.monotonic() + STARTUP_TIMEOUT_S
         status = None
@@ -122,7 +143,9 @@ def test_ui_starts_on_loopback_and_stops_on_sigterm(tmp_path, free_port):
             except (urllib.error.URLError, ConnectionError, TimeoutError, OSError):
                 pass
             time.sleep(0.5)
-        assert status == 200, f"no HTTP 200 from {url} within {STARTUP_TIMEOUT_S}s:\n{_tail(stderr)}"
+        assert status == 200, (
+            f"no HTTP 200 from {url} within {STARTUP_TIMEOUT_S}s:\n{_tail(stderr)}"
+        )
         assert b"dagster_webserver_version" in body
 
         # the launcher exec'd `dagster dev` in place: the PID we started is the one serving

@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 import base64
-from datetime import date, datetime, timezone
+from datetime import UTC, date, datetime
 
 import pyarrow as pa
 import pytest
@@ -22,14 +22,16 @@ from ingestion.bronze_tables import (
 from ingestion.errors import QuarantineError
 from ingestion.ingest import route
 
-UTC = timezone.utc
+UTC = UTC
 
 
 def _row_fits_schema(table: str, row: dict) -> None:
     """A flattened row (plus common columns) converts to the table's Arrow schema."""
     schema = TABLES[table].schema
     own = {f.name for f in TABLES[table].fields}
-    assert set(row) == own, f"flattener of {table} returns {sorted(set(row) ^ own)} beyond/short of its fields"
+    assert set(row) == own, (
+        f"flattener of {table} returns {sorted(set(row) ^ own)} beyond/short of its fields"
+    )
     common = {f.name: None for f in COMMON_FIELDS}
     nullable_schema = pa.schema([f.with_nullable(True) for f in schema])
     pa.Table.from_pylist([{**common, **row}], schema=nullable_schema)
@@ -37,32 +39,64 @@ def _row_fits_schema(table: str, row: dict) -> None:
 
 # ---------------------------------------------------------------- patients
 
+
 def test_patient_typed_identifiers_mrn_ssn_and_demographics(fhir):
     r = fhir.patient(
         "p1",
         identifier=[
             {"system": "https://github.com/synthetichealth/synthea", "value": "syn-1"},
-            {"system": "http://hospital.example.org",
-             "type": {"coding": [{"system": "http://terminology.hl7.org/CodeSystem/v2-0203", "code": "MR"}]},
-             "value": "MRN-0001"},
-            {"system": "http://hl7.org/fhir/sid/us-ssn",
-             "type": {"coding": [{"system": "http://terminology.hl7.org/CodeSystem/v2-0203", "code": "SS"}]},
-             "value": "999-12-3456"},
+            {
+                "system": "http://hospital.example.org",
+                "type": {
+                    "coding": [
+                        {"system": "http://terminology.hl7.org/CodeSystem/v2-0203", "code": "MR"}
+                    ]
+                },
+                "value": "MRN-0001",
+            },
+            {
+                "system": "http://hl7.org/fhir/sid/us-ssn",
+                "type": {
+                    "coding": [
+                        {"system": "http://terminology.hl7.org/CodeSystem/v2-0203", "code": "SS"}
+                    ]
+                },
+                "value": "999-12-3456",
+            },
             {"type": {"coding": [{"code": "DL"}]}, "value": "S123"},
         ],
-        name=[{"use": "usual", "family": "Nick"},
-              {"use": "official", "family": "Smith", "given": ["Jane", "Q"], "prefix": ["Mrs."]}],
+        name=[
+            {"use": "usual", "family": "Nick"},
+            {"use": "official", "family": "Smith", "given": ["Jane", "Q"], "prefix": ["Mrs."]},
+        ],
         deceasedDateTime="2020-02-01T10:00:00+01:00",
-        telecom=[{"system": "email", "value": "j@example.org"}, {"system": "phone", "value": "555-0100"}],
-        address=[{"line": ["1 Main St", "Apt 2"], "city": "Boston", "state": "MA", "postalCode": "02101",
-                  "country": "US"}],
+        telecom=[
+            {"system": "email", "value": "j@example.org"},
+            {"system": "phone", "value": "555-0100"},
+        ],
+        address=[
+            {
+                "line": ["1 Main St", "Apt 2"],
+                "city": "Boston",
+                "state": "MA",
+                "postalCode": "02101",
+                "country": "US",
+            }
+        ],
         maritalStatus={"coding": [{"code": "M"}]},
         managingOrganization={"reference": "Organization/org-9"},
         extension=[
-            {"url": "http://hl7.org/fhir/us/core/StructureDefinition/us-core-race",
-             "extension": [{"url": "ombCategory", "valueCoding": {"code": "2106-3", "display": "White"}},
-                           {"url": "text", "valueString": "White"}]},
-            {"url": "http://hl7.org/fhir/us/core/StructureDefinition/us-core-birthsex", "valueCode": "F"},
+            {
+                "url": "http://hl7.org/fhir/us/core/StructureDefinition/us-core-race",
+                "extension": [
+                    {"url": "ombCategory", "valueCoding": {"code": "2106-3", "display": "White"}},
+                    {"url": "text", "valueString": "White"},
+                ],
+            },
+            {
+                "url": "http://hl7.org/fhir/us/core/StructureDefinition/us-core-birthsex",
+                "valueCode": "F",
+            },
         ],
     )
     row = flatten_patient(r, {})
@@ -70,13 +104,25 @@ def test_patient_typed_identifiers_mrn_ssn_and_demographics(fhir):
     assert row["mrn"] == "MRN-0001"
     assert row["ssn"] == "999-12-3456"
     assert [i["type"] for i in row["identifiers"]] == [None, "MR", "SS", "DL"]
-    assert row["identifiers"][2] == {"system": "http://hl7.org/fhir/sid/us-ssn", "type": "SS", "value": "999-12-3456"}
-    assert (row["family_name"], row["given_names"], row["name_prefix"]) == ("Smith", "Jane Q", "Mrs.")
+    assert row["identifiers"][2] == {
+        "system": "http://hl7.org/fhir/sid/us-ssn",
+        "type": "SS",
+        "value": "999-12-3456",
+    }
+    assert (row["family_name"], row["given_names"], row["name_prefix"]) == (
+        "Smith",
+        "Jane Q",
+        "Mrs.",
+    )
     assert row["birth_date"] == date(1970, 5, 17)
     assert row["deceased"] is True
     assert row["deceased_at"] == datetime(2020, 2, 1, 9, 0, tzinfo=UTC)
     assert (row["phone"], row["email"]) == ("555-0100", "j@example.org")
-    assert (row["address_line"], row["city"], row["postal_code"]) == ("1 Main St, Apt 2", "Boston", "02101")
+    assert (row["address_line"], row["city"], row["postal_code"]) == (
+        "1 Main St, Apt 2",
+        "Boston",
+        "02101",
+    )
     assert row["marital_status"] == "M"
     assert row["managing_organization_id"] == "org-9"
     assert (row["race"], row["birth_sex"], row["ethnicity"]) == ("White", "F", None)
@@ -84,8 +130,12 @@ def test_patient_typed_identifiers_mrn_ssn_and_demographics(fhir):
 
 
 def test_patient_mimic_style_untyped_identifier_is_the_mrn(fhir):
-    r = fhir.patient("28dcf33b", identifier=[
-        {"system": "http://mimic.mit.edu/fhir/mimic/identifier/patient", "value": "10007795"}])
+    r = fhir.patient(
+        "28dcf33b",
+        identifier=[
+            {"system": "http://mimic.mit.edu/fhir/mimic/identifier/patient", "value": "10007795"}
+        ],
+    )
     row = flatten_patient(r, {})
     assert row["mrn"] == "10007795"
     assert row["ssn"] is None
@@ -93,17 +143,21 @@ def test_patient_mimic_style_untyped_identifier_is_the_mrn(fhir):
 
 
 def test_patient_ssn_by_system_without_type(fhir):
-    r = fhir.patient(identifier=[
-        {"system": "http://hl7.org/fhir/sid/us-ssn", "value": "999-00-1111"},
-        {"type": {"coding": [{"code": "MR"}]}, "value": "M-1"},
-    ])
+    r = fhir.patient(
+        identifier=[
+            {"system": "http://hl7.org/fhir/sid/us-ssn", "value": "999-00-1111"},
+            {"type": {"coding": [{"code": "MR"}]}, "value": "M-1"},
+        ]
+    )
     row = flatten_patient(r, {})
     assert row["ssn"] == "999-00-1111"
     assert row["mrn"] == "M-1"
 
 
 def test_patient_untyped_ssn_is_not_also_the_mrn(fhir):
-    r = fhir.patient(identifier=[{"system": "http://hl7.org/fhir/sid/us-ssn", "value": "999-00-1111"}])
+    r = fhir.patient(
+        identifier=[{"system": "http://hl7.org/fhir/sid/us-ssn", "value": "999-00-1111"}]
+    )
     row = flatten_patient(r, {})
     assert row["ssn"] == "999-00-1111"
     assert row["mrn"] != "999-00-1111"
@@ -113,10 +167,24 @@ def test_patient_contacts_and_deceased_boolean(fhir):
     r = fhir.patient(
         deceasedBoolean=True,
         contact=[
-            {"relationship": [{"coding": [{"system": "http://terminology.hl7.org/CodeSystem/v2-0131",
-                                           "code": "N", "display": "Next-of-Kin"}]}],
-             "name": {"family": "Smith", "given": ["John"], "prefix": ["Mr."]},
-             "telecom": [{"system": "email", "value": "x@y"}, {"system": "phone", "value": "555-0199"}]},
+            {
+                "relationship": [
+                    {
+                        "coding": [
+                            {
+                                "system": "http://terminology.hl7.org/CodeSystem/v2-0131",
+                                "code": "N",
+                                "display": "Next-of-Kin",
+                            }
+                        ]
+                    }
+                ],
+                "name": {"family": "Smith", "given": ["John"], "prefix": ["Mr."]},
+                "telecom": [
+                    {"system": "email", "value": "x@y"},
+                    {"system": "phone", "value": "555-0199"},
+                ],
+            },
             {"relationship": [{"coding": [{"code": "E"}]}], "name": {"text": "Acme Employer"}},
             {},
         ],
@@ -138,22 +206,40 @@ def test_patient_bad_birth_date_is_quarantined(fhir):
 
 # ---------------------------------------------------------------- encounters
 
+
 def _full_encounter(fhir):
     return fhir.encounter(
-        "e1", "p1",
-        type=[{"coding": [{"system": "http://snomed.info/sct", "code": "183452005", "display": "Emergency"}]}],
+        "e1",
+        "p1",
+        type=[
+            {
+                "coding": [
+                    {
+                        "system": "http://snomed.info/sct",
+                        "code": "183452005",
+                        "display": "Emergency",
+                    }
+                ]
+            }
+        ],
         priority={"coding": [{"code": "EM"}]},
         serviceType={"coding": [{"code": "MED"}]},
-        hospitalization={"admitSource": {"coding": [{"code": "emd"}]},
-                         "dischargeDisposition": {"coding": [{"code": "home"}]}},
+        hospitalization={
+            "admitSource": {"coding": [{"code": "emd"}]},
+            "dischargeDisposition": {"coding": [{"code": "home"}]},
+        },
         reasonCode=[{"coding": [{"code": "R07.9"}], "text": "Chest pain"}],
         serviceProvider={"reference": "Organization/org-1"},
-        location=[{"location": {"reference": "Location/ward-a"}},
-                  {"location": {"reference": "http://x.org/fhir/Location/icu-1/_history/3"}},
-                  {"location": {"display": "no reference"}}],
-        participant=[{"individual": {"reference": "Practitioner/dr-1"}},
-                     {"type": [{"text": "admitter"}]},
-                     {"individual": {"reference": "urn:uuid:dr-2-urn"}}],
+        location=[
+            {"location": {"reference": "Location/ward-a"}},
+            {"location": {"reference": "http://x.org/fhir/Location/icu-1/_history/3"}},
+            {"location": {"display": "no reference"}},
+        ],
+        participant=[
+            {"individual": {"reference": "Practitioner/dr-1"}},
+            {"type": [{"text": "admitter"}]},
+            {"individual": {"reference": "urn:uuid:dr-2-urn"}},
+        ],
         partOf={"reference": "Encounter/e0"},
     )
 
@@ -164,7 +250,10 @@ def test_encounter_columns(fhir):
     assert row["patient_key"] == "p1"
     assert (row["status"], row["class_code"]) == ("finished", "IMP")
     assert (row["type_system"], row["type_code"], row["type_display"]) == (
-        "http://snomed.info/sct", "183452005", "Emergency")
+        "http://snomed.info/sct",
+        "183452005",
+        "Emergency",
+    )
     assert (row["priority_code"], row["service_type"]) == ("EM", "MED")
     assert (row["admit_source"], row["discharge_disposition"]) == ("emd", "home")
     assert (row["reason_code"], row["reason_display"]) == ("R07.9", "Chest pain")
@@ -204,10 +293,16 @@ def test_encounter_class_missing(fhir):
 
 # ---------------------------------------------------------------- subjects
 
-@pytest.mark.parametrize("flatten,resource_type", [
-    (flatten_encounter, "Encounter"), (flatten_observation, "Observation"),
-    (flatten_medication_event, "MedicationRequest"), (flatten_document_reference, "DocumentReference"),
-])
+
+@pytest.mark.parametrize(
+    "flatten,resource_type",
+    [
+        (flatten_encounter, "Encounter"),
+        (flatten_observation, "Observation"),
+        (flatten_medication_event, "MedicationRequest"),
+        (flatten_document_reference, "DocumentReference"),
+    ],
+)
 def test_subject_referencing_a_group_is_quarantined(flatten, resource_type):
     r = {"resourceType": resource_type, "id": "x1", "subject": {"reference": "Group/cohort-7"}}
     with pytest.raises(QuarantineError) as info:
@@ -233,18 +328,34 @@ def test_observation_without_subject_is_quarantined(fhir):
 
 # ---------------------------------------------------------------- observations
 
+
 def test_observation_value_quantity_and_context(fhir):
-    obs = fhir.observation("o1", "p1", value=5.5, encounter="e1", issued="2020-01-02T10:00:00.250Z",
-                           category=[{"coding": [{"code": "laboratory"}]}],
-                           interpretation=[{"coding": [{"code": "H"}]}],
-                           specimen={"reference": "Specimen/s1"})
+    obs = fhir.observation(
+        "o1",
+        "p1",
+        value=5.5,
+        encounter="e1",
+        issued="2020-01-02T10:00:00.250Z",
+        category=[{"coding": [{"code": "laboratory"}]}],
+        interpretation=[{"coding": [{"code": "H"}]}],
+        specimen={"reference": "Specimen/s1"},
+    )
     row = flatten_observation(obs, {})
     assert (row["observation_id"], row["patient_key"], row["encounter_id"]) == ("o1", "p1", "e1")
-    assert (row["code_system"], row["code"], row["display"]) == ("http://loinc.org", "2345-7", "Glucose")
+    assert (row["code_system"], row["code"], row["display"]) == (
+        "http://loinc.org",
+        "2345-7",
+        "Glucose",
+    )
     assert row["category"] == "laboratory"
     assert row["effective_at"] == datetime(2020, 1, 2, 9, 15, tzinfo=UTC)
     assert row["issued_at"] == datetime(2020, 1, 2, 10, 0, 0, 250000, tzinfo=UTC)
-    assert (row["value_num"], row["value_unit"], row["value_text"], row["value_code"]) == (5.5, "mmol/L", None, None)
+    assert (row["value_num"], row["value_unit"], row["value_text"], row["value_code"]) == (
+        5.5,
+        "mmol/L",
+        None,
+        None,
+    )
     assert row["interpretation"] == "H"
     assert row["specimen_id"] == "s1"
     assert row["components"] == []
@@ -252,45 +363,89 @@ def test_observation_value_quantity_and_context(fhir):
 
 
 def test_observation_unit_falls_back_to_ucum_code(fhir):
-    obs = fhir.observation(valueQuantity={"value": 98, "code": "mm[Hg]", "system": "http://unitsofmeasure.org"})
+    obs = fhir.observation(
+        valueQuantity={"value": 98, "code": "mm[Hg]", "system": "http://unitsofmeasure.org"}
+    )
     row = flatten_observation(obs, {})
     assert (row["value_num"], row["value_unit"]) == (98.0, "mm[Hg]")
 
 
 def test_observation_value_codeable_concept(fhir):
-    obs = fhir.observation(value=None, valueCodeableConcept={
-        "coding": [{"system": "http://snomed.info/sct", "code": "10828004"}], "text": "Positive"})
+    obs = fhir.observation(
+        value=None,
+        valueCodeableConcept={
+            "coding": [{"system": "http://snomed.info/sct", "code": "10828004"}],
+            "text": "Positive",
+        },
+    )
     row = flatten_observation(obs, {})
-    assert (row["value_code"], row["value_text"], row["value_num"]) == ("10828004", "Positive", None)
+    assert (row["value_code"], row["value_text"], row["value_num"]) == (
+        "10828004",
+        "Positive",
+        None,
+    )
 
 
-@pytest.mark.parametrize(("extra", "expected"), [
-    ({"valueString": "trace"}, (None, "trace")),
-    ({"valueBoolean": False}, (None, "false")),
-    ({"valueInteger": 3}, (3.0, None)),
-    ({"valueDateTime": "2020-01-01"}, (None, "2020-01-01")),
-    ({}, (None, None)),
-])
+@pytest.mark.parametrize(
+    ("extra", "expected"),
+    [
+        ({"valueString": "trace"}, (None, "trace")),
+        ({"valueBoolean": False}, (None, "false")),
+        ({"valueInteger": 3}, (3.0, None)),
+        ({"valueDateTime": "2020-01-01"}, (None, "2020-01-01")),
+        ({}, (None, None)),
+    ],
+)
 def test_observation_other_value_types(fhir, extra, expected):
     row = flatten_observation(fhir.observation(value=None, **extra), {})
     assert (row["value_num"], row["value_text"]) == expected
 
 
 def test_observation_components(fhir):
-    obs = fhir.observation(value=None, component=[
-        {"code": {"coding": [{"system": "http://loinc.org", "code": "8480-6", "display": "Systolic"}]},
-         "valueQuantity": {"value": 120, "unit": "mm[Hg]"}},
-        {"code": {"coding": [{"system": "http://loinc.org", "code": "8462-4"}], "text": "Diastolic"},
-         "valueQuantity": {"value": "80.5", "unit": "mm[Hg]"}},
-        {"code": {"text": "comment only"}},
-    ])
+    obs = fhir.observation(
+        value=None,
+        component=[
+            {
+                "code": {
+                    "coding": [
+                        {"system": "http://loinc.org", "code": "8480-6", "display": "Systolic"}
+                    ]
+                },
+                "valueQuantity": {"value": 120, "unit": "mm[Hg]"},
+            },
+            {
+                "code": {
+                    "coding": [{"system": "http://loinc.org", "code": "8462-4"}],
+                    "text": "Diastolic",
+                },
+                "valueQuantity": {"value": "80.5", "unit": "mm[Hg]"},
+            },
+            {"code": {"text": "comment only"}},
+        ],
+    )
     row = flatten_observation(obs, {})
     assert row["components"] == [
-        {"code_system": "http://loinc.org", "code": "8480-6", "display": "Systolic", "value_num": 120.0,
-         "value_unit": "mm[Hg]"},
-        {"code_system": "http://loinc.org", "code": "8462-4", "display": "Diastolic", "value_num": 80.5,
-         "value_unit": "mm[Hg]"},
-        {"code_system": None, "code": None, "display": "comment only", "value_num": None, "value_unit": None},
+        {
+            "code_system": "http://loinc.org",
+            "code": "8480-6",
+            "display": "Systolic",
+            "value_num": 120.0,
+            "value_unit": "mm[Hg]",
+        },
+        {
+            "code_system": "http://loinc.org",
+            "code": "8462-4",
+            "display": "Diastolic",
+            "value_num": 80.5,
+            "value_unit": "mm[Hg]",
+        },
+        {
+            "code_system": None,
+            "code": None,
+            "display": "comment only",
+            "value_num": None,
+            "value_unit": None,
+        },
     ]
     _row_fits_schema("observations", row)
 
@@ -301,26 +456,46 @@ def test_observation_non_numeric_quantity_is_quarantined(fhir):
 
 
 def test_observation_unparseable_effective_is_quarantined(fhir):
-    with pytest.raises(QuarantineError, match="unparseable date in effectiveDateTime: 'last tuesday'"):
+    with pytest.raises(
+        QuarantineError, match="unparseable date in effectiveDateTime: 'last tuesday'"
+    ):
         flatten_observation(fhir.observation(effectiveDateTime="last tuesday"), {})
 
 
 # ---------------------------------------------------------------- medications
 
+
 def _med(resource_type: str, **extra):
-    return {"resourceType": resource_type, "id": f"{resource_type}-1", "status": "completed",
-            "subject": {"reference": "Patient/p1"},
-            "medicationCodeableConcept": {"coding": [{"system": "http://www.nlm.nih.gov/research/umls/rxnorm",
-                                                      "code": "197361", "display": "Amlodipine 5 MG"}]},
-            **extra}
+    return {
+        "resourceType": resource_type,
+        "id": f"{resource_type}-1",
+        "status": "completed",
+        "subject": {"reference": "Patient/p1"},
+        "medicationCodeableConcept": {
+            "coding": [
+                {
+                    "system": "http://www.nlm.nih.gov/research/umls/rxnorm",
+                    "code": "197361",
+                    "display": "Amlodipine 5 MG",
+                }
+            ]
+        },
+        **extra,
+    }
 
 
 def test_medication_request():
-    row = flatten_medication_event(_med(
-        "MedicationRequest", intent="order", authoredOn="2020-03-01T12:00:00Z",
-        encounter={"reference": "Encounter/e1"},
-        dispenseRequest={"validityPeriod": {"start": "2020-03-01", "end": "2020-06-01"}},
-        dosageInstruction=[{"text": "5 mg daily", "route": {"coding": [{"code": "PO"}]}}]), {})
+    row = flatten_medication_event(
+        _med(
+            "MedicationRequest",
+            intent="order",
+            authoredOn="2020-03-01T12:00:00Z",
+            encounter={"reference": "Encounter/e1"},
+            dispenseRequest={"validityPeriod": {"start": "2020-03-01", "end": "2020-06-01"}},
+            dosageInstruction=[{"text": "5 mg daily", "route": {"coding": [{"code": "PO"}]}}],
+        ),
+        {},
+    )
     assert row["kind"] == "request"
     assert (row["patient_key"], row["encounter_id"], row["intent"]) == ("p1", "e1", "order")
     assert row["code"] == "197361" and row["display"] == "Amlodipine 5 MG"
@@ -331,8 +506,11 @@ def test_medication_request():
 
 
 def test_medication_dispense_with_context_and_reference():
-    r = _med("MedicationDispense", whenHandedOver="2020-03-02T08:00:00-05:00",
-             context={"reference": "Encounter/e2"})
+    r = _med(
+        "MedicationDispense",
+        whenHandedOver="2020-03-02T08:00:00-05:00",
+        context={"reference": "Encounter/e2"},
+    )
     del r["medicationCodeableConcept"]
     r["medicationReference"] = {"reference": "Medication/m-7"}
     row = flatten_medication_event(r, {})
@@ -349,10 +527,14 @@ def test_medication_dispense_when_prepared_fallback():
 
 
 def test_medication_administration_period_and_single_dosage():
-    row = flatten_medication_event(_med(
-        "MedicationAdministration",
-        effectivePeriod={"start": "2020-03-03T10:00:00Z", "end": "2020-03-03T10:30:00Z"},
-        dosage={"text": "IV push", "route": {"coding": [{"code": "IV"}]}}), {})
+    row = flatten_medication_event(
+        _med(
+            "MedicationAdministration",
+            effectivePeriod={"start": "2020-03-03T10:00:00Z", "end": "2020-03-03T10:30:00Z"},
+            dosage={"text": "IV push", "route": {"coding": [{"code": "IV"}]}},
+        ),
+        {},
+    )
     assert row["kind"] == "administration"
     assert row["start_at"] == datetime(2020, 3, 3, 10, tzinfo=UTC)
     assert row["end_at"] == datetime(2020, 3, 3, 10, 30, tzinfo=UTC)
@@ -360,8 +542,10 @@ def test_medication_administration_period_and_single_dosage():
 
 
 def test_medication_statement_point_in_time():
-    row = flatten_medication_event(_med("MedicationStatement", effectiveDateTime="2020-03-04",
-                                        dosage=[{"text": "as needed"}]), {})
+    row = flatten_medication_event(
+        _med("MedicationStatement", effectiveDateTime="2020-03-04", dosage=[{"text": "as needed"}]),
+        {},
+    )
     assert row["kind"] == "statement"
     assert row["start_at"] == row["end_at"] == datetime(2020, 3, 4, tzinfo=UTC)
     assert row["dosage_text"] == "as needed" and row["route"] is None
@@ -374,14 +558,24 @@ def test_medication_bad_authored_on_is_quarantined():
 
 # ---------------------------------------------------------------- notes (DocumentReference)
 
+
 def _doc(*attachments, **extra):
-    return {"resourceType": "DocumentReference", "id": "d1", "status": "current",
-            "subject": {"reference": "Patient/p1"},
-            "type": {"coding": [{"system": "http://loinc.org", "code": "18842-5", "display": "Discharge summary"}]},
-            "date": "2020-04-01T12:00:00Z",
-            "author": [{"reference": "Practitioner/dr-1"}],
-            "context": {"encounter": [{"reference": "Encounter/e9"}]},
-            "content": [{"attachment": a} for a in attachments], **extra}
+    return {
+        "resourceType": "DocumentReference",
+        "id": "d1",
+        "status": "current",
+        "subject": {"reference": "Patient/p1"},
+        "type": {
+            "coding": [
+                {"system": "http://loinc.org", "code": "18842-5", "display": "Discharge summary"}
+            ]
+        },
+        "date": "2020-04-01T12:00:00Z",
+        "author": [{"reference": "Practitioner/dr-1"}],
+        "context": {"encounter": [{"reference": "Encounter/e9"}]},
+        "content": [{"attachment": a} for a in attachments],
+        **extra,
+    }
 
 
 def _b64(data: bytes) -> str:
@@ -390,7 +584,9 @@ def _b64(data: bytes) -> str:
 
 def test_document_reference_decodes_utf8_text():
     text = "Patient seen for chest pain — discharged home. Température 37°C."
-    row = flatten_document_reference(_doc({"contentType": "text/plain", "data": _b64(text.encode())}), {})
+    row = flatten_document_reference(
+        _doc({"contentType": "text/plain", "data": _b64(text.encode())}), {}
+    )
     assert row["text"] == text
     assert row["text_chars"] == len(text)
     assert row["content_type"] == "text/plain"
@@ -403,46 +599,68 @@ def test_document_reference_decodes_utf8_text():
 
 def test_document_reference_honours_charset():
     text = "Müller, café"
-    row = flatten_document_reference(_doc(
-        {"contentType": "text/plain; charset=ISO-8859-1", "data": _b64(text.encode("latin-1"))}), {})
+    row = flatten_document_reference(
+        _doc(
+            {"contentType": "text/plain; charset=ISO-8859-1", "data": _b64(text.encode("latin-1"))}
+        ),
+        {},
+    )
     assert row["text"] == text
 
 
 def test_document_reference_quoted_charset():
     # a quoted MIME parameter value (RFC 2045) is legal
     text = "Müller"
-    row = flatten_document_reference(_doc(
-        {"contentType": 'text/plain; charset="iso-8859-1"', "data": _b64(text.encode("latin-1"))}), {})
+    row = flatten_document_reference(
+        _doc(
+            {
+                "contentType": 'text/plain; charset="iso-8859-1"',
+                "data": _b64(text.encode("latin-1")),
+            }
+        ),
+        {},
+    )
     assert row["text"] == text
 
 
 def test_document_reference_joins_several_attachments_and_skips_urls():
-    row = flatten_document_reference(_doc(
-        {"contentType": "text/plain", "data": _b64(b"first part")},
-        {"contentType": "application/pdf", "url": "http://x/doc.pdf"},
-        {"contentType": "text/plain", "data": _b64(b"second part")}), {})
+    row = flatten_document_reference(
+        _doc(
+            {"contentType": "text/plain", "data": _b64(b"first part")},
+            {"contentType": "application/pdf", "url": "http://x/doc.pdf"},
+            {"contentType": "text/plain", "data": _b64(b"second part")},
+        ),
+        {},
+    )
     assert row["text"] == "first part\n\nsecond part"
     assert row["text_chars"] == len("first part\n\nsecond part")
     assert row["content_type"] == "text/plain"
 
 
 def test_document_reference_without_data_has_no_text():
-    row = flatten_document_reference(_doc({"contentType": "application/pdf", "url": "http://x/doc.pdf"}), {})
+    row = flatten_document_reference(
+        _doc({"contentType": "application/pdf", "url": "http://x/doc.pdf"}), {}
+    )
     assert row["text"] is None and row["text_chars"] == 0 and row["content_type"] is None
 
 
 @pytest.mark.parametrize("data", ["not base64!!", "YWJj=ZGVm", "YWJjZA"])
 def test_document_reference_invalid_base64_is_quarantined(data):
-    with pytest.raises(QuarantineError, match=r"content\[0\]\.attachment\.data is not valid base64"):
+    with pytest.raises(
+        QuarantineError, match=r"content\[0\]\.attachment\.data is not valid base64"
+    ):
         flatten_document_reference(_doc({"contentType": "text/plain", "data": data}), {})
 
 
 def test_document_reference_undecodable_text_is_quarantined():
     with pytest.raises(QuarantineError, match="does not decode as utf-8"):
-        flatten_document_reference(_doc({"contentType": "text/plain", "data": _b64(b"\xff\xfe\xfa bad")}), {})
+        flatten_document_reference(
+            _doc({"contentType": "text/plain", "data": _b64(b"\xff\xfe\xfa bad")}), {}
+        )
     with pytest.raises(QuarantineError, match="does not decode as no-such-charset"):
-        flatten_document_reference(_doc({"contentType": "text/plain; charset=no-such-charset",
-                                         "data": _b64(b"abc")}), {})
+        flatten_document_reference(
+            _doc({"contentType": "text/plain; charset=no-such-charset", "data": _b64(b"abc")}), {}
+        )
 
 
 def test_document_reference_line_wrapped_base64():
@@ -462,9 +680,14 @@ def test_document_reference_without_subject_is_quarantined():
 
 # ---------------------------------------------------------------- other resources
 
+
 def test_other_resources_keep_patient_and_encounter_links():
-    r = {"resourceType": "Immunization", "id": "imm1", "patient": {"reference": "urn:uuid:p-urn"},
-         "encounter": {"reference": "Encounter/e1"}}
+    r = {
+        "resourceType": "Immunization",
+        "id": "imm1",
+        "patient": {"reference": "urn:uuid:p-urn"},
+        "encounter": {"reference": "Encounter/e1"},
+    }
     assert flatten_other(r, {"urn:uuid:p-urn": "p1"}) == {"patient_key": "p1", "encounter_id": "e1"}
     claim = {"resourceType": "Coverage", "id": "cov1", "beneficiary": {"reference": "Patient/p2"}}
     assert flatten_other(claim, {})["patient_key"] == "p2"
@@ -474,14 +697,28 @@ def test_other_resources_keep_patient_and_encounter_links():
 
 # ---------------------------------------------------------------- routing
 
-@pytest.mark.parametrize(("resource_type", "table"), [
-    ("Patient", "patients"), ("Encounter", "encounters"), ("Condition", "conditions"),
-    ("Observation", "observations"), ("MedicationRequest", "medications"),
-    ("MedicationDispense", "medications"), ("MedicationAdministration", "medications"),
-    ("MedicationStatement", "medications"), ("Procedure", "procedures"), ("DocumentReference", "notes"),
-    ("Organization", "organizations"), ("Location", "locations"), ("Practitioner", "practitioners"),
-    ("Medication", "medication_catalog"), ("Immunization", "other_resources"), ("Claim", "other_resources"),
-])
+
+@pytest.mark.parametrize(
+    ("resource_type", "table"),
+    [
+        ("Patient", "patients"),
+        ("Encounter", "encounters"),
+        ("Condition", "conditions"),
+        ("Observation", "observations"),
+        ("MedicationRequest", "medications"),
+        ("MedicationDispense", "medications"),
+        ("MedicationAdministration", "medications"),
+        ("MedicationStatement", "medications"),
+        ("Procedure", "procedures"),
+        ("DocumentReference", "notes"),
+        ("Organization", "organizations"),
+        ("Location", "locations"),
+        ("Practitioner", "practitioners"),
+        ("Medication", "medication_catalog"),
+        ("Immunization", "other_resources"),
+        ("Claim", "other_resources"),
+    ],
+)
 def test_route_known_types(resource_type, table):
     assert route({"resourceType": resource_type, "id": "x"}).name == table
 
@@ -490,16 +727,25 @@ def test_every_mapped_type_has_a_table():
     assert set(TABLE_OF_TYPE.values()) <= set(TABLES)
 
 
-@pytest.mark.parametrize(("resource", "message"), [
-    ({"resourceType": "Patientt", "id": "x"}, "unknown resourceType 'Patientt' (not a FHIR R4 resource)"),
-    ({"resourceType": "NutritionProduct", "id": "x"}, "unknown resourceType 'NutritionProduct'"),  # R5 only
-    ({"id": "x"}, "resource without resourceType"),
-    ({"resourceType": "", "id": "x"}, "resource without resourceType"),
-    ({"resourceType": 7, "id": "x"}, "resource without resourceType"),
-    ({"resourceType": "Patient"}, "Patient without id"),
-    ({"resourceType": "Patient", "id": "  "}, "Patient without id"),
-    ({"resourceType": "Observation", "id": None}, "Observation without id"),
-])
+@pytest.mark.parametrize(
+    ("resource", "message"),
+    [
+        (
+            {"resourceType": "Patientt", "id": "x"},
+            "unknown resourceType 'Patientt' (not a FHIR R4 resource)",
+        ),
+        (
+            {"resourceType": "NutritionProduct", "id": "x"},
+            "unknown resourceType 'NutritionProduct'",
+        ),  # R5 only
+        ({"id": "x"}, "resource without resourceType"),
+        ({"resourceType": "", "id": "x"}, "resource without resourceType"),
+        ({"resourceType": 7, "id": "x"}, "resource without resourceType"),
+        ({"resourceType": "Patient"}, "Patient without id"),
+        ({"resourceType": "Patient", "id": "  "}, "Patient without id"),
+        ({"resourceType": "Observation", "id": None}, "Observation without id"),
+    ],
+)
 def test_route_rejects(resource, message):
     with pytest.raises(QuarantineError) as info:
         route(resource)

@@ -56,7 +56,12 @@ def test_writes_one_file_per_resource_type(small):
         assert len((d / name).read_bytes().splitlines()) == n
     assert report.resources == sum(report.files.values())
     assert report.files["Patient.ndjson"] == 60
-    assert report.patients == 60 and report.seed == 123 and report.seconds > 0 and report.patients_per_s > 0
+    assert (
+        report.patients == 60
+        and report.seed == 123
+        and report.seconds > 0
+        and report.patients_per_s > 0
+    )
 
 
 def test_same_seed_is_byte_identical(small, tmp_path):
@@ -157,7 +162,9 @@ def test_patients_carry_identifiers_and_demographics(medium_res):
         urls = {e["url"] for e in p["extension"]}
         assert "http://hl7.org/fhir/us/core/StructureDefinition/us-core-race" in urls
         contact = p["contact"][0]
-        assert contact["relationship"][0]["text"] and contact["name"]["family"] and contact["telecom"]
+        assert (
+            contact["relationship"][0]["text"] and contact["name"]["family"] and contact["telecom"]
+        )
     mrns = [p["identifier"][0]["value"] for p in medium_res["Patient"]]
     assert len(set(mrns)) == len(mrns)
 
@@ -184,8 +191,20 @@ def test_shapes_of_clinical_resources(medium_res):
         assert e["location"][0]["location"]["reference"].startswith("Location/")
         assert e["participant"][0]["individual"]["reference"].startswith("Practitioner/")
     loincs = {o["code"]["coding"][0]["code"] for o in medium_res["Observation"]}
-    assert {"4548-4", "2345-7", "2160-0", "718-7", "6690-2", "2951-2", "2823-3", "30934-4",
-            "8867-4", "8480-6", "8462-4", "39156-5"} <= loincs
+    assert {
+        "4548-4",
+        "2345-7",
+        "2160-0",
+        "718-7",
+        "6690-2",
+        "2951-2",
+        "2823-3",
+        "30934-4",
+        "8867-4",
+        "8480-6",
+        "8462-4",
+        "39156-5",
+    } <= loincs
     for o in medium_res["Observation"][:2000]:
         q = o["valueQuantity"]
         assert isinstance(q["value"], (int, float)) and q["system"] == "http://unitsofmeasure.org"
@@ -193,14 +212,23 @@ def test_shapes_of_clinical_resources(medium_res):
     systems = {c["system"] for cond in medium_res["Condition"] for c in cond["code"]["coding"]}
     assert systems == {"http://snomed.info/sct", "http://hl7.org/fhir/sid/icd-10-cm"}
     for m in medium_res["MedicationRequest"][:500]:
-        assert m["medicationCodeableConcept"]["coding"][0]["system"] == "http://www.nlm.nih.gov/research/umls/rxnorm"
+        assert (
+            m["medicationCodeableConcept"]["coding"][0]["system"]
+            == "http://www.nlm.nih.gov/research/umls/rxnorm"
+        )
         assert m["intent"] == "order" and m["dosageInstruction"][0]["text"]
-    assert {m["status"] for m in medium_res["MedicationRequest"]} >= {"active", "completed", "stopped"}
+    assert {m["status"] for m in medium_res["MedicationRequest"]} >= {
+        "active",
+        "completed",
+        "stopped",
+    }
     for pr in medium_res["Procedure"]:
         assert "performedDateTime" in pr or "performedPeriod" in pr
     for pr in medium_res["Practitioner"]:
         npi = pr["identifier"][0]
-        assert npi["system"] == "http://hl7.org/fhir/sid/us-npi" and re.fullmatch(r"\d{10}", npi["value"])
+        assert npi["system"] == "http://hl7.org/fhir/sid/us-npi" and re.fullmatch(
+            r"\d{10}", npi["value"]
+        )
         assert pr["name"][0]["prefix"] == ["Dr."]
 
 
@@ -229,7 +257,13 @@ def test_notes_decode_and_carry_phi(medium_res):
     texts = [_note(d) for d in summaries]
     assert len(set(texts)) == len(texts)
     joined = "\n".join(texts)
-    for phrase in ("lives alone", "declined home", "close follow-up", "good family support", "adherence"):
+    for phrase in (
+        "lives alone",
+        "declined home",
+        "close follow-up",
+        "good family support",
+        "adherence",
+    ):
         assert phrase in joined.lower(), phrase
     assert all(_note(d) for d in progress[:200])
 
@@ -248,7 +282,7 @@ def _readmissions_from_encounters(res: dict[str, list[dict]]) -> tuple[int, int]
                 continue
             discharges += 1
             end = datetime.fromisoformat(e["period"]["end"])
-            for nxt in es[i + 1:]:
+            for nxt in es[i + 1 :]:
                 start = datetime.fromisoformat(nxt["period"]["start"])
                 if start - end > timedelta(days=30):
                     break
@@ -262,7 +296,10 @@ def test_readmission_rate_is_calibrated_and_emerges_from_encounters(medium, medi
     _, report = medium
     assert report.inpatient_discharges > 100
     assert 0.08 <= report.readmission_rate <= 0.25
-    assert _readmissions_from_encounters(medium_res) == (report.inpatient_discharges, report.readmissions_30d)
+    assert _readmissions_from_encounters(medium_res) == (
+        report.inpatient_discharges,
+        report.readmissions_30d,
+    )
 
 
 def test_gzip_output_decompresses_to_plain_output(small, tmp_path):

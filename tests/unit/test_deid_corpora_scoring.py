@@ -16,10 +16,15 @@ def test_physionet_records_and_gold_offsets(tmp_path: Path) -> None:
     body1 = "Pt Jöhn Smith seen 3/4/2090.\nCall 555-1234.\n"
     body2 = "No PHI here.\n"
     (tmp_path / "id.text").write_bytes(
-        (f"START_OF_RECORD=1||||1||||\n{body1}||||END_OF_RECORD\n"
-         f"START_OF_RECORD=1||||2||||\n{body2}||||END_OF_RECORD\n").encode("latin-1"))
+        (
+            f"START_OF_RECORD=1||||1||||\n{body1}||||END_OF_RECORD\n"
+            f"START_OF_RECORD=1||||2||||\n{body2}||||END_OF_RECORD\n"
+        ).encode("latin-1")
+    )
     start = body1.index("Jöhn")
-    (tmp_path / "id-phi.phrase").write_text(f"1 1 {start} {start + 10} PTName Jöhn Smith\n", encoding="latin-1")
+    (tmp_path / "id-phi.phrase").write_text(
+        f"1 1 {start} {start + 10} PTName Jöhn Smith\n", encoding="latin-1"
+    )
     docs = read_corpus("physionet", tmp_path / "id.text", tmp_path / "id-phi.phrase")
     assert [d.doc_id for d in docs] == ["1-1", "1-2"]
     assert docs[0].text == body1
@@ -33,22 +38,28 @@ def test_i2b2_xml(tmp_path: Path) -> None:
     (tmp_path / "110-01.xml").write_text(
         '<?xml version="1.0" encoding="UTF-8" ?>\n<deIdi2b2><TEXT><![CDATA[Record date: 2067-05-03\n'
         'Dr. Ann Lee]]></TEXT><TAGS><DATE id="P0" start="13" end="23" text="2067-05-03" TYPE="DATE" comment="" />'
-        '<NAME id="P1" start="28" end="35" text="Ann Lee" TYPE="DOCTOR" comment="" /></TAGS></deIdi2b2>')
+        '<NAME id="P1" start="28" end="35" text="Ann Lee" TYPE="DOCTOR" comment="" /></TAGS></deIdi2b2>'
+    )
     (doc,) = read_corpus("i2b2", tmp_path)
     assert doc.doc_id == "110-01"
-    assert [(s.label, doc.text[s.start:s.end]) for s in doc.gold] == [("DATE", "2067-05-03"), ("DOCTOR", "Ann Lee")]
+    assert [(s.label, doc.text[s.start : s.end]) for s in doc.gold] == [
+        ("DATE", "2067-05-03"),
+        ("DOCTOR", "Ann Lee"),
+    ]
     (tmp_path / "broken.xml").write_text("<deIdi2b2><TEXT>")
     with pytest.raises(CorpusError, match="broken.xml: not well-formed XML"):
         read_corpus("i2b2", tmp_path)
 
 
 @pytest.mark.shared_data
-@pytest.mark.skipif(not (SHARED / "presidio-synth").is_dir(), reason="../shared/data/presidio-synth is absent")
+@pytest.mark.skipif(
+    not (SHARED / "presidio-synth").is_dir(), reason="../shared/data/presidio-synth is absent"
+)
 def test_presidio_synth_reads_every_span() -> None:
     docs = read_corpus("presidio", SHARED / "presidio-synth" / "synth_dataset_v2.json")
     assert len(docs) == 1500
     assert sum(len(d.gold) for d in docs) == 2863
-    assert all(d.text[s.start:s.end] == s.text for d in docs for s in d.gold)
+    assert all(d.text[s.start : s.end] == s.text for d in docs for s in d.gold)
 
 
 def test_scoring_overlap_recall_precision_f2() -> None:
@@ -57,8 +68,14 @@ def test_scoring_overlap_recall_precision_f2() -> None:
     result = score(gold, detected)
     overall = result["overall"]
     assert (overall.gold, overall.found, overall.detected, overall.correct) == (3, 2, 3, 2)
-    assert result["by_gold_label"]["DATE"].recall == 0.0 and result["by_gold_label"]["NAME"].recall == 1.0
+    assert (
+        result["by_gold_label"]["DATE"].recall == 0.0
+        and result["by_gold_label"]["NAME"].recall == 1.0
+    )
     assert result["by_detected_label"]["NAME"].precision == 0.5
     # ends inclusive, as the PhysioNet scorer: touching spans count; strict overlap does not
     assert score(gold, detected, inclusive=False)["by_gold_label"]["PHONE"].found == 0
-    assert abs(overall.f2 - f_beta(2 / 3, 2 / 3)) < 1e-12 and abs(f_beta(1.0, 0.5) - 5 * 0.5 / (4 + 0.5)) < 1e-12
+    assert (
+        abs(overall.f2 - f_beta(2 / 3, 2 / 3)) < 1e-12
+        and abs(f_beta(1.0, 0.5) - 5 * 0.5 / (4 + 0.5)) < 1e-12
+    )

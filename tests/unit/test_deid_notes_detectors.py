@@ -4,30 +4,43 @@ from __future__ import annotations
 
 from datetime import date
 
+from deid.corpora import Span
 from deid.known_identifiers import from_patient_row
 from deid.notes import context, detect_phi, known, patterns
 from deid.notes.spans import merge
-from deid.corpora import Span
 
 ROW = {
-    "patient_key": "p1", "family_name": "Gibson", "given_names": "Cheryl Ann", "mrn": "MRN01007922",
-    "ssn": "123-45-6789", "phone": "(202) 826-7092", "email": "cheryl.gibson@example.org",
-    "address_line": "616 Daugherty Arcade", "city": "Reno", "postal_code": "89501",
+    "patient_key": "p1",
+    "family_name": "Gibson",
+    "given_names": "Cheryl Ann",
+    "mrn": "MRN01007922",
+    "ssn": "123-45-6789",
+    "phone": "(202) 826-7092",
+    "email": "cheryl.gibson@example.org",
+    "address_line": "616 Daugherty Arcade",
+    "city": "Reno",
+    "postal_code": "89501",
     "birth_date": date(1961, 7, 11),
     "contacts": [{"relationship": "husband", "name": "George Gibson", "phone": "555.222.3333"}],
 }
 
 
 def labels(spans, text):
-    return {text[s.start:s.end]: s.label for s in spans}
+    return {text[s.start : s.end]: s.label for s in spans}
 
 
 def test_patterns_find_identifiers_and_dates() -> None:
-    text = ("Seen 03/05/2024 and on March 5, 2024 (DOB 11 Jul 1961, 1961-07-11 08:30). Call 202-826-7092 or "
-            "+41 (0)71 526 99 04. SSN 460-89-9847, MRN: A1234567, card 4454794511390933, IBAN "
-            "GB52AEJL57263335291959, mail a.b@example.org, www.example.com, 192.168.10.12. She is 93 years old.")
+    text = (
+        "Seen 03/05/2024 and on March 5, 2024 (DOB 11 Jul 1961, 1961-07-11 08:30). Call 202-826-7092 or "
+        "+41 (0)71 526 99 04. SSN 460-89-9847, MRN: A1234567, card 4454794511390933, IBAN "
+        "GB52AEJL57263335291959, mail a.b@example.org, www.example.com, 192.168.10.12. She is 93 years old."
+    )
     found = labels(detect_phi(text), text)
-    assert found["03/05/2024"] == "DATE" and found["March 5, 2024"] == "DATE" and found["11 Jul 1961"] == "DATE"
+    assert (
+        found["03/05/2024"] == "DATE"
+        and found["March 5, 2024"] == "DATE"
+        and found["11 Jul 1961"] == "DATE"
+    )
     assert found["202-826-7092"] == "PHONE" and found["+41 (0)71 526 99 04"] == "PHONE"
     assert found["460-89-9847"] == "SSN"
     assert found["A1234567"] in ("MRN", "ID")
@@ -50,15 +63,19 @@ def test_streets_and_units() -> None:
 
 
 def test_clinical_values_are_not_phi() -> None:
-    text = ("BP 101/73, HR 80, BMI 31.2. HbA1c 5.3 %. RTC 3-4 months. Labs today: glucose 82 mg/dL, "
-            "creatinine 0.90 mg/dL, eGFR 104 mL/min, WBC 6.9 K/uL.\n2. Chronic kidney disease\n"
-            "- lisinopril 10 MG Oral Tablet, 10 mg by mouth once daily\nHome health services were declined.")
+    text = (
+        "BP 101/73, HR 80, BMI 31.2. HbA1c 5.3 %. RTC 3-4 months. Labs today: glucose 82 mg/dL, "
+        "creatinine 0.90 mg/dL, eGFR 104 mL/min, WBC 6.9 K/uL.\n2. Chronic kidney disease\n"
+        "- lisinopril 10 MG Oral Tablet, 10 mg by mouth once daily\nHome health services were declined."
+    )
     assert detect_phi(text) == []
 
 
 def test_gazetteer_names_and_context_cues() -> None:
-    text = ("Krisztián Szöllösy listed the songs. My name is Rubija. Provider: Dr. Agnes Roach. "
-            "Accompanied by her husband George. Will is a common word here.")
+    text = (
+        "Krisztián Szöllösy listed the songs. My name is Rubija. Provider: Dr. Agnes Roach. "
+        "Accompanied by her husband George. Will is a common word here."
+    )
     names = [s.text for s in context.names(text)]
     assert "Krisztián Szöllösy" in names and "Rubija" in names and "George" in names
     assert any("Agnes Roach" in n for n in names)
@@ -70,23 +87,38 @@ def test_places_and_facilities() -> None:
     _, places = context.detect(text)
     found = labels(merge(places, text), text)
     assert found["Hvammstangi"] in ("CITY", "LOCATION") and found["Tunisia"] == "COUNTRY"
-    assert found["Reno Primary Care"] == "HOSPITAL" and found["Boston Regional Medical Center"] == "HOSPITAL"
+    assert (
+        found["Reno Primary Care"] == "HOSPITAL"
+        and found["Boston Regional Medical Center"] == "HOSPITAL"
+    )
 
 
 def test_address_block_lines() -> None:
     text = "Address:\n6750 Koskikatu 25 Apt. 864\nArtilleros\n, CO\n Uruguay 64677"
     spans = detect_phi(text)
-    covered = "".join(text[s.start:s.end] for s in spans)
+    covered = "".join(text[s.start : s.end] for s in spans)
     for part in ("Koskikatu", "Artilleros", "Uruguay", "64677"):
         assert part in covered
 
 
 def test_known_identifiers_exact_and_fuzzy() -> None:
     kn = from_patient_row(ROW)
-    text = ("GIBSON, CHERYL seen; Gibson's husband George; pt (CG) and C.G.; call 202 826 7092; mrn mrn01007922; "
-            "SSN 123456789; Szöllösy")
-    found = [text[s.start:s.end] for s in known.detect(text, kn)]
-    for value in ("GIBSON", "CHERYL", "Gibson", "George", "CG", "C.G.", "202 826 7092", "mrn01007922", "123456789"):
+    text = (
+        "GIBSON, CHERYL seen; Gibson's husband George; pt (CG) and C.G.; call 202 826 7092; mrn mrn01007922; "
+        "SSN 123456789; Szöllösy"
+    )
+    found = [text[s.start : s.end] for s in known.detect(text, kn)]
+    for value in (
+        "GIBSON",
+        "CHERYL",
+        "Gibson",
+        "George",
+        "CG",
+        "C.G.",
+        "202 826 7092",
+        "mrn01007922",
+        "123456789",
+    ):
         assert value in found, value
     assert known.detect(text, None) == []
 
@@ -96,11 +128,17 @@ def test_detect_phi_is_sorted_non_overlapping_and_exclusive() -> None:
     spans = detect_phi(text, from_patient_row(ROW))
     assert spans == sorted(spans, key=lambda s: s.start)
     assert all(a.end <= b.start for a, b in zip(spans, spans[1:]))
-    assert all(text[s.start:s.end] == s.text for s in spans)
+    assert all(text[s.start : s.end] == s.text for s in spans)
     assert detect_phi("") == [] and detect_phi("no identifiers here.") == []
 
 
 def test_merge_keeps_the_specific_label_and_the_container() -> None:
     text = "call 202-826-7092 at Reno Primary Care"
-    merged = merge([Span(5, 17, "PHONE"), Span(5, 8, "ID"), Span(21, 25, "NAME"), Span(21, 38, "HOSPITAL")], text)
-    assert [(s.label, s.text) for s in merged] == [("PHONE", "202-826-7092"), ("HOSPITAL", "Reno Primary Care")]
+    merged = merge(
+        [Span(5, 17, "PHONE"), Span(5, 8, "ID"), Span(21, 25, "NAME"), Span(21, 38, "HOSPITAL")],
+        text,
+    )
+    assert [(s.label, s.text) for s in merged] == [
+        ("PHONE", "202-826-7092"),
+        ("HOSPITAL", "Reno Primary Care"),
+    ]

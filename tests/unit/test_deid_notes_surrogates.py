@@ -17,19 +17,31 @@ from deid.policy import DeidPolicy
 
 KEY = DeidKey(b"unit-test-key-0123456789", "test")
 ROW = {
-    "patient_key": "p1", "family_name": "Gibson", "given_names": "Cheryl", "mrn": "MRN01007922",
-    "ssn": "123-45-6789", "phone": "(202) 826-7092", "email": "cheryl.gibson@example.org",
-    "address_line": "616 Daugherty Arcade", "city": "Reno", "postal_code": "89501",
-    "birth_date": date(1961, 7, 11), "contacts": [{"relationship": "husband", "name": "George Gibson", "phone": None}],
+    "patient_key": "p1",
+    "family_name": "Gibson",
+    "given_names": "Cheryl",
+    "mrn": "MRN01007922",
+    "ssn": "123-45-6789",
+    "phone": "(202) 826-7092",
+    "email": "cheryl.gibson@example.org",
+    "address_line": "616 Daugherty Arcade",
+    "city": "Reno",
+    "postal_code": "89501",
+    "birth_date": date(1961, 7, 11),
+    "contacts": [{"relationship": "husband", "name": "George Gibson", "phone": None}],
 }
-NOTE = ("Patient: Cheryl Gibson   DOB: 11 Jul 1961   MRN: MRN01007922\n"
-        "Admitted 03/05/2024, discharged 03/09/2024. Mrs. Gibson's husband George visited on March 7, 2024.\n"
-        "GIBSON, CHERYL; call 202-826-7092. She is a 93-year-old woman. BP 101/73, HbA1c 5.3 %.")
+NOTE = (
+    "Patient: Cheryl Gibson   DOB: 11 Jul 1961   MRN: MRN01007922\n"
+    "Admitted 03/05/2024, discharged 03/09/2024. Mrs. Gibson's husband George visited on March 7, 2024.\n"
+    "GIBSON, CHERYL; call 202-826-7092. She is a 93-year-old woman. BP 101/73, HbA1c 5.3 %."
+)
 
 
 def run(policy: DeidPolicy = DeidPolicy(), patient: str = "p1", shift: int = 10, text: str = NOTE):
     known = from_patient_row({**ROW, "patient_key": patient})
-    return NoteDeidentifier(KEY, policy).deidentify(text, patient_key=patient, known=known, shift_days=shift)
+    return NoteDeidentifier(KEY, policy).deidentify(
+        text, patient_key=patient, known=known, shift_days=shift
+    )
 
 
 def test_surrogates_are_consistent_within_a_patient_and_never_the_original() -> None:
@@ -75,9 +87,15 @@ def test_replacement_counts_and_no_known_identifiers() -> None:
 
 
 def test_without_patient_or_known_identifiers() -> None:
-    result = NoteDeidentifier(KEY, DeidPolicy()).deidentify("Dr. Agnes Roach saw Krisztián Szöllösy on 2/3/2020.",
-                                                             patient_key=None, known=None, shift_days=3)
-    assert "Roach" not in result.text and "Szöllösy" not in result.text and "2/6/2020" in result.text
+    result = NoteDeidentifier(KEY, DeidPolicy()).deidentify(
+        "Dr. Agnes Roach saw Krisztián Szöllösy on 2/3/2020.",
+        patient_key=None,
+        known=None,
+        shift_days=3,
+    )
+    assert (
+        "Roach" not in result.text and "Szöllösy" not in result.text and "2/6/2020" in result.text
+    )
 
 
 @pytest.mark.slow
@@ -91,14 +109,20 @@ def test_generated_notes_leave_no_known_identifier(tmp_path) -> None:
         row = flatten_patient(json.loads(line), {})
         patients[row["patient_key"]] = row
     nd = NoteDeidentifier(KEY, DeidPolicy())
-    notes = [flatten_document_reference(json.loads(line), {})
-             for line in (tmp_path / "DocumentReference.ndjson").read_text().splitlines()]
+    notes = [
+        flatten_document_reference(json.loads(line), {})
+        for line in (tmp_path / "DocumentReference.ndjson").read_text().splitlines()
+    ]
     assert notes
     clinical = 0
     for note in notes:
         known = from_patient_row(patients[note["patient_key"]])
-        out = nd.deidentify(note["text"], patient_key=note["patient_key"], known=known,
-                            shift_days=KEY.shift_days(note["patient_key"])).text
+        out = nd.deidentify(
+            note["text"],
+            patient_key=note["patient_key"],
+            known=known,
+            shift_days=KEY.shift_days(note["patient_key"]),
+        ).text
         assert PatientMatcher(known).kinds_in(out) == [], note["note_id"]
         # clinical content survives: vitals, lab values, follow-up intervals
         for pattern in (r"BP \d+/\d+", r"HbA1c [\d.]+ %", r"RTC 3-4 months", r"\d+ MG Oral Tablet"):

@@ -50,14 +50,20 @@ def test_shift_days_stay_in_range_and_spread() -> None:
     assert key.shift_days("p1") == key.shift_days("p1")
 
 
-def test_key_never_shows_in_repr_or_settings_dump(monkeypatch: pytest.MonkeyPatch, tmp_path: Path) -> None:
+def test_key_never_shows_in_repr_or_settings_dump(
+    monkeypatch: pytest.MonkeyPatch, tmp_path: Path
+) -> None:
     key = DeidKey(bytes.fromhex(KEY), "environment")
     assert KEY not in repr(key) and key.fingerprint in repr(key)
     monkeypatch.setenv("CLINICAL_MLOPS_DEID_KEY", KEY)
     settings = load_settings(home=tmp_path)
     assert KEY not in repr(settings) and KEY not in str(settings.model_dump(mode="json"))
-    assert load_key(settings.deid_key.get_secret_value(), profile="prod",
-                    key_file=settings.deid_key_file).fingerprint == key.fingerprint
+    assert (
+        load_key(
+            settings.deid_key.get_secret_value(), profile="prod", key_file=settings.deid_key_file
+        ).fingerprint
+        == key.fingerprint
+    )
 
 
 def test_non_demo_profiles_refuse_to_run_without_a_key(tmp_path: Path) -> None:
@@ -67,7 +73,9 @@ def test_non_demo_profiles_refuse_to_run_without_a_key(tmp_path: Path) -> None:
     assert not (tmp_path / "deid.key").exists()
 
 
-def test_demo_creates_an_owner_only_key_once_and_says_so(tmp_path: Path, caplog: pytest.LogCaptureFixture) -> None:
+def test_demo_creates_an_owner_only_key_once_and_says_so(
+    tmp_path: Path, caplog: pytest.LogCaptureFixture
+) -> None:
     path = tmp_path / "secrets" / "deid.key"
     with caplog.at_level(logging.WARNING):
         first = load_key(None, profile="demo", key_file=path)
@@ -96,4 +104,6 @@ def test_batch_pseudonyms_equal_the_single_hmac_for_every_key_length() -> None:
     for secret in (b"s" * 16, b"s" * 64, b"s" * 65, bytes(range(100))):
         key = DeidKey(secret, "test")
         values = ["Patient/1", "é", "", "x" * 300]
-        assert key.pseudonyms(values, "encounter") == [key.pseudonym(v, "encounter") for v in values]
+        assert key.pseudonyms(values, "encounter") == [
+            key.pseudonym(v, "encounter") for v in values
+        ]

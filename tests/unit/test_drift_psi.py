@@ -3,13 +3,20 @@
 from __future__ import annotations
 
 import math
-from datetime import datetime, timedelta, timezone
+from datetime import UTC, datetime, timedelta
 
 import numpy as np
 import polars as pl
 import pytest
 
-from monitoring.drift import EPS, drift_report, feature_psi, psi_from_counts, quantile_edges, recent_rows
+from monitoring.drift import (
+    EPS,
+    drift_report,
+    feature_psi,
+    psi_from_counts,
+    quantile_edges,
+    recent_rows,
+)
 
 THRESHOLD = 0.2
 
@@ -66,8 +73,12 @@ def test_nulls_are_their_own_bin():
 
 
 def test_booleans_are_categorical_and_unscored_types_are_skipped():
-    ref = pl.DataFrame({"flag": [True] * 80 + [False] * 20, "emb": [[0.1, 0.2]] * 100, "n": list(range(100))})
-    cur = pl.DataFrame({"flag": [True] * 20 + [False] * 80, "emb": [[0.3, 0.2]] * 100, "n": list(range(100))})
+    ref = pl.DataFrame(
+        {"flag": [True] * 80 + [False] * 20, "emb": [[0.1, 0.2]] * 100, "n": list(range(100))}
+    )
+    cur = pl.DataFrame(
+        {"flag": [True] * 20 + [False] * 80, "emb": [[0.3, 0.2]] * 100, "n": list(range(100))}
+    )
     report = drift_report(ref, cur, ["flag", "emb", "n", "absent"])
     assert report.features["flag"].kind == "categorical"
     assert report.features["flag"].psi > THRESHOLD
@@ -83,12 +94,22 @@ def test_empty_side_is_nan_not_zero():
 
 
 def test_recent_rows_takes_each_patients_latest_row_within_the_window():
-    t0 = datetime(2024, 1, 1, tzinfo=timezone.utc)
-    frame = pl.DataFrame({
-        "patient_id": ["a", "a", "b", "c"],
-        "event_timestamp": [t0, t0 + timedelta(days=90), t0 + timedelta(days=80), t0 + timedelta(days=10)],
-        "x": [1, 2, 3, 4],
-    })
+    t0 = datetime(2024, 1, 1, tzinfo=UTC)
+    frame = pl.DataFrame(
+        {
+            "patient_id": ["a", "a", "b", "c"],
+            "event_timestamp": [
+                t0,
+                t0 + timedelta(days=90),
+                t0 + timedelta(days=80),
+                t0 + timedelta(days=10),
+            ],
+            "x": [1, 2, 3, 4],
+        }
+    )
     recent = recent_rows(frame, days=30).sort("patient_id")
-    assert recent["patient_id"].to_list() == ["a", "b"]  # c's only row is 80 days before the newest event
+    assert recent["patient_id"].to_list() == [
+        "a",
+        "b",
+    ]  # c's only row is 80 days before the newest event
     assert recent["x"].to_list() == [2, 3]

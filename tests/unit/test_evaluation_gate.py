@@ -12,23 +12,44 @@ from evaluation.metrics import Interval
 from evaluation.report import EvaluationReport
 from features.tasks import OperatingPoint
 
-POLICY = GatePolicy(min_auroc=0.65, min_auprc_lift=1.5, max_auroc_drop=0.02, max_brier_increase=0.01)
+POLICY = GatePolicy(
+    min_auroc=0.65, min_auprc_lift=1.5, max_auroc_drop=0.02, max_brier_increase=0.01
+)
 
 
-def report(auroc: float | None = 0.80, auprc: float | None = 0.40, brier: float = 0.15, *, n: int = 1000,
-           positives: int = 200, version: str = "2", digest: str | None = "sha256:test") -> EvaluationReport:
+def report(
+    auroc: float | None = 0.80,
+    auprc: float | None = 0.40,
+    brier: float = 0.15,
+    *,
+    n: int = 1000,
+    positives: int = 200,
+    version: str = "2",
+    digest: str | None = "sha256:test",
+) -> EvaluationReport:
     prevalence = positives / n
     metrics = {
-        "auroc": Interval(auroc, None, None, 0) if auroc is None else Interval(auroc, auroc - 0.05, auroc + 0.05, 1000),
+        "auroc": Interval(auroc, None, None, 0)
+        if auroc is None
+        else Interval(auroc, auroc - 0.05, auroc + 0.05, 1000),
         "auprc": Interval(auprc),
         "auprc_lift": Interval(None if auprc is None else auprc / prevalence),
         "brier": Interval(brier),
         "prevalence": Interval(prevalence),
     }
     return EvaluationReport(
-        model_name="readmission_30d", model_version=version, split="test", n=n, positives=positives,
-        prevalence=prevalence, metrics=metrics, operating_point={"policy": "sensitivity", "target": 0.7},
-        threshold=None, threshold_metrics=None, subgroups={}, bootstrap={"n_boot": 1000, "seed": 0, "level": 0.95},
+        model_name="readmission_30d",
+        model_version=version,
+        split="test",
+        n=n,
+        positives=positives,
+        prevalence=prevalence,
+        metrics=metrics,
+        operating_point={"policy": "sensitivity", "target": 0.7},
+        threshold=None,
+        threshold_metrics=None,
+        subgroups={},
+        bootstrap={"n_boot": 1000, "seed": 0, "level": 0.95},
         split_digest=digest,
     )
 
@@ -38,8 +59,12 @@ def failed(decision: GateDecision) -> list[str]:
 
 
 def test_policy_from_operating_point():
-    policy = GatePolicy.from_operating_point(OperatingPoint(min_auroc=0.7, min_auprc_lift=2.0), max_auroc_drop=0.05)
-    assert policy == GatePolicy(min_auroc=0.7, min_auprc_lift=2.0, max_auroc_drop=0.05, max_brier_increase=0.01)
+    policy = GatePolicy.from_operating_point(
+        OperatingPoint(min_auroc=0.7, min_auprc_lift=2.0), max_auroc_drop=0.05
+    )
+    assert policy == GatePolicy(
+        min_auroc=0.7, min_auprc_lift=2.0, max_auroc_drop=0.05, max_brier_increase=0.01
+    )
 
 
 def test_no_champion_passing_floors_becomes_champion():
@@ -47,8 +72,14 @@ def test_no_champion_passing_floors_becomes_champion():
     assert decision.promoted and decision.alias == "champion" and decision.compared_with is None
     assert failed(decision) == []
     assert "pass: test AUROC 0.800 >= floor 0.650" in decision.reasons
-    assert "pass: test AUPRC/prevalence 2.00 (AUPRC 0.400 / prevalence 0.200) >= floor 1.50" in decision.reasons
-    assert decision.tags()["gate.decision"] == "promoted" and decision.tags()["gate.compared_with"] == "none"
+    assert (
+        "pass: test AUPRC/prevalence 2.00 (AUPRC 0.400 / prevalence 0.200) >= floor 1.50"
+        in decision.reasons
+    )
+    assert (
+        decision.tags()["gate.decision"] == "promoted"
+        and decision.tags()["gate.compared_with"] == "none"
+    )
 
 
 def test_floors_fail_with_numbers():
@@ -59,7 +90,12 @@ def test_floors_fail_with_numbers():
         "FAIL: test AUPRC/prevalence 1.25 (AUPRC 0.250 / prevalence 0.200) < floor 1.50",
     ]
     rules = {r["rule"]: r for r in decision.evidence["rules"]}
-    assert rules["min_auroc"] == {"rule": "min_auroc", "passed": False, "value": 0.612, "limit": 0.65}
+    assert rules["min_auroc"] == {
+        "rule": "min_auroc",
+        "passed": False,
+        "value": 0.612,
+        "limit": 0.65,
+    }
     assert decision.tags()["gate.failed_rules"] == "2"
 
 
@@ -71,7 +107,11 @@ def test_undefined_auroc_fails_saying_the_test_split_has_no_positives():
 
 @pytest.mark.parametrize(
     ("candidate_auroc", "promoted"),
-    [(0.78, True), (0.7799, False), (0.85, True)],  # champion 0.80, allowed drop 0.02: 0.78 is the boundary
+    [
+        (0.78, True),
+        (0.7799, False),
+        (0.85, True),
+    ],  # champion 0.80, allowed drop 0.02: 0.78 is the boundary
 )
 def test_champion_auroc_drop_boundary(candidate_auroc, promoted):
     decision = decide(report(auroc=candidate_auroc, version="3"), report(auroc=0.80), POLICY)
@@ -79,11 +119,15 @@ def test_champion_auroc_drop_boundary(candidate_auroc, promoted):
     assert decision.compared_with == "readmission_30d v2"
     assert decision.evidence["deltas"]["auroc"] == pytest.approx(candidate_auroc - 0.80)
     if not promoted:
-        assert failed(decision) == ["FAIL: AUROC 0.780 vs champion readmission_30d v2 0.800 (delta -0.0201) "
-                                    "exceeds allowed drop 0.020"]
+        assert failed(decision) == [
+            "FAIL: AUROC 0.780 vs champion readmission_30d v2 0.800 (delta -0.0201) "
+            "exceeds allowed drop 0.020"
+        ]
 
 
-@pytest.mark.parametrize(("candidate_brier", "promoted"), [(0.16, True), (0.1601, False), (0.10, True)])
+@pytest.mark.parametrize(
+    ("candidate_brier", "promoted"), [(0.16, True), (0.1601, False), (0.10, True)]
+)
 def test_champion_brier_increase_boundary(candidate_brier, promoted):
     decision = decide(report(brier=candidate_brier, version="3"), report(brier=0.15), POLICY)
     assert decision.promoted is promoted
@@ -102,8 +146,10 @@ def test_candidate_below_floor_is_not_promoted_even_if_better_than_champion():
 def test_champion_scored_on_different_rows_is_not_compared():
     decision = decide(report(version="3"), report(n=900, positives=180), POLICY)
     assert not decision.promoted
-    assert failed(decision)[0].startswith("FAIL: champion readmission_30d v2 was evaluated on different rows "
-                                          "(n/positives 1000/200 vs 900/180)")
+    assert failed(decision)[0].startswith(
+        "FAIL: champion readmission_30d v2 was evaluated on different rows "
+        "(n/positives 1000/200 vs 900/180)"
+    )
     other_digest = decide(report(version="3"), report(digest="sha256:other"), POLICY)
     assert "split digest sha256:test vs sha256:other" in failed(other_digest)[0]
 
@@ -112,8 +158,10 @@ def test_evidence_is_json_and_paired_interval_is_reported():
     paired = {"auroc": Interval(0.012, -0.010, 0.034, 998)}
     decision = decide(report(auroc=0.812, version="3"), report(auroc=0.80), POLICY, paired)
     assert decision.promoted
-    assert ("paired auroc difference (candidate - champion) +0.012 [-0.010, +0.034] over 998 resamples"
-            in decision.reasons)
+    assert (
+        "paired auroc difference (candidate - champion) +0.012 [-0.010, +0.034] over 998 resamples"
+        in decision.reasons
+    )
     data = json.loads(json.dumps(decision.to_dict()))
     assert data["evidence"]["paired"]["auroc"]["low"] == -0.010
     assert data["evidence"]["champion"]["auroc"]["estimate"] == 0.80

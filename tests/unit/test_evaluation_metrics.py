@@ -34,10 +34,13 @@ def calibrated(n: int, seed: int) -> tuple[np.ndarray, np.ndarray]:
 @pytest.fixture(scope="module")
 def data() -> tuple[np.ndarray, np.ndarray]:
     y, p = calibrated(400, seed=3)
-    return y, np.round(p, 2)  # rounding makes ties, which AUROC and AUPRC must handle like scikit-learn
+    return y, np.round(
+        p, 2
+    )  # rounding makes ties, which AUROC and AUPRC must handle like scikit-learn
 
 
 # ---------------------------------------------------------------------------------------------- point metrics
+
 
 def test_point_metrics_equal_sklearn(data):
     y, p = data
@@ -119,6 +122,7 @@ def test_invalid_input_names_the_problem(y, p, message):
 
 # ---------------------------------------------------------------------------------------------- bootstrap
 
+
 def test_weighted_replicates_equal_sklearn_on_materialised_resamples(data):
     y, p = data
     weights = next(resample_counts(len(y), 4, seed=7))
@@ -176,6 +180,7 @@ def test_paired_difference_same_rows_same_resamples(data):
 
 # ---------------------------------------------------------------------------------------------- threshold
 
+
 def test_sensitivity_threshold_is_chosen_on_validation_and_is_the_highest_reaching_target():
     y_val, p_val = calibrated(500, seed=21)
     y_test, p_test = calibrated(500, seed=22)
@@ -183,11 +188,15 @@ def test_sensitivity_threshold_is_chosen_on_validation_and_is_the_highest_reachi
     t = choose_threshold(y_val, p_val, op)
     sensitivity = ((p_val >= t) & (y_val == 1)).sum() / y_val.sum()
     assert sensitivity >= 0.7
-    higher = p_val[(y_val == 1) & (p_val > t)].min()  # the next positive score up no longer reaches it
+    higher = p_val[
+        (y_val == 1) & (p_val > t)
+    ].min()  # the next positive score up no longer reaches it
     assert ((p_val >= higher) & (y_val == 1)).sum() / y_val.sum() < 0.7
     _, tpr, thresholds = roc_curve(y_val, p_val, drop_intermediate=False)
     assert t == thresholds[np.argmax(tpr >= 0.7)]
-    assert t != choose_threshold(y_test, p_test, op)  # a different split gives a different threshold
+    assert t != choose_threshold(
+        y_test, p_test, op
+    )  # a different split gives a different threshold
     assert threshold_metrics(y_val, p_val, t, n_boot=10).sensitivity == pytest.approx(sensitivity)
 
 
@@ -223,6 +232,7 @@ def test_threshold_metrics_by_hand():
 
 # ---------------------------------------------------------------------------------------------- subgroups
 
+
 def test_subgroup_gaps_on_a_constructed_example():
     a_scores = [0.9, 0.8, 0.7, 0.6, 0.4, 0.3, 0.2, 0.1]  # group A ranked perfectly: AUROC 1.0
     a_labels = [1, 1, 1, 1, 0, 0, 0, 0]
@@ -230,18 +240,24 @@ def test_subgroup_gaps_on_a_constructed_example():
     b_labels = [1, 1, 1, 1, 0, 0, 0, 0]
     c_scores = [0.2] * 8  # group C: one positive only -> not evaluable
     c_labels = [1, 0, 0, 0, 0, 0, 0, 0]
-    frame = pl.DataFrame({
-        "label": a_labels + b_labels + c_labels + [0, 1],
-        "score": a_scores + b_scores + c_scores + [0.3, 0.6],
-        "site": ["A"] * 8 + ["B"] * 8 + ["C"] * 8 + [None, None],
-    })
+    frame = pl.DataFrame(
+        {
+            "label": a_labels + b_labels + c_labels + [0, 1],
+            "score": a_scores + b_scores + c_scores + [0.3, 0.6],
+            "site": ["A"] * 8 + ["B"] * 8 + ["C"] * 8 + [None, None],
+        }
+    )
     out = subgroup_metrics(frame, ["site"], min_n=5, min_positives=2)["site"]
     groups = {g.group: g for g in out.groups}
     assert [g.group for g in out.groups] == ["A", "B", "C", "unknown"]
     assert groups["A"].auroc == 1.0 and groups["B"].auroc == 0.5
     assert groups["C"].auroc is None and groups["C"].reason == "1 positives < 2"
     assert groups["unknown"].n == 2 and groups["unknown"].reason == "n=2 < 5"
-    assert (out.auroc_gap.value, out.auroc_gap.high_group, out.auroc_gap.low_group) == (0.5, "A", "B")
+    assert (out.auroc_gap.value, out.auroc_gap.high_group, out.auroc_gap.low_group) == (
+        0.5,
+        "A",
+        "B",
+    )
     # O/E: A 0.5 / 0.5 = 1.0; B 0.5 / 0.5 = 1.0 -> no calibration gap between the evaluable groups
     assert out.calibration_gap.value == pytest.approx(0.0)
     assert groups["C"].oe_ratio == pytest.approx((1 / 8) / 0.2)

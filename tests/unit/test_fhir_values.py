@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from datetime import date, datetime, timedelta, timezone
+from datetime import UTC, date, datetime, timedelta
 
 import pytest
 
@@ -17,10 +17,11 @@ from ingestion.fhir_values import (
     reference_type,
 )
 
-UTC = timezone.utc
+UTC = UTC
 
 
 # ---------------------------------------------------------------- parse_instant
+
 
 @pytest.mark.parametrize(
     ("value", "expected"),
@@ -31,7 +32,10 @@ UTC = timezone.utc
         ("2019-07-14T08:30:15Z", datetime(2019, 7, 14, 8, 30, 15, tzinfo=UTC)),
         ("2019-07-14T08:30:15+02:00", datetime(2019, 7, 14, 6, 30, 15, tzinfo=UTC)),
         ("2019-07-14T20:30:15-05:00", datetime(2019, 7, 15, 1, 30, 15, tzinfo=UTC)),
-        ("2019-07-14T08:30:15", datetime(2019, 7, 14, 8, 30, 15, tzinfo=UTC)),  # naive: taken as UTC
+        (
+            "2019-07-14T08:30:15",
+            datetime(2019, 7, 14, 8, 30, 15, tzinfo=UTC),
+        ),  # naive: taken as UTC
         ("2019-07-14T08:30:15.123Z", datetime(2019, 7, 14, 8, 30, 15, 123000, tzinfo=UTC)),
         ("2019-07-14T08:30:15.5+01:00", datetime(2019, 7, 14, 7, 30, 15, 500000, tzinfo=UTC)),
         ("2019-07-14T08:30:15.123456Z", datetime(2019, 7, 14, 8, 30, 15, 123456, tzinfo=UTC)),
@@ -47,8 +51,18 @@ def test_parse_instant_none_is_none():
     assert parse_instant(None, "issued") is None
 
 
-@pytest.mark.parametrize("value", ["yesterday", "2019-13", "2019-02-30", "2019-07-14T25:00:00Z", "", "20xx",
-                                   "2019-07-14T08:30:15+99:00"])
+@pytest.mark.parametrize(
+    "value",
+    [
+        "yesterday",
+        "2019-13",
+        "2019-02-30",
+        "2019-07-14T25:00:00Z",
+        "",
+        "20xx",
+        "2019-07-14T08:30:15+99:00",
+    ],
+)
 def test_parse_instant_unparseable_names_field_and_value(value):
     with pytest.raises(QuarantineError) as info:
         parse_instant(value, "effectiveDateTime")
@@ -65,6 +79,7 @@ def test_parse_instant_non_string_is_quarantined(value):
 
 
 # ---------------------------------------------------------------- parse_date
+
 
 @pytest.mark.parametrize(
     ("value", "expected"),
@@ -87,6 +102,7 @@ def test_parse_date_unparseable(value):
 
 
 # ---------------------------------------------------------------- references
+
 
 @pytest.mark.parametrize(
     ("ref", "expected"),
@@ -111,8 +127,10 @@ def test_reference_id(ref, expected):
 
 
 def test_reference_id_resolves_bundle_fullurls():
-    fullurls = {"urn:uuid:aaaa-1111": "patient-1",
-                "http://example.org/fhir/Patient/xyz": "patient-2"}
+    fullurls = {
+        "urn:uuid:aaaa-1111": "patient-1",
+        "http://example.org/fhir/Patient/xyz": "patient-2",
+    }
     assert reference_id({"reference": "urn:uuid:aaaa-1111"}, fullurls) == "patient-1"
     assert reference_id("http://example.org/fhir/Patient/xyz", fullurls) == "patient-2"
     # a urn not in the map falls back to the uuid itself
@@ -139,19 +157,35 @@ def test_reference_type(ref, expected):
 
 # ---------------------------------------------------------------- codings
 
+
 def test_first_coding_takes_first_coding_of_first_concept():
     concepts = [
-        {"coding": [{"system": "http://loinc.org", "code": "8867-4", "display": "Heart rate"},
-                    {"system": "http://snomed.info/sct", "code": "364075005"}]},
+        {
+            "coding": [
+                {"system": "http://loinc.org", "code": "8867-4", "display": "Heart rate"},
+                {"system": "http://snomed.info/sct", "code": "364075005"},
+            ]
+        },
         {"coding": [{"system": "other", "code": "x"}]},
     ]
-    assert first_coding(concepts) == {"system": "http://loinc.org", "code": "8867-4", "display": "Heart rate"}
+    assert first_coding(concepts) == {
+        "system": "http://loinc.org",
+        "code": "8867-4",
+        "display": "Heart rate",
+    }
     assert concept_code(concepts) == "8867-4"
 
 
 def test_first_coding_uses_text_when_display_missing_or_no_coding():
-    with_text = {"coding": [{"system": "http://snomed.info/sct", "code": "44054006"}], "text": "Diabetes"}
-    assert first_coding(with_text) == {"system": "http://snomed.info/sct", "code": "44054006", "display": "Diabetes"}
+    with_text = {
+        "coding": [{"system": "http://snomed.info/sct", "code": "44054006"}],
+        "text": "Diabetes",
+    }
+    assert first_coding(with_text) == {
+        "system": "http://snomed.info/sct",
+        "code": "44054006",
+        "display": "Diabetes",
+    }
     # an existing display is kept
     both = {"coding": [{"code": "1", "display": "One"}], "text": "Uno"}
     assert first_coding(both)["display"] == "One"
@@ -160,7 +194,9 @@ def test_first_coding_uses_text_when_display_missing_or_no_coding():
     assert concept_code({"text": "free text reason"}) is None
 
 
-@pytest.mark.parametrize("concept", [None, [], {}, "code", {"coding": []}, {"coding": ["x"]}, [None]])
+@pytest.mark.parametrize(
+    "concept", [None, [], {}, "code", {"coding": []}, {"coding": ["x"]}, [None]]
+)
 def test_first_coding_empty(concept):
     assert first_coding(concept) == {}
 
@@ -173,16 +209,20 @@ def test_first_coding_does_not_mutate_input():
 
 # ---------------------------------------------------------------- period choices
 
+
 def test_period_bounds_period():
-    start, end = period_bounds({"effectivePeriod": {"start": "2020-01-01T00:00:00Z", "end": "2020-01-02"}},
-                               "effective")
+    start, end = period_bounds(
+        {"effectivePeriod": {"start": "2020-01-01T00:00:00Z", "end": "2020-01-02"}}, "effective"
+    )
     assert start == datetime(2020, 1, 1, tzinfo=UTC)
     assert end == datetime(2020, 1, 2, tzinfo=UTC)
 
 
 def test_period_bounds_open_period():
     assert period_bounds({"performedPeriod": {"start": "2020-03"}}, "performed") == (
-        datetime(2020, 3, 1, tzinfo=UTC), None)
+        datetime(2020, 3, 1, tzinfo=UTC),
+        None,
+    )
 
 
 @pytest.mark.parametrize("suffix", ["DateTime", "Instant"])
@@ -197,6 +237,8 @@ def test_period_bounds_absent():
 
 def test_period_bounds_error_names_the_choice_field():
     with pytest.raises(QuarantineError, match=r"effectivePeriod\.end"):
-        period_bounds({"effectivePeriod": {"start": "2020-01-01", "end": "not a date"}}, "effective")
+        period_bounds(
+            {"effectivePeriod": {"start": "2020-01-01", "end": "not a date"}}, "effective"
+        )
     with pytest.raises(QuarantineError, match="onsetDateTime"):
         period_bounds({"onsetDateTime": "soon"}, "onset")

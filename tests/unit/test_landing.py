@@ -5,7 +5,7 @@ from __future__ import annotations
 import hashlib
 import os
 import shutil
-from datetime import datetime, timezone
+from datetime import UTC, datetime
 
 import pytest
 
@@ -30,7 +30,11 @@ def landing(tmp_path, fhir, write_ndjson, write_json):
 
 def test_manifest_lists_fhir_files_with_size_and_sha256(landing):
     snap = take_snapshot(landing)
-    assert [f.path for f in snap.files] == ["Patient.ndjson", "bundles/b1.json", "sub/Observation.ndjson.gz"]
+    assert [f.path for f in snap.files] == [
+        "Patient.ndjson",
+        "bundles/b1.json",
+        "sub/Observation.ndjson.gz",
+    ]
     for entry in snap.files:
         data = (landing / entry.path).read_bytes()
         assert entry.size == len(data)
@@ -85,18 +89,32 @@ def test_non_fhir_and_hidden_files_are_ignored(landing, fhir, write_ndjson):
     assert sorted(after.ignored) == ["LICENSE", "README.md", "SHA256SUMS.txt"]
 
 
-@pytest.mark.parametrize(("name", "expected"), [
-    ("Patient.ndjson", True), ("Patient.ndjson.gz", True), ("x.jsonl", True), ("x.JSONL.GZ", True),
-    ("bundle.json", True), ("bundle.json.gz", True), ("README.md", False), ("LICENSE", False),
-    ("data.csv", False), (".hidden.ndjson", False), ("x.ndjson.bak", False),
-])
+@pytest.mark.parametrize(
+    ("name", "expected"),
+    [
+        ("Patient.ndjson", True),
+        ("Patient.ndjson.gz", True),
+        ("x.jsonl", True),
+        ("x.JSONL.GZ", True),
+        ("bundle.json", True),
+        ("bundle.json.gz", True),
+        ("README.md", False),
+        ("LICENSE", False),
+        ("data.csv", False),
+        (".hidden.ndjson", False),
+        ("x.ndjson.bak", False),
+    ],
+)
 def test_is_fhir_file(tmp_path, name, expected):
     assert is_fhir_file(tmp_path / name) is expected
 
 
 def test_manifest_digest_independent_of_entry_order():
-    entries = [ManifestEntry("b.ndjson", 10, "1" * 64), ManifestEntry("a.ndjson", 5, "2" * 64),
-               ManifestEntry("c/d.json", 7, "3" * 64)]
+    entries = [
+        ManifestEntry("b.ndjson", 10, "1" * 64),
+        ManifestEntry("a.ndjson", 5, "2" * 64),
+        ManifestEntry("c/d.json", 7, "3" * 64),
+    ]
     digest = manifest_digest(entries)
     assert manifest_digest(list(reversed(entries))) == digest
     assert manifest_digest(tuple(sorted(entries, key=lambda e: e.sha256))) == digest
@@ -121,8 +139,11 @@ def test_missing_directory(tmp_path):
 
 def test_snapshot_never_modifies_the_landing_dir(landing):
     def state():
-        return sorted((p.relative_to(landing).as_posix(), p.stat().st_mtime_ns, p.read_bytes())
-                      for p in landing.rglob("*") if p.is_file())
+        return sorted(
+            (p.relative_to(landing).as_posix(), p.stat().st_mtime_ns, p.read_bytes())
+            for p in landing.rglob("*")
+            if p.is_file()
+        )
 
     before = state()
     take_snapshot(landing)
@@ -131,7 +152,7 @@ def test_snapshot_never_modifies_the_landing_dir(landing):
 
 def test_manifest_rows_round_trip(landing):
     snap = take_snapshot(landing)
-    rows = snapshot_rows(snap, datetime(2024, 1, 1, tzinfo=timezone.utc))
+    rows = snapshot_rows(snap, datetime(2024, 1, 1, tzinfo=UTC))
     assert [r["entry_key"] for r in rows] == [f"{snap.snapshot_id}/{f.path}" for f in snap.files]
     other = [{**r, "snapshot_id": "other"} for r in rows]
     rebuilt = snapshot_from_rows(list(reversed(rows)) + other, snap.snapshot_id)

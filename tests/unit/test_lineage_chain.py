@@ -15,14 +15,32 @@ ONE = pl.DataFrame({"x": [1]}).to_arrow()
 
 def _chain(root, *, silver_meta=None, snapshots=("a" * 64, "a" * 64), digest="sha256:00"):
     for table, snapshot in zip(("patients", "encounters"), snapshots):
-        meta = {"bronze_versions": json.dumps({"patients": 0, "encounters": 0}),
-                "deid_policy_version": "p1", "deid_key_fingerprint": "k1",
-                "landing_snapshot_id": snapshot, "landing_snapshot_ids": json.dumps(sorted(set(snapshots))),
-                **(silver_meta or {}).get(table, {})}
-        write(str(root / "silver" / table), ONE, metadata={k: v for k, v in meta.items() if v is not None})
-    upstream = {"gold": {"features/labs": {"uri": "x", "version": 3}}, "silver": {"patients": 0, "encounters": 0}}
-    return write(str(root / "gold" / "ts"), ONE, metadata={"content_digest": digest, "feature_service": "svc",
-                                                          "upstream_versions": json.dumps(upstream)})
+        meta = {
+            "bronze_versions": json.dumps({"patients": 0, "encounters": 0}),
+            "deid_policy_version": "p1",
+            "deid_key_fingerprint": "k1",
+            "landing_snapshot_id": snapshot,
+            "landing_snapshot_ids": json.dumps(sorted(set(snapshots))),
+            **(silver_meta or {}).get(table, {}),
+        }
+        write(
+            str(root / "silver" / table),
+            ONE,
+            metadata={k: v for k, v in meta.items() if v is not None},
+        )
+    upstream = {
+        "gold": {"features/labs": {"uri": "x", "version": 3}},
+        "silver": {"patients": 0, "encounters": 0},
+    }
+    return write(
+        str(root / "gold" / "ts"),
+        ONE,
+        metadata={
+            "content_digest": digest,
+            "feature_service": "svc",
+            "upstream_versions": json.dumps(upstream),
+        },
+    )
 
 
 def test_the_chain_reaches_the_landing_snapshot(tmp_path):
@@ -41,7 +59,9 @@ def test_silver_tables_with_different_policies_are_refused(tmp_path):
 
 def test_a_silver_commit_without_bronze_versions_is_named(tmp_path):
     ref = _chain(tmp_path, silver_meta={"patients": {"bronze_versions": None}})
-    with pytest.raises(LineageError, match=r"silver/patients@0: the commit records no 'bronze_versions'"):
+    with pytest.raises(
+        LineageError, match=r"silver/patients@0: the commit records no 'bronze_versions'"
+    ):
         training_set_lineage(ref, tmp_path / "silver")
 
 
@@ -53,7 +73,9 @@ def test_silver_built_from_different_snapshots_is_refused(tmp_path):
 
 def test_silver_without_a_landing_snapshot_is_named(tmp_path):
     ref = _chain(tmp_path, snapshots=("", ""))
-    with pytest.raises(LineageError, match=r"silver/patients@0: the commit records no 'landing_snapshot_id'"):
+    with pytest.raises(
+        LineageError, match=r"silver/patients@0: the commit records no 'landing_snapshot_id'"
+    ):
         training_set_lineage(ref, tmp_path / "silver")
 
 

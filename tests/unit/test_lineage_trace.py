@@ -10,8 +10,14 @@ import orjson
 import pytest
 
 from audit.retention import protected_from_tags
-from audit.trace import (HomePaths, TraceError, parse_model_ref, response_lineage, response_mismatches,
-                           trace_model)
+from audit.trace import (
+    HomePaths,
+    TraceError,
+    parse_model_ref,
+    response_lineage,
+    response_mismatches,
+    trace_model,
+)
 
 DIGEST = "sha256:" + "ab" * 32
 SNAP = "cd" * 32
@@ -22,20 +28,39 @@ def _paths(home: Path) -> HomePaths:
 
 
 def _tags(home: Path) -> dict[str, str]:
-    return {"lineage.training_set.uri": str(home / "gold" / "training_set_t"), "lineage.training_set.version": "3",
-            "lineage.training_set.digest": DIGEST, "lineage.feature_service": "t_v1", "lineage.task": "t",
-            "lineage.task_version": "v1", "lineage.gold.features/labs": "2", "lineage.gold.index_events_t": "1",
-            "lineage.silver.patients": "4", "lineage.bronze.patients": "5", "lineage.deid.policy_version": "p1",
-            "lineage.deid.key_fingerprint": "kf", "lineage.landing.snapshot_id": SNAP, "code.git_sha": "abc",
-            "dagster.run_id": "run-1", "gate.decision": "promoted", "gate.alias": "champion", "eval.auroc": "0.8",
-            "mlflow.run_id": "r1"}
+    return {
+        "lineage.training_set.uri": str(home / "gold" / "training_set_t"),
+        "lineage.training_set.version": "3",
+        "lineage.training_set.digest": DIGEST,
+        "lineage.feature_service": "t_v1",
+        "lineage.task": "t",
+        "lineage.task_version": "v1",
+        "lineage.gold.features/labs": "2",
+        "lineage.gold.index_events_t": "1",
+        "lineage.silver.patients": "4",
+        "lineage.bronze.patients": "5",
+        "lineage.deid.policy_version": "p1",
+        "lineage.deid.key_fingerprint": "kf",
+        "lineage.landing.snapshot_id": SNAP,
+        "code.git_sha": "abc",
+        "dagster.run_id": "run-1",
+        "gate.decision": "promoted",
+        "gate.alias": "champion",
+        "eval.auroc": "0.8",
+        "mlflow.run_id": "r1",
+    }
 
 
 class FakeClient:
     def __init__(self, tags: dict[str, str]) -> None:
-        self.mv = SimpleNamespace(version="7", run_id="r1", tags=tags, source="models:/m", status="READY")
-        self.run = SimpleNamespace(info=SimpleNamespace(status="FINISHED", experiment_id="1"),
-                                   data=SimpleNamespace(tags={k: v for k, v in tags.items()}), inputs=None)
+        self.mv = SimpleNamespace(
+            version="7", run_id="r1", tags=tags, source="models:/m", status="READY"
+        )
+        self.run = SimpleNamespace(
+            info=SimpleNamespace(status="FINISHED", experiment_id="1"),
+            data=SimpleNamespace(tags={k: v for k, v in tags.items()}),
+            inputs=None,
+        )
 
     def get_model_version(self, name: str, version: str):
         if version != "7":
@@ -55,14 +80,26 @@ class FakeClient:
 
 
 def _commits(home: Path, digest: str = DIGEST, snapshot: str = SNAP):
-    gold = {"features/labs": {"uri": "/elsewhere/gold/features/labs", "version": 2},
-            "index_events_t": {"uri": str(home / "gold" / "index_events_t"), "version": 1}}
+    gold = {
+        "features/labs": {"uri": "/elsewhere/gold/features/labs", "version": 2},
+        "index_events_t": {"uri": str(home / "gold" / "index_events_t"), "version": 1},
+    }
     table = {
-        (str(home / "gold" / "training_set_t"), 3): {"content_digest": digest, "dagster_run_id": "run-1",
-                                                     "upstream_versions": orjson.dumps({"gold": gold, "silver": {"patients": 4}}).decode()},
-        (str(home / "silver" / "patients"), 4): {"deid_policy_version": "p1", "landing_snapshot_id": snapshot,
-                                                 "dagster_run_id": "run-0", "bronze_versions": '{"patients": 5}'},
-        (str(home / "bronze" / "patients"), 5): {"dagster_run_id": "run-0", "snapshot_id": snapshot},
+        (str(home / "gold" / "training_set_t"), 3): {
+            "content_digest": digest,
+            "dagster_run_id": "run-1",
+            "upstream_versions": orjson.dumps({"gold": gold, "silver": {"patients": 4}}).decode(),
+        },
+        (str(home / "silver" / "patients"), 4): {
+            "deid_policy_version": "p1",
+            "landing_snapshot_id": snapshot,
+            "dagster_run_id": "run-0",
+            "bronze_versions": '{"patients": 5}',
+        },
+        (str(home / "bronze" / "patients"), 5): {
+            "dagster_run_id": "run-0",
+            "snapshot_id": snapshot,
+        },
     }
 
     def read(uri: str, version: int):
@@ -71,6 +108,7 @@ def _commits(home: Path, digest: str = DIGEST, snapshot: str = SNAP):
                 return {"dagster_run_id": "run-1"}
             raise KeyError(f"{uri}: no commit for version {version}")
         return table[(uri, version)]
+
     return read
 
 
@@ -85,31 +123,52 @@ def test_parse_model_ref_needs_name_and_ref() -> None:
 def test_recorded_paths_of_a_moved_home_are_read_in_this_home(tmp_path: Path) -> None:
     paths = _paths(tmp_path / "home")
     (tmp_path / "home" / "gold" / "features" / "labs").mkdir(parents=True)
-    assert paths.locate("/old/home/gold/features/labs", "gold") == str(tmp_path / "home/gold/features/labs")
+    assert paths.locate("/old/home/gold/features/labs", "gold") == str(
+        tmp_path / "home/gold/features/labs"
+    )
     assert paths.locate("/old/home/gold/nothing_here", "gold") == "/old/home/gold/nothing_here"
     assert paths.locate("s3://bucket/gold/x", "gold") == "s3://bucket/gold/x"
 
 
 def test_trace_links_every_record_and_finds_no_problem_when_they_agree(tmp_path: Path) -> None:
     home = tmp_path / "h"
-    result = trace_model(FakeClient(_tags(home)), "m", "champion", _paths(home), read_commit=_commits(home))
+    result = trace_model(
+        FakeClient(_tags(home)), "m", "champion", _paths(home), read_commit=_commits(home)
+    )
     assert result["problems"] == []
     assert result["model"]["version"] == "7" and result["model"]["aliases"] == ["champion"]
     assert result["training_set"]["version"] == 3 and result["training_set"]["digest"] == DIGEST
-    assert [(g["table"], g["version"]) for g in result["gold"]] == [("features/labs", 2), ("index_events_t", 1)]
+    assert [(g["table"], g["version"]) for g in result["gold"]] == [
+        ("features/labs", 2),
+        ("index_events_t", 1),
+    ]
     assert result["feature_service"] == {"name": "t_v1", "views": ["labs"]}
-    assert [(s["table"], s["version"], s["deid_policy_version"]) for s in result["silver"]] == [("patients", 4, "p1")]
+    assert [(s["table"], s["version"], s["deid_policy_version"]) for s in result["silver"]] == [
+        ("patients", 4, "p1")
+    ]
     assert result["bronze"][0]["snapshot_id"] == SNAP
     assert result["dagster_run_ids"] == ["run-0", "run-1"]
-    assert result["gate"]["decision"] == "promoted" and result["evaluation"]["metrics"]["auroc"] == "0.8"
+    assert (
+        result["gate"]["decision"] == "promoted"
+        and result["evaluation"]["metrics"]["auroc"] == "0.8"
+    )
 
 
 def test_trace_names_each_disagreeing_link(tmp_path: Path) -> None:
     home = tmp_path / "h"
     read = _commits(home, digest="sha256:other", snapshot="ee" * 32)
-    bento = {"tag": "m-service:v7", "labels": {"training_set_digest": DIGEST, "feature_service": "t_v0",
-                                               "landing_snapshot_id": SNAP, "mlflow_run_id": "r1"}}
-    result = trace_model(FakeClient(_tags(home)), "m", "7", _paths(home), read_commit=read, bentos=[bento])
+    bento = {
+        "tag": "m-service:v7",
+        "labels": {
+            "training_set_digest": DIGEST,
+            "feature_service": "t_v0",
+            "landing_snapshot_id": SNAP,
+            "mlflow_run_id": "r1",
+        },
+    }
+    result = trace_model(
+        FakeClient(_tags(home)), "m", "7", _paths(home), read_commit=read, bentos=[bento]
+    )
     text = "\n".join(result["problems"])
     assert f"{home / 'gold' / 'training_set_t'}@3: commit digest 'sha256:other'" in text
     assert "silver patients@4: built from landing snapshot" in text
@@ -120,8 +179,10 @@ def test_a_missing_commit_is_a_problem_naming_table_and_version(tmp_path: Path) 
     home = tmp_path / "h"
     tags = {**_tags(home), "lineage.bronze.patients": "9"}
     result = trace_model(FakeClient(tags), "m", "7", _paths(home), read_commit=_commits(home))
-    assert any(p.startswith(f"bronze patients: {home / 'bronze' / 'patients'}@9 has no readable commit")
-               for p in result["problems"])
+    assert any(
+        p.startswith(f"bronze patients: {home / 'bronze' / 'patients'}@9 has no readable commit")
+        for p in result["problems"]
+    )
 
 
 def test_unknown_version_or_alias_is_named(tmp_path: Path) -> None:
@@ -131,15 +192,24 @@ def test_unknown_version_or_alias_is_named(tmp_path: Path) -> None:
         trace_model(FakeClient(_tags(tmp_path)), "m", "8", _paths(tmp_path))
 
 
-def test_served_response_fields_resolve_the_version_and_are_checked_against_the_registry(tmp_path: Path) -> None:
-    answer = {"risk": 0.2, "model_name": "m", "model_version": "7", "feature_service": "t_v1",
-              "training_set_digest": DIGEST, "landing_snapshot_id": SNAP}
+def test_served_response_fields_resolve_the_version_and_are_checked_against_the_registry(
+    tmp_path: Path,
+) -> None:
+    answer = {
+        "risk": 0.2,
+        "model_name": "m",
+        "model_version": "7",
+        "feature_service": "t_v1",
+        "training_set_digest": DIGEST,
+        "landing_snapshot_id": SNAP,
+    }
     fields = response_lineage({"predictions": [answer, answer]})
     assert (fields["model_name"], fields["model_version"]) == ("m", "7")
     assert response_mismatches(fields, _tags(tmp_path)) == []
     forged = response_lineage({**answer, "training_set_digest": "sha256:forged"})
     assert response_mismatches(forged, _tags(tmp_path)) == [
-        f"response training_set_digest='sha256:forged' but m v7 is tagged lineage.training_set.digest={DIGEST!r}"]
+        f"response training_set_digest='sha256:forged' but m v7 is tagged lineage.training_set.digest={DIGEST!r}"
+    ]
     with pytest.raises(TraceError, match="different model versions"):
         response_lineage({"predictions": [answer, {**answer, "model_version": "8"}]})
     with pytest.raises(TraceError, match="lacks"):

@@ -5,18 +5,13 @@ from __future__ import annotations
 
 import json
 import uuid
-from datetime import datetime, timedelta, timezone
+from datetime import UTC, datetime, timedelta
 
 import pyarrow as pa
 import pytest
 from openlineage.client.serde import Serde
 from openlineage.client.transport.http import HttpTransport
 
-from clinical_mlops.settings import load_settings
-from evaluation.refs import EvaluationRef
-from feature_store.refs import FeastRef
-from ingestion.landing import SnapshotRef
-from lakehouse.delta import DeltaRef, write
 from audit.openlineage import (
     AppendFileTransport,
     LineageDataset,
@@ -33,6 +28,11 @@ from audit.openlineage import (
     read_events,
     run_id_for_step,
 )
+from clinical_mlops.settings import load_settings
+from evaluation.refs import EvaluationRef
+from feature_store.refs import FeastRef
+from ingestion.landing import SnapshotRef
+from lakehouse.delta import DeltaRef, write
 from serving.refs import BentoRef
 from training.refs import ModelRef
 
@@ -45,42 +45,78 @@ def _delta(table: str, version: int, zone: str = "silver") -> DeltaRef:
 
 
 def _model() -> ModelRef:
-    return ModelRef(name="readmission_30d", version="3", run_id="abc", uri="models:/readmission_30d/3",
-                    tracking_uri="sqlite:////lake/home/mlflow/mlflow.db", task="readmission_30d",
-                    training_set=_delta("training_readmission_30d", 2, "gold"))
+    return ModelRef(
+        name="readmission_30d",
+        version="3",
+        run_id="abc",
+        uri="models:/readmission_30d/3",
+        tracking_uri="sqlite:////lake/home/mlflow/mlflow.db",
+        task="readmission_30d",
+        training_set=_delta("training_readmission_30d", 2, "gold"),
+    )
 
 
 # ---------------------------------------------------------------- naming
 
 
-@pytest.mark.parametrize(("uri", "root", "expected"), [
-    ("/lake/home/silver/patients", "/lake/home", ("file:///lake/home", "silver/patients")),
-    ("/lake/home/gold/features/vitals", "file:///lake/home/", ("file:///lake/home", "gold/features/vitals")),
-    ("/elsewhere/landing", "/lake/home", ("file", "/elsewhere/landing")),
-    ("/lake/homework/x", "/lake/home", ("file", "/lake/homework/x")),  # a prefix of the name is not the root
-    ("s3://bucket/lake/bronze/notes", "s3://bucket/lake", ("s3://bucket/lake", "bronze/notes")),
-    ("s3://other/t", "s3://bucket/lake", ("s3://other", "t")),
-])
+@pytest.mark.parametrize(
+    ("uri", "root", "expected"),
+    [
+        ("/lake/home/silver/patients", "/lake/home", ("file:///lake/home", "silver/patients")),
+        (
+            "/lake/home/gold/features/vitals",
+            "file:///lake/home/",
+            ("file:///lake/home", "gold/features/vitals"),
+        ),
+        ("/elsewhere/landing", "/lake/home", ("file", "/elsewhere/landing")),
+        (
+            "/lake/homework/x",
+            "/lake/home",
+            ("file", "/lake/homework/x"),
+        ),  # a prefix of the name is not the root
+        ("s3://bucket/lake/bronze/notes", "s3://bucket/lake", ("s3://bucket/lake", "bronze/notes")),
+        ("s3://other/t", "s3://bucket/lake", ("s3://other", "t")),
+    ],
+)
 def test_dataset_location(uri, root, expected):
     assert dataset_location(uri, root) == expected
 
 
 def test_delta_ref_dataset_carries_its_version():
     [ds] = datasets_of(_delta("patients", 7), NAMING)
-    assert (ds.namespace, ds.name, ds.version, ds.storage) == ("file:///lake/home", "silver/patients", "7", "delta")
+    assert (ds.namespace, ds.name, ds.version, ds.storage) == (
+        "file:///lake/home",
+        "silver/patients",
+        "7",
+        "delta",
+    )
 
 
 def test_snapshot_ref_is_the_landing_dir_at_the_snapshot_id_and_its_manifest():
-    ref = SnapshotRef(snapshot_id="ab" * 32, root=f"{ROOT}/landing", files=2, total_bytes=10,
-                      manifest=_delta("landing_snapshots", 4, "bronze"))
+    ref = SnapshotRef(
+        snapshot_id="ab" * 32,
+        root=f"{ROOT}/landing",
+        files=2,
+        total_bytes=10,
+        manifest=_delta("landing_snapshots", 4, "bronze"),
+    )
     landing, manifest = datasets_of(ref, NAMING)
-    assert (landing.namespace, landing.name, landing.version) == ("file:///lake/home", "landing", "ab" * 32)
+    assert (landing.namespace, landing.name, landing.version) == (
+        "file:///lake/home",
+        "landing",
+        "ab" * 32,
+    )
     assert (manifest.name, manifest.version) == ("bronze/landing_snapshots", "4")
 
 
 def test_feast_model_evaluation_and_bento_names():
-    feast = FeastRef(home=f"{ROOT}/feast", project="clinical", views={"vitals": 3, "labs": 1}, services={},
-                     online_store="packed")
+    feast = FeastRef(
+        home=f"{ROOT}/feast",
+        project="clinical",
+        views={"vitals": 3, "labs": 1},
+        services={},
+        online_store="packed",
+    )
     [registry] = datasets_of(feast, NAMING)
     assert (registry.name, registry.version) == ("feast/clinical", "labs=1,vitals=3")
 
@@ -88,16 +124,36 @@ def test_feast_model_evaluation_and_bento_names():
     assert model.namespace == "mlflow+sqlite:////lake/home/mlflow/mlflow.db"
     assert (model.name, model.version) == ("models/readmission_30d", "3")
 
-    evaluation = EvaluationRef(model=_model(), alias="champion", promoted=True, champion_version="3",
-                               compared_with=None, evaluations=_delta("model_evaluations", 5, "gold"))
-    assert [d.name for d in datasets_of(evaluation, NAMING)] == ["models/readmission_30d", "gold/model_evaluations"]
+    evaluation = EvaluationRef(
+        model=_model(),
+        alias="champion",
+        promoted=True,
+        champion_version="3",
+        compared_with=None,
+        evaluations=_delta("model_evaluations", 5, "gold"),
+    )
+    assert [d.name for d in datasets_of(evaluation, NAMING)] == [
+        "models/readmission_30d",
+        "gold/model_evaluations",
+    ]
     # an evaluation writes its row; the model it evaluated is an input, not an output
     assert [d.name for d in output_datasets_of([evaluation], NAMING)] == ["gold/model_evaluations"]
 
-    bento = BentoRef(tag="readmission_30d_service:x7k2", registered_model="readmission_30d", model_version="3",
-                     task="readmission_30d", feature_service="fs", training_set_digest="d", landing_snapshot_id="s")
+    bento = BentoRef(
+        tag="readmission_30d_service:x7k2",
+        registered_model="readmission_30d",
+        model_version="3",
+        task="readmission_30d",
+        feature_service="fs",
+        training_set_digest="d",
+        landing_snapshot_id="s",
+    )
     [b] = datasets_of(bento, NAMING)
-    assert (b.namespace, b.name, b.version) == ("bentoml+file:///lake/home/bentoml", "readmission_30d_service", "x7k2")
+    assert (b.namespace, b.name, b.version) == (
+        "bentoml+file:///lake/home/bentoml",
+        "readmission_30d_service",
+        "x7k2",
+    )
 
 
 def test_unknown_values_have_no_datasets_and_duplicates_are_dropped():
@@ -117,11 +173,21 @@ def test_naming_from_settings(tmp_path):
 
 
 def _step(**extra) -> StepRun:
-    t0 = datetime(2026, 1, 2, 3, 4, 5, tzinfo=timezone.utc)
-    return StepRun(**{"dagster_run_id": str(uuid.uuid4()), "step_key": "silver_tables", "dagster_job": "clinical_pipeline",
-                      "op_name": "silver_tables", "asset_keys": ["silver/patients"], "started_at": t0,
-                      "ended_at": t0 + timedelta(seconds=3), "code_version": {"git_sha": "abc"},
-                      "engine_version": "1.13.0", **extra})
+    t0 = datetime(2026, 1, 2, 3, 4, 5, tzinfo=UTC)
+    return StepRun(
+        **{
+            "dagster_run_id": str(uuid.uuid4()),
+            "step_key": "silver_tables",
+            "dagster_job": "clinical_pipeline",
+            "op_name": "silver_tables",
+            "asset_keys": ["silver/patients"],
+            "started_at": t0,
+            "ended_at": t0 + timedelta(seconds=3),
+            "code_version": {"git_sha": "abc"},
+            "engine_version": "1.13.0",
+            **extra,
+        }
+    )
 
 
 def test_run_ids_are_deterministic_per_step():
@@ -132,7 +198,9 @@ def test_run_ids_are_deterministic_per_step():
 
 
 def test_start_and_complete_carry_inputs_outputs_and_versions(tmp_path):
-    table = write(str(tmp_path / "silver" / "patients"), pa.table({"patient_key": ["a", "b"], "age": [1, 2]}))
+    table = write(
+        str(tmp_path / "silver" / "patients"), pa.table({"patient_key": ["a", "b"], "age": [1, 2]})
+    )
     naming = Naming(lakehouse_root=str(tmp_path), bentoml_home=str(tmp_path / "bentoml"))
     step = _step()
     inputs = datasets_of(_delta("patients", 4, "bronze"), naming)
@@ -142,18 +210,28 @@ def test_start_and_complete_carry_inputs_outputs_and_versions(tmp_path):
     assert (start["eventType"], complete["eventType"]) == ("START", "COMPLETE")
     assert start["eventTime"] == "2026-01-02T03:04:05+00:00"
     assert complete["eventTime"] == "2026-01-02T03:04:08+00:00"
-    assert start["run"]["runId"] == complete["run"]["runId"] == run_id_for_step(step.dagster_run_id, "silver_tables")
+    assert (
+        start["run"]["runId"]
+        == complete["run"]["runId"]
+        == run_id_for_step(step.dagster_run_id, "silver_tables")
+    )
     assert start["outputs"] == [] and start["inputs"] == complete["inputs"]
     assert complete["inputs"][0]["facets"]["version"]["datasetVersion"] == "4"
     [out] = complete["outputs"]
     assert (out["namespace"], out["name"]) == (tmp_path.resolve().as_uri(), "silver/patients")
     assert out["facets"]["version"]["datasetVersion"] == str(table.version)
-    assert [(f["name"], f["type"]) for f in out["facets"]["schema"]["fields"]] == [("patient_key", "string"),
-                                                                                  ("age", "long")]
+    assert [(f["name"], f["type"]) for f in out["facets"]["schema"]["fields"]] == [
+        ("patient_key", "string"),
+        ("age", "long"),
+    ]
     assert out["outputFacets"]["outputStatistics"]["rowCount"] == 2
     parent = complete["run"]["facets"]["parent"]
     assert parent["run"]["runId"] == step.dagster_run_id
-    assert parent["job"] == {"namespace": "clinical-mlops", "name": "clinical_pipeline", "facets": {}}
+    assert parent["job"] == {
+        "namespace": "clinical-mlops",
+        "name": "clinical_pipeline",
+        "facets": {},
+    }
     assert complete["run"]["facets"]["dagsterStep"]["codeVersion"] == {"git_sha": "abc"}
     assert complete["job"]["facets"]["dagsterAssets"]["assetKeys"] == ["silver/patients"]
     assert complete["job"]["name"] == "silver_tables"
@@ -161,7 +239,9 @@ def test_start_and_complete_carry_inputs_outputs_and_versions(tmp_path):
 
 
 def test_a_missing_table_still_gives_an_event_without_schema(tmp_path):
-    ds = LineageDataset("file:///x", "silver/gone", "3", delta_uri=str(tmp_path / "gone"), storage="delta")
+    ds = LineageDataset(
+        "file:///x", "silver/gone", "3", delta_uri=str(tmp_path / "gone"), storage="delta"
+    )
     _, complete = build_step_events(_step(), NAMING, [], [ds])
     out = Serde.to_dict(complete)["outputs"][0]
     assert "schema" not in out["facets"] and out["facets"]["version"]["datasetVersion"] == "3"

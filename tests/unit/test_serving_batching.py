@@ -44,7 +44,9 @@ def test_concurrent_requests_are_scored_together_and_in_order() -> None:
 
     batcher, results = asyncio.run(main())
     assert results == [1, *range(1, 9)]
-    assert scorer.calls[0] == ["a"] and len(scorer.calls) == 2  # the 8 that queued meanwhile: one call
+    assert (
+        scorer.calls[0] == ["a"] and len(scorer.calls) == 2
+    )  # the 8 that queued meanwhile: one call
     assert batcher.batches == 2 and batcher.requests == 9
     assert "MainThread" not in scorer.threads  # scoring never blocks the event loop
 
@@ -72,8 +74,9 @@ def test_an_unknown_patient_fails_only_its_own_request() -> None:
         batcher = PatientBatcher(scorer, max_batch=16)
         blocker = asyncio.create_task(batcher.score("q"))
         await asyncio.sleep(0.01)
-        results = await asyncio.gather(batcher.score("aa"), batcher.score("xyz"), batcher.score("bbb"),
-                                       return_exceptions=True)
+        results = await asyncio.gather(
+            batcher.score("aa"), batcher.score("xyz"), batcher.score("bbb"), return_exceptions=True
+        )
         await blocker
         await batcher.close()
         return results
@@ -90,7 +93,9 @@ def test_other_failures_reach_every_waiting_request() -> None:
 
     async def main():
         batcher = PatientBatcher(broken)
-        results = await asyncio.gather(batcher.score("a"), batcher.score("b"), return_exceptions=True)
+        results = await asyncio.gather(
+            batcher.score("a"), batcher.score("b"), return_exceptions=True
+        )
         await batcher.close()
         return results
 

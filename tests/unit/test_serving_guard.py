@@ -36,7 +36,10 @@ def call(app, method="POST", content_type="application/json", chunks=(b"{}",), l
     if length:
         headers.append((b"content-length", str(sum(map(len, chunks))).encode()))
     scope = {"type": "http", "method": method, "path": "/predict_by_id", "headers": headers}
-    pending = [{"type": "http.request", "body": c, "more_body": i < len(chunks) - 1} for i, c in enumerate(chunks)]
+    pending = [
+        {"type": "http.request", "body": c, "more_body": i < len(chunks) - 1}
+        for i, c in enumerate(chunks)
+    ]
     sent = []
 
     async def receive():
@@ -51,17 +54,29 @@ def call(app, method="POST", content_type="application/json", chunks=(b"{}",), l
     return status, body
 
 
-@pytest.mark.parametrize("content_type", ["application/vnd.bentoml+pickle", "application/vnd.bentoml+pickle; a=b",
-                                          "Application/VND.BentoML+Pickle", "application/x-python-pickle"])
+@pytest.mark.parametrize(
+    "content_type",
+    [
+        "application/vnd.bentoml+pickle",
+        "application/vnd.bentoml+pickle; a=b",
+        "Application/VND.BentoML+Pickle",
+        "application/x-python-pickle",
+    ],
+)
 @pytest.mark.parametrize("method", ["POST", "GET", "PUT"])
 def test_pickle_never_reaches_the_app(content_type, method):
     inner = Recorder()
-    status, body = call(RequestGuard(inner), method=method, content_type=content_type, chunks=(b"\x80\x05.",))
+    status, body = call(
+        RequestGuard(inner), method=method, content_type=content_type, chunks=(b"\x80\x05.",)
+    )
     assert status == 415 and "pickle" in json.loads(body)["error"]
     assert inner.bodies == []
 
 
-@pytest.mark.parametrize("content_type", ["text/plain", "multipart/form-data; boundary=x", "application/x-www-form-urlencoded"])
+@pytest.mark.parametrize(
+    "content_type",
+    ["text/plain", "multipart/form-data; boundary=x", "application/x-www-form-urlencoded"],
+)
 def test_bodies_must_be_json(content_type):
     inner = Recorder()
     assert call(RequestGuard(inner), content_type=content_type)[0] == 415
@@ -81,7 +96,11 @@ def test_json_within_the_limit_reaches_the_app_unchanged():
     guard = RequestGuard(inner, max_body_bytes=100)
     payload = (b'{"patient_id": ', b'"pat_0"}')
     assert call(guard, chunks=payload, length=False) == (200, b"".join(payload))
-    assert call(guard, content_type="application/json; charset=utf-8", chunks=(b"x" * 100,))[0] == 200
-    assert call(guard, content_type=None)[0] == 200  # no content type: JSON by default, as BentoML reads it
+    assert (
+        call(guard, content_type="application/json; charset=utf-8", chunks=(b"x" * 100,))[0] == 200
+    )
+    assert (
+        call(guard, content_type=None)[0] == 200
+    )  # no content type: JSON by default, as BentoML reads it
     assert call(guard, method="GET", chunks=(b"",))[0] == 200
     assert inner.bodies[0] == b"".join(payload)

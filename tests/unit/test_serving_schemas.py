@@ -31,8 +31,21 @@ def fields_of(error: ValidationError) -> list[tuple]:
     return [tuple(map(str, e["loc"])) for e in error.errors()]
 
 
-@pytest.mark.parametrize("bad", ["12345", "MRN-001", "pat_XYZ", "pat_" + "0" * 23, "pat_" + "0" * 25,
-                                 "PAT_" + "0" * 24, " pat_" + "0" * 24, "pat_" + "G" * 24, "", "enc_" + "0" * 24])
+@pytest.mark.parametrize(
+    "bad",
+    [
+        "12345",
+        "MRN-001",
+        "pat_XYZ",
+        "pat_" + "0" * 23,
+        "pat_" + "0" * 25,
+        "PAT_" + "0" * 24,
+        " pat_" + "0" * 24,
+        "pat_" + "G" * 24,
+        "",
+        "enc_" + "0" * 24,
+    ],
+)
 def test_only_pseudonyms_are_accepted(bad):
     with pytest.raises(ValidationError) as err:
         PredictByIdRequest.model_validate_json(f'{{"patient_id": "{bad}"}}')
@@ -54,7 +67,9 @@ def test_the_row_model_has_every_input_feature_typed(schemas, row):
     parsed = schemas.PredictRowRequest.model_validate({"features": row}).features
     assert parsed.model_dump() == row
     nulls = dict.fromkeys(spec.columns)  # every value may be unknown
-    assert schemas.PredictRowRequest.model_validate({"features": nulls}).features.model_dump() == nulls
+    assert (
+        schemas.PredictRowRequest.model_validate({"features": nulls}).features.model_dump() == nulls
+    )
 
 
 def test_a_misspelled_feature_is_an_error_on_both_names(schemas, row):
@@ -80,12 +95,19 @@ def test_the_embedding_must_have_its_exact_width(schemas, row, width):
     assert fields_of(err.value) == [("features", "note_embedding")]
 
 
-@pytest.mark.parametrize("feature, value", [
-    ("age_years", "70"), ("age_years", 70.5), ("age_years", True),  # int64
-    ("last_los_days", "2.5"), ("last_los_days", True),  # float64
-    ("last_stay_elective", 1), ("last_stay_elective", "true"),  # bool
-    ("sex", 1),  # string
-])
+@pytest.mark.parametrize(
+    "feature, value",
+    [
+        ("age_years", "70"),
+        ("age_years", 70.5),
+        ("age_years", True),  # int64
+        ("last_los_days", "2.5"),
+        ("last_los_days", True),  # float64
+        ("last_stay_elective", 1),
+        ("last_stay_elective", "true"),  # bool
+        ("sex", 1),  # string
+    ],
+)
 def test_values_of_the_wrong_type_are_refused(schemas, row, feature, value):
     row[feature] = value
     with pytest.raises(ValidationError) as err:
@@ -97,7 +119,9 @@ def test_values_of_the_wrong_type_are_refused(schemas, row, feature, value):
 def test_non_finite_numbers_are_refused(schemas, row, literal):
     import json
 
-    text = json.dumps({"features": row}).replace('"last_los_days": 1.5', f'"last_los_days": {literal}')
+    text = json.dumps({"features": row}).replace(
+        '"last_los_days": 1.5', f'"last_los_days": {literal}'
+    )
     with pytest.raises(ValidationError) as err:
         schemas.PredictRowRequest.model_validate_json(text)
     assert fields_of(err.value) == [("features", "last_los_days")]
@@ -109,7 +133,10 @@ def test_an_int_is_a_valid_float(schemas, row):
 
 
 def test_batches_hold_one_to_max_batch_items(schemas, row):
-    assert len(schemas.PredictByIdBatchRequest.model_validate({"patient_ids": [PID] * 4}).patient_ids) == 4
+    assert (
+        len(schemas.PredictByIdBatchRequest.model_validate({"patient_ids": [PID] * 4}).patient_ids)
+        == 4
+    )
     assert len(schemas.PredictRowBatchRequest.model_validate({"rows": [row] * 4}).rows) == 4
     for bad in ([], [PID] * 5):
         with pytest.raises(ValidationError) as err:
@@ -126,7 +153,10 @@ def test_batches_hold_one_to_max_batch_items(schemas, row):
 
 def test_schemas_are_cached_per_task_and_limit():
     assert schemas_for(TASK, 4) is schemas_for(TASK, 4)
-    assert schemas_for(TASK, 8).PredictByIdBatchRequest is not schemas_for(TASK, 4).PredictByIdBatchRequest
+    assert (
+        schemas_for(TASK, 8).PredictByIdBatchRequest
+        is not schemas_for(TASK, 4).PredictByIdBatchRequest
+    )
     with pytest.raises(ValueError):
         schemas_for(TASK, 0)
     with pytest.raises(ValueError, match="unknown task"):
@@ -134,8 +164,15 @@ def test_schemas_are_cached_per_task_and_limit():
 
 
 def test_a_prediction_carries_the_model_and_its_lineage():
-    p = Prediction(risk=0.25, patient_id=PID, model_name="clinical-readmission", model_version="3",
-                   feature_service="readmission_v1", training_set_digest="sha256:ab", landing_snapshot_id="f" * 64)
+    p = Prediction(
+        risk=0.25,
+        patient_id=PID,
+        model_name="clinical-readmission",
+        model_version="3",
+        feature_service="readmission_v1",
+        training_set_digest="sha256:ab",
+        landing_snapshot_id="f" * 64,
+    )
     assert p.model_dump()["model_version"] == "3" and p.flagged is None and p.missing_views == []
     with pytest.raises(ValidationError):
         Prediction(**{**p.model_dump(), "risk": 1.5})

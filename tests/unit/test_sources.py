@@ -8,7 +8,13 @@ import json
 
 import pytest
 
-from ingestion.sources import EXCERPT_CHARS, SnapshotMismatch, read_file, read_json_document, read_ndjson
+from ingestion.sources import (
+    EXCERPT_CHARS,
+    SnapshotMismatch,
+    read_file,
+    read_json_document,
+    read_ndjson,
+)
 
 
 def _dumps(obj) -> bytes:
@@ -16,11 +22,19 @@ def _dumps(obj) -> bytes:
 
 
 def _summary(items):
-    return [(i.locator, i.resource.get("id") if i.resource else None, i.error is not None, i.file_failed)
-            for i in items]
+    return [
+        (
+            i.locator,
+            i.resource.get("id") if i.resource else None,
+            i.error is not None,
+            i.file_failed,
+        )
+        for i in items
+    ]
 
 
 # ---------------------------------------------------------------- ndjson
+
 
 def test_ndjson_good_lines_and_blank_lines_keep_their_numbers(fhir):
     data = b"\n".join([_dumps(fhir.patient("a")), b"", b"   ", _dumps(fhir.patient("b"))]) + b"\n"
@@ -38,8 +52,15 @@ def test_ndjson_crlf_line_endings(fhir):
 
 def test_ndjson_invalid_array_and_truncated_lines(fhir):
     good = _dumps(fhir.patient("a"))
-    data = b"\n".join([good, b'{"resourceType": "Patient", "id": oops}', b'[{"resourceType": "Patient"}]', good,
-                       b'{"resourceType": "Patient", "id": "tr'])  # no final newline: the export was cut
+    data = b"\n".join(
+        [
+            good,
+            b'{"resourceType": "Patient", "id": oops}',
+            b'[{"resourceType": "Patient"}]',
+            good,
+            b'{"resourceType": "Patient", "id": "tr',
+        ]
+    )  # no final newline: the export was cut
     items = list(read_ndjson("Patient.ndjson", data))
     assert [i.locator for i in items] == ["line 1", "line 2", "line 3", "line 4", "line 5"]
     assert items[0].error is None and items[3].error is None
@@ -52,11 +73,15 @@ def test_ndjson_invalid_array_and_truncated_lines(fhir):
 
 def test_ndjson_scalar_line_is_not_an_object():
     items = list(read_ndjson("x.ndjson", b'"just a string"\n42\nnull\n'))
-    assert [(i.locator, i.error) for i in items] == [(f"line {n}", "line is not a JSON object") for n in (1, 2, 3)]
+    assert [(i.locator, i.error) for i in items] == [
+        (f"line {n}", "line is not a JSON object") for n in (1, 2, 3)
+    ]
 
 
 def test_ndjson_excerpt_is_bounded():
-    line = b'{"resourceType": "Patient", "id": "x", "text": "' + b"a" * 10_000 + b'"'  # invalid: unterminated
+    line = (
+        b'{"resourceType": "Patient", "id": "x", "text": "' + b"a" * 10_000 + b'"'
+    )  # invalid: unterminated
     items = list(read_ndjson("x.ndjson", line + b"\n"))
     assert items[0].error and len(items[0].raw) == EXCERPT_CHARS
 
@@ -86,8 +111,12 @@ def test_ndjson_truncated_gzip_writes_nothing_unverified(fhir):
 
 def test_ndjson_gzip_keeps_verified_members_before_the_damage(fhir):
     first = b"\n".join(_dumps(fhir.observation(f"a{i}")) for i in range(5)) + b"\n"
-    second = gzip.compress(b"\n".join(_dumps(fhir.observation(f"b{i}")) for i in range(5)) + b"\n", mtime=0)
-    data = gzip.compress(first, mtime=0) + second[: len(second) - 6]  # second member loses its trailer
+    second = gzip.compress(
+        b"\n".join(_dumps(fhir.observation(f"b{i}")) for i in range(5)) + b"\n", mtime=0
+    )
+    data = (
+        gzip.compress(first, mtime=0) + second[: len(second) - 6]
+    )  # second member loses its trailer
     items = list(read_ndjson("Observation.ndjson.gz", data))
     assert [i.resource["id"] for i in items if i.error is None] == [f"a{i}" for i in range(5)]
     assert items[-1].file_failed and items[-1].locator == "line 6"
@@ -101,6 +130,7 @@ def test_ndjson_not_gzip_at_all():
 
 
 # ---------------------------------------------------------------- JSON documents and Bundles
+
 
 def test_single_resource_document(fhir):
     items = list(read_json_document("p.json", b"  " + _dumps(fhir.patient("solo")) + b"\n"))
@@ -122,8 +152,12 @@ def test_bundle_entry_without_resource(fhir):
     bundle["entry"].insert(1, {"fullUrl": "urn:uuid:missing", "request": {"method": "POST"}})
     bundle["entry"].append("not an entry")
     items = list(read_json_document("b.json", _dumps(bundle)))
-    assert _summary(items) == [("entry 0", "p1", False, False), ("entry 1", None, True, False),
-                               ("entry 2", "p2", False, False), ("entry 3", None, True, False)]
+    assert _summary(items) == [
+        ("entry 0", "p1", False, False),
+        ("entry 1", None, True, False),
+        ("entry 2", "p2", False, False),
+        ("entry 3", None, True, False),
+    ]
     assert items[1].error == "Bundle entry without a resource"
     assert b"urn:uuid:missing" in items[1].raw
 
@@ -131,21 +165,29 @@ def test_bundle_entry_without_resource(fhir):
 def test_transaction_entry_without_id_takes_its_urn(fhir):
     patient = fhir.patient("x")
     del patient["id"]
-    bundle = {"resourceType": "Bundle", "type": "transaction",
-              "entry": [{"fullUrl": "urn:uuid:1234-abcd", "resource": patient},
-                        {"fullUrl": "urn:uuid:e-1", "resource": fhir.encounter("e-1", "ignored")}]}
+    bundle = {
+        "resourceType": "Bundle",
+        "type": "transaction",
+        "entry": [
+            {"fullUrl": "urn:uuid:1234-abcd", "resource": patient},
+            {"fullUrl": "urn:uuid:e-1", "resource": fhir.encounter("e-1", "ignored")},
+        ],
+    }
     items = list(read_json_document("b.json", _dumps(bundle)))
     assert items[0].resource["id"] == "1234-abcd"
     assert json.loads(items[0].raw)["id"] == "1234-abcd"
     assert items[1].fullurls["urn:uuid:1234-abcd"] == "1234-abcd"
 
 
-@pytest.mark.parametrize(("document", "error"), [
-    ({"resourceType": "Bundle", "type": "collection"}, "Bundle without entries"),
-    ({"resourceType": "Bundle", "entry": []}, "Bundle without entries"),
-    ([{"resourceType": "Patient", "id": "x"}], "JSON document is not a FHIR resource object"),
-    ("a string", "JSON document is not a FHIR resource object"),
-])
+@pytest.mark.parametrize(
+    ("document", "error"),
+    [
+        ({"resourceType": "Bundle", "type": "collection"}, "Bundle without entries"),
+        ({"resourceType": "Bundle", "entry": []}, "Bundle without entries"),
+        ([{"resourceType": "Patient", "id": "x"}], "JSON document is not a FHIR resource object"),
+        ("a string", "JSON document is not a FHIR resource object"),
+    ],
+)
 def test_document_level_failures(document, error):
     items = list(read_json_document("d.json", _dumps(document)))
     assert _summary(items) == [("file", None, True, True)]
@@ -175,10 +217,13 @@ def test_gzip_json_document_and_corrupt_gzip(fhir):
 @pytest.mark.parametrize("data", [b"", b"  \n"])
 def test_empty_json_document(data):
     items = list(read_json_document("d.json", data))
-    assert [(i.locator, i.error, i.file_failed) for i in items] == [("file", "empty file: no resources", True)]
+    assert [(i.locator, i.error, i.file_failed) for i in items] == [
+        ("file", "empty file: no resources", True)
+    ]
 
 
 # ---------------------------------------------------------------- read_file
+
 
 def test_read_file_dispatches_on_suffix(tmp_path, fhir):
     nd = tmp_path / "a.jsonl"

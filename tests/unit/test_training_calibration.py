@@ -33,7 +33,9 @@ def test_fit_platt_needs_both_classes() -> None:
 def fitted():
     torch.set_num_threads(1)
     frame = synthetic_training_set(TASK, n=1500, seed=3)
-    result = fit_local(frame, TASK, FitConfig(max_epochs=2, batch_size=64, seed=0, accelerator="cpu"))
+    result = fit_local(
+        frame, TASK, FitConfig(max_epochs=2, batch_size=64, seed=0, accelerator="cpu")
+    )
     return result.model, frame
 
 
@@ -45,7 +47,9 @@ def test_calibration_keeps_ranking_improves_brier_and_is_saved(fitted, tmp_path)
     after = model.predict_raw(test)
     assert calibration.applied and calibration.scale > 0
     assert torch.equal(model.calibration, torch.tensor([calibration.scale, calibration.bias]))
-    assert roc_auc_score(test["label"], after) == pytest.approx(roc_auc_score(test["label"], before))
+    assert roc_auc_score(test["label"], after) == pytest.approx(
+        roc_auc_score(test["label"], before)
+    )
     # pos_weight inflates the raw probabilities; recalibrated ones sit near the observed prevalence
     assert abs(after.mean() - test["label"].mean()) < abs(before.mean() - test["label"].mean())
     assert brier_score_loss(test["label"], after) < brier_score_loss(test["label"], before)
@@ -55,7 +59,9 @@ def test_calibration_keeps_ranking_improves_brier_and_is_saved(fitted, tmp_path)
 
 def test_a_backwards_model_is_not_flipped(fitted) -> None:
     model, frame = fitted
-    validation = frame.filter(pl.col("split") == "validation").with_columns(label=1 - pl.col("label"))
+    validation = frame.filter(pl.col("split") == "validation").with_columns(
+        label=1 - pl.col("label")
+    )
     state = model.calibration.clone()
     calibration = calibrate(model, validation)
     assert not calibration.applied and calibration.scale < 0

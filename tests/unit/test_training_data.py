@@ -12,7 +12,13 @@ import torch
 from deltalake import write_deltalake
 from torch.utils.data import DataLoader, TensorDataset
 
-from training.data import BatchedTensorDataset, TrainingSetDataModule, TrainingSetError, as_batch, read_training_set
+from training.data import (
+    BatchedTensorDataset,
+    TrainingSetDataModule,
+    TrainingSetError,
+    as_batch,
+    read_training_set,
+)
 from training.synthetic import synthetic_training_set
 
 TASK = "readmission_30d"
@@ -49,9 +55,15 @@ def test_preprocessor_is_fitted_on_train_only(frame: pl.DataFrame) -> None:
     spec = setup_dm(frame).spec
     held_out = pl.col("split") != "train"
     poisoned = frame.with_columns(
-        *[pl.when(held_out).then(pl.lit(1e6)).otherwise(pl.col(c)).cast(pl.Float64).alias(c) for c in spec.numeric],
-        *[pl.when(held_out).then(pl.lit("only_outside_train")).otherwise(pl.col(c)).alias(c)
-          for c in spec.categorical])
+        *[
+            pl.when(held_out).then(pl.lit(1e6)).otherwise(pl.col(c)).cast(pl.Float64).alias(c)
+            for c in spec.numeric
+        ],
+        *[
+            pl.when(held_out).then(pl.lit("only_outside_train")).otherwise(pl.col(c)).alias(c)
+            for c in spec.categorical
+        ],
+    )
     assert setup_dm(poisoned).preprocessor.state_dict() == setup_dm(frame).preprocessor.state_dict()
 
 
@@ -65,8 +77,13 @@ def test_row_order_does_not_change_the_datasets(frame: pl.DataFrame) -> None:
 def test_reads_a_pinned_delta_version(frame: pl.DataFrame, tmp_path) -> None:
     uri = str(tmp_path / "training_set")
     write_deltalake(uri, frame.to_arrow())
-    changed = frame.with_columns(pl.when(pl.col("split") == "train").then(1 - pl.col("label"))
-                                 .otherwise(pl.col("label")).cast(pl.Int8).alias("label"))
+    changed = frame.with_columns(
+        pl.when(pl.col("split") == "train")
+        .then(1 - pl.col("label"))
+        .otherwise(pl.col("label"))
+        .cast(pl.Int8)
+        .alias("label")
+    )
     write_deltalake(uri, changed.to_arrow(), mode="overwrite")
     v0, v1 = setup_dm(uri, version=0), setup_dm(uri, version=1)
     assert v0.pos_weight == pytest.approx(setup_dm(frame).pos_weight)
@@ -77,7 +94,10 @@ def test_reads_a_pinned_delta_version(frame: pl.DataFrame, tmp_path) -> None:
             self.uri, self.version = uri, version
 
     assert setup_dm(Ref(uri, 0)).pos_weight == v0.pos_weight
-    assert read_training_set(uri, 0, columns=["patient_id", "label"]).columns == ["patient_id", "label"]
+    assert read_training_set(uri, 0, columns=["patient_id", "label"]).columns == [
+        "patient_id",
+        "label",
+    ]
     with pytest.raises(TrainingSetError, match="pinned version"):
         setup_dm(uri)
 
@@ -91,9 +111,14 @@ def test_datamodule_pickles_before_and_after_setup(frame: pl.DataFrame) -> None:
 
 # ---------------------------------------------------------------- contract violations
 
+
 def with_split(frame: pl.DataFrame, index: int, split: str) -> pl.DataFrame:
-    return frame.with_columns(pl.when(pl.int_range(pl.len()) == index).then(pl.lit(split))
-                              .otherwise(pl.col("split")).alias("split"))
+    return frame.with_columns(
+        pl.when(pl.int_range(pl.len()) == index)
+        .then(pl.lit(split))
+        .otherwise(pl.col("split"))
+        .alias("split")
+    )
 
 
 def test_missing_split_or_label_column(frame: pl.DataFrame) -> None:
@@ -111,8 +136,15 @@ def test_unknown_split_value(frame: pl.DataFrame) -> None:
 
 def test_label_must_be_binary(frame: pl.DataFrame) -> None:
     with pytest.raises(TrainingSetError, match="not 0/1"):
-        setup_dm(frame.with_columns(pl.when(pl.int_range(pl.len()) == 0).then(2).otherwise(pl.col("label"))
-                                    .cast(pl.Int8).alias("label")))
+        setup_dm(
+            frame.with_columns(
+                pl.when(pl.int_range(pl.len()) == 0)
+                .then(2)
+                .otherwise(pl.col("label"))
+                .cast(pl.Int8)
+                .alias("label")
+            )
+        )
 
 
 @pytest.mark.parametrize("split", ["train", "validation"])
@@ -123,25 +155,42 @@ def test_empty_train_or_validation_split(frame: pl.DataFrame, split: str) -> Non
 
 def test_single_class_validation(frame: pl.DataFrame) -> None:
     with pytest.raises(TrainingSetError, match="validation split has only label"):
-        setup_dm(frame.with_columns(pl.when(pl.col("split") == "validation").then(0).otherwise(pl.col("label"))
-                                    .cast(pl.Int8).alias("label")))
+        setup_dm(
+            frame.with_columns(
+                pl.when(pl.col("split") == "validation")
+                .then(0)
+                .otherwise(pl.col("label"))
+                .cast(pl.Int8)
+                .alias("label")
+            )
+        )
 
 
 def test_patient_event_in_two_splits_is_leakage(frame: pl.DataFrame) -> None:
     first_val = frame.filter(pl.col("split") == "validation").row(0, named=True)
-    duplicate = pl.DataFrame([{**first_val, "split": "test", "encounter_id": "copy"}], schema=frame.schema)
+    duplicate = pl.DataFrame(
+        [{**first_val, "split": "test", "encounter_id": "copy"}], schema=frame.schema
+    )
     with pytest.raises(TrainingSetError, match=f"leakage.*{first_val['patient_id']}"):
         setup_dm(pl.concat([frame, duplicate]))
 
 
 def test_split_must_be_temporal(frame: pl.DataFrame) -> None:
     late_train = frame.with_columns(
-        pl.when(pl.int_range(pl.len()) == 0).then(pl.col("event_timestamp").max() + timedelta(days=1))
-        .otherwise(pl.col("event_timestamp")).alias("event_timestamp"))
+        pl.when(pl.int_range(pl.len()) == 0)
+        .then(pl.col("event_timestamp").max() + timedelta(days=1))
+        .otherwise(pl.col("event_timestamp"))
+        .alias("event_timestamp")
+    )
     with pytest.raises(TrainingSetError, match="not temporal.*train.*validation"):
         setup_dm(late_train)
-    last_val = frame.filter(pl.col("split") == "validation").height + frame.filter(pl.col("split") == "train").height
-    early_test = with_split(frame, last_val - 1, "test").pipe(with_split, last_val + 1, "validation")
+    last_val = (
+        frame.filter(pl.col("split") == "validation").height
+        + frame.filter(pl.col("split") == "train").height
+    )
+    early_test = with_split(frame, last_val - 1, "test").pipe(
+        with_split, last_val + 1, "validation"
+    )
     with pytest.raises(TrainingSetError, match="not temporal.*validation.*test"):
         setup_dm(early_test)
 
@@ -154,9 +203,20 @@ def test_loaders_need_setup(frame: pl.DataFrame) -> None:
 
 def test_batched_reads_give_the_rows_a_per_row_loader_gives() -> None:
     tensors = (torch.randn(203, 5), torch.randn(203, 3), torch.rand(203))
-    per_row = DataLoader(TensorDataset(*tensors), batch_size=16, shuffle=True,
-                         generator=torch.Generator().manual_seed(7))
-    batched = DataLoader(BatchedTensorDataset(*tensors), batch_size=16, shuffle=True, collate_fn=as_batch,
-                         generator=torch.Generator().manual_seed(7))
+    per_row = DataLoader(
+        TensorDataset(*tensors),
+        batch_size=16,
+        shuffle=True,
+        generator=torch.Generator().manual_seed(7),
+    )
+    batched = DataLoader(
+        BatchedTensorDataset(*tensors),
+        batch_size=16,
+        shuffle=True,
+        collate_fn=as_batch,
+        generator=torch.Generator().manual_seed(7),
+    )
     pairs = list(zip(per_row, batched, strict=True))
-    assert len(pairs) == 13 and all(torch.equal(a, b) for one, other in pairs for a, b in zip(one, other))
+    assert len(pairs) == 13 and all(
+        torch.equal(a, b) for one, other in pairs for a, b in zip(one, other)
+    )

@@ -42,7 +42,10 @@ def test_learns_the_synthetic_signal(fitted: FitResult) -> None:
     assert fitted.best_val_auroc > 0.7
     assert fitted.best_val_auroc == max(h["val_auroc"] for h in fitted.history)
     assert {"val_auroc", "val_auprc", "val_loss"} <= set(fitted.history[0])
-    assert 1 <= len(fitted.history) <= CONFIG.max_epochs and fitted.wall_time_s >= fitted.train_time_s > 0
+    assert (
+        1 <= len(fitted.history) <= CONFIG.max_epochs
+        and fitted.wall_time_s >= fitted.train_time_s > 0
+    )
     assert fitted.data["train"]["rows"] == 1400 and not fitted.model.training
 
 
@@ -63,10 +66,13 @@ def test_same_seed_same_model(fitted: FitResult, training_set: pl.DataFrame) -> 
     assert first.keys() == second.keys() and all(torch.equal(first[k], second[k]) for k in first)
 
 
-def test_save_load_weights_only_reproduces_predict_raw(fitted: FitResult, training_set: pl.DataFrame,
-                                                       tmp_path) -> None:
+def test_save_load_weights_only_reproduces_predict_raw(
+    fitted: FitResult, training_set: pl.DataFrame, tmp_path
+) -> None:
     path = save_model(fitted.model, tmp_path / "model.pt")
-    payload = torch.load(path, weights_only=True)  # no pickled objects: plain types and tensors only
+    payload = torch.load(
+        path, weights_only=True
+    )  # no pickled objects: plain types and tensors only
     json.dumps(payload["hyper_parameters"], allow_nan=False)
     loaded = load_model(path)
     assert isinstance(loaded, RiskModel) and not loaded.training
@@ -77,8 +83,12 @@ def test_save_load_weights_only_reproduces_predict_raw(fitted: FitResult, traini
     assert ((expected > 0) & (expected < 1)).all()
 
 
-def test_predict_raw_on_dict_rows_with_a_null_embedding(fitted: FitResult, training_set: pl.DataFrame) -> None:
-    rows = training_set.filter(pl.col("split") == "test").head(3).to_dicts()  # keys, label, *_feature_ts: ignored
+def test_predict_raw_on_dict_rows_with_a_null_embedding(
+    fitted: FitResult, training_set: pl.DataFrame
+) -> None:
+    rows = (
+        training_set.filter(pl.col("split") == "test").head(3).to_dicts()
+    )  # keys, label, *_feature_ts: ignored
     rows[0]["note_embedding"] = None
     rows[0]["has_note"] = False
     probs = fitted.model.predict_raw(rows)
@@ -90,8 +100,9 @@ def test_predict_raw_on_dict_rows_with_a_null_embedding(fitted: FitResult, train
     assert fitted.model.predict_raw([]).shape == (0,)
 
 
-def test_lightning_checkpoint_alone_restores_the_model(fitted: FitResult, training_set: pl.DataFrame,
-                                                       tmp_path) -> None:
+def test_lightning_checkpoint_alone_restores_the_model(
+    fitted: FitResult, training_set: pl.DataFrame, tmp_path
+) -> None:
     trainer = L.Trainer(logger=False, enable_progress_bar=False, enable_model_summary=False)
     trainer.strategy.connect(fitted.model)
     trainer.save_checkpoint(tmp_path / "last.ckpt", weights_only=True)
@@ -103,15 +114,26 @@ def test_lightning_checkpoint_alone_restores_the_model(fitted: FitResult, traini
 def test_best_weights_travel_in_a_lightning_checkpoint(fitted: FitResult, tmp_path) -> None:
     assert BestWeights().state_dict() == {}  # Lightning calls it when any checkpoint is written
     best = BestWeights()
-    best.best_score, best.best_epoch, best.history = fitted.best_val_auroc, fitted.best_epoch, fitted.history
+    best.best_score, best.best_epoch, best.history = (
+        fitted.best_val_auroc,
+        fitted.best_epoch,
+        fitted.history,
+    )
     best.best_state = {k: v.clone() for k, v in fitted.model.state_dict().items()}
-    trainer = L.Trainer(logger=False, enable_progress_bar=False, enable_model_summary=False, callbacks=[best])
+    trainer = L.Trainer(
+        logger=False, enable_progress_bar=False, enable_model_summary=False, callbacks=[best]
+    )
     trainer.strategy.connect(fitted.model)
     trainer.save_checkpoint(tmp_path / "last.ckpt")
     restored = BestWeights()
-    restored.load_state_dict(torch.load(tmp_path / "last.ckpt", weights_only=False)["callbacks"][best.state_key])
-    assert (restored.best_score, restored.best_epoch, restored.history) == (best.best_score, best.best_epoch,
-                                                                            best.history)
+    restored.load_state_dict(
+        torch.load(tmp_path / "last.ckpt", weights_only=False)["callbacks"][best.state_key]
+    )
+    assert (restored.best_score, restored.best_epoch, restored.history) == (
+        best.best_score,
+        best.best_epoch,
+        best.history,
+    )
     assert all(torch.equal(restored.best_state[k], v) for k, v in best.best_state.items())
 
 

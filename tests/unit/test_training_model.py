@@ -23,8 +23,9 @@ def one_thread():
 
 @pytest.fixture(scope="module")
 def dm() -> TrainingSetDataModule:
-    dm = TrainingSetDataModule(synthetic_training_set("readmission_30d", n=200, seed=7), "readmission_30d",
-                               batch_size=16)
+    dm = TrainingSetDataModule(
+        synthetic_training_set("readmission_30d", n=200, seed=7), "readmission_30d", batch_size=16
+    )
     dm.setup("fit")
     return dm
 
@@ -32,10 +33,14 @@ def dm() -> TrainingSetDataModule:
 @pytest.fixture
 def model(dm: TrainingSetDataModule) -> RiskModel:
     torch.manual_seed(0)
-    return RiskModel.from_datamodule(dm, tabular_hidden=[32, 16], note_hidden=[16], fusion_hidden=[8], dropout=0.0)
+    return RiskModel.from_datamodule(
+        dm, tabular_hidden=[32, 16], note_hidden=[16], fusion_hidden=[8], dropout=0.0
+    )
 
 
-def test_forward_gives_one_logit_per_row_and_gradients_reach_both_towers(dm, model: RiskModel) -> None:
+def test_forward_gives_one_logit_per_row_and_gradients_reach_both_towers(
+    dm, model: RiskModel
+) -> None:
     tabular, note, label = next(iter(dm.train_dataloader()))
     logits = model(tabular, note)
     assert logits.shape == (16,) and logits.dtype == torch.float32
@@ -61,7 +66,9 @@ def test_loss_uses_train_pos_weight(dm, model: RiskModel) -> None:
     ones, zeros = torch.ones(16), torch.zeros(16)
     logits = model(tabular, note).detach()
     pos = torch.nn.functional.binary_cross_entropy_with_logits(logits, ones)
-    assert model._loss((tabular, note, ones))[0].item() == pytest.approx(dm.pos_weight * pos.item(), rel=1e-5)
+    assert model._loss((tabular, note, ones))[0].item() == pytest.approx(
+        dm.pos_weight * pos.item(), rel=1e-5
+    )
     neg = torch.nn.functional.binary_cross_entropy_with_logits(logits, zeros)
     assert model._loss((tabular, note, zeros))[0].item() == pytest.approx(neg.item(), rel=1e-5)
 
@@ -83,12 +90,20 @@ def test_hparams_are_plain_and_enough_to_rebuild(dm, model: RiskModel) -> None:
     model.eval(), rebuilt.eval()
     assert torch.equal(rebuilt(tabular, note), model(tabular, note))
     small = model.loggable_hparams()
-    assert "preprocessor" not in small and small["task"] == "readmission_30d" and small["note_dim"] == 256
-    assert pickle.loads(pickle.dumps(model)).tabular_dim == model.tabular_dim  # Ray ships it between processes
+    assert (
+        "preprocessor" not in small
+        and small["task"] == "readmission_30d"
+        and small["note_dim"] == 256
+    )
+    assert (
+        pickle.loads(pickle.dumps(model)).tabular_dim == model.tabular_dim
+    )  # Ray ships it between processes
 
 
 def test_task_without_notes_has_no_note_tower() -> None:
-    dm = TrainingSetDataModule(synthetic_training_set("t2d_onset_1y", n=120, seed=1), "t2d_onset_1y", batch_size=8)
+    dm = TrainingSetDataModule(
+        synthetic_training_set("t2d_onset_1y", n=120, seed=1), "t2d_onset_1y", batch_size=8
+    )
     model = RiskModel.from_datamodule(dm)
     assert model.note_tower is None and model.note_dim == 0
     tabular, note, _ = next(iter(dm.train_dataloader()))
@@ -96,8 +111,9 @@ def test_task_without_notes_has_no_note_tower() -> None:
 
 
 def test_width_and_depth_scale_to_millions_of_parameters(dm) -> None:
-    big = RiskModel.from_datamodule(dm, tabular_hidden=[1024, 1024], note_hidden=[1024, 1024, 1024],
-                                    fusion_hidden=[512])
+    big = RiskModel.from_datamodule(
+        dm, tabular_hidden=[1024, 1024], note_hidden=[1024, 1024, 1024], fusion_hidden=[512]
+    )
     assert 3_000_000 < sum(p.numel() for p in big.parameters()) < 10_000_000
     tabular, note, _ = next(iter(dm.train_dataloader()))
     assert big(tabular, note).shape == (16,)

@@ -48,6 +48,7 @@ def column(pre: Preprocessor, tabular: torch.Tensor, name: str) -> np.ndarray:
 
 # ---------------------------------------------------------------- input spec
 
+
 @pytest.mark.parametrize("task", sorted(TASKS))
 def test_input_spec_is_exactly_the_features_of_the_task_views(task: str) -> None:
     spec = input_spec(task)
@@ -72,13 +73,22 @@ def test_unknown_task_is_named() -> None:
 
 # ---------------------------------------------------------------- fitted on train only
 
-def test_statistics_come_from_train_only(frame: pl.DataFrame, train: pl.DataFrame, spec: InputSpec,
-                                         fitted: Preprocessor) -> None:
+
+def test_statistics_come_from_train_only(
+    frame: pl.DataFrame, train: pl.DataFrame, spec: InputSpec, fitted: Preprocessor
+) -> None:
     name = spec.numeric[0]
     poisoned = frame.with_columns(
-        pl.when(pl.col("split") == "test").then(pl.lit(1e9)).otherwise(pl.col(name)).cast(pl.Int64).alias(name),
-        pl.when(pl.col("split") == "test").then(pl.lit("only_in_test")).otherwise(pl.col(spec.categorical[0]))
-        .alias(spec.categorical[0]))
+        pl.when(pl.col("split") == "test")
+        .then(pl.lit(1e9))
+        .otherwise(pl.col(name))
+        .cast(pl.Int64)
+        .alias(name),
+        pl.when(pl.col("split") == "test")
+        .then(pl.lit("only_in_test"))
+        .otherwise(pl.col(spec.categorical[0]))
+        .alias(spec.categorical[0]),
+    )
     observed = train.get_column(name).drop_nulls().cast(pl.Float64).to_numpy()
     state = fitted.state_dict()["numeric"]
     assert state["mean"][0] == pytest.approx(observed.mean())
@@ -90,8 +100,9 @@ def test_statistics_come_from_train_only(frame: pl.DataFrame, train: pl.DataFram
     assert (column(fitted, tabular, f"{spec.categorical[0]}={OTHER}") == 1.0).all()
 
 
-def test_numeric_missing_is_median_imputed_flagged_and_standardized(spec: InputSpec, fitted: Preprocessor,
-                                                                    train: pl.DataFrame) -> None:
+def test_numeric_missing_is_median_imputed_flagged_and_standardized(
+    spec: InputSpec, fitted: Preprocessor, train: pl.DataFrame
+) -> None:
     name = spec.numeric[0]
     rows = train.head(2).with_columns(pl.Series(name, [None, 10**6], dtype=pl.Int64))
     tabular, _ = fitted.transform(rows)
@@ -101,61 +112,85 @@ def test_numeric_missing_is_median_imputed_flagged_and_standardized(spec: InputS
     assert column(fitted, tabular, name + MISSING_SUFFIX).tolist() == [1.0, 0.0]
 
 
-def test_constant_and_all_null_columns_do_not_divide_by_zero(spec: InputSpec, train: pl.DataFrame) -> None:
+def test_constant_and_all_null_columns_do_not_divide_by_zero(
+    spec: InputSpec, train: pl.DataFrame
+) -> None:
     constant, empty = spec.numeric[0], spec.numeric[1]
-    rows = train.with_columns(pl.lit(7, pl.Int64).alias(constant), pl.lit(None, pl.Int64).alias(empty),
-                              pl.lit(float("nan")).alias(spec.numeric[2]))
+    rows = train.with_columns(
+        pl.lit(7, pl.Int64).alias(constant),
+        pl.lit(None, pl.Int64).alias(empty),
+        pl.lit(float("nan")).alias(spec.numeric[2]),
+    )
     pre = Preprocessor.fit(rows, spec)
     s = pre.state_dict()["numeric"]
     assert s["std"][:3] == [1.0, 1.0, 1.0] and s["median"][1] == 0.0
     tabular, _ = pre.transform(rows)
     assert torch.isfinite(tabular).all()
-    assert (column(pre, tabular, spec.numeric[2] + MISSING_SUFFIX) == 1.0).all()  # NaN counts as missing
+    assert (
+        column(pre, tabular, spec.numeric[2] + MISSING_SUFFIX) == 1.0
+    ).all()  # NaN counts as missing
 
 
-def test_bool_null_is_zero_with_a_missing_flag(spec: InputSpec, fitted: Preprocessor, train: pl.DataFrame) -> None:
+def test_bool_null_is_zero_with_a_missing_flag(
+    spec: InputSpec, fitted: Preprocessor, train: pl.DataFrame
+) -> None:
     name = spec.boolean[0]
     tabular, _ = fitted.transform(train.head(3).with_columns(pl.Series(name, [True, False, None])))
     assert column(fitted, tabular, name).tolist() == [1.0, 0.0, 0.0]
     assert column(fitted, tabular, name + MISSING_SUFFIX).tolist() == [0.0, 0.0, 1.0]
 
 
-def test_categories_top_k_unknown_goes_to_other_and_null_to_its_own_bucket(spec: InputSpec, fitted: Preprocessor,
-                                                                         train: pl.DataFrame) -> None:
+def test_categories_top_k_unknown_goes_to_other_and_null_to_its_own_bucket(
+    spec: InputSpec, fitted: Preprocessor, train: pl.DataFrame
+) -> None:
     name = spec.categorical[0]
     vocab = fitted.vocabularies[name]
     counts = train.get_column(name).drop_nulls().value_counts().sort("count", descending=True)
     assert vocab == counts.get_column(name).head(3).to_list()  # top-K by train frequency
-    tabular, _ = fitted.transform(train.head(3).with_columns(pl.Series(name, [vocab[0], "never_seen", None])))
-    block = np.stack([column(fitted, tabular, f"{name}={v}") for v in [*vocab, OTHER, NULL]], axis=1)
+    tabular, _ = fitted.transform(
+        train.head(3).with_columns(pl.Series(name, [vocab[0], "never_seen", None]))
+    )
+    block = np.stack(
+        [column(fitted, tabular, f"{name}={v}") for v in [*vocab, OTHER, NULL]], axis=1
+    )
     assert block.tolist() == [[1, 0, 0, 0, 0], [0, 0, 0, 1, 0], [0, 0, 0, 0, 1]]
 
 
-def test_embedding_to_tensor_and_null_to_zeros_with_flag(spec: InputSpec, fitted: Preprocessor,
-                                                        train: pl.DataFrame) -> None:
-    rows = train.head(2).with_columns(pl.Series("note_embedding", [[0.5] * NOTE_DIM, None],
-                                                dtype=pl.List(pl.Float32)))
+def test_embedding_to_tensor_and_null_to_zeros_with_flag(
+    spec: InputSpec, fitted: Preprocessor, train: pl.DataFrame
+) -> None:
+    rows = train.head(2).with_columns(
+        pl.Series("note_embedding", [[0.5] * NOTE_DIM, None], dtype=pl.List(pl.Float32))
+    )
     tabular, note = fitted.transform(rows)
     assert note.shape == (2, NOTE_DIM) and note.dtype == torch.float32
     assert torch.all(note[0] == 0.5) and torch.all(note[1] == 0)
     assert column(fitted, tabular, "note_embedding" + MISSING_SUFFIX).tolist() == [0.0, 1.0]
     with pytest.raises(ValueError, match="must have 256 values"):
-        fitted.transform(rows.with_columns(pl.Series("note_embedding", [[0.5] * 3, None],
-                                                     dtype=pl.List(pl.Float32))))
+        fitted.transform(
+            rows.with_columns(
+                pl.Series("note_embedding", [[0.5] * 3, None], dtype=pl.List(pl.Float32))
+            )
+        )
 
 
 def test_transform_shapes_and_no_embedding_task(fitted: Preprocessor, train: pl.DataFrame) -> None:
     tabular, note = fitted.transform(train)
     assert tabular.shape == (train.height, fitted.tabular_dim) and tabular.dtype == torch.float32
     assert note.shape == (train.height, NOTE_DIM)
-    t2d = Preprocessor.fit(synthetic_training_set("t2d_onset_1y", n=50, seed=1), input_spec("t2d_onset_1y"))
+    t2d = Preprocessor.fit(
+        synthetic_training_set("t2d_onset_1y", n=50, seed=1), input_spec("t2d_onset_1y")
+    )
     tabular, note = t2d.transform(synthetic_training_set("t2d_onset_1y", n=5, seed=2))
     assert note.shape == (5, 0) and tabular.shape == (5, t2d.tabular_dim)
 
 
 # ---------------------------------------------------------------- raw rows
 
-def test_raw_dict_rows_match_frame_rows_and_extra_keys_are_ignored(fitted: Preprocessor, train: pl.DataFrame) -> None:
+
+def test_raw_dict_rows_match_frame_rows_and_extra_keys_are_ignored(
+    fitted: Preprocessor, train: pl.DataFrame
+) -> None:
     rows = train.head(4)
     dicts = [{**r, "unrelated": "x"} for r in rows.to_dicts()]
     for got, want in zip(fitted.transform(dicts), fitted.transform(rows)):
@@ -164,7 +199,9 @@ def test_raw_dict_rows_match_frame_rows_and_extra_keys_are_ignored(fitted: Prepr
     assert single_tab.shape == (1, fitted.tabular_dim)
 
 
-def test_missing_columns_raise_naming_them(spec: InputSpec, fitted: Preprocessor, train: pl.DataFrame) -> None:
+def test_missing_columns_raise_naming_them(
+    spec: InputSpec, fitted: Preprocessor, train: pl.DataFrame
+) -> None:
     gone = [spec.numeric[0], spec.categorical[0]]
     with pytest.raises(ValueError, match=rf"{gone[0]}.*{gone[1]}|{gone[1]}.*{gone[0]}"):
         fitted.transform(train.drop(gone))
@@ -178,7 +215,10 @@ def test_missing_columns_raise_naming_them(spec: InputSpec, fitted: Preprocessor
 
 # ---------------------------------------------------------------- state
 
-def test_state_is_plain_json_and_round_trips_exactly(fitted: Preprocessor, train: pl.DataFrame) -> None:
+
+def test_state_is_plain_json_and_round_trips_exactly(
+    fitted: Preprocessor, train: pl.DataFrame
+) -> None:
     state = json.loads(json.dumps(fitted.state_dict(), allow_nan=False))
     restored = Preprocessor.from_state(state)
     for got, want in zip(restored.transform(train), fitted.transform(train)):
@@ -188,15 +228,20 @@ def test_state_is_plain_json_and_round_trips_exactly(fitted: Preprocessor, train
 
 
 def test_training_package_never_imports_orchestration_or_tracking() -> None:
-    code = ("import sys, training.spec, training.preprocessing, training.data, training.model, training.fit, "
-            "training.synthetic; "
-            "print(sorted({m.split('.')[0] for m in sys.modules} & {'dagster', 'feast', 'mlflow', 'ray'}))")
-    out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True, timeout=120)
+    code = (
+        "import sys, training.spec, training.preprocessing, training.data, training.model, training.fit, "
+        "training.synthetic; "
+        "print(sorted({m.split('.')[0] for m in sys.modules} & {'dagster', 'feast', 'mlflow', 'ray'}))"
+    )
+    out = subprocess.run(
+        [sys.executable, "-c", code], capture_output=True, text=True, check=True, timeout=120
+    )
     assert out.stdout.strip() == "[]"
 
 
-def test_transform_columns_gives_the_same_tensors_as_transform(spec: InputSpec, fitted: Preprocessor,
-                                                               frame: pl.DataFrame) -> None:
+def test_transform_columns_gives_the_same_tensors_as_transform(
+    spec: InputSpec, fitted: Preprocessor, frame: pl.DataFrame
+) -> None:
     """The serving path (plain Python columns, no DataFrame) and the training path agree bit for bit, nulls,
     non-finite numbers, unseen categories and missing embeddings included."""
     rows = frame.head(40).to_dicts()
@@ -213,7 +258,9 @@ def test_transform_columns_gives_the_same_tensors_as_transform(spec: InputSpec, 
     assert torch.equal(tab, expected_tab) and torch.equal(note, expected_note)
 
 
-def test_transform_columns_names_what_is_wrong(spec: InputSpec, fitted: Preprocessor, frame: pl.DataFrame) -> None:
+def test_transform_columns_names_what_is_wrong(
+    spec: InputSpec, fitted: Preprocessor, frame: pl.DataFrame
+) -> None:
     columns = {c: frame.head(2)[c].to_list() for c in spec.columns}
     with pytest.raises(ValueError, match=spec.numeric[1]):
         fitted.transform_columns({**columns, spec.numeric[1]: ["x", 1.0]})

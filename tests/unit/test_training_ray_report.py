@@ -15,15 +15,20 @@ from training.fit import FitConfig, build
 from training.ray_train import _report_callback
 from training.synthetic import synthetic_training_set
 
-CONFIG = FitConfig(batch_size=128, tabular_hidden=(8,), note_hidden=(4,), fusion_hidden=(4,), seed=0)
+CONFIG = FitConfig(
+    batch_size=128, tabular_hidden=(8,), note_hidden=(4,), fusion_hidden=(4,), seed=0
+)
 
 
 @pytest.fixture
 def reported(monkeypatch) -> list[int]:
     epochs: list[int] = []
     monkeypatch.setattr(RayTrainReportCallback, "__init__", lambda self, **kwargs: None)
-    monkeypatch.setattr(RayTrainReportCallback, "on_train_epoch_end",
-                        lambda self, trainer, pl_module: epochs.append(trainer.current_epoch))
+    monkeypatch.setattr(
+        RayTrainReportCallback,
+        "on_train_epoch_end",
+        lambda self, trainer, pl_module: epochs.append(trainer.current_epoch),
+    )
     return epochs
 
 
@@ -42,9 +47,15 @@ def _fit(interval_s: float, max_epochs: int, *extra: Callback) -> None:
     """``extra`` callbacks run after the report's own epoch-end hook."""
     torch.set_num_threads(1)
     datamodule, model = build(synthetic_training_set(n=300, seed=0), "readmission_30d", CONFIG)
-    trainer = L.Trainer(max_epochs=max_epochs, callbacks=[_report_callback("sync", interval_s), *extra],
-                        logger=False, enable_checkpointing=False, enable_progress_bar=False,
-                        enable_model_summary=False, num_sanity_val_steps=0)
+    trainer = L.Trainer(
+        max_epochs=max_epochs,
+        callbacks=[_report_callback("sync", interval_s), *extra],
+        logger=False,
+        enable_checkpointing=False,
+        enable_progress_bar=False,
+        enable_model_summary=False,
+        num_sanity_val_steps=0,
+    )
     trainer.fit(model, datamodule=datamodule)
 
 
