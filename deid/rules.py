@@ -64,3 +64,13 @@ def shift(value: date | datetime | None, days: int) -> date | datetime | None:
 def shift_expr(column: str, days: pl.Expr) -> pl.Expr:
     """Move a date/datetime column by a per-row number of days (the patient's keyed offset)."""
     return pl.col(column) + pl.duration(days=days)
+
+
+AGE_BANDS = ((0, 17), (18, 29), (30, 39), (40, 49), (50, 59), (60, 69), (70, 79), (80, 89))
+
+
+def age_band_expr(years: pl.Expr, ceiling: int) -> pl.Expr:
+    expr = pl.when(years >= ceiling).then(pl.lit(f"{ceiling}+"))
+    for low, high in AGE_BANDS:
+        expr = expr.when(years.is_between(low, high)).then(pl.lit(f"{low}-{high}"))
+    return expr.otherwise(None)

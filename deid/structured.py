@@ -21,7 +21,7 @@ from deid.keys import DeidKey
 from deid.known_identifiers import KnownIdentifiers, from_patient_row
 from deid.policy import DeidPolicy
 from deid.pseudonyms import pseudonymize, pseudonymize_list, shift_days_map
-from deid.rules import age_years_expr, zip3_expr
+from deid.rules import age_band_expr, age_years_expr, zip3_expr
 
 # columns every bronze table carries that never reach silver: the raw resource (with every identifier),
 # where it came from (Synthea bundle file names carry patient names) and the source's own timestamps
@@ -221,9 +221,6 @@ def _generic_detect(text: str) -> list:
     return detect_phi(text)
 
 
-AGE_BANDS = ((0, 17), (18, 29), (30, 39), (40, 49), (50, 59), (60, 69), (70, 79), (80, 89))
-
-
 class TextDeidentifier(Protocol):
     """What the note path offers (deid.notes.NoteDeidentifier)."""
 
@@ -245,13 +242,6 @@ class SilverResult:
 def shared_flag(column: str) -> str:
     """The optional boolean column that marks a free-text value shared by several patients table-wide."""
     return f"{column}__shared"
-
-
-def age_band_expr(years: pl.Expr, ceiling: int) -> pl.Expr:
-    expr = pl.when(years >= ceiling).then(pl.lit(f"{ceiling}+"))
-    for low, high in AGE_BANDS:
-        expr = expr.when(years.is_between(low, high)).then(pl.lit(f"{low}-{high}"))
-    return expr.otherwise(None)
 
 
 def _utc(frame: pl.DataFrame, column: str) -> pl.Expr:

@@ -20,8 +20,7 @@ from functools import lru_cache
 import numpy as np
 import polars as pl
 
-from deid.rules import age_years_expr
-from deid.structured import age_band_expr
+from deid.rules import age_band_expr, age_years_expr
 from features.spec import ENTITY_KEY, EVENT_TIMESTAMP
 
 KEYS = [ENTITY_KEY, EVENT_TIMESTAMP]

@@ -34,18 +34,10 @@ from collections.abc import Mapping
 from pathlib import Path
 from typing import Any
 
+from serving.closure import module_closure
+
 PROJECT_ROOT = Path(__file__).resolve().parents[1]
 SERVICE = "serving.service:ClinicalRiskService"
-PACKAGES = (
-    "serving",
-    "training",
-    "feature_store",
-    "features",
-    "lakehouse",
-    "lineage",
-    "clinical_mlops",
-    "deid",
-)
 EXTRA_FILES = ("requirements.lock", "pyproject.toml")
 REQUIRED_TAGS = {
     "task": "lineage.task",
@@ -71,12 +63,8 @@ def _tag_name(name: str) -> str:
 
 
 def source_files(root: Path = PROJECT_ROOT) -> list[Path]:
-    files = [
-        p
-        for pkg in PACKAGES
-        for p in sorted((root / pkg).rglob("*.py"))
-        if "__pycache__" not in p.parts
-    ]
+    """The modules the service imports (serving/closure.py), then the lock and pyproject."""
+    files = module_closure(root, [SERVICE.partition(":")[0]])
     return files + [root / f for f in EXTRA_FILES if (root / f).exists()]
 
 
@@ -240,7 +228,7 @@ def _build(request: dict[str, Any]) -> dict[str, Any]:
         bento = None
     reused = bento is not None
     if bento is None:
-        include = [f"{pkg}/**/*.py" for pkg in PACKAGES] + list(EXTRA_FILES)
+        include = [path.relative_to(PROJECT_ROOT).as_posix() for path in source_files()]
         python: dict[str, Any] = {"lock_packages": False}
         if (PROJECT_ROOT / "requirements.lock").exists():
             python["requirements_txt"] = "requirements.lock"
