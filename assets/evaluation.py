@@ -50,7 +50,9 @@ def _evaluation_asset(task: TaskDefinition):
     def model_evaluation(
         context: AssetExecutionContext, platform: PlatformResource, model: ModelRef
     ) -> Output:
-        from evaluation.workflow import evaluate_candidate
+        from evaluation.workflow import (  # lazy: imports torch, lightning, scikit-learn
+            evaluate_candidate,
+        )
 
         settings = platform.settings
         key = evaluation_key(task).to_user_string()
@@ -120,7 +122,11 @@ def _evaluation_asset(task: TaskDefinition):
         "became challenger (the previous champion keeps serving).",
     )
     def champion_gate(evaluation: EvaluationRef) -> AssetCheckResult:
-        from evaluation.registry import CHAMPION, alias_version, version_tags
+        from evaluation.registry import (  # lazy: imports torch, scikit-learn
+            CHAMPION,
+            alias_version,
+            version_tags,
+        )
 
         model = evaluation.model
         tags = version_tags(model.tracking_uri, model.name, model.version)

@@ -16,6 +16,8 @@ from dagster import (
 from assets.features import feature_key
 from assets.resources import PlatformResource
 from assets.retries import SERVICE_RETRY
+from feature_store.config import open_store
+from feature_store.refresh import refresh_online_store
 from feature_store.refs import FeastRef
 from feature_store.runtime import store_config, task_services
 from features.build import FEATURE_VIEWS, VIEWS
@@ -38,7 +40,7 @@ ONLINE_KEY = AssetKey(["feast", "online_store"])
 def feast_registry(
     context: AssetExecutionContext, platform: PlatformResource, **views: DeltaRef
 ) -> Output[FeastRef]:
-    from feature_store.repository import sync_repository
+    from feature_store.repository import sync_repository  # lazy: imports feast (~7 s)
 
     config = store_config(platform.settings)
     services = task_services()
@@ -82,9 +84,6 @@ def feast_online_store(
     registry: FeastRef,
     **views: DeltaRef,
 ) -> Output[FeastRef]:
-    from feature_store.config import open_store
-    from feature_store.refresh import refresh_online_store
-
     keys = [
         pl.from_arrow(ref.read(columns=[ENTITY_KEY, EVENT_TIMESTAMP])) for ref in views.values()
     ]

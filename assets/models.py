@@ -12,7 +12,9 @@ from assets.retries import SERVICE_RETRY
 from assets.training_set import training_set_key
 from features.tasks import TASKS, TaskDefinition
 from lakehouse.delta import DeltaRef
+from lineage.chain import training_set_lineage
 from training.refs import ModelRef
+from training.tracking import Tracking
 
 
 def model_key(task: TaskDefinition) -> AssetKey:
@@ -32,11 +34,9 @@ def _model_asset(task: TaskDefinition):
     def trained_model(
         context: AssetExecutionContext, platform: PlatformResource, training_set: DeltaRef
     ) -> Output:
-        from lineage.chain import training_set_lineage
-        from training.fit import FitConfig
-        from training.ray_train import RayScaling
-        from training.run import train_task
-        from training.tracking import Tracking
+        from training.fit import FitConfig  # lazy: imports torch and lightning
+        from training.ray_train import RayScaling  # lazy: imports torch and lightning
+        from training.run import train_task  # lazy: imports torch, lightning, scikit-learn
 
         settings = platform.settings
         tracking = Tracking(

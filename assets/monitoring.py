@@ -25,6 +25,8 @@ from assets.features import feature_key
 from assets.resources import PlatformResource, commit_metadata
 from features.tasks import TASKS
 from lakehouse.delta import DeltaRef, table_uri, write
+from monitoring.reference import reference_for
+from monitoring.task_drift import DRIFT_SCHEMA, measure_task
 
 DRIFT_KEY = AssetKey(["monitoring", "feature_drift"])
 DRIFT_TABLE = "feature_drift"
@@ -51,9 +53,6 @@ DRIFT_VIEWS = sorted({view for task in TRAINED for view in task.feature_views})
     "gold/feature_drift.",
 )
 def feature_drift(context: AssetExecutionContext, platform: PlatformResource, **views: DeltaRef):
-    from monitoring.reference import reference_for
-    from monitoring.task_drift import DRIFT_SCHEMA, measure_task
-
     settings = platform.settings
     threshold = settings.drift_psi_threshold
     now = datetime.now(UTC)

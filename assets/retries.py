@@ -23,7 +23,7 @@ and timeout errors, database locks, Ray/MLflow/Redis service errors - is treated
 replicas retrying together do not hit a recovering service at the same instant.
 
 The numbers are code, not settings: Dagster fixes a policy when the definitions load, and settings are read
-when a run starts (DESIGN.md section 7).
+when a run starts (docs/design.md, "Conventions").
 """
 
 from __future__ import annotations
@@ -31,17 +31,16 @@ from __future__ import annotations
 import sys
 
 from dagster import Backoff, Failure, Jitter, RetryPolicy
+from pydantic import ValidationError
+
+from deid.keys import MissingKeyError
+from lineage.chain import LineageError
 
 MAX_RETRIES = 3
 DELAY_S = 2.0
 
 
 def _permanent_types() -> tuple[type[BaseException], ...]:
-    from pydantic import ValidationError
-
-    from deid.keys import MissingKeyError
-    from lineage.chain import LineageError
-
     return (
         ValidationError,
         LineageError,

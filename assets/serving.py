@@ -16,6 +16,7 @@ from assets.resources import PlatformResource
 from assets.retries import SERVICE_RETRY
 from evaluation.refs import EvaluationRef
 from features.tasks import TASKS, TaskDefinition
+from serving.build import build_bento
 from serving.refs import BentoRef
 
 
@@ -38,8 +39,7 @@ def _bento_asset(task: TaskDefinition):
     def champion_bento(
         context: AssetExecutionContext, platform: PlatformResource, evaluation: EvaluationRef
     ) -> Iterator[Output]:
-        from evaluation.registry import version_tags
-        from serving.build import build_bento
+        from evaluation.registry import version_tags  # lazy: imports torch, scikit-learn
 
         settings = platform.settings
         model = evaluation.model

@@ -24,9 +24,16 @@ from dagster import (
 from assets.feature_store import REGISTRY_KEY
 from assets.features import events_key
 from assets.resources import PlatformResource, commit_metadata
+from feature_store.config import open_store
 from feature_store.refs import FeastRef
 from feature_store.runtime import store_config
-from feature_store.training_set import SORT_KEY, feature_stamps, training_set_table
+from feature_store.training_set import (
+    SORT_KEY,
+    build_training_set,
+    feature_stamps,
+    training_set_table,
+    write_training_set,
+)
 from features.build import VIEWS
 from features.splits import (
     SPLIT,
@@ -67,9 +74,6 @@ def training_sets(
     registry: FeastRef,
     **events: DeltaRef,
 ) -> Iterator[Output]:
-    from feature_store.config import open_store
-    from feature_store.training_set import build_training_set, write_training_set
-
     store = open_store(store_config(platform.settings))
     _check_registry(store, registry)
     for task, definition in TASKS.items():

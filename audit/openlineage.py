@@ -53,6 +53,8 @@ from openlineage.client.transport.http import (
 )
 from pydantic import BaseModel
 
+from lakehouse.delta import row_count
+
 log = logging.getLogger(__name__)
 
 # The project has no public address yet, so producer and facet schema are URNs naming the module and the
@@ -263,8 +265,6 @@ def _row_count(ds: LineageDataset) -> int | None:
     if not ds.delta_uri or ds.version is None:
         return None
     try:
-        from lakehouse.delta import row_count
-
         return row_count(ds.delta_uri, int(ds.version))
     except Exception as exc:  # noqa: BLE001
         log.warning("OpenLineage: no row count for %s/%s: %s", ds.namespace, ds.name, exc)

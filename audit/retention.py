@@ -15,7 +15,7 @@ from collections.abc import Iterable, Mapping
 from dataclasses import dataclass, field
 from pathlib import Path
 
-from .trace import MANIFEST_TABLE, HomePaths, local_path
+from .trace import MANIFEST_TABLE, HomePaths, local_path, manifest_version
 
 Protected = dict[str, set[int]]  # table URI -> versions that must stay readable
 
@@ -58,8 +58,6 @@ def protect_manifest(
     protected: Protected, paths: HomePaths, tag_sets: Iterable[Mapping[str, str]]
 ) -> Protected:
     """Add the landing manifest versions that recorded each model's snapshot (found from the manifest's log)."""
-    from .trace import manifest_version
-
     uri = paths.table("bronze", MANIFEST_TABLE)
     if not Path(uri, "_delta_log").is_dir():
         return protected
@@ -131,7 +129,7 @@ def vacuum_home(
 ) -> tuple[Protected, list[VacuumResult]]:
     """Vacuum every Delta table of a home's bronze, silver and gold zones, protecting every version a
     registered model refers to."""
-    from evaluation.registry import client as registry_client
+    from evaluation.registry import client as registry_client  # lazy: imports torch, scikit-learn
 
     paths = HomePaths.of(settings)
     tag_sets = registered_tag_sets(client or registry_client(settings.tracking_uri))

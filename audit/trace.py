@@ -1,11 +1,11 @@
 """Trace a registered model version back to the raw export it learned from.
 
-The chain an auditor asks for (DESIGN.md §3) is already recorded, just in several places: the model version's
-tags (``lineage.*``, ``code.*``, ``dagster.*``, ``eval.*``, ``gate.*``), its MLflow run, the custom metadata
-of every Delta commit (training set -> gold -> silver -> bronze), the landing manifest table and the Bento
-labels. ``trace_model`` reads them, in that order, into one JSON-able dict and notes every disagreement
-between two records of the same fact (``problems``). It reads only logs and tags, never table rows; the only
-rows it opens are the landing manifest's (paths and hashes, no patient data).
+The chain an auditor asks for (docs/design.md, "Zones and the lineage contract") is already recorded, just in
+several places: the model version's tags (``lineage.*``, ``code.*``, ``dagster.*``, ``eval.*``, ``gate.*``),
+its MLflow run, the custom metadata of every Delta commit (training set -> gold -> silver -> bronze), the
+landing manifest table and the Bento labels. ``trace_model`` reads them, in that order, into one JSON-able
+dict and notes every disagreement between two records of the same fact (``problems``). It reads only logs and
+tags, never table rows; the only rows it opens are the landing manifest's (paths and hashes, no patient data).
 
 The functions take the MLflow client and the commit reader as arguments so tests can pass small fakes.
 """
@@ -441,7 +441,7 @@ def landing_manifest(paths: HomePaths, snapshot_id: str) -> dict[str, Any]:
 
 def trace_in_home(settings, name: str, ref: str) -> dict[str, Any]:
     """``trace_model`` against a home's registry, Delta logs, landing manifest and Bento store."""
-    from evaluation.registry import client as registry_client
+    from evaluation.registry import client as registry_client  # lazy: imports torch, scikit-learn
 
     client = registry_client(settings.tracking_uri)
     paths = HomePaths.of(settings)

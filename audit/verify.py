@@ -23,7 +23,13 @@ from dataclasses import asdict, dataclass
 from pathlib import Path
 from typing import Any
 
+from feature_store.config import StoreConfig
+from feature_store.training_set import SORT_KEY, build_training_set
+from features.build import VIEWS
+from features.tasks import TASKS
+from ingestion.landing import sha256_file, snapshot_from_rows
 from lakehouse.delta import DeltaRef
+from lineage.digest import table_digest
 
 from .trace import MANIFEST_TABLE, HomePaths, local_path
 
@@ -70,9 +76,6 @@ def check_version(zone: str, table: str, uri: str, version: int) -> Check:
 
 
 def stored_digest(uri: str, version: int) -> str:
-    from feature_store.training_set import SORT_KEY
-    from lineage.digest import table_digest
-
     return table_digest(DeltaRef(table=Path(uri).name, uri=uri, version=version).read(), SORT_KEY)
 
 
@@ -81,11 +84,9 @@ def rederive_digest(trace: Mapping[str, Any]) -> str:
     a temporary Feast repository (file registry, DuckDB offline store) whose views pin those versions."""
     import polars as pl
 
-    from feature_store.config import StoreConfig
-    from feature_store.repository import sync_repository
-    from feature_store.training_set import build_training_set
-    from features.build import VIEWS
-    from features.tasks import TASKS
+    from feature_store.repository import (  # lazy: imports feast (~7 s); only --rederive needs it
+        sync_repository,
+    )
 
     ts = trace["training_set"]
     task = TASKS.get(ts["task"])
@@ -133,8 +134,6 @@ def landing_checks(
     """The manifest hashes to the snapshot id; each file has its recorded size and sha256 (first mismatch)."""
     import pyarrow.compute as pc
     from deltalake import DeltaTable
-
-    from ingestion.landing import sha256_file, snapshot_from_rows
 
     uri = paths.table("bronze", MANIFEST_TABLE)
     link = f"landing manifest {snapshot_id[:12]}"

@@ -11,9 +11,12 @@ from rich.console import Console
 from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeElapsedColumn
 from rich.table import Table
 
+from cli.config_doc import settings_markdown
 from cli.deid_commands import app as deid_app
 from cli.lineage_commands import app as lineage_app
 from clinical_mlops.settings import Settings, load_settings
+from cohort.generator import generate_cohort as generate_fhir
+from serving.refs import BentoRef
 
 app = typer.Typer(
     help="Clinical MLOps platform: FHIR -> Delta -> de-identified features -> models, with lineage.",
@@ -74,11 +77,9 @@ def generate(
     """Write a seeded synthetic longitudinal FHIR cohort (the embedded default data)."""
     from dataclasses import asdict
 
-    from cohort.generator import generate_cohort
-
     with _progress() as progress:
         task = progress.add_task("generating patients", total=patients)
-        report = generate_cohort(
+        report = generate_fhir(
             out,
             patients,
             seed,
@@ -106,7 +107,7 @@ def snapshot(
     as_json: bool = JsonOption,
 ) -> None:
     """Print the landing snapshot id and manifest of a directory (reads only)."""
-    from ingestion.landing import take_snapshot
+    from ingestion.landing import take_snapshot  # lazy: pyarrow, pandas: +0.4 s on --help
 
     try:
         snap = take_snapshot(landing_dir)
@@ -165,8 +166,8 @@ def ingest(
     as_json: bool = JsonOption,
 ) -> None:
     """Ingest a landing directory into the bronze Delta tables, outside Dagster (same code)."""
-    from ingestion.ingest import ingest_directory
-    from ingestion.landing import take_snapshot
+    from ingestion.ingest import ingest_directory  # lazy: polars, pyarrow, pandas: +0.5 s on --help
+    from ingestion.landing import take_snapshot  # lazy: pyarrow, pandas: +0.4 s on --help
 
     settings = _settings(home)
     try:
@@ -178,8 +179,10 @@ def ingest(
     if settings.engine == "spark":  # CLINICAL_MLOPS_ENGINE=spark: the same parser under Spark
         from functools import partial
 
-        from ingestion.spark import ingest_snapshot_spark
-        from lakehouse.spark import engine_session
+        from ingestion.spark import (  # lazy: polars, pyarrow, pandas: +0.5 s on --help
+            ingest_snapshot_spark,
+        )
+        from lakehouse.spark import engine_session  # lazy: pyarrow, pandas: +0.4 s on --help
 
         if not as_json:
             console.print(f"ingesting {files} files on Spark ({settings.spark_master})")
@@ -231,14 +234,12 @@ def pipeline_run(
 ) -> None:
     """Materialize the whole graph in process (generating the demo cohort into an empty landing zone), then
     serve the champion once over HTTP."""
-    from ingestion.landing import take_snapshot
-    from orchestration.run import run_pipeline
+    from ingestion.landing import take_snapshot  # lazy: pyarrow, pandas: +0.4 s on --help
+    from orchestration.run import run_pipeline  # lazy: imports dagster (+0.5 s on --help)
 
     settings = _settings(home, demo_patients=patients, demo_seed=seed)
     settings.ensure_layout()
     if generate_cohort and not take_snapshot(settings.landing).files:
-        from cohort.generator import generate_cohort as generate_fhir
-
         console.print(
             f"landing zone {settings.landing} is empty: generating the demo cohort "
             f"({settings.demo_patients} patients, seed {settings.demo_seed})"
@@ -341,15 +342,16 @@ def _ci(interval: dict) -> str:
 
 def _bento_refs(settings: Settings) -> list:
     """The Bentos the packaging assets last built (their pinned references beside the Dagster instance)."""
-    from serving.refs import BentoRef
-
     refs = sorted((settings.dagster_home / "refs" / "bentos").glob("*.json"))
     return [BentoRef.model_validate(json.loads(p.read_text())["value"]) for p in refs]
 
 
 def _demo_prediction(settings: Settings) -> dict:
-    from evaluation.registry import version_tags
-    from serving.demo import latest_test_patient, predict_once
+    from evaluation.registry import version_tags  # lazy: imports torch, scikit-learn (+3 s)
+    from serving.demo import (  # lazy: polars, pyarrow, pandas: +0.5 s on --help
+        latest_test_patient,
+        predict_once,
+    )
 
     bento = _bento_refs(settings)[0]
     tags = version_tags(settings.tracking_uri, bento.registered_model, bento.model_version)
@@ -377,7 +379,7 @@ def serve(
     """Serve the champion's Bento (`bentoml serve`) in the foreground until Ctrl-C."""
     import os
 
-    from serving.server import bento_server
+    from serving.server import bento_server  # lazy: polars, pyarrow, pandas: +0.5 s on --help
 
     settings = _settings(home, serve_host=host, serve_port=port)
     tag = bento
@@ -430,7 +432,7 @@ def ui(
     port: int = typer.Option(3000, "--port", help="Port of the Dagster UI."),
 ) -> None:
     """Start the Dagster UI on loopback; stop it with SIGTERM or Ctrl-C."""
-    from orchestration.ui import check_loopback, exec_ui
+    from orchestration.ui import check_loopback, exec_ui  # lazy: imports dagster
 
     try:
         check_loopback(host)
@@ -447,9 +449,9 @@ def daemon(home: Path | None = HomeOption) -> None:
     """Start dagster-daemon (schedules, sensors, run queue) on this home; stop it with SIGTERM or Ctrl-C.
 
     Schedules and sensors start switched off except the run-failure recorder: turn them on in the UI or with
-    `dagster schedule start` / `dagster sensor start` (docs/automation.md).
+    `dagster schedule start` / `dagster sensor start` (docs/operations.md).
     """
-    from orchestration.automation import exec_daemon
+    from orchestration.automation import exec_daemon  # lazy: imports dagster and the asset modules
 
     settings = _settings(home)
     console.print(
@@ -459,8 +461,20 @@ def daemon(home: Path | None = HomeOption) -> None:
 
 
 @app.command("config")
-def show_config(home: Path | None = HomeOption, as_json: bool = JsonOption) -> None:
+def show_config(
+    home: Path | None = HomeOption,
+    as_json: bool = JsonOption,
+    markdown: bool = typer.Option(
+        False,
+        "--markdown",
+        help="Print the reference of every setting (env var, type, default, description) as "
+        "Markdown: docs/configuration.md.",
+    ),
+) -> None:
     """Show the effective settings and where each zone lives."""
+    if markdown:  # from the settings class alone: no environment, no lakehouse home
+        sys.stdout.write(settings_markdown())
+        return
     settings = _settings(home)
     values = {
         **settings.model_dump(mode="json"),

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from functools import cached_property
 from pathlib import Path
-from typing import Literal
+from typing import Any, Literal
 
 from pydantic import Field, SecretStr
 from pydantic_settings import BaseSettings, SettingsConfigDict
@@ -319,4 +319,6 @@ def postgres_driver_url(url: str) -> str:
 
 def load_settings(**overrides: object) -> Settings:
     """Read settings from the environment now; keyword overrides win over env vars."""
-    return Settings(**{k: v for k, v in overrides.items() if v is not None})
+    # any value: pydantic validates (and coerces) each override against its field when Settings is built
+    values: dict[str, Any] = {k: v for k, v in overrides.items() if v is not None}
+    return Settings(**values)

@@ -19,6 +19,7 @@ import polars as pl
 
 from deid.keys import DeidKey
 from deid.known_identifiers import KnownIdentifiers, from_patient_row
+from deid.notes import detect_phi
 from deid.policy import DeidPolicy
 from deid.pseudonyms import pseudonymize, pseudonymize_list, shift_days_map
 from deid.rules import age_band_expr, age_years_expr, zip3_expr
@@ -216,8 +217,6 @@ def _worker_deidentify(job: tuple):
 
 
 def _generic_detect(text: str) -> list:
-    from deid.notes import detect_phi
-
     return detect_phi(text)
 
 

@@ -22,7 +22,15 @@ from evaluation.gate import GateDecision, GatePolicy, decide
 from evaluation.metrics import paired_difference
 from evaluation.model_card import model_card
 from evaluation.plots import render_plots
-from evaluation.registry import CHAMPION, alias_version, load_version, record, score, version_tags
+from evaluation.registry import (
+    CHAMPION,
+    alias_version,
+    client,
+    load_version,
+    record,
+    score,
+    version_tags,
+)
 from evaluation.report import EvaluationReport, evaluate
 from features.tasks import TaskDefinition
 from lakehouse.delta import DeltaRef, write
@@ -199,8 +207,6 @@ def evaluate_candidate(
     )
     if not decision.promoted and previous == version:
         # the champion itself re-evaluated and now below the floors: it must not keep serving
-        from evaluation.registry import client
-
         client(tracking_uri).delete_registered_model_alias(name, CHAMPION)
         champion_after = None
     return EvaluationOutcome(

@@ -29,6 +29,8 @@ import pyarrow.compute as pc
 
 from features.spec import ENTITY_KEY
 
+from .latest import parquet_source, pull_latest
+
 EPOCH = datetime(1970, 1, 1, tzinfo=UTC)
 
 
@@ -229,8 +231,7 @@ class _FastView:
     ) -> _FastView:
         from feast.utils import _get_column_names
 
-        from .latest import parquet_source, pull_latest
-        from .packed_store import PackedSqliteOnlineStore
+        from .packed_store import PackedSqliteOnlineStore  # lazy: imports feast (~7 s)
 
         entities = [store.get_entity(name) for name in fv.entities]
         join_keys, features, ts_col, _ = _get_column_names(fv, entities)
@@ -290,7 +291,7 @@ def _write_online(
     from feast.infra.online_stores.redis import RedisOnlineStore
     from feast.infra.online_stores.sqlite import SqliteOnlineStore
 
-    from .packed_store import PackedSqliteOnlineStore
+    from .packed_store import PackedSqliteOnlineStore  # lazy: imports feast (~7 s)
 
     if len(join_keys) != 1:
         raise ValueError(f"{fv.name}: the fast path handles one join key, got {join_keys}")
@@ -481,7 +482,7 @@ def _packed_entries(col: pa.ChunkedArray, value_type) -> pa.Array:
     bytes Feast's converter gives (null: an empty Value, as the fast SQLite writer and Feast's pipeline write)."""
     from feast.value_type import ValueType
 
-    from .packed_store import value_prefix as prefix
+    from .packed_store import value_prefix as prefix  # lazy: imports feast (~7 s)
 
     arr = col.combine_chunks() if isinstance(col, pa.ChunkedArray) else col
     valid = ~arr.is_null().to_numpy(zero_copy_only=False)
@@ -913,7 +914,7 @@ def get_online_columns(
     """``get_online_features`` (direct path) as plain Python columns: ``patient_id`` and every feature of
     ``service`` -> one value per patient (None when missing or outside the TTL). What a server scores from:
     no DataFrame is built (``RiskModel.predict_columns`` takes these columns as they are)."""
-    from .online_read import read_views
+    from .online_read import read_views  # lazy: imports feast (~7 s)
 
     fs, fvs, _ = _service_views(store, service)
     ids = [str(p) for p in patient_ids]

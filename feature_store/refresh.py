@@ -40,7 +40,7 @@ def store_identity(cfg: StoreConfig) -> str:
         url = urlparse(cfg.redis_url or "")
         return f"redis://{url.hostname}:{url.port}{url.path}"
     if cfg.online_store == "packed":  # the payload format too: a new format reloads everything
-        from .packed_store import FORMAT
+        from .packed_store import FORMAT  # lazy: imports feast (~7 s)
 
         return f"packed/{FORMAT}:{cfg.packed_online_path}"
     return f"{cfg.online_store}:{cfg.online_path}"

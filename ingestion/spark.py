@@ -24,7 +24,13 @@ import orjson
 import pyarrow as pa
 import pyarrow.dataset as ds
 
-from ingestion.bronze_tables import QUARANTINE_SCHEMA, QUARANTINE_TABLE, TABLES
+from ingestion.bronze_tables import (
+    OTHER_TABLE,
+    QUARANTINE_SCHEMA,
+    QUARANTINE_TABLE,
+    TABLE_OF_TYPE,
+    TABLES,
+)
 from ingestion.ingest import (
     CommitMetadata,
     IngestReport,
@@ -245,8 +251,6 @@ def ingest_snapshot_spark(
 
 def per_file_written(per_file: dict[tuple[str, str], TypeCounts], table: str) -> list[int]:
     """Rows each (file, type) wrote into ``table`` before duplicates were collapsed."""
-    from ingestion.bronze_tables import OTHER_TABLE, TABLE_OF_TYPE
-
     return [
         c.written
         for (_, rtype), c in per_file.items()

@@ -5,7 +5,7 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Any
+from typing import Any, Literal
 
 import pyarrow as pa
 import pyarrow.dataset as ds
@@ -73,13 +73,13 @@ def write(
     uri: str,
     data: pa.Table,
     *,
-    mode: str = "overwrite",
+    mode: Literal["overwrite", "append"] = "overwrite",
     metadata: dict[str, Any] | None = None,
     table: str | None = None,
 ) -> DeltaRef:
     """One atomic commit: ``overwrite`` replaces the rows (and the schema), ``append`` adds them. The
     commit carries ``metadata``; returns the version written."""
-    schema_mode = "overwrite" if mode == "overwrite" else None
+    schema_mode: Literal["overwrite"] | None = "overwrite" if mode == "overwrite" else None
     write_deltalake(
         uri,
         data,

@@ -25,7 +25,7 @@ import pyarrow as pa
 import pyarrow.parquet as pq
 from deltalake import DeltaTable
 from deltalake.exceptions import TableNotFoundError
-from deltalake.transaction import AddAction
+from deltalake.transaction import AddAction, RemoveAction
 
 from lakehouse.delta import KEEP_LOG, DeltaRef, commit_properties, current_version
 
@@ -185,8 +185,10 @@ def discard(staged: Iterable[Path]) -> None:
         shutil.rmtree(path, ignore_errors=True)
 
 
-def _add_actions(uri: str, staged: Path) -> tuple[list[AddAction], int]:
-    actions, rows = [], 0
+def _add_actions(uri: str, staged: Path) -> tuple[list[AddAction | RemoveAction], int]:
+    """The write transaction's file actions (one add per non-empty staged file) and the rows they hold."""
+    actions: list[AddAction | RemoveAction] = []
+    rows = 0
     for path in sorted(staged.glob("*.parquet")):
         records = pq.read_metadata(path).num_rows
         if records == 0:

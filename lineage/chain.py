@@ -1,8 +1,8 @@
 """Walk the recorded lineage of a training set back to the landing snapshot, through Delta commit metadata.
 
-Every asset stamps its commit with what it read (see DESIGN.md, the lineage contract): the training set
-records its gold sources and the silver versions behind them; each silver commit records the bronze
-versions it read, the landing snapshot they reflect, the de-identification policy and the key
+Every asset stamps its commit with what it read (docs/design.md, "Zones and the lineage contract"):
+the training set records its gold sources and the silver versions behind them; each silver commit records
+the bronze versions it read, the landing snapshot they reflect, the de-identification policy and the key
 fingerprint. ``training_set_lineage`` follows those links (never "latest") and returns flat string tags,
 the form MLflow runs and model versions carry. It never opens bronze, not even its log: the ML side of
 the platform stays above silver.

@@ -18,7 +18,11 @@ class Reference:
 
 def champion_reference(tracking_uri: str, model_name: str) -> Reference | None:
     """The champion version's training set (``lineage.training_set.uri/version`` tags), or None."""
-    from evaluation.registry import CHAMPION, alias_version, version_tags
+    from evaluation.registry import (  # lazy: imports torch, scikit-learn
+        CHAMPION,
+        alias_version,
+        version_tags,
+    )
 
     version = alias_version(tracking_uri, model_name, CHAMPION)
     if version is None:

@@ -1,5 +1,5 @@
 """What runs when: the weekly retrain schedule, the landing-zone sensor, the drift sensor, the run-failure
-recorder (docs/automation.md). Turn them on with ``dagster-daemon`` running (``clinical-mlops daemon``
+recorder (docs/operations.md). Turn them on with ``dagster-daemon`` running (``clinical-mlops daemon``
 starts it on this code location) and the UI's Automation page or ``dagster schedule|sensor start``.
 
 - ``weekly_retrain`` (``RETRAIN_CRON`` in ``RETRAIN_TIMEZONE``): job ``retrain`` = the training sets and
@@ -17,7 +17,7 @@ starts it on this code location) and the UI's Automation page or ``dagster sched
   with their errors, time) appended to ``<home>/dagster/run_failures.jsonl``. On by default.
 
 Cron strings and sensor intervals are code: Dagster fixes them when the definitions load, and settings are
-read when a run or a sensor evaluation starts (DESIGN.md section 7); thresholds are settings.
+read when a run or a sensor evaluation starts (docs/design.md, "Conventions"); thresholds are settings.
 """
 
 from __future__ import annotations
@@ -47,8 +47,10 @@ from dagster import (
 
 from assets.monitoring import DRIFT_KEY
 from assets.training_set import training_set_key
+from clinical_mlops.settings import load_settings
 from features.tasks import TASKS
-from orchestration.run import innermost_error
+from ingestion.landing import is_fhir_file, take_snapshot, visible_files
+from orchestration.run import innermost_error, prepare_dagster_home
 
 PIPELINE_JOB = (
     "clinical_pipeline"  # orchestration/definitions.py (not imported: it imports this module)
@@ -104,16 +106,12 @@ daily_drift_check = ScheduleDefinition(
 
 
 def _settings():
-    from clinical_mlops.settings import load_settings
-
     return load_settings()
 
 
 def landing_fingerprint(root: Path) -> tuple[str, int, float]:
     """(digest of the sorted (path, size, mtime_ns) of the FHIR files, file count, newest mtime): no file
     contents are read, so it is cheap enough for every evaluation."""
-    from ingestion.landing import is_fhir_file, visible_files
-
     entries, newest = [], 0.0
     for path, rel in visible_files(root):
         if not is_fhir_file(path):
@@ -139,8 +137,6 @@ def _cursor(context: SensorEvaluationContext) -> dict:
     description="A new landing snapshot (changed FHIR files, then a new snapshot id) -> clinical_pipeline.",
 )
 def landing_snapshot_sensor(context: SensorEvaluationContext):
-    from ingestion.landing import take_snapshot
-
     settings = _settings()
     root = settings.landing
     if not root.is_dir():
@@ -315,10 +311,9 @@ def daemon_command() -> list[str]:
 
 def exec_daemon(settings=None) -> None:  # pragma: no cover - replaces the process
     """Start ``dagster-daemon`` (schedules, sensors, run queue) on this code location so that SIGTERM stops
-    it: background shells ignore SIGINT and Dagster copies that handler to SIGTERM (DESIGN.md section 6)."""
+    it: background shells ignore SIGINT and Dagster copies that handler to SIGTERM (docs/design.md,
+    "Facts learned about our dependencies")."""
     import signal
-
-    from orchestration.run import prepare_dagster_home
 
     prepare_dagster_home(settings or _settings())
     signal.signal(signal.SIGINT, signal.SIG_DFL)

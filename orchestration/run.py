@@ -122,7 +122,10 @@ def run_pipeline(
     settings: Settings, job_name: str | None = None, log_level: str = "WARNING"
 ) -> PipelineSummary:
     """Execute the job in this process; the full event log lands in the Dagster instance (see the UI)."""
-    from orchestration.definitions import PIPELINE_JOB, defs
+    from orchestration.definitions import (  # lazy: cycle (definitions -> automation -> run); loads every asset
+        PIPELINE_JOB,
+        defs,
+    )
 
     prepare_dagster_home(settings)
     with DagsterInstance.get() as instance:

@@ -19,7 +19,7 @@ from serving.args import ServiceArgs
 from serving.batching import PatientBatcher
 from serving.guard import RequestGuard
 from serving.schemas import PredictByIdRequest, Prediction, PredictionBatch, schemas_for
-from serving.scoring import Scorer, UnknownPatients
+from serving.scoring import Scorer, UnknownPatients, load_scorer
 
 
 def pinned_args(bento_tag: str) -> ServiceArgs:
@@ -73,11 +73,10 @@ def create_app(scorer_factory, pinned: ServiceArgs):
     def livez() -> dict[str, str]:
         return {"status": "alive"}
 
-    ByIdBatch, Row, RowBatch = (
-        schemas.PredictByIdBatchRequest,
-        schemas.PredictRowRequest,
-        schemas.PredictRowBatchRequest,
-    )
+    # built at run time (create_model in serving.schemas), so to the type checker they are Any
+    ByIdBatch: Any = schemas.PredictByIdBatchRequest
+    Row: Any = schemas.PredictRowRequest
+    RowBatch: Any = schemas.PredictRowBatchRequest
 
     @app.post("/predict_by_id", response_model=Prediction)
     async def predict_by_id(request: PredictByIdRequest) -> Any:
@@ -87,18 +86,18 @@ def create_app(scorer_factory, pinned: ServiceArgs):
             return unknown(error)
 
     @app.post("/predict_by_id_batch", response_model=PredictionBatch)
-    def predict_by_id_batch(request: ByIdBatch) -> Any:  # type: ignore[valid-type]
+    def predict_by_id_batch(request: ByIdBatch) -> Any:
         try:
             return PredictionBatch(predictions=state["scorer"].score_ids(request.patient_ids))
         except UnknownPatients as error:
             return unknown(error)
 
     @app.post("/predict_row", response_model=Prediction)
-    def predict_row(request: Row) -> Any:  # type: ignore[valid-type]
+    def predict_row(request: Row) -> Any:
         return state["scorer"].score_rows([request.features.model_dump()])[0]
 
     @app.post("/predict_row_batch", response_model=PredictionBatch)
-    def predict_row_batch(request: RowBatch) -> Any:  # type: ignore[valid-type]
+    def predict_row_batch(request: RowBatch) -> Any:
         return PredictionBatch(
             predictions=state["scorer"].score_rows([r.model_dump() for r in request.rows])
         )
@@ -117,15 +116,14 @@ def main(argv: list[str] | None = None) -> None:
     import bentoml
     import uvicorn
 
-    from serving.scoring import load_scorer
-
     logging.basicConfig(level=logging.INFO)
     pinned = pinned_args(opts.bento_tag)
-    if not pinned.model_tag:
+    model_tag = pinned.model_tag
+    if not model_tag:
         raise SystemExit(f"bento {opts.bento_tag} pins no model")
 
     def factory() -> Scorer:
-        return load_scorer(pinned, bentoml.models.get(pinned.model_tag))
+        return load_scorer(pinned, bentoml.models.get(model_tag))
 
     uvicorn.run(
         create_app(factory, pinned),

@@ -44,6 +44,7 @@ class PatientBatcher:
 
     async def _run(self) -> None:
         queue = self._queue
+        assert queue is not None, "score() creates the queue before it starts this worker"
         while True:
             batch = [await queue.get()]
             while len(batch) < self.max_batch and not queue.empty():

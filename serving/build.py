@@ -34,10 +34,16 @@ from collections.abc import Mapping
 from pathlib import Path
 from typing import Any
 
+from clinical_mlops.settings import load_settings
+from features.tasks import TASKS
+from serving.args import ServiceArgs
 from serving.closure import module_closure
 
 PROJECT_ROOT = Path(__file__).resolve().parents[1]
 SERVICE = "serving.service:ClinicalRiskService"
+# what the Bento's sources start from: the service, and the registered pyfunc's own code (an MLflow model from
+# code: loading it imports training/mlflow_model.py, which imports training.fit and the model)
+ENTRY_MODULES = (SERVICE.partition(":")[0], "training.mlflow_model")
 EXTRA_FILES = ("requirements.lock", "pyproject.toml")
 REQUIRED_TAGS = {
     "task": "lineage.task",
@@ -64,7 +70,7 @@ def _tag_name(name: str) -> str:
 
 def source_files(root: Path = PROJECT_ROOT) -> list[Path]:
     """The modules the service imports (serving/closure.py), then the lock and pyproject."""
-    files = module_closure(root, [SERVICE.partition(":")[0]])
+    files = module_closure(root, ENTRY_MODULES)
     return files + [root / f for f in EXTRA_FILES if (root / f).exists()]
 
 
@@ -97,10 +103,8 @@ def build_bento(
     """Import ``models:/<model_name>/<model_version>`` into the BentoML store and build its Bento; returns the
     Bento tag (``name:version``). ``settings`` defaults to ``load_settings()`` (BENTOML_HOME is
     ``settings.bentoml_home``, the registry ``settings.tracking_uri`` unless ``tracking_uri`` is given)."""
-    from clinical_mlops.settings import load_settings
-
     settings = settings or load_settings()
-    request = {
+    request: dict[str, Any] = {
         "model_name": model_name,
         "model_version": str(model_version),
         "tracking_uri": tracking_uri or settings.tracking_uri,
@@ -162,9 +166,6 @@ def _build(request: dict[str, Any]) -> dict[str, Any]:
     import mlflow
     from bentoml.exceptions import NotFound
     from mlflow import MlflowClient
-
-    from features.tasks import TASKS
-    from serving.args import ServiceArgs
 
     name, version = request["model_name"], request["model_version"]
     uri = request["tracking_uri"]

@@ -11,10 +11,11 @@ import httpx
 import polars as pl
 
 from serving.refs import BentoRef
+from serving.server import bento_server
 
 
 def latest_test_patient(training_set_uri: str, training_set_version: int) -> str:
-    from training.data import read_training_set
+    from training.data import read_training_set  # lazy: imports torch and lightning
 
     frame = read_training_set(
         training_set_uri, training_set_version, columns=["patient_id", "event_timestamp", "split"]
@@ -38,8 +39,6 @@ def predict_once(
     bento: BentoRef, patient_id: str, settings, log_dir: Path | None = None
 ) -> dict[str, Any]:
     """Serve ``bento`` on a free loopback port, POST ``/predict_by_id`` once, stop the server."""
-    from serving.server import bento_server
-
     log_path = (log_dir / "demo-serve.log") if log_dir else None
     with bento_server(bento.tag, settings=settings, log_path=log_path) as server:
         response = httpx.post(

@@ -34,6 +34,8 @@ from pydantic import (
     create_model,
 )
 
+from training.spec import input_spec
+
 DEFAULT_TASK = "readmission_30d"
 DEFAULT_MAX_BATCH = 256
 PSEUDONYM_PATTERN = r"^pat_[0-9a-f]{24}$"
@@ -123,8 +125,6 @@ def _feature_type(dtype: str, embedding_dim: int) -> Any:
 @lru_cache(maxsize=16)
 def schemas_for(task: str = DEFAULT_TASK, max_batch: int = DEFAULT_MAX_BATCH) -> Schemas:
     """Request models for ``task`` (fields from its input spec) with batches of 1..``max_batch``."""
-    from training.spec import input_spec
-
     if max_batch < 1:
         raise ValueError(f"max_batch must be >= 1, got {max_batch}")
     spec = input_spec(task)
@@ -132,7 +132,8 @@ def schemas_for(task: str = DEFAULT_TASK, max_batch: int = DEFAULT_MAX_BATCH) ->
         name: (Optional[_feature_type(dtype, spec.embedding_dim)], ...)  # noqa: UP045 - pydantic create_model field spec
         for name, dtype in spec.features
     }
-    row = create_model(f"FeatureRow_{task}", __config__=_STRICT, __module__=__name__, **fields)
+    # a class built at run time: a value, not a type, to the type checker (Any lets it parametrize list[row])
+    row: Any = create_model(f"FeatureRow_{task}", __config__=_STRICT, __module__=__name__, **fields)
     one = create_model(
         f"PredictRowRequest_{task}", __config__=_STRICT, __module__=__name__, features=(row, ...)
     )

@@ -20,7 +20,14 @@ from collections.abc import Sequence
 from dataclasses import dataclass
 from typing import Any
 
+from clinical_mlops.settings import load_settings
+from feature_store.config import open_store
+from feature_store.online import get_online_columns
+from feature_store.runtime import store_config
+from features.build import VIEWS
+from features.tasks import TASKS
 from serving.schemas import Prediction
+from training.spec import input_spec
 
 logger = logging.getLogger(__name__)
 
@@ -65,9 +72,6 @@ class Scorer:
     the SQLite online store connection and torch are shared)."""
 
     def __init__(self, model, card: ModelCard, store=None, *, enforce_ttl: bool = True):
-        from features.tasks import TASKS
-        from training.spec import input_spec
-
         if card.task not in TASKS:
             raise ValueError(f"unknown task {card.task!r}; known tasks: {sorted(TASKS)}")
         self.model = model
@@ -76,8 +80,6 @@ class Scorer:
         self.enforce_ttl = enforce_ttl
         self.spec = input_spec(card.task)
         views = TASKS[card.task].feature_views
-        from features.build import VIEWS
-
         self.view_features = {v: list(VIEWS[v].features) for v in views}
         self.stamps = {v: VIEWS[v].feature_ts for v in views if VIEWS[v].feature_ts}
         self._stamp_columns = set(self.stamps.values())
@@ -89,8 +91,6 @@ class Scorer:
         """The task's feature service for ``patient_ids`` as plain columns (one value per patient, input
         order), TTL applied unless the service was started without it. Raises ``UnknownPatients`` for ids
         with no online row at all."""
-        from feature_store.online import get_online_columns
-
         if self.store is None:
             raise RuntimeError("this scorer has no feature store (it scores rows only)")
         ids = list(patient_ids)
@@ -157,8 +157,6 @@ class Scorer:
     def warm_up(self) -> None:
         """First-request costs paid at start-up: the feature service's registry layout, torch's kernels."""
         if self.store is not None:
-            from feature_store.online import get_online_columns
-
             get_online_columns(self.store, ["pat_" + "0" * 24], self.card.feature_service)
         self.model.predict_columns(self.rows_columns([dict.fromkeys(self.spec.columns)]))
 
@@ -211,10 +209,6 @@ def load_scorer(pinned, stored_model, settings=None) -> Scorer:
     FastAPI baseline so that both serve through exactly the same path."""
     import bentoml
     import torch
-
-    from clinical_mlops.settings import load_settings
-    from feature_store.config import open_store
-    from feature_store.runtime import store_config
 
     torch.set_num_threads(pinned.torch_threads)
     check_labels(dict(stored_model.info.labels), pinned)

@@ -29,6 +29,7 @@ import urllib.request
 from collections.abc import Mapping, Sequence
 from pathlib import Path
 
+from clinical_mlops.settings import load_settings
 from serving.build import PROJECT_ROOT
 
 LOOPBACK = "127.0.0.1"
@@ -130,6 +131,7 @@ class ManagedServer:
         deadline = time.monotonic() + self.startup_timeout_s
         url = self.url + self.ready_path
         while True:
+            assert self.proc is not None, "start() spawned the process before waiting for it"
             code = self.proc.poll()
             if code is not None:
                 raise ServerError(
@@ -224,8 +226,6 @@ def bento_server(
     extra_env: Mapping[str, str] | None = None,
 ) -> ManagedServer:
     """``bentoml serve <bento_tag> --host <host> --port <port>`` (not started: use ``with`` or ``.start()``)."""
-    from clinical_mlops.settings import load_settings
-
     settings = settings or load_settings()
     _check_host(host, allow_remote)
     port = port or free_port(host if host != "localhost" else LOOPBACK)
@@ -264,8 +264,6 @@ def baseline_server(
     extra_env: Mapping[str, str] | None = None,
 ) -> ManagedServer:
     """The bare FastAPI baseline (``python -m serving.baseline``) serving the same pinned model."""
-    from clinical_mlops.settings import load_settings
-
     settings = settings or load_settings()
     _check_host(host, allow_remote)
     port = port or free_port(host if host != "localhost" else LOOPBACK)

@@ -30,6 +30,7 @@ Settings (``CLINICAL_MLOPS_*``: the Feast home, the online store) are read when 
 from __future__ import annotations
 
 import logging
+from typing import Any, cast
 
 import bentoml
 from starlette.responses import JSONResponse
@@ -46,10 +47,11 @@ SERVICE_NAME = "clinical_risk"
 
 args: ServiceArgs = bentoml.use_arguments(ServiceArgs)
 SCHEMAS = schemas_for(args.task, args.max_batch)
-# module-level names: BentoML resolves the endpoint annotations against this module's globals
-PredictByIdBatchRequest = SCHEMAS.PredictByIdBatchRequest
-PredictRowRequest = SCHEMAS.PredictRowRequest
-PredictRowBatchRequest = SCHEMAS.PredictRowBatchRequest
+# module-level names: BentoML resolves the endpoint annotations against this module's globals. The models are
+# built at run time (create_model in serving.schemas), so to the type checker they are Any
+PredictByIdBatchRequest: Any = SCHEMAS.PredictByIdBatchRequest
+PredictRowRequest: Any = SCHEMAS.PredictRowRequest
+PredictRowBatchRequest: Any = SCHEMAS.PredictRowBatchRequest
 
 
 def unknown_response(error: UnknownPatients) -> JSONResponse:
@@ -89,14 +91,16 @@ class ClinicalRiskService:
         try:  # concurrent requests are scored together (serving.batching)
             return await self.batcher.score(request.patient_id)
         except UnknownPatients as unknown:
-            return unknown_response(unknown)
+            # a 404: BentoML sends a starlette Response as it is, whatever the annotated output type
+            return unknown_response(unknown)  # type: ignore[return-value]
 
     @bentoml.api
     def predict_by_id_batch(self, request: PredictByIdBatchRequest, /) -> PredictionBatch:
         try:
             return PredictionBatch(predictions=self.scorer.score_ids(request.patient_ids))
         except UnknownPatients as unknown:
-            return unknown_response(unknown)
+            # a 404: BentoML sends a starlette Response as it is, whatever the annotated output type
+            return unknown_response(unknown)  # type: ignore[return-value]
 
     @bentoml.api
     def predict_row(self, request: PredictRowRequest, /) -> Prediction:
@@ -109,4 +113,5 @@ class ClinicalRiskService:
         )
 
 
-ClinicalRiskService.add_asgi_middleware(RequestGuard, max_body_bytes=args.max_body_bytes)
+# @bentoml.service made the class a bentoml Service; mypy keeps a decorated class's own type
+cast(Any, ClinicalRiskService).add_asgi_middleware(RequestGuard, max_body_bytes=args.max_body_bytes)

@@ -11,11 +11,11 @@ import mlflow
 import pandas as pd
 import polars as pl
 
+from training.fit import load_model
+
 
 class RiskModelPyfunc(mlflow.pyfunc.PythonModel):
     def load_context(self, context) -> None:
-        from training.fit import load_model
-
         self.model = load_model(context.artifacts["weights"])
 
     def predict(self, context, model_input: pd.DataFrame, params=None) -> pd.Series:

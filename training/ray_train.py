@@ -27,8 +27,9 @@ from typing import Any
 
 import torch
 
-from training.fit import FitConfig, resolve_deterministic
+from training.fit import BestWeights, FitConfig, build, resolve_deterministic
 from training.model import RiskModel
+from training.tracking import log_epoch_metrics, log_params
 
 CHECKPOINT_METRIC = "val_auroc"
 HEALTH_CHECK_INTERVAL_S = 0.05  # Ray Train's controller poll (its default is 2 s)
@@ -131,8 +132,6 @@ def _mlflow_callback(tracking_uri: str, run_id: str, rank: int):
     the store's start-up (an SQLite store checks its schema, about 2 s) out of the first epoch."""
     from lightning.pytorch.callbacks import Callback
     from mlflow import MlflowClient
-
-    from training.tracking import log_epoch_metrics, log_params
 
     if rank == 0:
         MlflowClient(tracking_uri=tracking_uri).get_run(
@@ -251,8 +250,6 @@ def _train_loop(loop_config: dict[str, Any]) -> None:
         RayTrainReportCallback,
         prepare_trainer,
     )
-
-    from training.fit import BestWeights, build
 
     config = FitConfig.from_dict(loop_config["fit"])
     torch.set_num_threads(max(1, int(loop_config.get("threads_per_worker", 1))))
@@ -422,8 +419,6 @@ def _best_model(checkpoint) -> tuple[RiskModel, dict[str, Any]]:
     """The best validation epoch's model (eval mode, CPU) and the BestWeights state, from a reported checkpoint
     (our own run's storage: the Lightning checkpoint holds the optimizer state and loop progress too)."""
     from ray.train.lightning import RayTrainReportCallback
-
-    from training.fit import BestWeights
 
     with checkpoint.as_directory() as directory:
         path = os.path.join(directory, RayTrainReportCallback.CHECKPOINT_NAME)

@@ -141,7 +141,7 @@ def log_and_register(
     from mlflow.data.delta_dataset_source import DeltaDatasetSource
     from mlflow.models import infer_signature
 
-    from training.fit import save_model
+    from training.fit import save_model  # lazy: imports torch and lightning
 
     mlflow.set_tracking_uri(tracking.tracking_uri)
     mlflow.set_registry_uri(tracking.tracking_uri)

@@ -1,7 +1,8 @@
 """Once with a real `dagster-daemon run`: the landing sensor, turned on, ticks and requests a run for a new
 snapshot. The run queue admits no runs (max_concurrent_runs 0), so the requested run waits QUEUED and no
 pipeline executes. The daemon is launched through orchestration/automation.py, which resets SIGINT/SIGTERM
-(DESIGN.md section 6), and stopped by the PID (and session) this test started."""
+(docs/design.md, "Facts learned about our dependencies"), and stopped by the PID (and session) this
+test started."""
 
 from __future__ import annotations
 

@@ -6,7 +6,7 @@ import json
 import subprocess
 import sys
 
-from serving.build import SERVICE, source_files
+from serving.build import ENTRY_MODULES, source_files
 from serving.closure import module_closure
 from tests.conftest import REPO_ROOT
 
@@ -21,16 +21,17 @@ def _module_name(path) -> str:
 
 def test_the_bento_ships_no_cli_audit_or_dagster_code():
     shipped = {p.relative_to(REPO_ROOT).parts[0] for p in source_files() if p.suffix == ".py"}
-    assert "serving" in shipped
+    assert {"serving", "training"} <= shipped
     assert not shipped & set(NEVER_SHIPPED), sorted(shipped & set(NEVER_SHIPPED))
     assert (REPO_ROOT / "requirements.lock") in source_files()
 
 
 def test_every_module_the_service_loads_is_shipped():
-    """Import the service in a clean interpreter: each of our modules it loads must be in the closure."""
+    """Import the service and the model's code in a clean interpreter: each of our modules they load must be
+    shipped (the registered pyfunc is an MLflow model from code, training/mlflow_model.py)."""
     ours = sorted({p.parent.name for p in REPO_ROOT.glob("*/__init__.py")} - {"tests"})
     code = (
-        f"import json, sys; import {SERVICE.partition(':')[0]}; "
+        f"import json, sys; {'; '.join(f'import {m}' for m in ENTRY_MODULES)}; "
         f"print(json.dumps(sorted(m for m in sys.modules if m.split('.')[0] in {ours!r})))"
     )
     proc = subprocess.run(
@@ -38,7 +39,7 @@ def test_every_module_the_service_loads_is_shipped():
     )
     assert proc.returncode == 0, proc.stderr[-3000:]
     loaded = set(json.loads(proc.stdout.strip().splitlines()[-1]))
-    shipped = {_module_name(p) for p in module_closure(REPO_ROOT, [SERVICE.partition(":")[0]])}
+    shipped = {_module_name(p) for p in module_closure(REPO_ROOT, ENTRY_MODULES)}
     assert loaded, "the service imported none of our modules?"
     assert loaded <= shipped, f"loaded by the service but not shipped: {sorted(loaded - shipped)}"
 
