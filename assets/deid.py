@@ -22,6 +22,7 @@ from dagster import (
 )
 
 from assets.resources import PlatformResource, commit_metadata
+from cohort import vocab as v
 from deid.gate import GATE_BRONZE_COLUMNS, run_gate
 from deid.notes import NoteDeidentifier
 from deid.report import REPORT_TABLE, build_report, markdown, write_report
@@ -29,11 +30,27 @@ from deid.runtime import key_from_settings, policy_from_settings
 from deid.silver import RUNS_TABLE, build_silver, run_record
 from deid.spark import build_silver_spark
 from deid.structured import SPECS
+from deid.terminology import STANDARD, Terminology
 from lakehouse.delta import DeltaRef, commit_metadata_of, current_version, table_uri
 from lakehouse.spark import engine_session
 
 SILVER_TABLES = list(SPECS)
 GATE = "phi_leak_gate"
+
+
+def source_terminology() -> Terminology:
+    """The coded vocabulary the gate lets a name or city appear in: the standard value sets plus every
+    concept the platform's source (the cohort generator) codes, in its own code systems."""
+    return STANDARD.with_concepts(
+        [
+            *((v.SNOMED, c.snomed, c.snomed_display) for c in v.CONDITIONS.values()),
+            *((v.ICD10CM, c.icd10, c.icd10_display) for c in v.CONDITIONS.values()),
+            *((v.LOINC, lab.loinc, lab.display) for lab in v.LABS.values()),
+            *((v.RXNORM, m.rxcui, m.name) for m in v.MEDS.values()),
+            *((v.SNOMED, p.snomed, p.display) for p in v.PROCEDURES.values()),
+            *((v.SNOMED, code, display) for code, display in v.ENC_TYPE.values()),
+        ]
+    )
 
 
 def silver_key(name: str) -> AssetKey:
@@ -130,9 +147,9 @@ def silver_tables(
             asset=silver_key(name),
             blocking=True,
             additional_deps=[AssetKey(["bronze", "patients"])],
-            description="None of a patient's known identifiers (names of 3+ letters, MRN, SSN, "
-            "phone, email, street line, full birth date) appears in that patient's "
-            "silver rows or text.",
+            description="None of a patient's known identifiers (names of 2+ letters, MRN, SSN, "
+            "phone, email, street line, city, full ZIP, full birth date) appears in that patient's "
+            "silver rows or text, in any column.",
         )
         for name in SILVER_TABLES
     ],
@@ -154,6 +171,7 @@ def phi_leak_gate(
         pl.from_arrow(bronze_patients.read(columns=GATE_BRONZE_COLUMNS)),
         key,
         settings.deid_date_mode,
+        terminology=source_terminology(),
     )
     for name in SILVER_TABLES:
         lines = [line for line in result.describe() if line.startswith(f"{name}.")]

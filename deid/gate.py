@@ -2,14 +2,24 @@
 patients) may appear in any of that patient's silver rows or text.
 
 Silver rows carry pseudonyms, so the gate maps each bronze patient key to its pseudonym with the same
-key. Each silver column is reduced to one string per patient (values joined by newlines, so identifiers
-still match as whole tokens) and scanned with that patient's matcher. Results are counts per
+key. Every column of a patient-scoped silver table is scanned, whatever it is called (struct and list
+columns field by field), with that patient's matcher (``deid.leak_scan``): names of two or more letters,
+city, street, email, MRN, SSN, phone, the full ZIP (the three-digit prefix alone is allowed; a restricted
+prefix must show as 000) and the birth date. Each column is reduced to one string per patient (values
+joined by newlines, so identifiers still match as whole tokens). Results are counts per
 (table, column, kind): the identifiers themselves are never returned or logged.
+
+False alarms from vocabulary (the race "White" of a patient named White, "Malignant tumor of colon" for a
+patient named Colon) are told apart by the value, never by the column's name nor by how many patients
+share it: a name or city match inside a value is not counted only when the whole value is coded
+vocabulary, i.e. the display its own code system gives the row's code, or a member of the value set of
+the code system the column holds (``deid.terminology``). Every other kind is counted there too.
 """
 
 from __future__ import annotations
 
 from collections import Counter
+from collections.abc import Iterable, Iterator
 from dataclasses import dataclass, field
 
 import polars as pl
@@ -17,7 +27,9 @@ import polars as pl
 from deid.keys import DeidKey
 from deid.known_identifiers import KnownIdentifiers, from_patient_row
 from deid.leak_scan import Leak, PatientMatcher, describe
+from deid.policy import RESTRICTED_ZIP3
 from deid.structured import SPECS
+from deid.terminology import STANDARD, Terminology
 
 GATE_BRONZE_COLUMNS = [
     "patient_key",
@@ -29,36 +41,21 @@ GATE_BRONZE_COLUMNS = [
     "phone",
     "email",
     "address_line",
+    "city",
+    "postal_code",
     "birth_date",
 ]
 
-SHARED_BY = 5  # the k-anonymity threshold the report uses
-PLATFORM_DATES = {"ingested_at"}
-# categorical columns whose values come from a value set: "White" as a race is the category, not the
-# surname White. Name-kind matches are not counted there; every other kind (MRN, SSN, phone, email,
-# street, birth date) still is.
-CATEGORICAL = {
-    "race",
-    "ethnicity",
-    "gender",
-    "birth_sex",
-    "marital_status",
-    "state",
-    "country",
-    "zip3",
-    "age_band",
-    "age_at_last_record",
-    "status",
-    "kind",
-    "intent",
-    "category",
-    "class_code",
-}  # when the platform received the row: not a date of the patient
+PLATFORM_DATES = {"ingested_at"}  # when the platform received the row: not a date of the patient
+# kinds a whole vocabulary value may contain without leaking: words ("White", "Colon", "Jackson")
+VOCABULARY_KINDS = frozenset({"name", "city"})
 
 
 @dataclass
 class GateResult:
     leaks: Counter[Leak] = field(default_factory=Counter)
+    # the patients (silver pseudonyms, not identifiers) each leak was found for: safe to log
+    leak_patients: dict[Leak, set[str]] = field(default_factory=dict)
     patients: int = 0  # patients whose identifiers were checked
     values_scanned: int = 0  # (patient, table, column) strings scanned
     tables: list[str] = field(default_factory=list)
@@ -97,10 +94,8 @@ def known_by_pseudonym(bronze_patients: pl.DataFrame, key: DeidKey) -> dict[str,
     }
 
 
-def _as_text(frame: pl.DataFrame, column: str, date_mode: str = "shift") -> pl.Expr | None:
+def _as_text(dtype: pl.DataType, col: pl.Expr, date_mode: str = "shift") -> pl.Expr | None:
     """Every value of a column as scannable text; None for types that cannot hold an identifier."""
-    dtype = frame.schema[column]
-    col = pl.col(column)
     if dtype == pl.String:
         return col
     if isinstance(dtype, pl.List) and dtype.inner == pl.String:
@@ -116,6 +111,92 @@ def _as_text(frame: pl.DataFrame, column: str, date_mode: str = "shift") -> pl.E
     return None  # numbers and booleans
 
 
+def _display_siblings(name: str, names: Iterable[str]) -> tuple[str | None, str] | None:
+    """For a coded concept's display (``display`` or ``<prefix>_display``) beside its code: the names of
+    its system (None when there is none) and code columns/fields."""
+    if name != "display" and not name.endswith("_display"):
+        return None
+    names = set(names)
+    prefix = name[: -len("display")]
+    code = f"{prefix}code"
+    if code not in names:
+        return None
+    for system in (f"{prefix}system", f"{prefix}code_system"):
+        if system in names:
+            return system, code
+    return None, code
+
+
+def _vocabulary(
+    name: str, names: Iterable[str], col: pl.Expr, of, terminology: Terminology
+) -> pl.Expr:
+    """Per row: is the value of ``name`` (a string column or struct field) coded vocabulary? ``of`` gives
+    the expression of a sibling column/field by name."""
+    siblings = _display_siblings(name, names)
+    if siblings is not None:
+        system, code = siblings
+        return terminology.is_display(of(system) if system else None, of(code), col)
+    in_set = terminology.in_value_set(name, col)
+    return in_set if in_set is not None else pl.lit(False)
+
+
+def _cells(
+    frame: pl.DataFrame, date_mode: str, terminology: Terminology
+) -> Iterator[tuple[str, pl.DataFrame]]:
+    """Per silver column: a frame of (patient_id, v: the value as text, vocabulary: bool). Struct columns
+    and lists of structs are scanned field by field, so a coded display inside them is judged with its
+    own code and system; the findings name the silver column."""
+    names = [c for c in frame.columns if c != "patient_id"]
+    for column in names:
+        dtype = frame.schema[column]
+        inner = dtype.inner if isinstance(dtype, pl.List) else dtype
+        if isinstance(inner, pl.Struct):
+            rows = frame.select("patient_id", pl.col(column))
+            if isinstance(dtype, pl.List):
+                rows = rows.explode(column)
+            rows = rows.filter(pl.col(column).is_not_null())
+            fields = {f.name: f.dtype for f in inner.fields}
+            parts = []
+            for name, fdtype in fields.items():
+                col = pl.col(column).struct.field(name)
+                text = _as_text(fdtype, col, date_mode)
+                if text is None:
+                    continue
+                vocabulary = (
+                    _vocabulary(
+                        name,
+                        fields,
+                        col,
+                        lambda n, column=column: pl.col(column).struct.field(n),
+                        terminology,
+                    )
+                    if fdtype == pl.String
+                    else pl.lit(False)
+                )
+                parts.append(
+                    rows.select(
+                        pl.col("patient_id"), text.alias("v"), vocabulary.alias("vocabulary")
+                    )
+                )
+            if parts:
+                yield column, pl.concat(parts).drop_nulls(["patient_id", "v"])
+            continue
+        text = _as_text(dtype, pl.col(column), date_mode)
+        if text is None:
+            continue
+        vocabulary = (
+            _vocabulary(column, names, pl.col(column), pl.col, terminology)
+            if dtype == pl.String
+            else pl.lit(False)
+        )
+        yield (
+            column,
+            frame.select(
+                pl.col("patient_id"), text.alias("v"), vocabulary.alias("vocabulary")
+            ).drop_nulls(["patient_id", "v"]),
+        )
+
+
 def scan_table(
     name: str,
     frame: pl.DataFrame,
@@ -123,46 +204,34 @@ def scan_table(
     matchers: dict[str, PatientMatcher],
     result: GateResult,
     date_mode: str = "shift",
+    terminology: Terminology | None = None,
+    restricted_zip3: Iterable[str] = RESTRICTED_ZIP3,
 ) -> None:
+    """Scan every column of one patient-scoped silver table; leaks are added to ``result``."""
     if "patient_id" not in frame.columns or frame.height == 0:
         return
-    for column in frame.columns:
-        if column == "patient_id":
-            continue
-        text = _as_text(frame, column, date_mode)
-        if text is None:
-            continue
-        values = frame.select(pl.col("patient_id"), text.alias("v")).drop_nulls()
-        # a value that at least SHARED_BY patients have is vocabulary ("Malignant tumor of colon"), not one
-        # patient's identifier: name-kind matches inside it are not counted (every other kind is)
-        shared = (
-            values.group_by("v")
-            .agg(pl.col("patient_id").n_unique().alias("n"))
-            .filter(pl.col("n") >= SHARED_BY)
-        )
-        values = values.with_columns(pl.col("v").is_in(shared["v"].implode()).alias("shared"))
+    terminology = terminology or STANDARD
+    restricted_zip3 = tuple(restricted_zip3)
+    for column, values in _cells(frame, date_mode, terminology):
         per_patient = values.group_by("patient_id").agg(
-            pl.col("v").str.join("\n").alias("all"),
-            pl.col("v").filter(~pl.col("shared")).str.join("\n").alias("private"),
-            pl.col("shared").any().alias("any_shared"),
+            pl.col("v").filter(~pl.col("vocabulary")).str.join("\n").alias("text"),
+            pl.col("v").filter(pl.col("vocabulary")).str.join("\n").alias("vocabulary"),
         )
-        for patient_id, blob, private, any_shared in per_patient.iter_rows():
+        for patient_id, text, vocabulary in per_patient.iter_rows():
             identifiers = known.get(patient_id)
             if identifiers is None:
                 continue
             matcher = matchers.get(patient_id)
             if matcher is None:
-                matcher = matchers[patient_id] = PatientMatcher(identifiers)
+                matcher = matchers[patient_id] = PatientMatcher(identifiers, restricted_zip3)
             result.values_scanned += 1
-            kinds = matcher.kinds_in(blob)
-            if any_shared and "name" in kinds:
-                kinds = [k for k in kinds if k != "name"] + [
-                    k for k in matcher.kinds_in(private) if k == "name"
-                ]
+            kinds = matcher.kinds_in(text) + [
+                kind for kind in matcher.kinds_in(vocabulary) if kind not in VOCABULARY_KINDS
+            ]
             for kind in kinds:
-                if kind == "name" and column in CATEGORICAL:
-                    continue
-                result.leaks[Leak(name, column, kind)] += 1
+                leak = Leak(name, column, kind)
+                result.leaks[leak] += 1
+                result.leak_patients.setdefault(leak, set()).add(patient_id)
 
 
 def year_only_problems(name: str, frame: pl.DataFrame) -> list[str]:
@@ -186,14 +255,20 @@ def run_gate(
     bronze_patients: pl.DataFrame,
     key: DeidKey,
     date_mode: str = "shift",
+    terminology: Terminology | None = None,
+    restricted_zip3: Iterable[str] = RESTRICTED_ZIP3,
 ) -> GateResult:
+    """``terminology``: the coded vocabulary a name or city may appear in (default: the standard value
+    sets only; the platform adds its source's code systems). ``restricted_zip3``: the policy's."""
     known = known_by_pseudonym(bronze_patients, key)
     result = GateResult(patients=len(known))
     matchers: dict[str, PatientMatcher] = {}
     for name, frame in silver.items():
         if name in SPECS and SPECS[name].patient_scoped:
             result.tables.append(name)
-            scan_table(name, frame, known, matchers, result, date_mode)
+            scan_table(
+                name, frame, known, matchers, result, date_mode, terminology, restricted_zip3
+            )
         if date_mode == "safe_harbor":
             result.problems += year_only_problems(name, frame)
     return result

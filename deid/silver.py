@@ -25,6 +25,7 @@ import pyarrow as pa
 from deltalake import DeltaTable
 
 from deid.keys import DeidKey
+from deid.known_identifiers import avoiding_real_names
 from deid.policy import DeidPolicy
 from deid.structured import SPECS, SilverBuilder, TextDeidentifier, bronze_columns
 from lakehouse.delta import (
@@ -117,6 +118,10 @@ def build_silver(
         return current
     started = time.perf_counter()
     frames = read_bronze(bronze)
+    # no surrogate name in the notes may be a real person's name of this snapshot
+    text_deidentifier = avoiding_real_names(
+        text_deidentifier, frames["patients"].iter_rows(named=True)
+    )
     read_s = time.perf_counter() - started
     result = SilverBuilder(key, policy, text_deidentifier, workers=workers).build(
         frames, on_table=on_table

@@ -28,6 +28,7 @@ import pyarrow as pa
 from pyspark.accumulators import AccumulatorParam
 
 from deid.keys import DeidKey
+from deid.known_identifiers import REAL_NAME_COLUMNS, avoiding_real_names
 from deid.policy import DeidPolicy
 from deid.silver import (
     RUNS_TABLE,
@@ -240,6 +241,9 @@ def build_silver_spark(
     if current is not None and not force:
         return current
     started = time.perf_counter()
+    # no surrogate name in the notes may be a real person's name of this snapshot (read once, here)
+    names = pl.from_arrow(bronze["patients"].read(columns=list(REAL_NAME_COLUMNS)))
+    text_deidentifier = avoiding_real_names(text_deidentifier, names.iter_rows(named=True))
     # one as-of instant for every task (ages fall back to it), as the local builder has one
     builder = SilverBuilder(key, policy, text_deidentifier, as_of=as_of or datetime.now(UTC))
     frames = {}

@@ -1,14 +1,16 @@
 """The patient's own known identifiers (from bronze), found in the patient's notes: exact spellings
 (any case, whole words) plus fuzzy forms: accents dropped, possessives ("Gibson's"), parts of
 hyphenated or multi-word names, "LAST, First", initials ("CG", "C.G."), digits of phones/SSNs/MRNs in
-any grouping, and the patient's city and postal code when bronze has them."""
+any grouping, and the patient's city and postal code when bronze has them. A two-letter name ("Li",
+"Ng") counts where ``known_identifiers.short_name_counts`` says so: the gate's own rule, so that the
+note path replaces every occurrence the gate would report."""
 
 from __future__ import annotations
 
 import re
 
 from deid.corpora import Span
-from deid.known_identifiers import KnownIdentifiers
+from deid.known_identifiers import KnownIdentifiers, short_name_counts
 from deid.notes.spans import CITY, DATE, EMAIL, MRN, NAME, PHONE, SSN, STREET, ZIP
 from deid.notes.tokens import fold, tokenize
 
@@ -22,6 +24,7 @@ _KIND_LABEL = {
     "birth_date": DATE,
     "city": CITY,
     "postal_code": ZIP,
+    "zip": ZIP,
 }
 
 _NUMBER = re.compile(r"(?<![\w])[A-Za-z]{0,4}\d(?:[\s().-]{0,2}\d){5,14}(?!\w)")
@@ -40,10 +43,13 @@ class KnownMatcher:
             if value and len(value.strip()) >= 3:
                 exact.setdefault(value.strip().lower(), _KIND_LABEL[kind])
         parts = sorted(exact, key=len, reverse=True)
-        self.labels = exact
+        self.labels = {" ".join(k.split()): v for k, v in exact.items()}
         self.pattern = (
             re.compile(
-                r"(?<!\w)(?:" + "|".join(re.escape(p) for p in parts) + r")(?!\w)", re.IGNORECASE
+                r"(?<!\w)(?:"
+                + "|".join(r"\s+".join(re.escape(w) for w in p.split()) for p in parts)
+                + r")(?!\w)",
+                re.IGNORECASE,
             )
             if parts
             else None
@@ -76,12 +82,19 @@ class KnownMatcher:
         out: list[Span] = []
         if self.pattern is not None:
             for m in self.pattern.finditer(text):
-                out.append(
-                    Span(m.start(), m.end(), self.labels.get(m.group(0).lower(), NAME), m.group(0))
-                )
+                label = self.labels.get(" ".join(m.group(0).lower().split()), NAME)
+                if (
+                    label == NAME
+                    and len(m.group(0)) == 2
+                    and not short_name_counts(text, m.start(), m.end())
+                ):
+                    continue  # "do not", "5 ng/mL": a word or a unit, not the name Do or Ng
+                out.append(Span(m.start(), m.end(), label, m.group(0)))
         if self.name_keys:
             for t in tokenize(text):
-                if t.key in self.name_keys and (len(t.key) >= 3 or t.text[0].isupper()):
+                if t.key in self.name_keys and (
+                    len(t.key) >= 3 or short_name_counts(text, t.start, t.end)
+                ):
                     out.append(Span(t.start, t.end, NAME, t.text))
         if self.digit_forms:
             for m in _NUMBER.finditer(text):

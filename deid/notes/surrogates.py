@@ -4,7 +4,12 @@
   surnames of the 1990 Census, public domain), chosen by HMAC(key, patient, folded word), so "Gibson"
   is the same surrogate in "Cheryl Gibson", "GIBSON, CHERYL" and "Gibson's"; case style is kept.
   Initials map to other letters the same way. A surrogate never equals the original word nor any of the
-  patient's own known name words.
+  patient's own known name words or city, nor any real person's name in the snapshot (``real_names``:
+  every patient's and listed contact's given, family and full name, from bronze): a colliding pick is
+  skipped for the next one on the keyed walk through the list, then through the gazetteer's first or
+  last names (other countries' common names), then keyed made-up names, so the choice stays a function
+  of (key, patient, word, snapshot names). A name particle ("van", "de", "Le") is kept only before
+  another name word and when it is not one of the patient's own names.
 * Dates: ``shift`` moves every date by the patient's offset and writes it back in its own format
   (04/07/2024 -> 05/19/2024, "Mar 5th" -> "Apr 16th"); ``safe_harbor`` keeps only the year (a date
   without a year becomes [DATE]). Year-only dates and weekdays are kept as they are (a year is allowed by
@@ -12,8 +17,10 @@
 * Ages over 89 -> "90+" (the policy's ceiling).
 * Identifier numbers (phone, SSN, MRN, account, license...) keep their shape: every digit and letter is
   replaced by a keyed one; a short alphabetic prefix ("MRN") is kept.
-* Streets, cities, hospitals, organizations: keyed picks from small fixed lists; emails, URLs and IP
-  addresses become reserved example values (example.org, 192.0.2.0/24, 2001:db8::/32).
+* Streets, cities, hospitals, organizations: keyed picks from small fixed lists, never one of the
+  patient's own name words or city; emails, URLs and IP addresses become reserved example values
+  (example.org, 192.0.2.0/24, 2001:db8::/32). A five-digit ZIP keeps its first three digits (000 for a
+  restricted prefix) and is never the patient's own ZIP.
 * ``note_replacement="tag"``: typed tags ("[NAME]", "[PHONE]") instead, except dates (which still
   follow ``date_mode``) and ages (still "90+").
 """
@@ -22,10 +29,12 @@ from __future__ import annotations
 
 import calendar
 import re
+from collections.abc import Iterable
 from datetime import date, timedelta
 
 from deid.keys import DeidKey
 from deid.known_identifiers import KnownIdentifiers
+from deid.notes import gazetteers
 from deid.notes import spans as L
 from deid.notes.tokens import WORD, fold
 from deid.policy import DeidPolicy
@@ -252,6 +261,45 @@ def _two_digit_year(yy: int) -> int:
     return 2000 + yy if yy <= (date.today().year % 100) else 1900 + yy
 
 
+_PARTICLES = frozenset(
+    "van von de der den del della di da du la le st".split()
+)  # kept as they are before another name word ("van der Berg", "Le Blanc")
+# made-up names, the last resort when every list and gazetteer pick is a real name of the snapshot
+_ONSETS = ("B", "D", "F", "G", "K", "L", "M", "N", "P", "R", "S", "T", "V", "Z", "Br", "Dr", "Tr")
+_VOWELS = ("a", "e", "i", "o", "u", "ai", "ea", "io")
+_CODAS = ("", "n", "r", "l", "s", "th", "nd", "x")
+_GAZETTEER_PROBES = 64  # keyed draws from the gazetteer's names before made-up names
+
+
+def fold_names(names: Iterable[str]) -> frozenset[str]:
+    """Real names as the surrogates compare them (accents dropped, case folded)."""
+    return frozenset(fold(" ".join(n.split())) for n in names if n and n.strip())
+
+
+_GAZETTEER_NAMES: dict[tuple[int, bool], tuple[str, ...]] = {}
+
+
+def _gazetteer_names(first: bool) -> tuple[str, ...]:
+    """The gazetteer's first (or last) names that look like names and nothing else: plain letters, not an
+    English word nor a place, ordered by rank (the best-known first)."""
+    gaz = gazetteers.load()
+    found = _GAZETTEER_NAMES.get((id(gaz), first))
+    if found is None:
+        ranks = gaz.first if first else gaz.last
+        keys = [
+            k
+            for k in ranks
+            if k.isascii()
+            and k.isalpha()
+            and 3 <= len(k) <= 10
+            and k not in gaz.dictionary
+            and k not in gaz.places
+        ]
+        keys.sort(key=lambda k: (ranks[k], k))
+        found = _GAZETTEER_NAMES[(id(gaz), first)] = tuple(k.capitalize() for k in keys[:4000])
+    return found
+
+
 class Surrogates:
     def __init__(
         self,
@@ -260,13 +308,17 @@ class Surrogates:
         patient_key: str | None,
         known: KnownIdentifiers | None,
         shift_days: int,
+        real_names: frozenset[str] = frozenset(),
     ):
+        """``real_names``: every real person name of the snapshot, folded (``fold_names``)."""
         self.key = key
         self.policy = policy
         self.patient = patient_key or ""
         self.shift = int(shift_days)
         self.tags = policy.note_replacement == "tag"
+        self.real = real_names
         self.avoid: set[str] = set()
+        self.own_zip: str | None = None
         if known is not None:
             for spelling in known.values.get("name", ()):
                 self.avoid.add(fold(spelling))
@@ -274,23 +326,69 @@ class Surrogates:
                     self.avoid.add(fold(part))
             for part in getattr(known, "name_parts", ()) or ():
                 self.avoid.add(fold(part))
+        self.own_names = frozenset(self.avoid)
+        if known is not None:
+            city = getattr(known, "city", None)
+            if city:  # the gate reports the patient's city wherever it shows, as a name or a place
+                self.avoid.add(fold(" ".join(city.split())))
+                self.avoid.update(fold(w) for w in WORD.findall(city))
+            postal = (getattr(known, "postal_code", None) or "").strip()
+            self.own_zip = postal[:5] if re.match(r"\d{5}", postal) else None
+        self.avoid.discard("")
 
     # ---------------------------------------------------------------- keyed choice
     def _number(self, kind: str, value: str) -> int:
         mac = self.key._mac(f"note-surrogate/{kind}", f"{self.patient}\x1f{value}")  # noqa: SLF001 - a third-party or sibling internal with no public API
         return int.from_bytes(mac[:8], "big")
 
+    def _allowed(self, candidate: str, value: str, real: bool) -> bool:
+        """Not the original, none of the patient's own name words or city, and (``real``) no real name."""
+        whole = fold(candidate)
+        if whole == value:
+            return False
+        words = {whole, *(fold(w) for w in WORD.findall(candidate))}
+        return not (words & self.avoid or (real and words & self.real))
+
     def _pick(
-        self, kind: str, value: str, choices: tuple[str, ...], avoid: set[str] = frozenset()
+        self,
+        kind: str,
+        value: str,
+        choices: tuple[str, ...],
+        *,
+        person: bool = False,
+        first: bool = False,
     ) -> str:
+        """A keyed choice from ``choices`` that is allowed (see ``_allowed``; ``person``: a person's name,
+        which must not be any real name of the snapshot either). When every choice is taken: for a person's
+        name, keyed draws from the gazetteer's first (``first``) or last names; then made-up names."""
         n = self._number(kind, value)
-        avoid = avoid or self.avoid
         for step in range(len(choices)):
             candidate = choices[(n + step) % len(choices)]
-            words = {fold(w) for w in WORD.findall(candidate)}
-            if fold(candidate) != value and fold(candidate) not in avoid and not words & avoid:
+            if self._allowed(candidate, value, person):
                 return candidate
-        return choices[n % len(choices)]
+        if person:
+            pool = _gazetteer_names(first)
+            if pool:
+                for attempt in range(_GAZETTEER_PROBES):
+                    candidate = pool[self._number(f"{kind}/gazetteer/{attempt}", value) % len(pool)]
+                    if self._allowed(candidate, value, person):
+                        return candidate
+        attempt = 0
+        while True:
+            candidate = self._made_up(kind, value, attempt)
+            if self._allowed(candidate, value, person):
+                return candidate
+            attempt += 1
+
+    def _made_up(self, kind: str, value: str, attempt: int) -> str:
+        """A pronounceable keyed word ("Dravimor"): never drawn from any list of real names."""
+        b = self._stream(f"made-up/{kind}/{attempt}", value, 8)
+        syllables = 2 + b[0] % 2
+        word = "".join(
+            _ONSETS[b[1 + 2 * i] % len(_ONSETS)] + _VOWELS[b[2 + 2 * i] % len(_VOWELS)]
+            for i in range(syllables)
+        )
+        return (word + _CODAS[b[7] % len(_CODAS)]).capitalize()
 
     def _stream(self, kind: str, value: str, length: int) -> bytes:
         out = b""
@@ -344,30 +442,19 @@ class Surrogates:
                     if w.isupper()
                     else letters[n % len(letters)].lower()
                 )
-            if key in (
-                "van",
-                "von",
-                "de",
-                "der",
-                "den",
-                "del",
-                "della",
-                "di",
-                "da",
-                "du",
-                "la",
-                "le",
-                "st",
+            if (
+                key in _PARTICLES
+                and key not in self.own_names  # the patient's own name "Le" is replaced
+                and WORD.search(text, m.end()) is not None  # "Anh Le": a surname, not a particle
             ):
                 return w
-            choices = FIRST_NAMES if self._first_like(key) else LAST_NAMES
-            return _style(w, self._pick("name", key, choices, self.avoid))
+            first = self._first_like(key)
+            choices = FIRST_NAMES if first else LAST_NAMES
+            return _style(w, self._pick("name", key, choices, person=True, first=first))
 
         return WORD.sub(word, text)
 
     def _first_like(self, key: str) -> bool:
-        from deid.notes import gazetteers
-
         gaz = gazetteers.load()
         first, last = gaz.first.get(key), gaz.last.get(key)
         if first is None:
@@ -404,7 +491,7 @@ class Surrogates:
         value = text.strip()
         if re.fullmatch(r"\d{5}(?:-\d{4})?", value):
             prefix = zip3(value, self.policy.restricted_zip3) or "000"
-            return prefix + "00"
+            return prefix + ("01" if prefix + "00" == self.own_zip else "00")
         return self.shaped(L.ZIP, text)
 
     def street(self, text: str) -> str:

@@ -18,6 +18,7 @@ from deid.notes import NoteDeidentifier
 from deid.policy import DeidPolicy
 from deid.silver import build_silver, read_bronze, run_record
 from deid.structured import DROPPED_COMMON, SPECS
+from deid.terminology import STANDARD
 from ingestion.ingest import ingest_directory
 from lakehouse.delta import DeltaRef, commit_metadata_of, current_version
 
@@ -336,19 +337,27 @@ def test_a_surname_inside_a_shared_vocabulary_value_is_not_a_leak_but_in_a_note_
         .alias("family_name")
     )
     others = silver["conditions"]["patient_id"].unique().to_list()[:6]
+    colon_cancer = ("http://snomed.info/sct", "363406005", "Malignant tumor of colon")
     conditions = silver["conditions"].with_columns(
         pl.when(pl.col("patient_id").is_in([pid, *others]))
-        .then(pl.lit("Malignant tumor of colon"))
-        .otherwise(pl.col("display"))
-        .alias("display")
+        .then(pl.lit(value))
+        .otherwise(pl.col(column))
+        .alias(column)
+        for column, value in zip(("code_system", "code", "display"), colon_cancer)
     )
     if conditions.filter(pl.col("patient_id") == pid).height == 0:
         conditions = pl.concat(
             [conditions, conditions.head(1).with_columns(pl.lit(pid).alias("patient_id"))]
         )
+    # the display its own code system gives the row's code: vocabulary (not: shared by >= 5 patients)
+    terminology = STANDARD.with_concepts([colon_cancer])
     assert run_gate(
-        {**silver, "conditions": conditions}, colon, KEY
-    ).passed  # shared by >= 5 patients
+        {**silver, "conditions": conditions}, colon, KEY, terminology=terminology
+    ).passed
+    unknown = run_gate({**silver, "conditions": conditions}, colon, KEY)  # a code it does not know
+    assert unknown.by_table() == {
+        "conditions.display": conditions.filter(pl.col("patient_id") == pid).height
+    }
     notes = silver["notes"].with_columns(
         pl.when(pl.col("patient_id") == pid)
         .then(pl.col("text") + "\nColon's wife called.")
