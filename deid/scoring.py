@@ -1,7 +1,9 @@
 """Span-level scoring of PHI detection: recall, precision and F2, overall and per category.
 
-A gold span counts as found when any detected span overlaps it (the PhysioNet reference scorer's rule,
-ends inclusive); a detected span counts as correct when it overlaps any gold span. F2 weighs recall
+A gold span counts as found when any detected span overlaps it by at least one character (ends are
+exclusive: spans that only touch, ``[0, 4)`` and ``[4, 9)``, do not overlap); a detected span counts as
+correct when it overlaps any gold span. ``inclusive=True`` gives the PhysioNet reference scorer's older
+rule, where touching spans count. F2 weighs recall
 four times as much as precision: a missed identifier costs more than an extra redaction.
 """
 
@@ -13,7 +15,7 @@ from dataclasses import dataclass
 from deid.corpora import Span
 
 
-def overlaps(a: Span, b: Span, inclusive: bool = True) -> bool:
+def overlaps(a: Span, b: Span, inclusive: bool = False) -> bool:
     return (
         a.start <= b.end and b.start <= a.end if inclusive else a.start < b.end and b.start < a.end
     )
@@ -58,7 +60,7 @@ class Score:
 
 
 def score(
-    gold: dict[str, list[Span]], detected: dict[str, list[Span]], inclusive: bool = True
+    gold: dict[str, list[Span]], detected: dict[str, list[Span]], inclusive: bool = False
 ) -> dict:
     """{"overall": Score, "by_gold_label": {label: Score (recall)}, "by_detected_label": {label: Score (precision)}}"""
     overall = Score()

@@ -2,15 +2,15 @@
 blocks.
 
 * Names: a capitalized token that a name list knows and that is not a common English word is a name;
-  a name-list token that is also a common word ("Will", "Hope", "Roach") is a name only next to another
+  a name-list token that is also a common word (a first name that is also a verb or a noun) is a name only next to another
   name or after a cue; runs extend over initials, particles ("van", "de") and unknown capitalized
-  words that follow a first name ("Faina D. Yefremova"). Cues: titles ("Dr.", "Mrs."), "my name is",
-  "signed by", header fields ("Patient:", "Provider:"), relatives ("her husband George").
+  words that follow a first name (first name, initial, unlisted surname). Cues: titles ("Dr.", "Mrs."), "my name is",
+  "signed by", header fields ("Patient:", "Provider:"), relatives (a kinship word before the name).
   A token found as a name once is a name everywhere in the same text.
 * Places: countries, US states and cities from GeoNames (multi-word names too), towns after cues
   ("lives in", "based in", "flew to"), and the lines that follow a street line (city, region,
   postal code, country).
-* Hospitals and clinics: capitalized names ending in a facility word ("Reno Primary Care").
+* Hospitals and clinics: capitalized names ending in a facility word (one or more capitalized words, then "Hospital", "Clinic", "Primary Care", ...).
 """
 
 from __future__ import annotations
@@ -19,7 +19,7 @@ import re
 from collections.abc import Iterator
 
 from deid.corpora import Span
-from deid.notes import gazetteers
+from deid.notes import gazetteers, vocabulary
 from deid.notes.spans import (
     CITY,
     COUNTRY,
@@ -34,6 +34,7 @@ from deid.notes.spans import (
 from deid.notes.tokens import Token, fold, tokenize
 
 NAME_RANK = 6000  # gazetteer names ranked at most this are names when capitalized and uncommon
+STRONG_NAME_RANK = 1000  # a name ranked this well outweighs a dictionary sense in mixed-case text
 LOWER_NAME_RANK = 1500  # ... and, in all-lower-case text, when lower case
 
 PARTICLES = frozenset(
@@ -117,6 +118,23 @@ class _Doc:
         letters = sum(map(str.isalpha, text))
         self.lower = _text_is_lower(text, letters)
         self.upper = _text_is_upper(text, letters)
+        self._vocab: dict[str, bool] = {}
+
+    def shorthand(self, t: Token, numbers: bool = True) -> bool:
+        """Clinical shorthand by the token's letters (inner or short capitals) or a number beside it."""
+        return vocabulary.abbreviation_shape(t.text, self.upper) or (
+            numbers and vocabulary.next_to_number(self.text, t.start, t.end)
+        )
+
+    def vocab(self, t: Token, numbers: bool = True) -> bool:
+        """The token is a word of the trade or of everyday English, by its letters or its neighbours
+        (``numbers``: a number beside it counts; not for places, which postal codes follow)."""
+        if self.shorthand(t, numbers):
+            return True
+        hit = self._vocab.get(t.key)
+        if hit is None:
+            hit = self._vocab[t.key] = vocabulary.is_vocabulary(t.key, self.gaz)
+        return hit
 
     def gap(self, i: int) -> str:
         """Text between token i-1 and token i."""
@@ -130,7 +148,7 @@ class _Doc:
         g = self.gap(i)
         if len(g) > 3 or "\n" in g or g.strip(" \t.") != "":
             return False
-        # a period joins only after an initial or a title ("Faina D. Yefremova", "Dr. Roach")
+        # a period joins only after an initial or a title (first name, initial, surname; "Dr." and a surname)
         return (
             "." not in g or len(self.tokens[i - 1].text) == 1 or self.tokens[i - 1].key in _TITLES
         )
@@ -157,6 +175,11 @@ class _Doc:
         return not before or before[-1] in ".!?\n:;•-*|"
 
 
+def _place_cue_before(doc: _Doc, i: int) -> bool:
+    start = doc.tokens[i].start
+    return bool(PLACE_CUE.search(doc.text[max(0, start - 40) : start]))
+
+
 def _is_initial(doc: _Doc, t: Token) -> bool:
     if len(t.text) != 1 or not t.text.isalpha():
         return False
@@ -178,10 +201,16 @@ def _name_strength(doc: _Doc, t: Token) -> int:
             return 0
         if rank > LOWER_NAME_RANK:
             return 1
-    if doc.gaz.is_common(key):
-        return 1
+    if doc.gaz.is_common(key) or doc.shorthand(t) or vocabulary.is_clinical(key):
+        return 1  # a word of the trade or of everyday English: a name only beside a name or a cue
+    if doc.vocab(t) and (
+        doc.upper or doc.lower or rank > STRONG_NAME_RANK or vocabulary.zipf(key) >= 4.0
+    ):
+        return 1  # a dictionary word: a well-ranked name still stands alone where case tells
     if doc.sentence_start_token(t) and key in doc.gaz.dictionary:
-        return 1  # "Chronic kidney disease", "Mary" at a line start: a word unless next to a name
+        return 1  # a dictionary word or a name at a line start: a word unless next to a name
+    if (doc.upper or doc.lower) and (rank > LOWER_NAME_RANK or len(key) < 4):
+        return 1  # no case cue in the text: a lone rarer name needs a neighbour or a cue
     return 2
 
 
@@ -231,15 +260,19 @@ def names(text: str, doc: _Doc | None = None) -> list[Span]:
         elif (
             doc.capital(t)
             and t.key not in gazetteers.EXTRA_COMMON
-            and len(t.key) >= 2
+            and (len(t.key) >= 2 or TITLE_CUE.search(text[max(0, t.start - 6) : t.start]))
             and not _glued(doc, t)
-            and not (t.is_upper and not doc.upper and len(t.key) <= 3)
+            and not (
+                t.is_upper
+                and not doc.upper
+                and len(t.key) <= 3
+                and not TITLE_CUE.search(text[max(0, t.start - 12) : t.start])
+            )
         ):
-            if _strong_cue_before(doc, i) and (
-                not doc.gaz.is_common(t.key)
-                or strength[i] >= 1
-                or TITLE_CUE.search(text[max(0, t.start - 12) : t.start])
-            ):
+            titled = bool(TITLE_CUE.search(text[max(0, t.start - 12) : t.start]))
+            if (
+                titled or strength[i] >= 1 or not doc.gaz.is_common(t.key) and not doc.vocab(t)
+            ) and _strong_cue_before(doc, i):
                 is_name[i] = True
             elif (
                 strength[i] == 1
@@ -274,6 +307,7 @@ def names(text: str, doc: _Doc | None = None) -> list[Span]:
                 and len(t.key) >= 2
                 and not (t.is_upper and not doc.upper and len(t.key) <= 3)
                 and doc.gaz.places.get(t.key) is None
+                and not doc.vocab(t)
             ):
                 is_name[i] = changed = True  # unknown surname after a first name
             elif (
@@ -286,7 +320,8 @@ def names(text: str, doc: _Doc | None = None) -> list[Span]:
             ):
                 is_name[i] = is_name[i + 1] = changed = True
 
-    # unknown capitalized pairs mid-sentence ("Ushurma Dratchev") and lists ("Monjeau, Graves and Reed")
+    # unknown capitalized pairs mid-sentence (first and last name, neither listed) and lists of names
+    # joined by commas and "and"
     def unknown_cap(i: int) -> bool:
         t = toks[i]
         return (
@@ -298,6 +333,7 @@ def names(text: str, doc: _Doc | None = None) -> list[Span]:
             and not _glued(doc, t)
             and not t.is_upper
             and doc.gaz.places.get(t.key) is None
+            and not doc.vocab(t)
         )
 
     for i in range(n - 1):
@@ -338,9 +374,13 @@ def names(text: str, doc: _Doc | None = None) -> list[Span]:
         while j + 1 < n and is_name[j + 1] and doc.adjacent(j + 1):
             j += 1
         run = toks[i : j + 1]
-        if not (len(run) == 1 and len(run[0].key) < 2):
+        if not (
+            len(run) == 1
+            and len(run[0].key) < 2
+            and not TITLE_CUE.search(text[max(0, run[0].start - 12) : run[0].start])
+        ):
             start, end = run[0].start, run[-1].end
-            # keep the period of a trailing initial ("Faina D.") out; include none of the gap
+            # keep the period of a trailing initial (first name, initial) out; include none of the gap
             spans.append(Span(start, end, NAME, text[start:end]))
         i = j + 1
     return spans
@@ -375,7 +415,14 @@ def places(text: str, doc: _Doc | None = None) -> list[Span]:
                 and (doc.capital(t) or (doc.lower and t.is_lower))
                 and not (t.is_upper and len(t.key) <= 2)
             ):
-                if label != CITY or not doc.gaz.is_common(t.key):
+                if label != CITY:
+                    hit = (1, label)
+                elif (
+                    not doc.gaz.is_common(t.key)
+                    and not doc.vocab(t, numbers=False)
+                    and not (doc.sentence_start_token(t) and t.key in gaz.dictionary)
+                    and (not (doc.upper or doc.lower) or _place_cue_before(doc, i))
+                ):
                     hit = (1, label)
         if hit:
             k, label = hit
@@ -384,7 +431,7 @@ def places(text: str, doc: _Doc | None = None) -> list[Span]:
             i += k
             continue
         i += 1
-    # towns after a place cue: "lives in Hvammstangi", "based in NAANTALI"
+    # towns after a place cue ("lives in", "based in") in any case, unlisted ones included
     for i, t in enumerate(toks):
         if (
             not doc.capital(t)
@@ -393,12 +440,20 @@ def places(text: str, doc: _Doc | None = None) -> list[Span]:
             or _glued(doc, t)
             or gaz.places.get(t.key) in (COUNTRY, STATE)
             or (doc.lower and t.key in gaz.dictionary)
+            or doc.vocab(t, numbers=False)
+            or ((doc.upper or doc.lower) and t.key in gaz.dictionary)
         ):
             continue
         window = text[max(0, t.start - 40) : t.start]
         if PLACE_CUE.search(window):
             j = i
-            while j + 1 < n and doc.adjacent(j + 1) and doc.capital(toks[j + 1]) and j - i < 3:
+            while (
+                j + 1 < n
+                and doc.adjacent(j + 1)
+                and doc.capital(toks[j + 1])
+                and j - i < 3
+                and not doc.vocab(toks[j + 1], numbers=False)
+            ):
                 j += 1
             spans.append(Span(t.start, toks[j].end, LOCATION, text[t.start : toks[j].end]))
     return spans
@@ -422,7 +477,7 @@ def facilities(text: str) -> Iterator[Span]:
         # the facility word alone ("Clinic") is not a name
         if re.fullmatch(FACILITY, text[start:end]):
             continue
-        # a place name right after the facility word: "University Hospital Columbus"
+        # a place name right after the facility word (facility word, then a listed city)
         tail = re.match(r"[ \t]+([A-Z][\w'’-]+)\b", text[end:])
         if tail and gaz.places.get(fold(tail.group(1))) and not gaz.is_common(fold(tail.group(1))):
             end += tail.end()
@@ -483,7 +538,7 @@ def address_blocks(text: str, street_spans: list[Span]) -> list[Span]:
                 and text.islower()
                 or ("\n" in between and len(words) <= 3 and not re.search(r"[!?;]", stripped))
             ):
-                # "Uruguay 64677", "St Georges, QC 54256": words, then a trailing postal code
+                # a country or a town, a region code, then a trailing postal code
                 tail = re.search(r"\s(\d{3,6}(?:[ -]\d{2,4})?)$", stripped)
                 if tail:
                     out.append(Span(s0, s0 + tail.start(), LOCATION, stripped[: tail.start()]))
@@ -501,7 +556,7 @@ def address_blocks(text: str, street_spans: list[Span]) -> list[Span]:
 
 def detect(text: str) -> tuple[list[Span], list[Span]]:
     """(names, places and facilities) for ``text``. A one-word name that is exactly a country, a state or
-    a place found by a cue ("lives in Reno") is read as that place."""
+    a place found by a cue ("lives in" and a town) is read as that place."""
     doc = _Doc(text)
     found_names, found_places = names(text, doc), places(text, doc)
     strong_places = {

@@ -33,7 +33,7 @@ from deid.notes.tokens import WORD, fold
 
 log = logging.getLogger(__name__)
 
-FORMAT_VERSION = 7
+FORMAT_VERSION = 8
 NAME_MAX_RANK = 6000  # keep names ranked in the top N of at least one country
 CITY_ALT_MIN_POPULATION = 15000
 MAX_PLACE_TOKENS = 5
@@ -96,6 +96,9 @@ class Gazetteer:
         str, str
     ]  # folded place name (tokens joined by one space) -> CITY / STATE / COUNTRY
     place_first_tokens: frozenset[str]  # first folded token of every multi-token place name
+    proper: frozenset[str] = (
+        frozenset()
+    )  # folded words the dictionary lists capitalized (proper nouns)
 
     def is_common(self, key: str) -> bool:
         return key in self.common
@@ -144,6 +147,16 @@ def _dictionary_words() -> frozenset[str]:
 
     return frozenset(
         fold(w) for w in get_english_words_set(["web2"], lower=False, alpha=False) if w.islower()
+    )
+
+
+def _proper_words() -> frozenset[str]:
+    from english_words import get_english_words_set
+
+    return frozenset(
+        fold(w)
+        for w in get_english_words_set(["web2"], lower=False, alpha=False)
+        if w[:1].isupper()
     )
 
 
@@ -220,7 +233,7 @@ def build() -> Gazetteer:
     first, last = _names("first_names.pkl.gz"), _names("last_names.pkl.gz")
     places = _places(common)
     multi = frozenset(k.split(" ", 1)[0] for k in places if " " in k)
-    return Gazetteer(first, last, common, _dictionary_words(), places, multi)
+    return Gazetteer(first, last, common, _dictionary_words(), places, multi, _proper_words())
 
 
 _lock = threading.Lock()

@@ -1,8 +1,10 @@
 """Pattern detectors: dates, ages over 89, phone/fax, email, URLs and domains, IP addresses, SSN, MRN and
 other identifier numbers, card and IBAN numbers, street lines, unit numbers and ZIP codes.
 
-Clinical values must survive: blood pressures ("101/73"), lab values ("HbA1c 5.3 %"), doses and ranges
-("RTC 3-4 months") match none of these (numeric dates need a year; phones need 7+ digits in 2+ groups).
+Clinical values must survive: blood pressures (systolic/diastolic), lab values with units, doses and
+ranges of counts match none of these: phones need 7+ digits in 2+ groups; a numeric date without a
+year (month/day) needs a month 1-12 and a day 1-31 and no ratio context (blood pressure, pain or strength
+scores, fractions of a tablet), a hyphenated one a date cue or a zero-padded month.
 """
 
 from __future__ import annotations
@@ -11,6 +13,7 @@ import re
 from collections.abc import Iterator
 
 from deid.corpora import Span
+from deid.notes import gazetteers
 from deid.notes.spans import (
     ACCOUNT,
     AGE,
@@ -42,25 +45,51 @@ TIME = r"(?:[01]?\d|2[0-3]):[0-5]\d(?::[0-5]\d(?:\.\d+)?)?(?:\s?[AaPp]\.?[Mm]\.?
 _UNIT_AFTER = r"(?!\s?(?:mg|mcg|g|kg|ml|mL|L|units?|IU|mmol|meq|mEq|cc|%|/)\b)"
 
 _DATE_PATTERNS = [
-    # ISO date, optionally with time: 2018-02-24, 2018-02-24 12:45:18, 2018-02-24T12:45
+    # ISO date (year-month-day), optionally with a time after a space or "T"
     rf"\b{YEAR4}-(?:0[1-9]|1[0-2])-(?:0[1-9]|[12]\d|3[01])(?:[T ]{TIME})?\b",
-    # 03/05/2024, 3/5/24, 03-05-2024, 05.03.2024, with optional time
+    # numeric day and month with a 2- or 4-digit year, slashes, hyphens or dots, with optional time
     rf"(?<![\d/.-]){MON_NUM}/{DAY}/(?:{YEAR4}|\d\d)(?![\d/])(?:,?\s{TIME})?",
     rf"(?<![\d/.-]){DAY}/{MON_NUM}/{YEAR4}(?![\d/])",
     rf"(?<![\d.-]){MON_NUM}-{DAY}-(?:{YEAR4}|\d\d)(?![\d-])",
     rf"(?<![\d.]){DAY}\.{MON_NUM}\.{YEAR4}(?![\d.]\d)",
     rf"\b{YEAR4}/{MON_NUM}/{DAY}\b",
-    # March 5, 2024 / Mar 5th 2024 / March 5 (no year) / March 2024 / Mar-2024
+    # month name and day, with or without an ordinal suffix, a year or a time; month name and year
     rf"\b{MONTH}\s{DAY}(?:st|nd|rd|th)?\b(?:,?\s{YEAR4}\b)?(?:,?\s(?:at\s)?{TIME})?",
     rf"\b{MONTH}(?:\s|-|,\s|\sof\s){YEAR4}\b",
-    # 5 March 2024 / 11 Jul 1961 / 5th of March / 05-Mar-2024
+    # day before the month name ("of" between them allowed), hyphenated or spaced, optional year
     rf"\b{DAY}(?:st|nd|rd|th)?(?:\s|-)(?:of\s)?{MONTH}\b(?:,?(?:\s|-){YEAR4}\b)?(?:,?\s{TIME})?",
     # weekdays
     rf"\b{WEEKDAY}\b",
-    # a bare year: 1977 (not a dose or count: no unit after it)
+    # a bare four-digit year (not a dose or count: no unit after it)
     rf"(?<![\d.,/-]){YEAR4}(?![\d.,]\d){_UNIT_AFTER}",
 ]
 DATE_RE = re.compile("|".join(f"(?:{p})" for p in _DATE_PATTERNS), re.IGNORECASE)
+
+# month/day without a year: 7/22, 07/22, 7/22/ (a trailing slash), 7-22, with an optional time
+MONTH_DAY_RE = re.compile(
+    rf"(?<![\w/.,:+-])(?P<m>{MON_NUM})(?P<sep>[/-])(?P<d>{DAY})(?P<slash>/)?(?![\w/%]|[.,:-]\d)"
+    rf"(?:,?\s(?:at\s)?{TIME})?"
+)
+# a date cue right before: "on 7/22", "since 07-22", "dated 7/22", "DOS: 7/22", "admitted 7/22"
+DATE_CUE_RE = re.compile(
+    r"\b(?:on|since|from|until|till|thru|through|to|dated|date|dos|dob|comparison|d/c|dc|admit(?:ted)?|adm|"
+    r"discharged?|seen|started|stopped|placed|removed|changed|due|last|next|of|as of|by|before|after|"
+    r"between|and|until|effective|[a-z]*day)\s*[:#]?\s*$",
+    re.IGNORECASE,
+)
+# ratio context right before: blood pressure, pain and strength scores, ratios, fractions, counts
+RATIO_CUE_RE = re.compile(
+    r"(?:\b(?:bp|sbp|dbp|nbp|abp|map|pressures?|pain|score|scale|strength|motor|power|grade|ratio|"
+    r"i:e|ie|gcs|rass|cam|murmur|reflexes|dtrs?|apgar|para|gravida|g\d+p|x|tab|tabs|tablets?|"
+    r"of|out of|rate|peep|ps|cpap|bipap|vt|tv|rr|hr|sats?|spo2|o2|fio2|abg|vbg|range|pupils?)"
+    r"|[<>=~])\s*[:=]?\s*$",
+    re.IGNORECASE,
+)
+RATIO_AFTER_RE = re.compile(
+    r"\s*(?:mm\s?hg|mmhg|bilat|bilaterally|strength|power|pain|tabs?|tablets?|ratio|split|"
+    r"of\s+(?:the\s+)?(?:time|cases|patients)|\(\d)",
+    re.IGNORECASE,
+)
 # month-name forms are matched case-insensitively only when the month is capitalized or the text is lower case
 _MONTH_WORD = re.compile(MONTH, re.IGNORECASE)
 
@@ -111,7 +140,7 @@ PHONE_CUE_RE = re.compile(
     re.IGNORECASE,
 )
 
-# identifiers introduced by a cue word: MRN 123, Acct #: 99-88, license no. X12
+# identifiers introduced by a cue word (MRN, account, license, ...) and a value with digits
 ID_CUE_RE = re.compile(
     r"\b(?P<cue>MRN|MR#|medical record(?: number| no\.?)?|record(?: number| no\.?| #)|unit(?: number| no\.?)|"
     r"acct|account(?: number| no\.?)?|a/c|card(?: number| no\.?)?|iban|policy(?: number| no\.?)?|"
@@ -124,7 +153,7 @@ ID_CUE_RE = re.compile(
     r"(?:\s*(?:is|was|number|no\.?|#|:|=))*\s*(?P<v>(?=[A-Za-z0-9-]*\d)[A-Za-z0-9][A-Za-z0-9-]{3,24}(?<!-))",
     re.IGNORECASE,
 )
-# alphanumeric tokens with 4+ digits and a letter, 6+ long: MRN01007922, F162823540116, GB52AEJL5726...
+# alphanumeric tokens with 4+ digits and a letter, 6+ long (record numbers, license numbers, ...)
 ALNUM_ID_RE = re.compile(
     r"(?<![\w/.-])(?=[A-Za-z0-9]*[A-Za-z])(?=(?:[A-Za-z]*\d){4})[A-Za-z0-9]{6,34}(?![\w/])"
 )
@@ -144,7 +173,7 @@ STREET_SUFFIX = (
     r"Track|Extension|Ext)"
 )
 _CAP = r"[A-ZÀ-ÖØ-Þ\u0100-\u024F\u0370-\u03FF\u0400-\u04FF][\w'’.-]*"
-# European street words as suffixes of one token (Koskikatu, Puruntie, Storgatan, Hauptstraße)
+# European street words as suffixes of one token (Finnish -katu, Swedish -gatan, German -straße)
 STREET_WORD_SUFFIX = (
     r"(?:katu|kuja|tie|polku|gatan|gata|vägen|väg|veien|vegen|vei|gate|gaten|vej|gade|"
     r"straße|strasse|gasse|weg|allee|platz|ring|damm|ufer|laan|straat|gracht|plein|"
@@ -160,44 +189,44 @@ STREET_PREFIX = (
 )
 NUM = r"\d{1,6}[A-Za-z]?(?:[-/]\d{1,4}[A-Za-z]?)?"
 STREET_RES = [
-    # 616 Daugherty Arcade, 24 Clarke Avenue, 2450 Crown St, 9931 14 Iliou Street
+    # house number, up to four capitalized words, a street word (Street, Avenue, St, ...)
     re.compile(
         rf"(?<![\w.-]){NUM}\.?,?[ \t](?:{NUM}[ \t])?(?:{_CAP}[ \t]){{0,4}}{STREET_SUFFIX}\b\.?"
     ),
-    # 6750 Koskikatu 25, Puruntie 82, Brucker Bundesstrasse 31: a capitalized word with a street suffix next
+    # a capitalized word ending in a European street suffix (-katu, -gatan, -strasse, ...) next
     # to a house number
     re.compile(
         rf"(?<![\w-])(?:{NUM}[ \t](?:{_CAP}[ \t]){{0,3}}{_SUFFIXED}(?:[ \t]{NUM})?|(?:{_CAP}[ \t]){{0,3}}{_SUFFIXED}[ \t]{NUM})(?![\w])"
     ),
-    # Rue de Virton 38, Via Roma 131, Rua Diadema 1903, 947 Avenida de la Paz
+    # a street word first (Rue, Via, Rua, Avenida, ...), particles and capitalized words, a number
     re.compile(
         rf"(?<![\w-])(?:{NUM}[ \t])?(?:{NUM}[ \t])?{STREET_PREFIX}[ \t](?:(?:de|del|della|di|da|do|dos|das|la|le|les|du|des|"
         rf"von|van|der|den|el|los|las)[ \t]|{_CAP}[ \t]){{0,4}}{_CAP}(?:[ \t]{NUM})?(?![\w])"
     ),
-    # house number, one to three words, house number: 20789 Allika 46, 077 Příční 1429, 3037 ul. Północna 73
+    # house number, one to three capitalized words, house number (postal code first, number last)
     re.compile(
         rf"(?<![\w.,/:-])\d{{1,6}}[ \t](?:(?:ul\.|C/|al\.)[ \t])?(?:{_CAP}[ \t]){{1,3}}\d{{1,5}}[A-Za-z]?(?![\w/.,]\d)(?![ \t]?(?:mg|mcg|g|kg|ml|mL|L|units?|%|mmHg|bpm)\b)"
     ),
-    # in all-lower-case text: 74678 midtvollen 130 st.
+    # in all-lower-case text: postal code, words, house number, a street word
     re.compile(
         r"(?<![\w.,/:-])\d{1,6}[ \t](?:[a-zà-ÿ\u0100-\u024F][\w'’.-]+[ \t]){1,3}\d{1,5}[ \t](?:st|street|rd|road|ave|avenue)\b\.?"
     ),
-    # C/ Señores Curas 88
+    # Spanish "C/" (calle) abbreviations followed by capitalized words and a number
     re.compile(rf"\bC/[ \t](?:{_CAP}[ \t]){{0,3}}{_CAP}(?:[ \t]\d{{1,5}})?"),
-    # PSC 3294, Box 9168 / P.O. Box 12
+    # post office, military (PSC / CMR / Unit) and plain boxes with their numbers
     re.compile(
         r"\b(?:P\.?[ \t]?O\.?[ \t]?Box|PSC|Unit|Box|CMR)[ \t]\d{1,6}(?:,[ \t]?Box[ \t]\d{1,6})?\b"
     ),
-    # Apt. 864, Suite 979, Ste 2, Apt #4B, Room 12
+    # apartment, suite, unit, room and floor numbers
     re.compile(
         r"\b(?:Apt|Apartment|Suite|Ste|Unit|Room|Rm|Flat|Floor|Fl|Bldg|Building)\.?[ \t]?#?[ \t]?\d{1,6}[A-Za-z]?\b",
         re.IGNORECASE,
     ),
-    # house number + two or more capitalized words + optional number: 214 Pavlou Drandaki, 1317 Kimberly Way
+    # house number + two or more capitalized words + optional number
     re.compile(
         rf"(?<![\w.,/:-])\d{{1,6}}[ \t](?:{_CAP}[ \t]){{1,3}}{_CAP}(?:[ \t]\d{{1,5}})?(?![\w])"
     ),
-    # Capitalized word(s) + house number at a line end: Joaquin Suarez 2906, Pagari 18
+    # capitalized word(s) + house number at a line end, or after "on" / "at" / "of"
     re.compile(
         rf"(?:^|(?<=\bon[ \t])|(?<=\bat[ \t])|(?<=\bof[ \t]))(?:{_CAP}[ \t]){{0,2}}{_CAP}[ \t]\d{{1,5}}(?=[ \t]*[.,]?[ \t]*$)",
         re.MULTILINE,
@@ -263,6 +292,47 @@ def dates(text: str) -> Iterator[Span]:
         yield Span(m.start(), m.end(), DATE, value)
 
 
+def month_days(text: str) -> Iterator[Span]:
+    """Numeric month/day dates without a year ("7/22", "on 07-22"), weighed against ratio readings."""
+    for m in MONTH_DAY_RE.finditer(text):
+        month, day, sep = int(m.group("m")), int(m.group("d")), m.group("sep")
+        before = text[max(0, m.start() - 24) : m.start()]
+        cued = bool(DATE_CUE_RE.search(before)) and not before.rstrip().lower().endswith(
+            (" of", " x", " to")
+        )
+        if RATIO_CUE_RE.search(before) and not cued:
+            continue
+        if RATIO_AFTER_RE.match(text, m.end()):
+            continue
+        if sep == "-" and not (cued or m.group("m").startswith("0") or m.group("slash")):
+            continue  # "3-4 times", "2-3 days": ranges unless a cue or a padded month says date
+        if sep == "/" and not cued and not m.group("slash"):
+            # fractions and scores without a cue: 1/2, 3/4, 5/5, 4/5, 2/10, 8/10
+            if day in (2, 3, 4, 5, 8, 10) and month <= day and not m.group("m").startswith("0"):
+                continue
+        yield Span(m.start(), m.end(), DATE, m.group(0))
+
+
+_PHONE_EXT_RE = re.compile(
+    r"(?:(?<=\s)|(?<=^)|(?<=[(,;:]))(?:x|ext\.?|extension)\s?#?\s?(?P<n>\d{2,6})\b"
+    r"|\b(?:pager|beeper|pgr|page|bpr|beep|pg|phone|tel|cell|ext)\.?\s*(?:#|no\.?|number)?\s*:?\s*"
+    r"(?P<p>\d{4,6})\b(?![.,/:-]\d)",
+    re.IGNORECASE,
+)
+
+
+def phone_extensions(text: str) -> Iterator[Span]:
+    """Extensions and pager numbers on their own: "x1234", "ext. 55", "pager 12345"."""
+    for m in _PHONE_EXT_RE.finditer(text):
+        if m.group("n") is not None:
+            value = m.group(0)
+            if value[0] in "xX" and len(m.group("n")) < 3:
+                continue  # "x2" is a count, not an extension
+            yield Span(m.start(), m.end(), PHONE, value)
+        else:
+            yield Span(m.start("p"), m.end("p"), PHONE, m.group("p"))
+
+
 def ages(text: str, ceiling: int = AGE_CEILING) -> Iterator[Span]:
     for m in AGE_RE.finditer(text):
         for group in ("n", "n2", "n3", "n4", "n5"):
@@ -281,7 +351,7 @@ def contacts(text: str) -> Iterator[Span]:
             continue
         # bare "word.word" without a web prefix must look like a domain: no spaces, a letter before the dot
         if not value.lower().startswith(("http", "ftp", "www.")) and (
-            value[0].isdigit() or value.count(".") == 0
+            value[0].isdigit() or value.count(".") == 0 or _sentence_glue(value)
         ):
             continue
         yield Span(m.start(), m.end(), URL, value)
@@ -290,6 +360,24 @@ def contacts(text: str) -> Iterator[Span]:
     for m in IPV6_RE.finditer(text):
         if sum(ch.isdigit() for ch in m.group(0)) >= 2 and m.group(0).count(":") >= 3:
             yield Span(m.start(), m.end(), IP, m.group(0))
+
+
+_GENERIC_TLD = frozenset(
+    "com org net edu gov mil int info biz io health med app dev xyz online site".split()
+)
+
+
+def _sentence_glue(value: str) -> bool:
+    """Two words glued by a sentence's period, not a domain name: a bare two-part name with a
+    country-code ending whose case differs from the first part's, or whose first part is a common
+    English word."""
+    parts = value.split("/")[0].split(".")
+    if len(parts) != 2 or "/" in value or parts[1].lower() in _GENERIC_TLD:
+        return False
+    first, tld = parts
+    if tld[:1].isupper() and not first.isupper():
+        return True
+    return fold(first) in gazetteers.load().common
 
 
 def _digit_count(value: str) -> int:
@@ -356,8 +444,6 @@ _UNSUFFIXED = {
 
 
 def streets(text: str) -> Iterator[Span]:
-    from deid.notes import gazetteers
-
     gaz = None
     for index, regex in enumerate(STREET_RES):
         for m in regex.finditer(text):
@@ -409,6 +495,8 @@ def detect(text: str, age_ceiling: int = AGE_CEILING) -> list[Span]:
     out: list[Span] = []
     for source in (
         dates(text),
+        month_days(text),
+        phone_extensions(text),
         ages(text, age_ceiling),
         contacts(text),
         numbers(text),

@@ -124,7 +124,7 @@ def _union(group: list[Span], end: int, text: str) -> Span:
         )
     best = min(group, key=lambda s: (priority(s.label), -(s.end - s.start)))
     # a container span (an address line, a hospital name) that covers the whole group keeps its label
-    # over the names and places inside it ("Reno Primary Care", "6750 Koskikatu 25")
+    # over the names and places inside it (a town in a clinic name, a street name in an address line)
     widest = max(group, key=lambda s: (s.end - s.start, -priority(s.label)))
     if (
         widest.start == start

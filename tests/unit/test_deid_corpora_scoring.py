@@ -67,15 +67,28 @@ def test_scoring_overlap_recall_precision_f2() -> None:
     detected = {"a": [Span(2, 3, "NAME"), Span(30, 35, "NAME")], "b": [Span(9, 12, "PHONE")]}
     result = score(gold, detected)
     overall = result["overall"]
-    assert (overall.gold, overall.found, overall.detected, overall.correct) == (3, 2, 3, 2)
+    # ends exclusive: PHONE [5, 9) and [9, 12) only touch, so neither counts
+    assert (overall.gold, overall.found, overall.detected, overall.correct) == (3, 1, 3, 1)
     assert (
         result["by_gold_label"]["DATE"].recall == 0.0
         and result["by_gold_label"]["NAME"].recall == 1.0
+        and result["by_gold_label"]["PHONE"].recall == 0.0
     )
     assert result["by_detected_label"]["NAME"].precision == 0.5
-    # ends inclusive, as the PhysioNet scorer: touching spans count; strict overlap does not
-    assert score(gold, detected, inclusive=False)["by_gold_label"]["PHONE"].found == 0
+    # the older inclusive rule (PhysioNet scorer) counts touching spans, on request only
+    assert score(gold, detected, inclusive=True)["by_gold_label"]["PHONE"].found == 1
     assert (
-        abs(overall.f2 - f_beta(2 / 3, 2 / 3)) < 1e-12
+        abs(overall.f2 - f_beta(1 / 3, 1 / 3)) < 1e-12
         and abs(f_beta(1.0, 0.5) - 5 * 0.5 / (4 + 0.5)) < 1e-12
     )
+
+
+def test_touching_spans_do_not_overlap() -> None:
+    from deid.scoring import overlaps
+
+    assert not overlaps(Span(0, 4, "NAME"), Span(4, 9, "NAME"))
+    assert not overlaps(Span(4, 9, "NAME"), Span(0, 4, "NAME"))
+    assert overlaps(Span(0, 5, "NAME"), Span(4, 9, "NAME"))
+    result = score({"d": [Span(0, 4, "NAME")]}, {"d": [Span(4, 9, "NAME")]})
+    assert (result["overall"].found, result["overall"].correct) == (0, 0)
+    assert result["overall"].recall == 0.0 and result["overall"].precision == 0.0
