@@ -21,7 +21,13 @@ from dagster import (
 
 from assets.resources import PlatformResource, commit_metadata
 from ingestion.audit import check_accounting, schema_differences
-from ingestion.bronze_tables import AUDIT_TABLE, QUARANTINE_TABLE, SNAPSHOT_TABLE, TABLES
+from ingestion.bronze_tables import (
+    AUDIT_TABLE,
+    DUPLICATES_TABLE,
+    QUARANTINE_TABLE,
+    SNAPSHOT_TABLE,
+    TABLES,
+)
 from ingestion.ingest import BRONZE_OUTPUTS, ingest_snapshot, record_snapshot
 from ingestion.landing import SnapshotRef, take_snapshot
 from ingestion.spark import ingest_snapshot_spark
@@ -36,7 +42,10 @@ DESCRIPTIONS = {
         for name in TABLES
     },
     QUARANTINE_TABLE: "Resources (or files) that could not be ingested, with the reason, file and line.",
-    AUDIT_TABLE: "Per snapshot, file and resource type: resources read, written and quarantined.",
+    DUPLICATES_TABLE: "Resources repeated within a snapshot: the occurrence kept and each one superseded, "
+    "with file, line and content digests (conflicting when the contents differ).",
+    AUDIT_TABLE: "Per snapshot, file and resource type: resources read, written, quarantined, "
+    "superseded by a later duplicate and in bronze.",
 }
 
 
@@ -148,14 +157,18 @@ def bronze_tables(
     additional_ins={
         "snapshot": AssetIn(key=LANDING_KEY),
         "quarantine": AssetIn(key=["bronze", QUARANTINE_TABLE]),
+        "duplicates": AssetIn(key=["bronze", DUPLICATES_TABLE]),
     },
-    description="Per snapshot, file and resource type: read == written + quarantined; "
-    "every landing file is accounted for; the quarantine table agrees.",
+    description="Per snapshot, file and resource type: read == written + quarantined and "
+    "written == in bronze + duplicates superseded; every landing file is accounted for; the quarantine "
+    "and duplicates tables agree.",
 )
 def bronze_nothing_lost(
-    ingest_audit: DeltaRef, snapshot: SnapshotRef, quarantine: DeltaRef
+    ingest_audit: DeltaRef, snapshot: SnapshotRef, quarantine: DeltaRef, duplicates: DeltaRef
 ) -> AssetCheckResult:
-    accounting = check_accounting(snapshot.load(), ingest_audit.read(), quarantine.read())
+    accounting = check_accounting(
+        snapshot.load(), ingest_audit.read(), quarantine.read(), duplicates.read()
+    )
     return AssetCheckResult(
         passed=accounting.ok,
         metadata={
@@ -163,6 +176,9 @@ def bronze_nothing_lost(
             "read": accounting.read,
             "written": accounting.written,
             "quarantined": accounting.quarantined,
+            "in_bronze": accounting.in_bronze,
+            "duplicates_superseded": accounting.superseded,
+            "duplicates_conflicting": accounting.conflicting,
             "problems": "\n".join(accounting.problems[:50]) or "none",
         },
     )

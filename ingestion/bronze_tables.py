@@ -86,7 +86,7 @@ def _patient_key(resource: dict[str, Any], refs: Refs, *fields: str) -> str:
         kind = reference_type(ref)
         if kind not in (None, "Patient"):
             raise QuarantineError(
-                f"{resource['resourceType']}.{field} references a {kind}, not a Patient"
+                f"{resource['resourceType']}.{field} references a {kind}, not a Patient", field
             )
         key = reference_id(ref, refs)
         if key:
@@ -96,18 +96,22 @@ def _patient_key(resource: dict[str, Any], refs: Refs, *fields: str) -> str:
     )
 
 
-def _encounter_id(resource: dict[str, Any], refs: Refs) -> str | None:
-    for field in ("encounter", "context"):
+def _encounter_id(resource: dict[str, Any], refs: Refs, *fields: str) -> str | None:
+    """The encounter of the first of ``fields`` that references one (only the fields the type's shape declares:
+    ``ingestion.fhir_shapes``, so their JSON types were checked)."""
+    for field in fields:
         ref = resource.get(field)
-        if isinstance(
-            ref, list
-        ):  # DocumentReference.context.encounter is a list; others are single
-            ref = ref[0] if ref else None
-        if isinstance(ref, dict) and "encounter" in ref:
-            enc = ref["encounter"]
-            ref = enc[0] if isinstance(enc, list) and enc else enc
         if ref and reference_type(ref) in (None, "Encounter"):
             return reference_id(ref, refs)
+    return None
+
+
+def _note_encounter_id(resource: dict[str, Any], refs: Refs) -> str | None:
+    """DocumentReference.context.encounter: a list of References; the first one counts."""
+    encounters = (resource.get("context") or {}).get("encounter") or ()
+    ref = encounters[0] if encounters else None
+    if ref and reference_type(ref) in (None, "Encounter"):
+        return reference_id(ref, refs)
     return None
 
 
@@ -284,7 +288,7 @@ def flatten_condition(r: dict[str, Any], refs: Refs) -> dict[str, Any]:
     return {
         "condition_id": r["id"],
         "patient_key": _patient_key(r, refs, "subject", "patient"),
-        "encounter_id": _encounter_id(r, refs),
+        "encounter_id": _encounter_id(r, refs, "encounter"),
         **_code_columns(r.get("code")),
         "category": concept_code(r.get("category")),
         "clinical_status": concept_code(r.get("clinicalStatus")),
@@ -312,7 +316,7 @@ def _value_columns(r: dict[str, Any]) -> dict[str, Any]:
 
 
 def flatten_observation(r: dict[str, Any], refs: Refs) -> dict[str, Any]:
-    effective, _ = period_bounds(r, "effective")
+    effective, _ = period_bounds(r, "effective", instant=True)
     components = []
     for comp in r.get("component") or ():
         num, unit = _quantity(comp.get("valueQuantity"))
@@ -320,7 +324,7 @@ def flatten_observation(r: dict[str, Any], refs: Refs) -> dict[str, Any]:
     return {
         "observation_id": r["id"],
         "patient_key": _patient_key(r, refs, "subject", "patient"),
-        "encounter_id": _encounter_id(r, refs),
+        "encounter_id": _encounter_id(r, refs, "encounter"),
         "status": r.get("status"),
         "category": concept_code(r.get("category")),
         **_code_columns(r.get("code")),
@@ -354,14 +358,14 @@ def flatten_medication_event(r: dict[str, Any], refs: Refs) -> dict[str, Any]:
         end = None
     else:
         start, end = period_bounds(r, "effective")
-    dosage = r.get("dosageInstruction") or r.get("dosage") or ()
-    if isinstance(dosage, dict):
+    dosage = r.get("dosageInstruction" if kind in ("request", "dispense") else "dosage") or ()
+    if isinstance(dosage, dict):  # MedicationAdministration.dosage is 0..1
         dosage = [dosage]
     first_dose = dosage[0] if dosage else {}
     return {
         "kind": kind,
         "patient_key": _patient_key(r, refs, "subject", "patient"),
-        "encounter_id": _encounter_id(r, refs),
+        "encounter_id": _encounter_id(r, refs, "encounter", "context"),
         "status": r.get("status"),
         "intent": r.get("intent"),
         **_code_columns(r.get("medicationCodeableConcept")),
@@ -378,7 +382,7 @@ def flatten_procedure(r: dict[str, Any], refs: Refs) -> dict[str, Any]:
     return {
         "procedure_id": r["id"],
         "patient_key": _patient_key(r, refs, "subject", "patient"),
-        "encounter_id": _encounter_id(r, refs),
+        "encounter_id": _encounter_id(r, refs, "encounter"),
         "status": r.get("status"),
         **_code_columns(r.get("code")),
         "performed_start": start,
@@ -393,7 +397,9 @@ def _attachment_text(attachment: dict[str, Any], where: str) -> str | None:
     try:
         raw = base64.b64decode("".join(data.split()), validate=True)  # base64Binary may wrap lines
     except (binascii.Error, ValueError, TypeError):
-        raise QuarantineError(f"{where}.attachment.data is not valid base64") from None
+        raise QuarantineError(
+            f"{where}.attachment.data is not valid base64", f"{where}.attachment.data"
+        ) from None
     content_type = attachment.get("contentType") or ""
     charset = "utf-8"
     if "charset=" in content_type:
@@ -401,7 +407,9 @@ def _attachment_text(attachment: dict[str, Any], where: str) -> str | None:
     try:
         return raw.decode(charset)
     except (LookupError, UnicodeDecodeError):
-        raise QuarantineError(f"{where}.attachment.data does not decode as {charset}") from None
+        raise QuarantineError(
+            f"{where}.attachment.data does not decode as {charset}", f"{where}.attachment.data"
+        ) from None
 
 
 def flatten_document_reference(r: dict[str, Any], refs: Refs) -> dict[str, Any]:
@@ -417,7 +425,7 @@ def flatten_document_reference(r: dict[str, Any], refs: Refs) -> dict[str, Any]:
     return {
         "note_id": r["id"],
         "patient_key": _patient_key(r, refs, "subject"),
-        "encounter_id": _encounter_id(r, refs),
+        "encounter_id": _note_encounter_id(r, refs),
         "status": r.get("status"),
         "doc_type_code": typ.get("code"),
         "doc_type_display": typ.get("display"),
@@ -494,11 +502,15 @@ def flatten_other(r: dict[str, Any], refs: Refs) -> dict[str, Any]:
     patient_key = None
     for field in PATIENT_REFERENCE_FIELDS:
         ref = r.get(field)
-        if ref is not None and reference_type(ref) in (None, "Patient"):
+        # a list (Account.subject, Contract.subject: 0..*) names no single patient
+        if isinstance(ref, dict) and reference_type(ref) in (None, "Patient"):
             patient_key = reference_id(ref, refs) or None
             if patient_key:
                 break
-    return {"patient_key": patient_key, "encounter_id": _encounter_id(r, refs)}
+    return {
+        "patient_key": patient_key,
+        "encounter_id": _encounter_id(r, refs, "encounter", "context"),
+    }
 
 
 # ---------------------------------------------------------------- the tables
@@ -744,6 +756,9 @@ QUARANTINE_SCHEMA = pa.schema(
         pa.field("resource_type", STR, nullable=False),
         pa.field("resource_id", STR),
         pa.field("reason", STR, nullable=False),
+        pa.field(
+            "field", STR
+        ),  # JSON path of the offending value (e.g. code.coding[0].system), if one
         pa.field("file_failed", pa.bool_(), nullable=False),
         pa.field("raw_excerpt", STR),
         pa.field("quarantined_at", TS, nullable=False),
@@ -759,16 +774,41 @@ AUDIT_SCHEMA = pa.schema(
         pa.field("read", pa.int64(), nullable=False),
         pa.field("written", pa.int64(), nullable=False),
         pa.field("quarantined", pa.int64(), nullable=False),
+        # of ``written``: occurrences superseded by a later one of the same resource in the snapshot
+        # (bronze/duplicates), those among them whose content differed, and the rest, which are in bronze
+        pa.field("superseded", pa.int64(), nullable=False),
+        pa.field("conflicting", pa.int64(), nullable=False),
+        pa.field("in_bronze", pa.int64(), nullable=False),
         pa.field(
             "counts", STR, nullable=False
-        ),  # "read/written/quarantined": re-ingesting changes nothing
+        ),  # "read/written/quarantined/superseded/conflicting/in_bronze": re-ingesting changes nothing
         pa.field("run_id", STR),
+        pa.field("recorded_at", TS, nullable=False),
+    ]
+)
+
+DUPLICATES_SCHEMA = pa.schema(
+    [
+        # snapshot/resource_key/superseded file/superseded locator
+        pa.field("duplicate_key", STR, nullable=False),
+        pa.field("snapshot_id", STR, nullable=False),
+        pa.field("resource_key", STR, nullable=False),
+        pa.field("resource_type", STR, nullable=False),
+        pa.field("resource_id", STR, nullable=False),
+        pa.field("kept_file", STR, nullable=False),  # the last occurrence: the one in bronze
+        pa.field("kept_locator", STR, nullable=False),
+        pa.field("kept_digest", STR, nullable=False),  # sha256 of the canonical (key-sorted) JSON
+        pa.field("superseded_file", STR, nullable=False),
+        pa.field("superseded_locator", STR, nullable=False),
+        pa.field("superseded_digest", STR, nullable=False),
+        pa.field("conflicting", pa.bool_(), nullable=False),  # the contents differ
         pa.field("recorded_at", TS, nullable=False),
     ]
 )
 
 QUARANTINE_TABLE = "quarantine"
 AUDIT_TABLE = "ingest_audit"
+DUPLICATES_TABLE = "duplicates"
 SNAPSHOT_TABLE = "landing_snapshots"
 
 SNAPSHOT_SCHEMA = pa.schema(

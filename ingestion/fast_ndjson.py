@@ -1,12 +1,13 @@
 """Vectorized fast path for Bulk ndjson files of high-volume resource types.
 
-Arrow's JSON reader parses a whole file against a fixed schema (strictly: a value of another JSON type
-fails the file) and the flattening runs as Polars column expressions, giving
-the same rows as the per-resource flatteners in ``bronze_tables`` (a test holds the two paths to each
-other). It only accelerates the happy path: a file it cannot parse (invalid JSON, unexpected types,
-corrupt gzip) falls back to the per-resource reader whole, and any row it has a doubt about (no id,
-odd references, dates it cannot read, a subject that is not a Patient) is handed back as a leftover
-for the per-resource path, which decides, and quarantines with the reason.
+Arrow's JSON reader parses a whole file against a fixed schema, the field shapes of ``ingestion.fhir_shapes``
+(strictly: a value of another JSON type fails the file, as the per-resource path's check of the same shapes
+quarantines it), and the flattening runs as Polars column expressions, giving the same rows as the
+per-resource flatteners in ``bronze_tables`` (a test holds the two paths to each other). It only accelerates
+the happy path: a file it cannot parse (invalid JSON, wrong types, corrupt gzip) falls back to the
+per-resource reader whole, and any row it has a doubt about (no id, odd references, dates it cannot read, a
+subject that is not a Patient, a ``null``) is handed back as a leftover for the per-resource path, which
+decides, and quarantines with the reason.
 """
 
 from __future__ import annotations
@@ -22,17 +23,11 @@ import pyarrow as pa
 import pyarrow.json as pa_json
 
 from ingestion.bronze_tables import MEDICATION_KINDS, TABLE_OF_TYPE, TABLES
+from ingestion.fhir_shapes import OTHER_SHAPE, OTHER_SHAPE_OVERRIDES, SHAPES
 from ingestion.fhir_types import R4_RESOURCE_TYPES
 from ingestion.sources import decompress_verified
 
 S = pl.String
-REFERENCE = pl.Struct({"reference": S, "type": S})
-CODING = pl.Struct({"system": S, "code": S, "display": S})
-CONCEPT = pl.Struct({"coding": pl.List(CODING), "text": S})
-PERIOD = pl.Struct({"start": S, "end": S})
-QUANTITY = pl.Struct({"value": pl.Float64, "unit": S, "code": S})
-META = pl.Struct({"profile": pl.List(S), "lastUpdated": S})
-BASE = {"resourceType": S, "id": S, "meta": META}
 DATETIME_FORMAT = "%Y-%m-%dT%H:%M:%S%.f%:z"
 
 
@@ -174,26 +169,7 @@ def _observation() -> FastSpec:
     )
     return FastSpec(
         "observations",
-        {
-            **BASE,
-            "status": S,
-            "subject": REFERENCE,
-            "encounter": REFERENCE,
-            "category": pl.List(CONCEPT),
-            "code": CONCEPT,
-            "effectiveDateTime": S,
-            "effectivePeriod": PERIOD,
-            "issued": S,
-            "valueQuantity": QUANTITY,
-            "valueCodeableConcept": CONCEPT,
-            "valueString": S,
-            "valueBoolean": pl.Boolean,
-            "valueInteger": pl.Int64,
-            "valueDateTime": S,
-            "interpretation": pl.List(CONCEPT),
-            "component": pl.List(pl.Struct({"code": CONCEPT, "valueQuantity": QUANTITY})),
-            "specimen": REFERENCE,
-        },
+        SHAPES["Observation"],
         ("subject",),
         [
             pl.col("id").alias("observation_id"),
@@ -237,6 +213,7 @@ def _observation() -> FastSpec:
             ref_id(pl.col("specimen")).alias("specimen_id"),
         ],
         [(raws[0], start), (pl.col("issued"), issued)],
+        doubtful=pl.col("effectiveInstant").is_not_null(),  # the rare choice: per resource
     )
 
 
@@ -246,20 +223,7 @@ def _condition() -> FastSpec:
     recorded = instant(pl.col("recordedDate"))
     return FastSpec(
         "conditions",
-        {
-            **BASE,
-            "subject": REFERENCE,
-            "encounter": REFERENCE,
-            "code": CONCEPT,
-            "category": pl.List(CONCEPT),
-            "clinicalStatus": CONCEPT,
-            "verificationStatus": CONCEPT,
-            "onsetDateTime": S,
-            "onsetPeriod": PERIOD,
-            "abatementDateTime": S,
-            "abatementPeriod": PERIOD,
-            "recordedDate": S,
-        },
+        SHAPES["Condition"],
         ("subject",),
         [
             pl.col("id").alias("condition_id"),
@@ -280,15 +244,7 @@ def _procedure() -> FastSpec:
     start, end, raws = period("performed")
     return FastSpec(
         "procedures",
-        {
-            **BASE,
-            "status": S,
-            "subject": REFERENCE,
-            "encounter": REFERENCE,
-            "code": CONCEPT,
-            "performedDateTime": S,
-            "performedPeriod": PERIOD,
-        },
+        SHAPES["Procedure"],
         ("subject",),
         [
             pl.col("id").alias("procedure_id"),
@@ -311,22 +267,7 @@ def _encounter() -> FastSpec:
     hosp = pl.col("hospitalization")
     return FastSpec(
         "encounters",
-        {
-            **BASE,
-            "status": S,
-            "class": CODING,
-            "type": pl.List(CONCEPT),
-            "priority": CONCEPT,
-            "serviceType": CONCEPT,
-            "subject": REFERENCE,
-            "period": PERIOD,
-            "hospitalization": pl.Struct({"admitSource": CONCEPT, "dischargeDisposition": CONCEPT}),
-            "reasonCode": pl.List(CONCEPT),
-            "serviceProvider": REFERENCE,
-            "location": pl.List(pl.Struct({"location": REFERENCE})),
-            "participant": pl.List(pl.Struct({"individual": REFERENCE})),
-            "partOf": REFERENCE,
-        },
+        SHAPES["Encounter"],
         ("subject",),
         [
             pl.col("id").alias("encounter_id"),
@@ -354,41 +295,22 @@ def _encounter() -> FastSpec:
 
 def _medication(resource_type: str) -> FastSpec:
     kind = MEDICATION_KINDS[resource_type]
-    schema: dict[str, pl.DataType] = {
-        **BASE,
-        "status": S,
-        "intent": S,
-        "subject": REFERENCE,
-        "encounter": REFERENCE,
-        "context": REFERENCE,
-        "medicationCodeableConcept": CONCEPT,
-        "medicationReference": REFERENCE,
-    }
-    dosage_schema = pl.Struct({"text": S, "route": CONCEPT})
     if kind == "request":
-        schema.update(
-            authoredOn=S,
-            dispenseRequest=pl.Struct({"validityPeriod": PERIOD}),
-            dosageInstruction=pl.List(dosage_schema),
-        )
         start_raw = pl.col("authoredOn")
         end_raw = pl.col("dispenseRequest").struct.field("validityPeriod").struct.field("end")
         dose = pl.col("dosageInstruction").list.first()
     elif kind == "dispense":
-        schema.update(whenHandedOver=S, whenPrepared=S, dosageInstruction=pl.List(dosage_schema))
         start_raw = pl.coalesce(pl.col("whenHandedOver"), pl.col("whenPrepared"))
         end_raw = pl.lit(None, dtype=S)
         dose = pl.col("dosageInstruction").list.first()
     else:
-        schema.update(effectiveDateTime=S, effectivePeriod=PERIOD)
-        schema["dosage"] = dosage_schema if kind == "administration" else pl.List(dosage_schema)
         _, _, (start_raw, end_raw) = period("effective")
         dose = pl.col("dosage") if kind == "administration" else pl.col("dosage").list.first()
     start, end = instant(start_raw), instant(end_raw)
     encounter = encounter_of("encounter", "context")
     return FastSpec(
         "medications",
-        schema,
+        SHAPES[resource_type],
         ("subject",),
         [
             pl.lit(kind).alias("kind"),
@@ -421,17 +343,7 @@ def _document_reference() -> FastSpec:
     date = instant(pl.col("date"))
     return FastSpec(
         "notes",
-        {
-            **BASE,
-            "status": S,
-            "subject": REFERENCE,
-            "type": CONCEPT,
-            "category": pl.List(CONCEPT),
-            "date": S,
-            "author": pl.List(REFERENCE),
-            "context": pl.Struct({"encounter": pl.List(REFERENCE)}),
-            "content": pl.List(pl.Struct({"attachment": pl.Struct({"contentType": S, "data": S})})),
-        },
+        SHAPES["DocumentReference"],
         ("subject",),
         [
             pl.col("id").alias("note_id"),
@@ -471,14 +383,7 @@ def _other() -> FastSpec:
         patient = pl.when(ok).then(candidate).otherwise(patient)
     return FastSpec(
         "other_resources",
-        {
-            **BASE,
-            "subject": REFERENCE,
-            "patient": REFERENCE,
-            "beneficiary": REFERENCE,
-            "encounter": REFERENCE,
-            "context": REFERENCE,
-        },
+        OTHER_SHAPE,
         (),
         [patient.alias("patient_key"), encounter_of("encounter", "context").alias("encounter_id")],
         [],
@@ -525,6 +430,7 @@ def spec_for(resource_type: str) -> FastSpec | None:
         elif (
             resource_type in R4_RESOURCE_TYPES
             and resource_type not in TABLE_OF_TYPE
+            and resource_type not in OTHER_SHAPE_OVERRIDES  # links of other shapes: per resource
             and resource_type != "Bundle"
         ):
             _SPECS[resource_type] = _other()
@@ -653,12 +559,17 @@ def parse_ndjson(
         | pl.col("id").is_null()
         | (pl.col("id").str.strip_chars() == "")
         | pl.col("_history")
+        | pl.col(
+            "_null"
+        )  # null values (absent) or null array elements (invalid): the per-resource path decides
         | ~patient_ok
         | doubtful
         | (last_updated_raw.is_not_null() & last_updated.is_null())
     ).fill_null(True)
+    raw_lines = pl.from_arrow(raw_json)
     frame = pl.from_arrow(parsed).with_columns(
-        pl.from_arrow(raw_json).str.contains("/_history/", literal=True).alias("_history"),
+        raw_lines.str.contains("/_history/", literal=True).alias("_history"),
+        raw_lines.str.contains("null", literal=True).alias("_null"),
         pl.Series("_line", lines.linenos, dtype=pl.Int64),
     )
     select = [

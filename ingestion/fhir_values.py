@@ -19,7 +19,7 @@ def parse_instant(value: Any, field: str) -> datetime | None:
     if value is None:
         return None
     if not isinstance(value, str):
-        raise QuarantineError(f"unparseable date in {field}: {value!r}")
+        raise QuarantineError(f"unparseable date in {field}: {value!r}", field)
     try:
         n = len(value)
         if n == 4:
@@ -28,7 +28,7 @@ def parse_instant(value: Any, field: str) -> datetime | None:
             return datetime(int(value[:4]), int(value[5:7]), 1, tzinfo=UTC)
         parsed = datetime.fromisoformat(value)
     except ValueError:
-        raise QuarantineError(f"unparseable date in {field}: {value!r}") from None
+        raise QuarantineError(f"unparseable date in {field}: {value!r}", field) from None
     if parsed.tzinfo is None:
         return parsed.replace(tzinfo=UTC)
     return parsed.astimezone(UTC)
@@ -39,7 +39,7 @@ def parse_date(value: Any, field: str) -> date | None:
     if value is None:
         return None
     if not isinstance(value, str):
-        raise QuarantineError(f"unparseable date in {field}: {value!r}")
+        raise QuarantineError(f"unparseable date in {field}: {value!r}", field)
     try:
         n = len(value)
         if n == 4:
@@ -50,7 +50,7 @@ def parse_date(value: Any, field: str) -> date | None:
             return date.fromisoformat(value)
         return datetime.fromisoformat(value).date()
     except ValueError:
-        raise QuarantineError(f"unparseable date in {field}: {value!r}") from None
+        raise QuarantineError(f"unparseable date in {field}: {value!r}", field) from None
 
 
 def reference_id(ref: Any, fullurls: dict[str, str] | None = None) -> str | None:
@@ -109,15 +109,18 @@ def concept_code(concept: Any) -> str | None:
     return first_coding(concept).get("code")
 
 
-def period_bounds(resource: dict[str, Any], field: str) -> tuple[datetime | None, datetime | None]:
-    """Start and end of a ``<field>Period`` / ``<field>DateTime`` / ``<field>Instant`` choice."""
+def period_bounds(
+    resource: dict[str, Any], field: str, *, instant: bool = False
+) -> tuple[datetime | None, datetime | None]:
+    """Start and end of a ``<field>Period`` / ``<field>DateTime`` (/ ``<field>Instant`` where the type has it,
+    as Observation.effective[x] does) choice."""
     period = resource.get(field + "Period")
     if isinstance(period, dict):
         return (
             parse_instant(period.get("start"), f"{field}Period.start"),
             parse_instant(period.get("end"), f"{field}Period.end"),
         )
-    for suffix in ("DateTime", "Instant"):
+    for suffix in ("DateTime", "Instant") if instant else ("DateTime",):
         value = resource.get(field + suffix)
         if value is not None:
             at = parse_instant(value, field + suffix)

@@ -1,15 +1,18 @@
 """Landing -> bronze: parse every file of a snapshot, type it, and upsert the bronze Delta tables.
 
-Accounting is exact: for each (file, resource type), read == written + quarantined. ``written``
-counts resources accepted into bronze (a resource repeated inside one snapshot is merged into one row:
-the last occurrence wins; ``duplicates`` says how many). Each table is one atomic Delta commit, and
-``ingest_audit`` is written last: it is the record that a snapshot was ingested, so a failed run leaves
-no half-written table and no snapshot audited as ingested. (``landing_snapshots`` records manifests as
-they are taken, before ingestion.)
+Accounting is exact: for each (file, resource type), read == written + quarantined, and written ==
+in_bronze + superseded. ``written`` counts resources accepted into bronze; a resource repeated inside one
+snapshot (same type and id) is merged into one row: the last occurrence in manifest and file order wins, and
+every earlier one is ``superseded``, recorded in ``bronze/duplicates`` with both places and content digests
+(``conflicting`` when the contents differ). Each table is one atomic Delta commit, and ``ingest_audit`` is
+written last: it is the record that a snapshot was ingested, so a failed run leaves no half-written table and
+no snapshot audited as ingested. (``landing_snapshots`` records manifests as they are taken, before ingestion.)
 """
 
 from __future__ import annotations
 
+import hashlib
+import re
 import time
 from collections import Counter, defaultdict
 from collections.abc import Callable, Iterable
@@ -19,6 +22,7 @@ from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
 
+import orjson
 import polars as pl
 import pyarrow as pa
 import pyarrow.compute as pc
@@ -27,6 +31,8 @@ import pyarrow.dataset as ds
 from ingestion.bronze_tables import (
     AUDIT_SCHEMA,
     AUDIT_TABLE,
+    DUPLICATES_SCHEMA,
+    DUPLICATES_TABLE,
     OTHER_TABLE,
     QUARANTINE_SCHEMA,
     QUARANTINE_TABLE,
@@ -38,15 +44,35 @@ from ingestion.bronze_tables import (
 )
 from ingestion.errors import QuarantineError
 from ingestion.fast_ndjson import parse_ndjson
+from ingestion.fhir_shapes import check_types, shape_of
 from ingestion.fhir_types import R4_RESOURCE_TYPES
 from ingestion.fhir_values import parse_instant
-from ingestion.landing import LandingSnapshot, ManifestEntry, snapshot_rows, take_snapshot
-from ingestion.sources import Item, is_ndjson, line_item, load_file, read_items
+from ingestion.landing import (
+    LandingSnapshot,
+    ManifestEntry,
+    refusal_reason,
+    snapshot_rows,
+    take_snapshot,
+)
+from ingestion.sources import (
+    Item,
+    SnapshotMismatch,
+    bundle_items,
+    is_ndjson,
+    line_item,
+    load_file,
+    read_items,
+)
 from lakehouse.delta import WriteResult, table_uri, upsert
 from lineage.code_version import code_version
 
 UNKNOWN = "unknown"
-BRONZE_OUTPUTS = [*TABLES, QUARANTINE_TABLE, AUDIT_TABLE]  # what one ingestion run writes
+BRONZE_OUTPUTS = [
+    *TABLES,
+    QUARANTINE_TABLE,
+    DUPLICATES_TABLE,
+    AUDIT_TABLE,
+]  # what one ingestion run writes
 
 
 @dataclass
@@ -54,11 +80,17 @@ class TypeCounts:
     read: int = 0
     written: int = 0
     quarantined: int = 0
+    superseded: int = 0  # of written: repeats of a resource that a later occurrence replaced
+    conflicting: int = 0  # of superseded: those whose content differed from the one kept
+    in_bronze: int = 0  # of written: the rows this snapshot put in bronze (written - superseded)
 
     def add(self, other: TypeCounts) -> None:
         self.read += other.read
         self.written += other.written
         self.quarantined += other.quarantined
+        self.superseded += other.superseded
+        self.conflicting += other.conflicting
+        self.in_bronze += other.in_bronze
 
 
 @dataclass
@@ -80,6 +112,12 @@ class IngestReport:
             total.add(counts)
         return total
 
+    def per_source_file(self) -> dict[str, TypeCounts]:
+        out: dict[str, TypeCounts] = defaultdict(TypeCounts)
+        for (rel, _), counts in self.per_file.items():
+            out[rel].add(counts)
+        return dict(out)
+
     def to_dict(self) -> dict[str, Any]:
         totals = self.totals
         return {
@@ -88,10 +126,18 @@ class IngestReport:
             "landing_root": self.snapshot.root,
             "files": len(self.snapshot.files),
             "ignored_files": list(self.snapshot.ignored),
+            "refused_files": {f.path: refusal_reason(f.sha256) for f in self.snapshot.refused},
             "read": totals.read,
             "written": totals.written,
             "quarantined": totals.quarantined,
+            "in_bronze": totals.in_bronze,
             "duplicates_in_snapshot": self.duplicates,
+            "duplicates_conflicting": totals.conflicting,
+            "duplicates_per_file": {
+                rel: {"superseded": c.superseded, "conflicting": c.conflicting}
+                for rel, c in sorted(self.per_source_file().items())
+                if c.superseded
+            },
             "seconds": round(self.seconds, 3),
             "resources_per_s": round(totals.read / self.seconds, 1) if self.seconds else None,
             "phase_seconds": {k: round(v, 3) for k, v in self.phase_seconds.items()},
@@ -179,8 +225,11 @@ class SnapshotParser:
         self.quarantine: dict[str, list] = {name: [] for name in QUARANTINE_SCHEMA.names}
         self.per_file: dict[tuple[str, str], TypeCounts] = defaultdict(TypeCounts)
         self.reasons: Counter = Counter()
+        self.duplicates = DUPLICATES_SCHEMA.empty_table()
 
-    def _quarantine(self, rel: str, item: Item, resource_type: str, reason: str) -> None:
+    def _quarantine(
+        self, rel: str, item: Item, resource_type: str, reason: str, field: str | None = None
+    ) -> None:
         sid = self.snapshot.snapshot_id
         resource_id = item.resource.get("id") if item.resource else None
         excerpt = item.raw[:2000].decode("utf-8", "replace") if item.raw is not None else None
@@ -192,6 +241,7 @@ class SnapshotParser:
             "resource_type": resource_type,
             "resource_id": resource_id if isinstance(resource_id, str) else None,
             "reason": reason,
+            "field": field,
             "file_failed": item.file_failed,
             "raw_excerpt": excerpt,
             "quarantined_at": self.now,
@@ -209,15 +259,22 @@ class SnapshotParser:
             self._quarantine(rel, item, UNKNOWN, item.error or "nothing to read")
             return
         resource_type = resource.get("resourceType")
+        if (
+            resource_type == "Bundle"
+        ):  # a Bundle inside a Bundle, or on an ndjson line: its entries count
+            for entry in bundle_items(resource, item.locator, item.fullurls):
+                self.parse_item(rel, entry)
+            return
         type_label = resource_type if isinstance(resource_type, str) and resource_type else UNKNOWN
         try:
             table = route(resource)
+            check_types(resource, shape_of(resource_type))
             row = table.flatten(resource, item.fullurls or {})
             row["last_updated"] = parse_instant(
                 (resource.get("meta") or {}).get("lastUpdated"), "meta.lastUpdated"
             )
         except QuarantineError as exc:
-            self._quarantine(rel, item, type_label, str(exc))
+            self._quarantine(rel, item, type_label, str(exc), exc.field)
             return
         except (
             AttributeError,
@@ -246,7 +303,17 @@ class SnapshotParser:
         counts.written += 1
 
     def parse_file(self, rel: str, sha256: str | None = None) -> None:
-        path = Path(self.snapshot.root) / rel
+        refused = refusal_reason(sha256) if sha256 is not None else None
+        if refused is not None:  # a link or special file: recorded, never opened
+            self.parse_item(rel, Item("file", None, None, refused, file_failed=True))
+            return
+        root = Path(self.snapshot.root)
+        path = root / rel
+        if root.resolve() not in path.resolve().parents:
+            raise SnapshotMismatch(
+                f"{path}: resolves outside the landing zone {root} (a directory on its path was replaced "
+                "by a link after the landing snapshot was taken)"
+            )
         data = load_file(path, sha256)
         if isinstance(data, Item):  # unreadable
             self.parse_item(rel, data)
@@ -308,18 +375,42 @@ class SnapshotParser:
         self.reasons.update(child.reasons)
 
     def tables(self) -> tuple[dict[str, pa.Table], int]:
-        """Per-table data with in-snapshot duplicates collapsed (last occurrence wins)."""
-        out, duplicates = {}, 0
+        """Per-table data with in-snapshot duplicates collapsed (the last occurrence in manifest and file
+        order wins); records every superseded occurrence in ``self.duplicates`` and the per-file counts
+        (superseded, conflicting, in_bronze). Returns the tables and the number superseded."""
+        out, found = {}, []
+        order = file_order(self.snapshot)
         for name, batch in self.batches.items():
             data = batch.table()
             if data.num_rows and pc.count_distinct(data["resource_key"]).as_py() != data.num_rows:
-                unique = pl.from_arrow(data).unique(
-                    subset=["resource_key"], keep="last", maintain_order=True
+                frame = pl.from_arrow(data)
+                candidates = frame.filter(pl.col("resource_key").is_duplicated()).select(
+                    CANDIDATE_COLUMNS
                 )
-                duplicates += data.num_rows - unique.height
-                data = unique.to_arrow().cast(data.schema)
+                duplicates = resolve_duplicates(
+                    candidates.to_arrow(), order, self.snapshot.snapshot_id, self.now
+                )
+                found.append(duplicates)
+                data = (
+                    frame.join(
+                        pl.from_arrow(superseded_keys(duplicates)),
+                        on=list(SUPERSEDED_KEY),
+                        how="anti",
+                        maintain_order="left",
+                    )
+                    .to_arrow()
+                    .cast(data.schema)
+                )
             out[name] = data
-        return out, duplicates
+        for counts in self.per_file.values():  # (re)counted from the data below
+            counts.superseded = counts.conflicting = counts.in_bronze = 0
+        self.duplicates = (
+            pa.concat_tables(found).cast(DUPLICATES_SCHEMA)
+            if found
+            else DUPLICATES_SCHEMA.empty_table()
+        )
+        count_outcomes(self.per_file, self.duplicates, out.values())
+        return out, self.duplicates.num_rows
 
     def quarantine_table(self) -> pa.Table:
         return pa.Table.from_pydict(self.quarantine, schema=QUARANTINE_SCHEMA)
@@ -335,13 +426,125 @@ class SnapshotParser:
                 "read": c.read,
                 "written": c.written,
                 "quarantined": c.quarantined,
-                "counts": f"{c.read}/{c.written}/{c.quarantined}",
+                "superseded": c.superseded,
+                "conflicting": c.conflicting,
+                "in_bronze": c.in_bronze,
+                "counts": (
+                    f"{c.read}/{c.written}/{c.quarantined}/{c.superseded}/{c.conflicting}/{c.in_bronze}"
+                ),
                 "run_id": run_id,
                 "recorded_at": self.now,
             }
             for (rel, rtype), c in sorted(self.per_file.items())
         ]
         return pa.Table.from_pylist(rows, schema=AUDIT_SCHEMA)
+
+
+# ---------------------------------------------------------------- duplicates (shared by both engines)
+
+CANDIDATE_COLUMNS = [
+    "resource_key",
+    "resource_type",
+    "resource_id",
+    "source_file",
+    "source_locator",
+    "raw_json",
+]
+SUPERSEDED_KEY = ("resource_key", "source_file", "source_locator")
+_NUMBER = re.compile(r"\d+")
+
+
+def file_order(snapshot: LandingSnapshot) -> dict[str, int]:
+    return {entry.path: index for index, entry in enumerate(snapshot.files)}
+
+
+def locator_position(locator: str) -> tuple[int, ...]:
+    """Where in its file an occurrence lies: ``line 12`` -> (12,), ``entry 3 > entry 1`` -> (3, 1)."""
+    return tuple(int(n) for n in _NUMBER.findall(locator))
+
+
+def content_digest(raw_json: str) -> str:
+    """sha256 of the resource's canonical JSON (keys sorted): the same content however it was formatted."""
+    try:
+        canonical = orjson.dumps(orjson.loads(raw_json), option=orjson.OPT_SORT_KEYS)
+    except orjson.JSONDecodeError:  # not expected: raw_json was parsed once already
+        canonical = raw_json.encode("utf-8", "replace")
+    return hashlib.sha256(canonical).hexdigest()
+
+
+def resolve_duplicates(
+    candidates: pa.Table, order: dict[str, int], snapshot_id: str, now: datetime
+) -> pa.Table:
+    """The ``bronze/duplicates`` rows of one table's repeated resources (``CANDIDATE_COLUMNS``, only rows
+    whose resource_key occurs more than once): per key, the last occurrence by (manifest position, position
+    in the file) is kept, each other one superseded. Both engines decide with this function."""
+    groups: dict[str, list[dict[str, Any]]] = defaultdict(list)
+    for row in candidates.to_pylist():
+        groups[row["resource_key"]].append(row)
+    rows = []
+    for key, occurrences in groups.items():
+        occurrences.sort(
+            key=lambda r: (order.get(r["source_file"], -1), locator_position(r["source_locator"]))
+        )
+        kept = occurrences[-1]
+        kept_digest = content_digest(kept["raw_json"])
+        for old in occurrences[:-1]:
+            digest = content_digest(old["raw_json"])
+            rows.append(
+                {
+                    "duplicate_key": (
+                        f"{snapshot_id}/{key}/{old['source_file']}/{old['source_locator']}"
+                    ),
+                    "snapshot_id": snapshot_id,
+                    "resource_key": key,
+                    "resource_type": kept["resource_type"],
+                    "resource_id": kept["resource_id"],
+                    "kept_file": kept["source_file"],
+                    "kept_locator": kept["source_locator"],
+                    "kept_digest": kept_digest,
+                    "superseded_file": old["source_file"],
+                    "superseded_locator": old["source_locator"],
+                    "superseded_digest": digest,
+                    "conflicting": digest != kept_digest,
+                    "recorded_at": now,
+                }
+            )
+    return pa.Table.from_pylist(rows, schema=DUPLICATES_SCHEMA)
+
+
+def superseded_keys(duplicates: pa.Table) -> pa.Table:
+    """(resource_key, source_file, source_locator) of every superseded occurrence: the rows to drop."""
+    return pa.table(
+        {
+            "resource_key": duplicates["resource_key"],
+            "source_file": duplicates["superseded_file"],
+            "source_locator": duplicates["superseded_locator"],
+        }
+    ).cast(pa.schema([(name, pa.large_string()) for name in SUPERSEDED_KEY]))
+
+
+def count_outcomes(
+    per_file: dict[tuple[str, str], TypeCounts],
+    duplicates: pa.Table,
+    tables: Iterable[pa.Table | ds.Dataset],
+) -> None:
+    """Per (file, type): superseded and conflicting from the duplicates, in_bronze counted in the collapsed
+    tables themselves (so written == in_bronze + superseded is checked against the data, not assumed)."""
+    for row in duplicates.select(["superseded_file", "resource_type", "conflicting"]).to_pylist():
+        counts = per_file[(row["superseded_file"], row["resource_type"])]
+        counts.superseded += 1
+        counts.conflicting += int(row["conflicting"])
+    for data in tables:
+        pairs = (
+            data.to_table(columns=["source_file", "resource_type"])
+            if isinstance(data, ds.Dataset)
+            else data.select(["source_file", "resource_type"])
+        )
+        if not pairs.num_rows:
+            continue
+        grouped = pairs.group_by(["source_file", "resource_type"]).aggregate([([], "count_all")])
+        for rel, rtype, n in zip(*(grouped[c].to_pylist() for c in grouped.column_names)):
+            per_file[(rel, rtype)].in_bronze += n
 
 
 CommitMetadata = Callable[[str], dict[str, Any]]  # table name -> Delta commit metadata
@@ -376,6 +579,7 @@ def ingest_snapshot(
         parser.audit_table(run_id),
         commit_metadata,
         extra_metadata={"engine": "local"},
+        duplicates=parser.duplicates,
     )
     finished = time.perf_counter()
     phases = {
@@ -396,9 +600,10 @@ def write_bronze(
     audit: pa.Table,
     commit_metadata: CommitMetadata | None = None,
     extra_metadata: dict[str, Any] | None = None,
+    duplicates: pa.Table | None = None,
 ) -> dict[str, WriteResult]:
-    """Upsert the parsed tables and the quarantine (one atomic commit each), then the audit: the record that
-    this snapshot was ingested is written last. Shared by both engines."""
+    """Upsert the parsed tables, the quarantine and the duplicates (one atomic commit each), then the audit:
+    the record that this snapshot was ingested is written last. Shared by both engines."""
 
     def meta(name: str) -> dict[str, Any]:
         base = {
@@ -411,6 +616,11 @@ def write_bronze(
 
     jobs = {name: (data, "resource_key", "raw_json") for name, data in tables.items()}
     jobs[QUARANTINE_TABLE] = (quarantine, "quarantine_key", "reason")
+    jobs[DUPLICATES_TABLE] = (
+        duplicates if duplicates is not None else DUPLICATES_SCHEMA.empty_table(),
+        "duplicate_key",
+        "kept_digest",
+    )
     # delta-rs releases the GIL, so tables are written concurrently
     with ThreadPoolExecutor(max_workers=4) as pool:
         futures = {

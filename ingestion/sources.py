@@ -16,6 +16,8 @@ from typing import Any
 
 import orjson
 
+from ingestion.landing import open_regular
+
 EXCERPT_CHARS = 2000
 
 
@@ -133,34 +135,62 @@ def read_json_document(name: str, raw: bytes) -> Iterator[Item]:
     if document.get("resourceType") != "Bundle":
         yield Item("file", document, data.strip())
         return
-    entries = document.get("entry") or []
-    if not entries:
-        yield Item("file", None, _excerpt(data), "Bundle without entries", file_failed=True)
+    yield from bundle_items(document, None, None)
+
+
+def bundle_items(
+    bundle: dict[str, Any], locator: str | None, fullurls: dict[str, str] | None
+) -> Iterator[Item]:
+    """One Item per entry of a Bundle: the whole file's (``locator`` None: entries are ``entry 3``) or one
+    found at ``locator`` inside another Bundle or on an ndjson line (entries are ``<locator> > entry 3``).
+    An entry holding a Bundle comes out as one Item whose resource is that Bundle: the caller unpacks it the
+    same way, to any depth. ``fullUrl`` references resolve within the Bundle and the Bundles around it."""
+    where = "file" if locator is None else locator
+    entries = bundle.get("entry")
+    if entries is not None and not isinstance(entries, list):
+        yield Item(
+            where,
+            None,
+            _excerpt(orjson.dumps(bundle)),
+            f"wrong type: Bundle.entry is not an array ({type(entries).__name__})",
+            file_failed=locator is None,
+        )
         return
-    fullurls = {}
+    if not entries:
+        yield Item(
+            where,
+            None,
+            _excerpt(orjson.dumps(bundle)),
+            "Bundle without entries",
+            file_failed=locator is None,
+        )
+        return
+    prefix = "" if locator is None else f"{locator} > "
+    urls = dict(fullurls or {})
     for entry in entries:
         resource = entry.get("resource") if isinstance(entry, dict) else None
-        if isinstance(resource, dict) and entry.get("fullUrl") and resource.get("id"):
-            fullurls[entry["fullUrl"]] = resource["id"]
+        url = entry.get("fullUrl") if isinstance(entry, dict) else None
+        if isinstance(resource, dict) and isinstance(url, str) and url:
+            rid = resource.get("id")
+            if isinstance(rid, str) and rid:
+                urls[url] = rid
+            elif rid is None and url.startswith("urn:uuid:"):
+                urls[url] = url.rsplit(":", 1)[1]
     for index, entry in enumerate(entries):
         resource = entry.get("resource") if isinstance(entry, dict) else None
         if not isinstance(resource, dict):
             yield Item(
-                f"entry {index}",
+                f"{prefix}entry {index}",
                 None,
                 _excerpt(orjson.dumps(entry)),
                 "Bundle entry without a resource",
             )
             continue
-        if (
-            resource.get("id") is None
-            and isinstance(entry.get("fullUrl"), str)
-            and entry["fullUrl"].startswith("urn:uuid:")
-        ):
+        url = entry.get("fullUrl")
+        if resource.get("id") is None and isinstance(url, str) and url.startswith("urn:uuid:"):
             # transaction Bundles may identify new resources only by their fullUrl
-            resource = {**resource, "id": entry["fullUrl"].rsplit(":", 1)[1]}
-            fullurls[entry["fullUrl"]] = resource["id"]
-        yield Item(f"entry {index}", resource, orjson.dumps(resource), fullurls=fullurls)
+            resource = {**resource, "id": url.rsplit(":", 1)[1]}
+        yield Item(f"{prefix}entry {index}", resource, orjson.dumps(resource), fullurls=urls)
 
 
 def is_ndjson(name: str) -> bool:
@@ -168,8 +198,10 @@ def is_ndjson(name: str) -> bool:
 
 
 def read_bytes(path: Path, expected_sha256: str | None = None) -> bytes:
-    """The file's bytes, checked against the snapshot manifest when a digest is given."""
-    data = path.read_bytes()
+    """The file's bytes (a regular file only: links are not followed, special files not read), checked against
+    the snapshot manifest when a digest is given."""
+    with open_regular(path) as fh:
+        data = fh.read()
     if expected_sha256 is not None and not expected_sha256.startswith("unreadable:"):
         actual = hashlib.sha256(data).hexdigest()
         if actual != expected_sha256:

@@ -5,7 +5,9 @@
    task and yields, per file, rows holding each bronze table's Arrow data (IPC, in chunks), the file's
    quarantined resources, and its read/written/quarantined counts, persisted on local disk.
 3. Per bronze table, a second ``mapInArrow`` opens those payloads into typed rows; a resource repeated in the
-   snapshot is collapsed in Spark (the last occurrence in manifest and file order wins, as locally).
+   snapshot is collapsed: its occurrences (few) are gathered on the driver, where the local engine's
+   ``resolve_duplicates`` decides (the last occurrence in manifest and file order wins) and records them for
+   ``bronze/duplicates``, and Spark drops the superseded ones with an anti-join.
 4. Spark writes each table's rows as parquet to a staging area, and the same ``write_bronze`` as the local
    engine merges them into bronze with delta-rs, streaming from the staged files: one atomic commit per table,
    the audit last. Quarantine and counts are small and gathered on the driver.
@@ -25,6 +27,7 @@ import pyarrow as pa
 import pyarrow.dataset as ds
 
 from ingestion.bronze_tables import (
+    DUPLICATES_SCHEMA,
     OTHER_TABLE,
     QUARANTINE_SCHEMA,
     QUARANTINE_TABLE,
@@ -32,11 +35,17 @@ from ingestion.bronze_tables import (
     TABLES,
 )
 from ingestion.ingest import (
+    CANDIDATE_COLUMNS,
+    SUPERSEDED_KEY,
     CommitMetadata,
     IngestReport,
     SnapshotParser,
     TypeCounts,
+    count_outcomes,
+    file_order,
     report_of,
+    resolve_duplicates,
+    superseded_keys,
     write_bronze,
 )
 from ingestion.landing import LandingSnapshot
@@ -145,7 +154,6 @@ def ingest_snapshot_spark(
 ) -> IngestReport:
     """The Spark twin of ``ingestion.ingest.ingest_snapshot``: same parser, same bronze tables, same accounting."""
     from pyspark import StorageLevel
-    from pyspark.sql import Window
     from pyspark.sql import functions as F
 
     started = time.perf_counter()
@@ -199,10 +207,8 @@ def ingest_snapshot_spark(
         parsed_at = time.perf_counter()
 
         tables: dict[str, pa.Table | ds.Dataset] = {}
-        duplicates = 0
-        last_first = Window.partitionBy("resource_key").orderBy(
-            F.col(ORDER[0]).desc(), F.col(ORDER[1]).desc()
-        )
+        found = []
+        order = file_order(snapshot)
         for name, table in TABLES.items():
             if not sum(
                 per_file_written(per_file, name)
@@ -212,17 +218,28 @@ def ingest_snapshot_spark(
             payloads = parsed.filter((F.col("name") == name) & (F.col("kind") == "table"))
             rows = map_in_arrow(
                 payloads, lambda b, s=table.schema: open_payloads(b, s), _with_order(table.schema)
-            )
+            ).drop(*ORDER)
             # shuffling keys to find repeats is cheaper than shuffling whole rows; most snapshots have none
-            if rows.groupBy("resource_key").count().where(F.col("count") > 1).limit(1).count():
-                rows = rows.withColumn("__rank", F.row_number().over(last_first)).filter(
-                    F.col("__rank") == 1
+            repeated = rows.groupBy("resource_key").count().where(F.col("count") > 1)
+            if repeated.limit(1).count():
+                candidates = (
+                    rows.join(repeated.select("resource_key"), "resource_key", "left_semi")
+                    .select(*CANDIDATE_COLUMNS)
+                    .toArrow()
                 )
+                duplicates = resolve_duplicates(candidates, order, snapshot.snapshot_id, now)
+                found.append(duplicates)
+                drop = spark.createDataFrame(superseded_keys(duplicates))
+                rows = rows.join(drop, list(SUPERSEDED_KEY), "left_anti")
             target = staging / name
-            rows.drop("__rank", *ORDER).write.parquet(str(target))
-            written = ds.dataset(str(target), format="parquet", schema=table.schema)
-            duplicates += sum(per_file_written(per_file, name)) - written.count_rows()
-            tables[name] = written
+            rows.select(*table.schema.names).write.parquet(str(target))
+            tables[name] = ds.dataset(str(target), format="parquet", schema=table.schema)
+        duplicates_table = (
+            pa.concat_tables(found).cast(DUPLICATES_SCHEMA)
+            if found
+            else DUPLICATES_SCHEMA.empty_table()
+        )
+        count_outcomes(per_file, duplicates_table, tables.values())
         collapsed_at = time.perf_counter()
         writes = write_bronze(
             bronze_dir,
@@ -232,6 +249,7 @@ def ingest_snapshot_spark(
             audit_table(snapshot, per_file, now, run_id),
             commit_metadata,
             extra_metadata=engine_metadata(spark),
+            duplicates=duplicates_table,
         )
     finally:
         parsed.unpersist()
@@ -243,7 +261,13 @@ def ingest_snapshot_spark(
         "write_delta": finished - collapsed_at,
     }
     report = report_of(
-        snapshot, dict(per_file), duplicates, writes, reasons, finished - started, phases
+        snapshot,
+        dict(per_file),
+        duplicates_table.num_rows,
+        writes,
+        reasons,
+        finished - started,
+        phases,
     )
     report.engine = "spark"
     return report

@@ -55,7 +55,10 @@ def _per_type(report: IngestReport) -> dict[str, tuple[int, int, int]]:
 
 def _assert_accounting(ingested: Ingested) -> None:
     accounting = check_accounting(
-        ingested.report.snapshot, ingested.table("ingest_audit"), ingested.table("quarantine")
+        ingested.report.snapshot,
+        ingested.table("ingest_audit"),
+        ingested.table("quarantine"),
+        ingested.table("duplicates"),
     )
     assert accounting.ok, accounting.problems[:10]
     assert accounting.read == ingested.report.totals.read
@@ -92,6 +95,7 @@ MIMIC_ROWS = {
     "medication_catalog": 1794,
     "other_resources": 12458,
     "quarantine": 0,
+    "duplicates": 0,
     "ingest_audit": 28,
     "landing_snapshots": 28,
 }
@@ -216,6 +220,7 @@ SYNTHEA_ROWS = {
     "medication_catalog": 0,
     "other_resources": 2183,
     "quarantine": 0,
+    "duplicates": 96,
     "ingest_audit": 324,
     "landing_snapshots": 26,
 }

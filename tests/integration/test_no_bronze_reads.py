@@ -49,7 +49,14 @@ PROJECT_PACKAGES = [
     "evaluation",
     "monitoring",
 ]
-BRONZE_REGISTRY = {"TABLES", "BRONZE_OUTPUTS", "QUARANTINE_TABLE", "AUDIT_TABLE", "SNAPSHOT_TABLE"}
+BRONZE_REGISTRY = {
+    "TABLES",
+    "BRONZE_OUTPUTS",
+    "QUARANTINE_TABLE",
+    "DUPLICATES_TABLE",
+    "AUDIT_TABLE",
+    "SNAPSHOT_TABLE",
+}
 
 
 def _modules() -> list[Path]:

@@ -214,11 +214,12 @@ def test_cli_ingest_json(tmp_path, clean_env, fhir, write_ndjson):
     result = CliRunner().invoke(app, ["ingest", str(landing), "--home", str(home), "--json"])
     assert result.exit_code == 0, result.output
     report = json.loads(result.stdout)
+    none = {"superseded": 0, "conflicting": 0}
     assert report["per_type"] == {
-        "Patient": {"read": 3, "written": 3, "quarantined": 0},
-        "Encounter": {"read": 3, "written": 3, "quarantined": 0},
-        "Observation": {"read": 4, "written": 4, "quarantined": 0},
-        "unknown": {"read": 1, "written": 0, "quarantined": 1},
+        "Patient": {"read": 3, "written": 3, "quarantined": 0, "in_bronze": 3, **none},
+        "Encounter": {"read": 3, "written": 3, "quarantined": 0, "in_bronze": 3, **none},
+        "Observation": {"read": 4, "written": 4, "quarantined": 0, "in_bronze": 4, **none},
+        "unknown": {"read": 1, "written": 0, "quarantined": 1, "in_bronze": 0, **none},
     }
     assert (report["read"], report["written"], report["quarantined"]) == (11, 10, 1)
     assert report["quarantine_reasons"] == {"line is not a JSON object": 1}

@@ -20,7 +20,7 @@ from deid.notes import NoteDeidentifier
 from deid.policy import DeidPolicy
 from deid.silver import build_silver
 from deid.structured import SPECS
-from ingestion.bronze_tables import AUDIT_TABLE, QUARANTINE_TABLE, TABLES
+from ingestion.bronze_tables import AUDIT_TABLE, DUPLICATES_TABLE, QUARANTINE_TABLE, TABLES
 from ingestion.ingest import ingest_snapshot
 from ingestion.landing import take_snapshot
 from lakehouse.delta import DeltaRef, commit_metadata_of, current_version
@@ -33,6 +33,7 @@ NOW = datetime(2026, 3, 1, 12, tzinfo=UTC)
 KEYS = {
     **{name: "resource_key" for name in TABLES},
     QUARANTINE_TABLE: "quarantine_key",
+    DUPLICATES_TABLE: "duplicate_key",
     AUDIT_TABLE: "audit_key",
 }
 

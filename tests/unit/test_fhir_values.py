@@ -228,7 +228,13 @@ def test_period_bounds_open_period():
 @pytest.mark.parametrize("suffix", ["DateTime", "Instant"])
 def test_period_bounds_point_in_time(suffix):
     at = datetime(2021, 5, 6, 7, 8, 9, tzinfo=UTC)
-    assert period_bounds({f"effective{suffix}": "2021-05-06T07:08:09Z"}, "effective") == (at, at)
+    resource = {f"effective{suffix}": "2021-05-06T07:08:09Z"}
+    assert period_bounds(resource, "effective", instant=True) == (at, at)
+
+
+def test_period_bounds_reads_instant_only_where_the_type_has_it():
+    # Observation.effective[x] has an Instant choice; Condition.onset[x] and the others do not
+    assert period_bounds({"onsetInstant": "2021-05-06T07:08:09Z"}, "onset") == (None, None)
 
 
 def test_period_bounds_absent():

@@ -13,6 +13,8 @@ from ingestion.landing import (
     ManifestEntry,
     is_fhir_file,
     manifest_digest,
+    open_regular,
+    refusal_reason,
     snapshot_from_rows,
     snapshot_rows,
     take_snapshot,
@@ -171,3 +173,39 @@ def test_to_dict(landing):
     assert d["snapshot_id"] == snap.snapshot_id
     assert d["total_bytes"] == snap.total_bytes
     assert [f["path"] for f in d["files"]] == [f.path for f in snap.files]
+
+
+def test_links_and_special_files_are_refused_entries_never_read(landing, tmp_path):
+    outside = tmp_path / "outside"
+    outside.mkdir()
+    (outside / "secret.ndjson").write_text('{"resourceType": "Patient", "id": "outside"}\n')
+    before = take_snapshot(landing)
+    (landing / "secret.ndjson").symlink_to(outside / "secret.ndjson")
+    (landing / "sub" / "linked-dir").symlink_to(outside, target_is_directory=True)
+    (landing / "dangling.ndjson").symlink_to(tmp_path / "nowhere")
+    (landing / "README").symlink_to(outside / "secret.ndjson")  # any name: a link is refused
+    os.mkfifo(landing / "pipe.ndjson")
+    after = take_snapshot(landing)
+    assert {f.path: (f.size, f.sha256) for f in after.refused} == {
+        "README": (-1, "refused:symlink"),
+        "dangling.ndjson": (-1, "refused:symlink"),
+        "pipe.ndjson": (-1, "refused:fifo"),
+        "secret.ndjson": (-1, "refused:symlink"),
+        "sub/linked-dir": (-1, "refused:symlink"),
+    }
+    # the regular files are unchanged; the refused entries change the snapshot id
+    assert [f for f in after.files if f not in after.refused] == list(before.files)
+    assert after.snapshot_id != before.snapshot_id
+    assert after.total_bytes == before.total_bytes
+    assert after.to_dict()["refused"]["pipe.ndjson"].startswith("refused FIFO")
+    assert refusal_reason("refused:symlink").startswith("refused symbolic link")
+    assert refusal_reason("ab" * 32) is None
+    # recorded and rebuilt like any entry
+    rows = snapshot_rows(after, datetime(2024, 1, 1, tzinfo=UTC))
+    assert snapshot_from_rows(rows, after.snapshot_id).files == after.files
+    # and the opener refuses them too: a link is not followed, a FIFO not read (nor blocked on)
+    for name in ("secret.ndjson", "pipe.ndjson"):
+        with pytest.raises(OSError):
+            open_regular(landing / name)
+    with open_regular(landing / "Patient.ndjson") as fh:
+        assert fh.read() == (landing / "Patient.ndjson").read_bytes()
