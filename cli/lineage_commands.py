@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import contextlib
 import json
 import sys
 from pathlib import Path
@@ -12,6 +13,7 @@ from rich.console import Console
 from rich.table import Table
 from rich.tree import Tree
 
+from cli.home_guard import holding_home
 from clinical_mlops.settings import load_settings
 
 app = typer.Typer(
@@ -264,7 +266,10 @@ def vacuum(
     from audit.retention import vacuum_home  # lazy: pyarrow, pandas: +0.4 s on --help
 
     settings = _settings(home)
-    with console.status("computing protected versions and vacuuming", spinner="dots"):
+    with (
+        contextlib.nullcontext() if dry_run else holding_home(settings, "lineage vacuum"),
+        console.status("computing protected versions and vacuuming", spinner="dots"),
+    ):
         protected, results = vacuum_home(settings, retention_hours=retention_hours, dry_run=dry_run)
     payload = {
         "dry_run": dry_run,

@@ -2,11 +2,13 @@
 
 from __future__ import annotations
 
+import os
+import stat
 from functools import cached_property
 from pathlib import Path
 from typing import Any, Literal
 
-from pydantic import Field, SecretStr
+from pydantic import Field, SecretStr, field_validator
 from pydantic_settings import BaseSettings, SettingsConfigDict
 
 
@@ -207,6 +209,24 @@ class Settings(BaseSettings):
         description="Spark master of the spark engine: local[N] (in process), spark://host:7077 "
         "or k8s://https://... (a cluster whose executors share the lakehouse path).",
     )
+    shared_group: str | None = Field(
+        default=None,
+        description="Unix group that may read the lakehouse home (a shared deployment): folders "
+        "0750 (setgid, so new files inherit the group) and files 0640, owned by this group; "
+        "default: owner-only, folders 0700 and files 0600 (umask 077).",
+    )
+
+    @field_validator("shared_group")
+    @classmethod
+    def _known_group(cls, value: str | None) -> str | None:
+        if value is not None:
+            import grp
+
+            try:
+                grp.getgrnam(value)
+            except KeyError:
+                raise ValueError(f"no such group on this host: {value!r}") from None
+        return value
 
     @cached_property
     def root(self) -> Path:
@@ -286,9 +306,46 @@ class Settings(BaseSettings):
         """Scratch of the spark engine: shuffle spill and staged parquet (removed after each run)."""
         return self.root / "spark"
 
+    # --- file modes: the home holds PHI (bronze, landing, the demo key) ---
+    @property
+    def umask(self) -> int:
+        """077 (owner-only), or 027 with ``shared_group`` (the group may read, nobody else)."""
+        return 0o027 if self.shared_group else 0o077
+
+    @property
+    def dir_mode(self) -> int:
+        """0700, or 2750 with ``shared_group`` (setgid: what is created inside inherits the group)."""
+        return 0o2750 if self.shared_group else 0o700
+
+    @property
+    def file_mode(self) -> int:
+        return 0o640 if self.shared_group else 0o600
+
+    def apply_umask(self) -> int:
+        """Set this process's umask (inherited by every process it starts); returns the previous one."""
+        return os.umask(self.umask)
+
+    def secure_file(self, path: Path) -> None:
+        """Give a file (or folder) of ours the configured mode and group."""
+        mode = self.dir_mode if path.is_dir() else self.file_mode
+        st = path.stat()
+        if st.st_uid != os.getuid():  # not ours (a shared parent, another account's file): leave it
+            return
+        if self.shared_group:
+            import grp
+
+            gid = grp.getgrnam(self.shared_group).gr_gid
+            if st.st_gid != gid:
+                os.chown(path, -1, gid)
+        if stat.S_IMODE(st.st_mode) != mode:
+            os.chmod(path, mode)
+
     def ensure_layout(self) -> None:
-        """Create the zone directories (idempotent)."""
+        """Create the home and its zone directories (idempotent) with the configured mode and group: owner-only
+        (0700) by default. The home and the zones inside it are tightened when they already exist; a folder
+        outside the home (``landing_dir``) keeps its mode unless this creates it."""
         for path in (
+            self.root,
             self.landing,
             self.bronze,
             self.silver,
@@ -298,7 +355,18 @@ class Settings(BaseSettings):
             self.feast_home,
             self.bentoml_home,
         ):
-            path.mkdir(parents=True, exist_ok=True)
+            missing = []
+            level = path
+            while not level.exists():
+                missing.append(level)
+                level = level.parent
+            for folder in reversed(missing):
+                folder.mkdir(mode=self.dir_mode, exist_ok=True)
+                self.secure_file(folder)
+            if path == self.root or path.is_relative_to(self.root):
+                self.secure_file(path)
+        if self.deid_key_file.parent.is_dir():  # the demo key's folder (deid/keys.py creates it)
+            self.secure_file(self.deid_key_file.parent)
 
 
 def postgres_driver_url(url: str) -> str:

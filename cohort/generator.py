@@ -13,6 +13,7 @@ from __future__ import annotations
 import gzip as _gzip
 import multiprocessing as mp
 import os
+import secrets
 import time
 from collections.abc import Callable, Iterable, Iterator
 from dataclasses import dataclass, field
@@ -125,7 +126,9 @@ def generate_cohort(
     ext = ".ndjson.gz" if gzip else ".ndjson"
     level = GZIP_LEVEL if gzip else None
     names = {t: f"{t}{ext}" for t in RESOURCE_TYPES}
-    tmp = {t: out / f".{names[t]}.part" for t in RESOURCE_TYPES}
+    # unique temporary names (two writers into one folder never share a file), renamed into place atomically
+    token = f"{os.getpid()}.{secrets.token_hex(4)}"
+    tmp = {t: out / f".{names[t]}.{token}.part" for t in RESOURCE_TYPES}
     counts = dict.fromkeys(RESOURCE_TYPES, 0)
     discharges = readmits = 0
     handles = {t: open(tmp[t], "wb") for t in RESOURCE_TYPES}

@@ -3,6 +3,8 @@ stamps the commit with who wrote it (Dagster run id, asset key, snapshot id)."""
 
 from __future__ import annotations
 
+import contextlib
+from collections.abc import Iterator
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any, Literal
@@ -10,7 +12,7 @@ from typing import Any, Literal
 import pyarrow as pa
 import pyarrow.dataset as ds
 from deltalake import CommitProperties, DeltaTable, PostCommitHookProperties, write_deltalake
-from deltalake.exceptions import TableNotFoundError
+from deltalake.exceptions import CommitFailedError, DeltaError, TableNotFoundError
 from pydantic import BaseModel
 
 
@@ -61,11 +63,41 @@ def current_version(uri: str) -> int | None:
 KEEP_LOG = PostCommitHookProperties(create_checkpoint=True, cleanup_expired_logs=False)
 
 
-def commit_properties(metadata: dict[str, Any] | None) -> CommitProperties | None:
-    if not metadata:
-        return None
+class ConcurrentWriteError(RuntimeError):
+    """Another writer committed to the same Delta table while this write was in flight."""
+
+
+def commit_properties(metadata: dict[str, Any] | None) -> CommitProperties:
+    """The commit's custom metadata, and no commit retries: delta-rs would otherwise retry a commit that lost a
+    race at the next version whenever its conflict checker sees no conflict, which lets a second table creation
+    (mode ``error``) or a second ingest of the same rows commit after the first one, duplicating rows. Every
+    write of ours expects to be the only writer of its table (the home lock: clinical_mlops/home_lock.py), so a
+    lost race is an error, raised as :class:`ConcurrentWriteError`."""
     return CommitProperties(
-        custom_metadata={k: str(v) for k, v in metadata.items() if v is not None}
+        custom_metadata={k: str(v) for k, v in (metadata or {}).items() if v is not None},
+        max_commit_retries=0,
+    )
+
+
+@contextlib.contextmanager
+def single_writer(uri: str, expected: int | None) -> Iterator[None]:
+    """Turn a lost commit race into :class:`ConcurrentWriteError` naming the table and the versions."""
+    try:
+        yield
+    except CommitFailedError as exc:
+        raise ConcurrentWriteError(_conflict(uri, expected, exc)) from exc
+    except DeltaError as exc:
+        if "already exists" not in str(exc).lower():
+            raise
+        raise ConcurrentWriteError(_conflict(uri, expected, exc)) from exc
+
+
+def _conflict(uri: str, expected: int | None, exc: Exception) -> str:
+    base = "created" if expected is None else f"at version {expected}"
+    return (
+        f"{uri}: another writer committed to this Delta table while this write was in flight (table read "
+        f"{base}, now at version {current_version(uri)}); nothing was written. One writer per lakehouse "
+        f"home: is another run using it? ({exc})"
     )
 
 
@@ -80,14 +112,16 @@ def write(
     """One atomic commit: ``overwrite`` replaces the rows (and the schema), ``append`` adds them. The
     commit carries ``metadata``; returns the version written."""
     schema_mode: Literal["overwrite"] | None = "overwrite" if mode == "overwrite" else None
-    write_deltalake(
-        uri,
-        data,
-        mode=mode,
-        schema_mode=schema_mode,
-        commit_properties=commit_properties(metadata),
-        post_commithook_properties=KEEP_LOG,
-    )
+    before = current_version(uri)
+    with single_writer(uri, before):
+        write_deltalake(
+            uri,
+            data,
+            mode=mode,
+            schema_mode=schema_mode,
+            commit_properties=commit_properties(metadata),
+            post_commithook_properties=KEEP_LOG,
+        )
     return DeltaRef(table=table or Path(uri).name, uri=uri, version=current_version(uri) or 0)
 
 
@@ -110,17 +144,23 @@ def upsert(
     version = current_version(uri)
     rows = data.num_rows if isinstance(data, pa.Table) else data.count_rows()
     if version is None:
-        write_deltalake(
-            uri,
-            _stream(data),
-            mode="error",
-            commit_properties=commit_properties(metadata),
-            post_commithook_properties=KEEP_LOG,
-        )
+        with single_writer(
+            uri, None
+        ):  # a table someone else created meanwhile is an error, never an append
+            write_deltalake(
+                uri,
+                _stream(data),
+                mode="error",
+                commit_properties=commit_properties(metadata),
+                post_commithook_properties=KEEP_LOG,
+            )
         return WriteResult(name, uri, current_version(uri) or 0, rows, rows, 0, 0, True)
     if rows == 0:
         return WriteResult(name, uri, version, 0, 0, 0, 0, False)
-    merger = DeltaTable(uri).merge(
+    target = DeltaTable(
+        uri, version=version
+    )  # merge against the version read above, never a newer one
+    merger = target.merge(
         _stream(data),
         predicate=f"t.{key} = s.{key}",
         source_alias="s",
@@ -130,11 +170,12 @@ def upsert(
         post_commithook_properties=KEEP_LOG,
     )
     update_predicate = f"t.{change_column} <> s.{change_column}" if change_column else None
-    metrics = (
-        merger.when_matched_update_all(predicate=update_predicate)
-        .when_not_matched_insert_all()
-        .execute()
-    )
+    with single_writer(uri, version):
+        metrics = (
+            merger.when_matched_update_all(predicate=update_predicate)
+            .when_not_matched_insert_all()
+            .execute()
+        )
     inserted = int(metrics.get("num_target_rows_inserted", 0))
     updated = int(metrics.get("num_target_rows_updated", 0))
     return WriteResult(

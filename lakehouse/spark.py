@@ -27,7 +27,7 @@ from deltalake import DeltaTable
 from deltalake.exceptions import TableNotFoundError
 from deltalake.transaction import AddAction, RemoveAction
 
-from lakehouse.delta import KEEP_LOG, DeltaRef, commit_properties, current_version
+from lakehouse.delta import KEEP_LOG, DeltaRef, commit_properties, current_version, single_writer
 
 UNSUPPORTED_READER_FEATURES = {"deletionVectors", "columnMapping"}
 STAGING_PREFIX = (
@@ -224,20 +224,23 @@ def commit_parquet(
     try:
         DeltaTable(uri)
     except TableNotFoundError:
-        DeltaTable.create(
-            uri,
+        with single_writer(uri, None):
+            DeltaTable.create(
+                uri,
+                schema=schema,
+                mode="error",
+                commit_properties=commit_properties(metadata),
+                post_commithook_properties=KEEP_LOG,
+            )
+    target = DeltaTable(uri)
+    with single_writer(uri, target.version()):
+        target.create_write_transaction(
+            actions,
+            mode="overwrite",
             schema=schema,
-            mode="error",
             commit_properties=commit_properties(metadata),
             post_commithook_properties=KEEP_LOG,
         )
-    DeltaTable(uri).create_write_transaction(
-        actions,
-        mode="overwrite",
-        schema=schema,
-        commit_properties=commit_properties(metadata),
-        post_commithook_properties=KEEP_LOG,
-    )
     return DeltaRef(table=table or Path(uri).name, uri=uri, version=current_version(uri) or 0), rows
 
 
