@@ -15,11 +15,12 @@ import argparse
 import logging
 from typing import Any
 
+from serving.answers import error_response, request_id_of
 from serving.args import ServiceArgs
 from serving.batching import PatientBatcher
 from serving.guard import RequestGuard
 from serving.schemas import PredictByIdRequest, Prediction, PredictionBatch, schemas_for
-from serving.scoring import Scorer, UnknownPatients, load_scorer
+from serving.scoring import Scorer, load_scorer
 
 
 def pinned_args(bento_tag: str) -> ServiceArgs:
@@ -60,11 +61,6 @@ def create_app(scorer_factory, pinned: ServiceArgs):
             {"error": f"{len(errors)} validation error(s)", "detail": errors}, status_code=400
         )
 
-    def unknown(error: UnknownPatients) -> JSONResponse:
-        return JSONResponse(
-            {"error": str(error), "unknown_patient_ids": error.patient_ids}, status_code=404
-        )
-
     @app.get("/readyz")
     def readyz() -> dict[str, str]:
         return {"status": "ready" if "scorer" in state else "starting"}
@@ -78,29 +74,36 @@ def create_app(scorer_factory, pinned: ServiceArgs):
     Row: Any = schemas.PredictRowRequest
     RowBatch: Any = schemas.PredictRowBatchRequest
 
+    # errors as the BentoML service answers them (serving.answers): 404 unknown, 422 refused, 500 with the id
     @app.post("/predict_by_id", response_model=Prediction)
-    async def predict_by_id(request: PredictByIdRequest) -> Any:
+    async def predict_by_id(request: PredictByIdRequest, http: Request) -> Any:
         try:  # the same batching as the BentoML service
             return await state["batcher"].score(request.patient_id)
-        except UnknownPatients as error:
-            return unknown(error)
+        except Exception as error:  # noqa: BLE001
+            return error_response(error, request_id_of(http.headers))
 
     @app.post("/predict_by_id_batch", response_model=PredictionBatch)
-    def predict_by_id_batch(request: ByIdBatch) -> Any:
+    def predict_by_id_batch(request: ByIdBatch, http: Request) -> Any:
         try:
             return PredictionBatch(predictions=state["scorer"].score_ids(request.patient_ids))
-        except UnknownPatients as error:
-            return unknown(error)
+        except Exception as error:  # noqa: BLE001
+            return error_response(error, request_id_of(http.headers))
 
     @app.post("/predict_row", response_model=Prediction)
-    def predict_row(request: Row) -> Any:
-        return state["scorer"].score_rows([request.features.model_dump()])[0]
+    def predict_row(request: Row, http: Request) -> Any:
+        try:
+            return state["scorer"].score_rows([request.features.model_dump()])[0]
+        except Exception as error:  # noqa: BLE001
+            return error_response(error, request_id_of(http.headers))
 
     @app.post("/predict_row_batch", response_model=PredictionBatch)
-    def predict_row_batch(request: RowBatch) -> Any:
-        return PredictionBatch(
-            predictions=state["scorer"].score_rows([r.model_dump() for r in request.rows])
-        )
+    def predict_row_batch(request: RowBatch, http: Request) -> Any:
+        try:
+            return PredictionBatch(
+                predictions=state["scorer"].score_rows([r.model_dump() for r in request.rows])
+            )
+        except Exception as error:  # noqa: BLE001
+            return error_response(error, request_id_of(http.headers))
 
     return app
 

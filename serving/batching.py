@@ -10,8 +10,8 @@ BentoML's own adaptive batching dispatches only HTTP calls to a batchable endpoi
 batch; ``/predict_by_id`` takes one patient, so the service batches behind it with this class (and the
 FastAPI baseline uses the same class, so the benchmark compares the frameworks, not the batching).
 
-Errors stay per request: an unknown patient fails only its own request (404); the other patients of the
-batch are scored again without it.
+Errors stay per request: an unknown patient fails only its own request (404), so does a refused stored
+value (422, ``serving.policy``); the other patients of the batch are scored again without it.
 """
 
 from __future__ import annotations
@@ -19,6 +19,7 @@ from __future__ import annotations
 import asyncio
 from collections.abc import Callable, Sequence
 
+from serving.policy import InputRefused
 from serving.scoring import UnknownPatients
 
 
@@ -70,6 +71,19 @@ class PatientBatcher:
                     if pid in missing and not future.done():
                         future.set_exception(UnknownPatients([pid]))
                 pending = [(pid, future) for pid, future in pending if pid not in missing]
+                continue
+            except (
+                InputRefused
+            ) as refused:  # a refused stored value fails only its own patient's request
+                by_patient: dict[str, list] = {}
+                for problem in refused.problems:
+                    by_patient.setdefault(problem.patient_id or "", []).append(problem)
+                if not by_patient.keys() & {pid for pid, _ in pending}:
+                    by_patient = {pid: refused.problems for pid, _ in pending}
+                for pid, future in pending:
+                    if pid in by_patient and not future.done():
+                        future.set_exception(InputRefused(by_patient[pid]))
+                pending = [(pid, future) for pid, future in pending if pid not in by_patient]
                 continue
             except Exception as error:  # noqa: BLE001 - every waiting request gets the failure
                 for _, future in pending:

@@ -8,11 +8,17 @@
   else is 415 - the endpoints only speak JSON.
 - Bodies larger than ``max_body_bytes`` are refused with 413, by Content-Length before reading and while
   reading otherwise (chunked uploads); the accepted body is handed to the app unchanged.
+- Every request gets a request id: the caller's ``X-Request-ID`` when it is a plain token (letters, digits,
+  ``.``, ``_``, ``:``, ``-``; at most 64), a new UUID otherwise. The app sees it as the request's
+  ``x-request-id`` header and every answer carries it back in ``X-Request-ID`` (refusals here also in the
+  body), so a failed request can be found in the server log (``serving.answers``).
 """
 
 from __future__ import annotations
 
 import json
+import re
+import uuid
 from collections.abc import Awaitable, Callable
 from typing import Any
 
@@ -22,6 +28,15 @@ Send = Callable[[dict[str, Any]], Awaitable[None]]
 
 JSON_TYPES = ("application/json",)
 BODY_METHODS = ("POST", "PUT", "PATCH")
+REQUEST_ID_HEADER = "x-request-id"
+_REQUEST_ID = re.compile(r"[A-Za-z0-9._:-]{1,64}")
+
+
+def request_id(offered: str | None) -> str:
+    """The caller's request id when it is a plain token, else a new one."""
+    if offered and _REQUEST_ID.fullmatch(offered):
+        return offered
+    return uuid.uuid4().hex
 
 
 class RequestGuard:
@@ -38,38 +53,61 @@ class RequestGuard:
         headers = {
             k.decode("latin-1").lower(): v.decode("latin-1") for k, v in scope.get("headers", [])
         }
+        rid = request_id(headers.get(REQUEST_ID_HEADER))
+        rid_header = (REQUEST_ID_HEADER.encode(), rid.encode())
+        scope = {
+            **scope,
+            "headers": [
+                (k, v)
+                for k, v in scope.get("headers", [])
+                if k.lower() != REQUEST_ID_HEADER.encode()
+            ]
+            + [rid_header],
+        }
+
+        async def send_with_id(
+            message: dict[str, Any],
+        ) -> None:  # every answer carries the request id
+            if message["type"] == "http.response.start":
+                kept = [
+                    (k, v)
+                    for k, v in message.get("headers", [])
+                    if k.lower() != REQUEST_ID_HEADER.encode()
+                ]
+                message = {**message, "headers": [*kept, rid_header]}
+            await send(message)
+
+        def reject(status: int, message: str) -> Awaitable[None]:
+            return _reject(send_with_id, status, message, rid)
+
         content_type = headers.get("content-type", "")
         media_type = content_type.split(";")[0].strip().lower()
         if "pickle" in content_type.lower():
-            await _reject(
-                send,
+            await reject(
                 415,
                 f"content type {media_type!r} is not accepted: pickled payloads are refused; "
                 "send application/json",
             )
             return
         if scope.get("method") in BODY_METHODS and media_type and media_type not in JSON_TYPES:
-            await _reject(
-                send, 415, f"content type {media_type!r} is not accepted; send application/json"
-            )
+            await reject(415, f"content type {media_type!r} is not accepted; send application/json")
             return
         length = headers.get("content-length")
         if length is not None:
             try:
                 declared = int(length)
             except ValueError:
-                await _reject(send, 400, f"invalid Content-Length {length!r}")
+                await reject(400, f"invalid Content-Length {length!r}")
                 return
             if declared > self.max_body_bytes:
-                await _reject(
-                    send,
+                await reject(
                     413,
                     f"request body of {declared} bytes exceeds the limit of "
                     f"{self.max_body_bytes} bytes",
                 )
                 return
         if scope.get("method") not in BODY_METHODS:
-            await self.app(scope, receive, send)
+            await self.app(scope, receive, send_with_id)
             return
         chunks, size = [], 0
         while True:
@@ -79,9 +117,7 @@ class RequestGuard:
             body = message.get("body", b"")
             size += len(body)
             if size > self.max_body_bytes:
-                await _reject(
-                    send, 413, f"request body exceeds the limit of {self.max_body_bytes} bytes"
-                )
+                await reject(413, f"request body exceeds the limit of {self.max_body_bytes} bytes")
                 return
             chunks.append(body)
             if not message.get("more_body", False):
@@ -95,11 +131,11 @@ class RequestGuard:
                 return {"type": "http.request", "body": b"".join(chunks), "more_body": False}
             return await receive()
 
-        await self.app(scope, replay, send)
+        await self.app(scope, replay, send_with_id)
 
 
-async def _reject(send: Send, status: int, message: str) -> None:
-    body = json.dumps({"error": message}).encode()
+async def _reject(send: Send, status: int, message: str, rid: str) -> None:
+    body = json.dumps({"error": message, "request_id": rid}).encode()
     await send(
         {
             "type": "http.response.start",

@@ -11,7 +11,8 @@ pydantic ``ValidationError`` with HTTP 400 and the error list, each error naming
   *required but nullable* (send ``null`` for an unknown value: an omitted feature is an error, as in
   ``training.preprocessing.to_input_frame``), unknown keys forbidden (a misspelled feature is an error, never a
   silently missing value), no NaN/infinity, the note embedding exactly ``embedding_dim`` floats or null.
-- ``Prediction`` / ``PredictionBatch``: the risk with the model version and the lineage it was trained on.
+- ``Prediction`` / ``PredictionBatch``: the risk with the model version and the lineage it was trained on, or
+  ``status: "insufficient_data"`` with the missing views and no risk (``serving.policy``).
 
 ``schemas_for(task, max_batch)`` builds (and caches) the set for one task and batch limit; the module-level
 names are the default task's with the default limit.
@@ -21,7 +22,7 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 from functools import lru_cache
-from typing import Annotated, Any, Optional
+from typing import Annotated, Any, Literal, Optional
 
 from pydantic import (
     BaseModel,
@@ -32,6 +33,7 @@ from pydantic import (
     StrictInt,
     StrictStr,
     create_model,
+    model_validator,
 )
 
 from training.spec import input_spec
@@ -59,11 +61,22 @@ class PredictByIdRequest(BaseModel):
 
 
 class Prediction(BaseModel):
-    """One scored patient (or row) and what scored it."""
+    """One scored patient (or row) and what scored it; or, with ``status: "insufficient_data"``, why it was not
+    scored (``serving.policy``): no risk, the missing views and the reason in ``detail``."""
 
-    model_config = ConfigDict(protected_namespaces=())
+    model_config = ConfigDict(protected_namespaces=(), allow_inf_nan=False)
 
-    risk: float = Field(ge=0.0, le=1.0, description="predicted probability of the task's outcome")
+    status: Literal["scored", "insufficient_data"] = Field(
+        default="scored",
+        description="scored: `risk` is the model's answer; insufficient_data: too few current features to "
+        "score (see `missing_views` and `detail`), no risk",
+    )
+    risk: float | None = Field(
+        default=None,
+        ge=0.0,
+        le=1.0,
+        description="predicted probability of the task's outcome (null when not scored)",
+    )
     patient_id: str | None = None
     model_name: str = Field(description="MLflow registered model")
     model_version: str = Field(description="MLflow model version")
@@ -78,13 +91,22 @@ class Prediction(BaseModel):
         default=None, description="operating point, when the service has one"
     )
     flagged: bool | None = Field(
-        default=None, description="risk >= threshold, when a threshold is set"
+        default=None, description="risk >= threshold, when a threshold is set and a risk is given"
     )
     missing_views: list[str] = Field(
         default_factory=list,
         description="feature views with no value for this patient (absent or older "
-        "than the view's TTL): scored as missing",
+        "than the view's TTL): scored as missing, or the reason for insufficient_data",
     )
+    detail: str | None = Field(default=None, description="why the row was not scored")
+
+    @model_validator(mode="after")
+    def _risk_matches_status(self) -> Prediction:
+        if self.status == "scored" and self.risk is None:
+            raise ValueError("a scored prediction needs a risk")
+        if self.status != "scored" and (self.risk is not None or self.flagged is not None):
+            raise ValueError(f"a prediction with status {self.status!r} carries no risk")
+        return self
 
 
 class PredictionBatch(BaseModel):

@@ -8,13 +8,18 @@ call the RiskModel's ``predict_columns`` on the plain columns the online read re
 the same preprocessing and weights as ``predict_raw``, a fraction of the time (``unwrap_python_model().model``).
 
 Unknown patient: no row in the online store for any of the task's views (every ``<view>_feature_ts`` stamp
-null even without the TTL). A known patient whose values are all older than their views' TTL is scored (the
-model treats them as missing) and the response lists those views in ``missing_views``.
+null even without the TTL). A known patient whose values are older than their views' TTL has those views
+missing: without a required view (or with none at all) the answer is ``status: "insufficient_data"`` with
+the missing views and no risk; otherwise the model scores the row (missing values imputed, flagged as
+missing) and the response lists the missing views (``serving.policy``). Values no training row could hold
+(not finite, magnitude over 1e12) are refused (``serving.policy.InputRefused``), and a model output that is not
+a probability is the service's error (``ModelOutputError``).
 """
 
 from __future__ import annotations
 
 import logging
+import math
 import threading
 from collections.abc import Sequence
 from dataclasses import dataclass
@@ -26,6 +31,13 @@ from feature_store.online import get_online_columns
 from feature_store.runtime import store_config
 from features.build import VIEWS
 from features.tasks import TASKS
+from serving.policy import (
+    INSUFFICIENT_DATA,
+    SCORED,
+    check_inputs,
+    insufficient_reason,
+    required_views,
+)
 from serving.schemas import Prediction
 from training.spec import input_spec
 
@@ -41,6 +53,11 @@ class UnknownPatients(LookupError):
             f"{len(self.patient_ids)} patient(s) have no features in the online store: "
             f"{self.patient_ids}"
         )
+
+
+class ModelOutputError(RuntimeError):
+    """The model returned something that is not a probability: the service's failure (HTTP 500 with a request
+    id), never blamed on the request."""
 
 
 @dataclass(frozen=True)
@@ -80,6 +97,8 @@ class Scorer:
         self.enforce_ttl = enforce_ttl
         self.spec = input_spec(card.task)
         views = TASKS[card.task].feature_views
+        self.views = list(views)
+        self.required_views = required_views(card.task)
         self.view_features = {v: list(VIEWS[v].features) for v in views}
         self.stamps = {v: VIEWS[v].feature_ts for v in views if VIEWS[v].feature_ts}
         self._stamp_columns = set(self.stamps.values())
@@ -135,24 +154,51 @@ class Scorer:
     def predictions(
         self, columns: dict[str, list], patient_ids: Sequence[str | None]
     ) -> list[Prediction]:
-        risks = self.model.predict_columns(columns)
-        missing = self.missing_views(columns, len(patient_ids))
-        card, threshold = self.card, self.card.threshold
-        return [
-            Prediction(
-                risk=float(r),
-                patient_id=pid,
-                model_name=card.model_name,
-                model_version=card.model_version,
-                feature_service=card.feature_service,
-                training_set_digest=card.training_set_digest,
-                landing_snapshot_id=card.landing_snapshot_id,
-                threshold=threshold,
-                flagged=None if threshold is None else bool(r >= threshold),
-                missing_views=m,
+        """The answers for these rows (``serving.policy``): values the model must not see refuse the whole call
+        (``InputRefused``, HTTP 422); rows missing a required view are answered ``insufficient_data`` without
+        being scored; the rest are scored, and a risk that is not a probability is the service's failure
+        (``ModelOutputError``, HTTP 500), never a client error."""
+        n = len(patient_ids)
+        check_inputs(columns, self.spec, patient_ids)
+        missing = self.missing_views(columns, n)
+        reasons = [insufficient_reason(m, self.required_views, self.views) for m in missing]
+        scored = [i for i, reason in enumerate(reasons) if reason is None]
+        risks: dict[int, float] = {}
+        if scored:
+            subset = (
+                columns
+                if len(scored) == n
+                else {c: [columns[c][i] for i in scored] for c in self.spec.columns}
             )
-            for r, pid, m in zip(risks.tolist(), patient_ids, missing)
-        ]
+            for i, risk in zip(scored, self.model.predict_columns(subset).tolist()):
+                if not (math.isfinite(risk) and 0.0 <= risk <= 1.0):
+                    who = f"patient {patient_ids[i]}" if patient_ids[i] else f"row {i}"
+                    raise ModelOutputError(
+                        f"model {self.card.model_name} v{self.card.model_version} returned risk {risk!r} "
+                        f"for {who}: not a probability"
+                    )
+                risks[i] = risk
+        card, threshold = self.card, self.card.threshold
+        answers = []
+        for i, (pid, views, reason) in enumerate(zip(patient_ids, missing, reasons)):
+            risk = risks.get(i)
+            answers.append(
+                Prediction(
+                    status=SCORED if reason is None else INSUFFICIENT_DATA,
+                    risk=risk,
+                    patient_id=pid,
+                    model_name=card.model_name,
+                    model_version=card.model_version,
+                    feature_service=card.feature_service,
+                    training_set_digest=card.training_set_digest,
+                    landing_snapshot_id=card.landing_snapshot_id,
+                    threshold=threshold,
+                    flagged=None if threshold is None or risk is None else bool(risk >= threshold),
+                    missing_views=views,
+                    detail=reason,
+                )
+            )
+        return answers
 
     def warm_up(self) -> None:
         """First-request costs paid at start-up: the feature service's registry layout, torch's kernels."""

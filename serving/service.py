@@ -16,6 +16,10 @@ development it can be served straight from source: ``bentoml serve serving.servi
 Endpoints (POST, JSON in and out): ``/predict_by_id``, ``/predict_by_id_batch``, ``/predict_row``,
 ``/predict_row_batch``.
 - A request that does not validate is HTTP 400 with pydantic's error list; each error's ``loc`` names the field.
+- A value no training row could hold (not finite, magnitude over 1e12) is HTTP 422 naming the feature; a row
+  without a required feature view is answered ``status: "insufficient_data"`` with no risk
+  (``serving.policy``); a failure while scoring is HTTP 500 with the request id, never a 400
+  (``serving.answers``).
 - An unknown patient (no feature row in the online store) is HTTP 404 ``{"error": ..., "unknown_patient_ids":
   [...]}``. Batches are all or nothing: one unknown id fails the call and the 404 lists every unknown id (a
   caller acting on risk scores should not get a silently shorter list).
@@ -23,8 +27,10 @@ Endpoints (POST, JSON in and out): ``/predict_by_id``, ``/predict_by_id_batch``,
   over ``max_body_bytes`` 413 (``serving.guard.RequestGuard``); requests slower than ``timeout_s`` are cut off
   by BentoML (``traffic.timeout``). The server binds 127.0.0.1 unless told otherwise.
 
-Settings (``CLINICAL_MLOPS_*``: the Feast home, the online store) are read when the service starts, in
-``__init__``, never at import.
+Settings (``CLINICAL_MLOPS_HOME``, the online store: ``serving.runtime.RUNTIME_ENVS``) are read when the service
+starts, never at import: checked once in ``bentoml serve``'s main process before workers start
+(``@bentoml.on_deployment``: a missing or empty feature store stops the server with one line naming the
+setting), then in each worker's ``__init__``.
 """
 
 from __future__ import annotations
@@ -33,13 +39,15 @@ import logging
 from typing import Any, cast
 
 import bentoml
-from starlette.responses import JSONResponse
+from bentoml.exceptions import BentoMLException
 
+from serving.answers import error_response, request_id_of
 from serving.args import ServiceArgs
 from serving.batching import PatientBatcher
 from serving.guard import RequestGuard
+from serving.runtime import RuntimeConfigError, check_runtime
 from serving.schemas import PredictByIdRequest, Prediction, PredictionBatch, schemas_for
-from serving.scoring import UnknownPatients, load_scorer
+from serving.scoring import load_scorer
 
 logger = logging.getLogger(__name__)
 
@@ -52,12 +60,18 @@ SCHEMAS = schemas_for(args.task, args.max_batch)
 PredictByIdBatchRequest: Any = SCHEMAS.PredictByIdBatchRequest
 PredictRowRequest: Any = SCHEMAS.PredictRowRequest
 PredictRowBatchRequest: Any = SCHEMAS.PredictRowBatchRequest
+NO_MODEL = (
+    "no model is pinned: serve a bento built by serving.build.build_bento, or pass "
+    "--arg model_tag=<bentoml model tag> (and model_version, ...) to bentoml serve"
+)
 
 
-def unknown_response(error: UnknownPatients) -> JSONResponse:
-    return JSONResponse(
-        {"error": str(error), "unknown_patient_ids": error.patient_ids}, status_code=404
-    )
+def _failed(error: Exception, ctx: bentoml.Context) -> Any:
+    """The error answer (``serving.answers``). BentoML sends a starlette Response as it is, whatever the annotated
+    output type, except that with a ``ctx`` parameter it sets the status from ``ctx.response``: set it there."""
+    response = error_response(error, request_id_of(ctx.request.headers))
+    ctx.response.status_code = response.status_code
+    return response
 
 
 # without ``tracing`` these paths are excluded from BentoML's OpenTelemetry middleware (``ServiceArgs.tracing``)
@@ -77,40 +91,61 @@ class ClinicalRiskService:
     if args.model_tag:
         bento_model = bentoml.models.BentoModel(args.model_tag)
 
+    @bentoml.on_deployment
+    def check_configuration() -> None:
+        """Once, in ``bentoml serve``'s main process before any worker starts: the feature store this Bento
+        serves from is configured and present (``serving.runtime``). Otherwise the server exits at once with
+        one line naming the setting, instead of workers that crash and restart."""
+        if not args.model_tag:
+            raise BentoMLException(NO_MODEL)
+        try:
+            check_runtime(args.feature_service)
+        except RuntimeConfigError as err:
+            raise BentoMLException(str(err)) from None
+
     def __init__(self) -> None:
         if not args.model_tag:
-            raise RuntimeError(
-                "no model is pinned: serve a bento built by serving.build.build_bento, or pass "
-                "--arg model_tag=<bentoml model tag> (and model_version, ...) to bentoml serve"
-            )
-        self.scorer = load_scorer(args, self.bento_model)
+            raise RuntimeError(NO_MODEL)
+        # again, in this worker: bentoml.load and to_asgi() skip the deployment hook
+        settings = check_runtime(args.feature_service)
+        self.scorer = load_scorer(args, self.bento_model, settings)
         self.batcher = PatientBatcher(self.scorer.score_ids, max_batch=args.max_batch)
 
     @bentoml.api
-    async def predict_by_id(self, request: PredictByIdRequest, /) -> Prediction:
+    async def predict_by_id(
+        self, request: PredictByIdRequest, /, ctx: bentoml.Context
+    ) -> Prediction:
         try:  # concurrent requests are scored together (serving.batching)
             return await self.batcher.score(request.patient_id)
-        except UnknownPatients as unknown:
-            # a 404: BentoML sends a starlette Response as it is, whatever the annotated output type
-            return unknown_response(unknown)  # type: ignore[return-value]
+        except Exception as error:  # noqa: BLE001 - 404/422/500 by kind (serving.answers)
+            return _failed(error, ctx)
 
     @bentoml.api
-    def predict_by_id_batch(self, request: PredictByIdBatchRequest, /) -> PredictionBatch:
+    def predict_by_id_batch(
+        self, request: PredictByIdBatchRequest, /, ctx: bentoml.Context
+    ) -> PredictionBatch:
         try:
             return PredictionBatch(predictions=self.scorer.score_ids(request.patient_ids))
-        except UnknownPatients as unknown:
-            # a 404: BentoML sends a starlette Response as it is, whatever the annotated output type
-            return unknown_response(unknown)  # type: ignore[return-value]
+        except Exception as error:  # noqa: BLE001 - 404/422/500 by kind (serving.answers)
+            return _failed(error, ctx)
 
     @bentoml.api
-    def predict_row(self, request: PredictRowRequest, /) -> Prediction:
-        return self.scorer.score_rows([request.features.model_dump()])[0]
+    def predict_row(self, request: PredictRowRequest, /, ctx: bentoml.Context) -> Prediction:
+        try:
+            return self.scorer.score_rows([request.features.model_dump()])[0]
+        except Exception as error:  # noqa: BLE001 - 422/500 by kind (serving.answers)
+            return _failed(error, ctx)
 
     @bentoml.api
-    def predict_row_batch(self, request: PredictRowBatchRequest, /) -> PredictionBatch:
-        return PredictionBatch(
-            predictions=self.scorer.score_rows([r.model_dump() for r in request.rows])
-        )
+    def predict_row_batch(
+        self, request: PredictRowBatchRequest, /, ctx: bentoml.Context
+    ) -> PredictionBatch:
+        try:
+            return PredictionBatch(
+                predictions=self.scorer.score_rows([r.model_dump() for r in request.rows])
+            )
+        except Exception as error:  # noqa: BLE001 - 422/500 by kind (serving.answers)
+            return _failed(error, ctx)
 
 
 # @bentoml.service made the class a bentoml Service; mypy keeps a decorated class's own type

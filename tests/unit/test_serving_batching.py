@@ -102,3 +102,32 @@ def test_other_failures_reach_every_waiting_request() -> None:
     assert all(isinstance(r, RuntimeError) for r in asyncio.run(main()))
     with pytest.raises(ValueError):
         PatientBatcher(broken, max_batch=0)
+
+
+def test_a_refused_stored_value_fails_only_its_own_patients_request() -> None:
+    from serving.policy import InputProblem, InputRefused
+
+    calls: list[list[str]] = []
+
+    def score(ids):
+        calls.append(list(ids))
+        bad = [
+            InputProblem(i, "age_years", "is not finite", pid)
+            for i, pid in enumerate(ids)
+            if pid == "bad"
+        ]
+        if bad:
+            raise InputRefused(bad)
+        return [len(i) for i in ids]
+
+    async def main():
+        batcher = PatientBatcher(score, max_batch=8)
+        results = await asyncio.gather(
+            batcher.score("aa"), batcher.score("bad"), batcher.score("cccc"), return_exceptions=True
+        )
+        await batcher.close()
+        return results
+
+    good, refused, other = asyncio.run(main())
+    assert (good, other) == (2, 4)
+    assert isinstance(refused, InputRefused) and [p.patient_id for p in refused.problems] == ["bad"]

@@ -104,3 +104,51 @@ def test_json_within_the_limit_reaches_the_app_unchanged():
     )  # no content type: JSON by default, as BentoML reads it
     assert call(guard, method="GET", chunks=(b"",))[0] == 200
     assert inner.bodies[0] == b"".join(payload)
+
+
+def exchange(app, request_id=None, content_type="application/json"):
+    """(the app's view of the request headers, the response start message, the response body)."""
+    headers = [(b"content-type", content_type.encode())]
+    if request_id is not None:
+        headers.append((b"x-request-id", request_id.encode()))
+    seen: dict = {}
+
+    async def inner(scope, receive, send):
+        seen.update({k.decode(): v.decode() for k, v in scope["headers"]})
+        await receive()
+        await send({"type": "http.response.start", "status": 200, "headers": []})
+        await send({"type": "http.response.body", "body": b"{}"})
+
+    sent = []
+
+    async def receive():
+        return {"type": "http.request", "body": b"{}", "more_body": False}
+
+    async def send(message):
+        sent.append(message)
+
+    scope = {"type": "http", "method": "POST", "path": "/predict_row", "headers": headers}
+    asyncio.run(app(inner)(scope, receive, send))
+    start = sent[0]
+    return seen, dict((k.decode(), v.decode()) for k, v in start["headers"]), sent[1]["body"]
+
+
+def test_every_answer_carries_a_request_id_the_app_also_sees():
+    seen, headers, _ = exchange(RequestGuard)
+    rid = headers["x-request-id"]
+    assert len(rid) == 32 and seen["x-request-id"] == rid
+    other = exchange(RequestGuard)[1]["x-request-id"]
+    assert other != rid, "each request gets its own id"
+
+
+def test_a_plain_caller_request_id_is_kept_and_anything_else_replaced():
+    seen, headers, _ = exchange(RequestGuard, request_id="trace-42:a.b_c")
+    assert headers["x-request-id"] == seen["x-request-id"] == "trace-42:a.b_c"
+    for bad in ("x" * 65, "a b", "<script>", ""):
+        seen, headers, _ = exchange(RequestGuard, request_id=bad)
+        assert headers["x-request-id"] == seen["x-request-id"] != bad
+
+
+def test_refusals_carry_the_request_id_in_header_and_body():
+    _, headers, body = exchange(RequestGuard, request_id="rid-7", content_type="text/plain")
+    assert headers["x-request-id"] == "rid-7" and json.loads(body)["request_id"] == "rid-7"
