@@ -119,6 +119,7 @@ class _Doc:
         self.lower = _text_is_lower(text, letters)
         self.upper = _text_is_upper(text, letters)
         self._vocab: dict[str, bool] = {}
+        self.cue_ends: tuple[dict[int, tuple[int, str]], ...] | None = None
 
     def shorthand(self, t: Token, numbers: bool = True) -> bool:
         """Clinical shorthand by the token's letters (inner or short capitals) or a number beside it."""
@@ -222,21 +223,50 @@ def _glued(doc: _Doc, t: Token) -> bool:
     )
 
 
-def _cue_before(doc: _Doc, i: int) -> bool:
+def _unanchored(pattern: re.Pattern[str]) -> re.Pattern[str]:
+    """``pattern`` (a cue ending in ``$``) without its end anchor, to scan a whole text once."""
+    if not pattern.pattern.endswith("$"):
+        raise ValueError(f"a cue pattern must end in '$': {pattern.pattern[-40:]!r}")
+    return re.compile(pattern.pattern[:-1], pattern.flags)
+
+
+_CUE_SCANS = (_unanchored(TITLE_CUE), _unanchored(PHRASE_CUE), _unanchored(RELATIVE_CUE))
+_CUE_REACH = 40  # a cue counts when it starts at most this many characters before the token
+
+_CueEnds = tuple[dict[int, tuple[int, str]], ...]
+
+
+def _cue_ends(doc: _Doc) -> _CueEnds:
+    """For each cue kind (title, phrase, relative), {end offset: (start offset, cue words)} of every
+    cue in the text, scanned once per document: a token has a cue when one ends where it starts."""
+    if doc.cue_ends is None:
+        doc.cue_ends = tuple(
+            {m.end(): (m.start(), m.group(0).strip().lower()) for m in scan.finditer(doc.text)}
+            for scan in _CUE_SCANS
+        )
+    return doc.cue_ends
+
+
+def _cues(doc: _Doc, i: int) -> tuple[bool, str | None, bool]:
+    """(title cue, the phrase cue's words or None, relative cue) right before token i."""
     start = doc.tokens[i].start
-    window = doc.text[max(0, start - 40) : start]
-    return bool(
-        TITLE_CUE.search(window) or PHRASE_CUE.search(window) or RELATIVE_CUE.search(window)
-    )
+    found = [
+        hit[1] if hit is not None and hit[0] >= start - _CUE_REACH else None
+        for hit in (kind.get(start) for kind in _cue_ends(doc))
+    ]
+    return found[0] is not None, found[1], found[2] is not None
+
+
+def _cue_before(doc: _Doc, i: int) -> bool:
+    title, phrase, relative = _cues(doc, i)
+    return title or phrase is not None or relative
 
 
 def _strong_cue_before(doc: _Doc, i: int) -> bool:
-    start = doc.tokens[i].start
-    window = doc.text[max(0, start - 40) : start]
-    if TITLE_CUE.search(window) or RELATIVE_CUE.search(window):
+    title, phrase, relative = _cues(doc, i)
+    if title or relative:
         return True
-    m = PHRASE_CUE.search(window)
-    return bool(m) and m.group(0).strip().lower() not in (
+    return phrase is not None and phrase not in (
         "with",
         "by",
         "per",

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from deid.corpora import Span
 from deid.known_identifiers import KnownIdentifiers
-from deid.notes import context, patterns
+from deid.notes import context, patterns, styles
 from deid.notes import known as known_layer
 from deid.notes.spans import ACCOUNT, DATE, ID, PHONE, STREET, merge
 
@@ -34,5 +34,7 @@ def detect_phi(
     found.extend(names)
     found.extend(places)
     found.extend(context.address_blocks(text, [s for s in found if s.label == STREET]))
+    found.extend(styles.detect(text))
+    found = [s for s in found if not styles.misread(text, s)]
     found.extend(known_layer.detect(text, known))
     return merge(found, text)

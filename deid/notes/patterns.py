@@ -81,7 +81,8 @@ DATE_CUE_RE = re.compile(
 RATIO_CUE_RE = re.compile(
     r"(?:\b(?:bp|sbp|dbp|nbp|abp|map|pressures?|pain|score|scale|strength|motor|power|grade|ratio|"
     r"i:e|ie|gcs|rass|cam|murmur|reflexes|dtrs?|apgar|para|gravida|g\d+p|x|tab|tabs|tablets?|"
-    r"of|out of|rate|peep|ps|cpap|bipap|vt|tv|rr|hr|sats?|spo2|o2|fio2|abg|vbg|range|pupils?)"
+    r"of|out of|rate|peep|ps|psv|pcv|simv|prvc|cpap|bipap|vt|tv|rr|hr|sats?|spo2|o2|fio2|abg|vbg|"
+    r"range|pupils?)"
     r"|[<>=~])\s*[:=]?\s*$",
     re.IGNORECASE,
 )
@@ -316,7 +317,7 @@ def month_days(text: str) -> Iterator[Span]:
 _PHONE_EXT_RE = re.compile(
     r"(?:(?<=\s)|(?<=^)|(?<=[(,;:]))(?:x|ext\.?|extension)\s?#?\s?(?P<n>\d{2,6})\b"
     r"|\b(?:pager|beeper|pgr|page|bpr|beep|pg|phone|tel|cell|ext)\.?\s*(?:#|no\.?|number)?\s*:?\s*"
-    r"(?P<p>\d{4,6})\b(?![.,/:-]\d)",
+    r"(?P<p>\d{4,6}|\d-\d{4})\b(?![.,/:-]\d)",  # "pager 12345", "PAGER 7-7507"
     re.IGNORECASE,
 )
 

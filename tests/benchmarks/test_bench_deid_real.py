@@ -8,7 +8,16 @@ Run with `make bench` (not part of the default test run). Writes benchmarks/resu
   - precision: every span flagged outside an ``XXXX`` run is a false positive (per report, per label);
   - recall: ``XXXX`` slots whose context shows the kind of PHI are filled with seeded surrogates
     (deid.corpora.fill_redactions) and scored per category.
+* The style corpus (deid.style_corpus): seeded synthetic ICU/nursing notes in capitals, radiology
+  reports and discharge summaries with gold spans for every inserted identifier, names drawn from the
+  cohort generator's vocabularies, split by id hash into dev / held-out; the detector was tuned on the
+  dev part only. "with known" passes the inserted patient's own name, MRN and phone.
 * presidio-synth (development corpus): recall / precision per category.
+* Peers on the same fixed sample (the first BENCH_DEID_SAMPLE = 300 notes of each part): Presidio
+  (default English recognizers over the pinned spaCy pipeline) and philter-lite 0.6.0 (bundled
+  philter_delta config). philter-lite calls ``nltk.pos_tag``, whose tagger data cannot be downloaded
+  here: deid.baselines.philter_baseline replaces ``philter_lite.philter._get_pos`` with a function that
+  tags philter's own token list with the Penn tags (``Token.tag_``) of the same spaCy pipeline.
 * Ours with and without the patient's known identifiers (for the recall corpora: the gold name
   surrogates stand in for the patient's record), Presidio and philter-lite beside it when installed, on
   the same fixed sample of notes; notes/s per detector; ours timed on ~0.8 KB and ~2 KB notes.
@@ -26,6 +35,8 @@ from pathlib import Path
 import orjson
 import pytest
 
+from cohort import names as cohort_names
+from deid import style_corpus
 from deid.corpora import (
     Document,
     fill_redactions,
@@ -35,7 +46,7 @@ from deid.corpora import (
     split_docs,
 )
 from deid.evaluate import evaluate
-from deid.known_identifiers import KnownIdentifiers
+from deid.known_identifiers import KnownIdentifiers, from_patient_row
 from deid.notes import detect_phi
 from deid.notes.spans import KEPT_LABELS
 from deid.scoring import score
@@ -74,9 +85,48 @@ def _wheel(tmp_path: Path) -> Path | None:
     return found[0] if proc.returncode == 0 and found else None
 
 
+_STYLE_KNOWN: dict[str, KnownIdentifiers] = {}
+
+
 def _known(doc: Document) -> KnownIdentifiers:
+    if doc.doc_id in _STYLE_KNOWN:  # the style corpus: the inserted patient's own name, MRN, phone
+        return _STYLE_KNOWN[doc.doc_id]
     names = tuple(s.text for s in doc.gold if s.label in ("NAME", "PERSON"))
     return KnownIdentifiers(patient_key=doc.doc_id, name_parts=names)
+
+
+def _style_docs() -> tuple[list[Document], list[Document]]:
+    towns = sorted({t[0] for region in cohort_names.REGIONS for t in region.towns})
+    notes = style_corpus.generate(
+        int(os.environ.get("BENCH_STYLE_NOTES", "1500")),
+        seed=11,
+        first_names=cohort_names.MALE_FIRST + cohort_names.FEMALE_FIRST,
+        last_names=cohort_names.FAMILY,
+        towns=towns,
+    )
+    for note in notes:
+        _STYLE_KNOWN[note.document.doc_id] = from_patient_row(note.patient_row)
+    dev, held = style_corpus.split(notes)
+    return [n.document for n in dev], [n.document for n in held]
+
+
+def _gold_view(docs: list[Document], detected: dict, seconds: float | None = None) -> dict:
+    result = score({d.doc_id: d.gold for d in docs}, detected)
+    view = {
+        "notes": len(docs),
+        "overall": result["overall"].to_dict(),
+        "recall_by_gold_label": {
+            k: {"gold": v.gold, "recall": round(v.recall, 4)}
+            for k, v in result["by_gold_label"].items()
+        },
+        "precision_by_detected_label": {
+            k: {"detected": v.detected, "precision": round(v.precision, 4)}
+            for k, v in result["by_detected_label"].items()
+        },
+    }
+    if seconds is not None:
+        view["notes_per_s"] = round(len(docs) / seconds, 1)
+    return view
 
 
 def _ours(docs: list[Document], with_known: bool) -> tuple[dict, float]:
@@ -112,24 +162,13 @@ def _recall_view(filled: list[Document], detected: dict) -> dict:
 def _third_party() -> dict:
     """name -> (detector with detect_corpus, or the reason it is skipped)."""
     out: dict = {}
+    from deid.baselines.philter_baseline import PhilterBaseline, philter_available
     from deid.baselines.presidio_baseline import PresidioBaseline, presidio_available
 
     reason = presidio_available()
     out["presidio"] = PresidioBaseline() if reason is None else reason
-    try:
-        import philter_lite  # noqa: F401
-    except ImportError:
-        out["philter_lite"] = "philter-lite is not installed (pip install philter-lite==0.6.0)"
-    else:
-        try:
-            import spacy  # noqa: F401
-        except ImportError:
-            out["philter_lite"] = (
-                "philter-lite needs NLTK tagger data (not downloadable here) or spaCy Penn tags; "
-                "spaCy is not installed"
-            )
-        else:
-            out["philter_lite"] = "philter-lite adapter not written yet"
+    reason = philter_available()
+    out["philter_lite"] = PhilterBaseline() if reason is None else reason
     return out
 
 
@@ -151,18 +190,13 @@ def test_bench_deid_real(tmp_path):
                 "recall_filled_slots": _recall_view(filled, fdet),
                 "notes_per_s": round(len(part) / seconds, 1),
             }
-    # the same fixed sample for every detector: the first SAMPLE held-out + dev reports by id order
-    sample = (held + dev)[:SAMPLE]
-    sample_filled = [f for f in (fill_redactions(d, seed=7) for d in sample) if f]
-    ours, seconds = _ours(sample, False)
-    result["sample"] = {
-        "reports": len(sample),
-        "ours": {
-            **_precision_view(sample, ours),
-            "recall_filled_slots": _recall_view(sample_filled, _ours(sample_filled, False)[0]),
-            "notes_per_s": round(len(sample) / seconds, 1),
-        },
-    }
+    style_dev, style_held = _style_docs()
+    result["style"] = {"notes": len(style_dev) + len(style_held)}
+    for name, part in (("dev", style_dev), ("heldout", style_held)):
+        result["style"][name] = {
+            mode: _gold_view(part, *_ours(part, known))
+            for mode, known in (("ours", False), ("ours_with_known", True))
+        }
     synth = read_presidio(PRESIDIO_SYNTH) if PRESIDIO_SYNTH.exists() else []
     if synth:
         result["presidio_synth"] = {}
@@ -172,22 +206,49 @@ def test_bench_deid_real(tmp_path):
                 **evaluate(synth, det),
                 "notes_per_s": round(len(synth) / seconds, 1),
             }
+    # peers: the same fixed sample of each part (its first SAMPLE notes by id order) for every detector
+    samples = {
+        "iu_dev": dev[:SAMPLE],
+        "iu_heldout": held[:SAMPLE],
+        "style_dev": style_dev[:SAMPLE],
+        "style_heldout": style_held[:SAMPLE],
+        "presidio_synth": synth[:SAMPLE],
+    }
+    filled = {
+        k: [f for f in (fill_redactions(d, seed=7) for d in v) if f]
+        for k, v in samples.items()
+        if k.startswith("iu_")
+    }
+    peers: dict = {k: {} for k, v in samples.items() if v}
+    detectors: dict = {"ours": lambda docs: _ours(docs, False)[0]}
+    detectors["ours_with_known"] = lambda docs: _ours(docs, True)[0]
     for name, detector in _third_party().items():
         if isinstance(detector, str):
-            result["sample"][name] = {"skipped": detector}
+            for view in peers.values():
+                view[name] = {"skipped": detector}
             continue
-        started = time.perf_counter()
-        theirs = detector.detect_corpus(sample)
-        seconds = time.perf_counter() - started
-        result["sample"][name] = {
-            **_precision_view(sample, theirs),
-            "recall_filled_slots": _recall_view(
-                sample_filled, detector.detect_corpus(sample_filled)
-            ),
-            "notes_per_s": round(len(sample) / seconds, 1),
-        }
-        if synth:
-            result["presidio_synth"][name] = evaluate(synth, detector.detect_corpus(synth))
+        detectors[name] = detector.detect_corpus
+    for name, run in detectors.items():
+        for corpus, docs in samples.items():
+            if not docs:
+                continue
+            started = time.perf_counter()
+            found = run(docs)
+            seconds = time.perf_counter() - started
+            if corpus.startswith("iu_"):
+                peers[corpus][name] = {
+                    **_precision_view(docs, found),
+                    "recall_filled_slots": _recall_view(filled[corpus], run(filled[corpus])),
+                    "notes_per_s": round(len(docs) / seconds, 1),
+                }
+            elif corpus == "presidio_synth":
+                peers[corpus][name] = {
+                    **evaluate(docs, found),
+                    "notes_per_s": round(len(docs) / seconds, 1),
+                }
+            else:
+                peers[corpus][name] = _gold_view(docs, found, seconds)
+    result["peers_same_sample"] = {"sample_per_part": SAMPLE, **peers}
     # speed on ~0.8 KB and ~2 KB notes, one process (= per core)
     detect_phi("warm-up: Dr. Smith saw John on 3/4/2020.")
     speed = {}
@@ -199,9 +260,11 @@ def test_bench_deid_real(tmp_path):
         rate = len(notes) / (time.perf_counter() - started)
         speed[label] = {"notes_per_s": round(rate, 1), "target_notes_per_s_per_core": target}
     result["speed_ours"] = speed
+    result["load_average_1_5_15"] = [round(x, 2) for x in os.getloadavg()]
 
     RESULTS.mkdir(parents=True, exist_ok=True)
     text = orjson.dumps(result, option=orjson.OPT_INDENT_2).decode()
     (RESULTS / "deid_real.json").write_text(text + "\n")
     print(text)
     assert result["iu_xray"]["dev"]["ours"]["precision"]["reports"] > 0
+    assert result["style"]["heldout"]["ours"]["overall"]["gold"] > 0
