@@ -13,7 +13,9 @@ from rich.table import Table
 
 from cli.config_doc import settings_markdown
 from cli.deid_commands import app as deid_app
+from cli.home_guard import holding_home, secure_umask
 from cli.lineage_commands import app as lineage_app
+from cli.run_view import StepView, print_outcome, print_wide, quiet_third_party
 from clinical_mlops.settings import Settings, load_settings
 from cohort.generator import generate_cohort as generate_fhir
 from serving.refs import BentoRef
@@ -29,6 +31,14 @@ app.add_typer(deid_app, name="deid")
 app.add_typer(lineage_app, name="lineage")
 
 console = Console(stderr=True)
+
+
+@app.callback()
+def _start() -> None:
+    """Every command: owner-only file modes (or the shared group's) for whatever it writes."""
+    secure_umask()
+
+
 HomeOption = typer.Option(
     None, "--home", help="Lakehouse root (default: $CLINICAL_MLOPS_HOME or .clinical-mlops)."
 )
@@ -75,9 +85,15 @@ def generate(
     as_json: bool = JsonOption,
 ) -> None:
     """Write a seeded synthetic longitudinal FHIR cohort (the embedded default data)."""
+    import contextlib
     from dataclasses import asdict
 
-    with _progress() as progress:
+    settings = _settings(None)
+    inside_home = out.expanduser().resolve().is_relative_to(settings.root)
+    with (
+        holding_home(settings, "generate") if inside_home else contextlib.nullcontext(),
+        _progress() as progress,
+    ):
         task = progress.add_task("generating patients", total=patients)
         report = generate_fhir(
             out,
@@ -175,35 +191,37 @@ def ingest(
     except FileNotFoundError as exc:
         console.print(f"[red]{exc}[/red]")
         raise typer.Exit(2) from None
-    settings.ensure_layout()
-    if settings.engine == "spark":  # CLINICAL_MLOPS_ENGINE=spark: the same parser under Spark
-        from functools import partial
+    with holding_home(settings, "ingest"):  # one writer per home
+        if settings.engine == "spark":  # CLINICAL_MLOPS_ENGINE=spark: the same parser under Spark
+            from functools import partial
 
-        from ingestion.spark import (  # lazy: polars, pyarrow, pandas: +0.5 s on --help
-            ingest_snapshot_spark,
-        )
-        from lakehouse.spark import engine_session  # lazy: pyarrow, pandas: +0.4 s on --help
+            from ingestion.spark import (  # lazy: polars, pyarrow, pandas: +0.5 s on --help
+                ingest_snapshot_spark,
+            )
+            from lakehouse.spark import engine_session  # lazy: pyarrow, pandas: +0.4 s on --help
 
-        if not as_json:
-            console.print(f"ingesting {files} files on Spark ({settings.spark_master})")
-        with engine_session(settings.spark_master, settings.spark_home) as spark:
-            report = ingest_directory(
-                landing_dir,
-                settings.bronze,
-                batch_rows=settings.ingest_batch_rows,
-                ingest=partial(
-                    ingest_snapshot_spark, spark=spark, staging_root=settings.spark_home / "staging"
-                ),
-            ).to_dict()
-    else:
-        with _progress() as progress:
-            task = progress.add_task("ingesting files", total=files)
-            report = ingest_directory(
-                landing_dir,
-                settings.bronze,
-                batch_rows=settings.ingest_batch_rows,
-                on_file=lambda _: progress.advance(task),
-            ).to_dict()
+            if not as_json:
+                console.print(f"ingesting {files} files on Spark ({settings.spark_master})")
+            with engine_session(settings.spark_master, settings.spark_home) as spark:
+                report = ingest_directory(
+                    landing_dir,
+                    settings.bronze,
+                    batch_rows=settings.ingest_batch_rows,
+                    ingest=partial(
+                        ingest_snapshot_spark,
+                        spark=spark,
+                        staging_root=settings.spark_home / "staging",
+                    ),
+                ).to_dict()
+        else:
+            with _progress() as progress:
+                task = progress.add_task("ingesting files", total=files)
+                report = ingest_directory(
+                    landing_dir,
+                    settings.bronze,
+                    batch_rows=settings.ingest_batch_rows,
+                    on_file=lambda _: progress.advance(task),
+                ).to_dict()
     if as_json:
         _emit_json(report)
     else:
@@ -223,7 +241,16 @@ def pipeline_run(
         help="Generate the demo cohort into an empty landing zone first.",
     ),
     verbose: bool = typer.Option(
-        False, "--verbose", "-v", help="Print Dagster's step events as they happen."
+        False,
+        "--verbose",
+        "-v",
+        help="Also print Dagster's own log (every event, DEBUG) and third-party warnings and INFO logs.",
+    ),
+    strict: bool = typer.Option(
+        False,
+        "--strict",
+        help="Exit 1 when any task is not trainable on this cohort (default: exit 0 when every task the "
+        "data allows was trained, reporting the others).",
     ),
     serve: bool = typer.Option(
         True,
@@ -234,11 +261,17 @@ def pipeline_run(
 ) -> None:
     """Materialize the whole graph in process (generating the demo cohort into an empty landing zone), then
     serve the champion once over HTTP."""
+    settings = _settings(home, demo_patients=patients, demo_seed=seed)
+    # one writer per home, from generating the cohort until the demo prediction is served
+    with holding_home(settings, "pipeline run"):
+        summary = _pipeline_run(settings, generate_cohort, verbose, serve)
+    _print_pipeline(settings, summary, as_json, strict)
+
+
+def _pipeline_run(settings: Settings, generate_cohort: bool, verbose: bool, serve: bool):
     from ingestion.landing import take_snapshot  # lazy: pyarrow, pandas: +0.4 s on --help
     from orchestration.run import run_pipeline  # lazy: imports dagster (+0.5 s on --help)
 
-    settings = _settings(home, demo_patients=patients, demo_seed=seed)
-    settings.ensure_layout()
     if generate_cohort and not take_snapshot(settings.landing).files:
         console.print(
             f"landing zone {settings.landing} is empty: generating the demo cohort "
@@ -254,16 +287,32 @@ def pipeline_run(
                 progress=lambda n: progress.advance(task, n),
             )
     console.print(f"materializing the graph (Dagster home {settings.dagster_home}) …")
-    summary = run_pipeline(settings, log_level="DEBUG" if verbose else "WARNING")
-    if serve and summary.success and summary.bentos:
-        console.print("serving the champion on 127.0.0.1 for one prediction …")
-        summary.prediction = _demo_prediction(settings)
+    # each step as it ends; Dagster's own console log (tracebacks included) only with --verbose: a failure's
+    # root cause is on its step's line and in the summary, the full event log in the UI
+    with quiet_third_party(verbose):
+        with StepView(console) as view:
+            summary = run_pipeline(
+                settings, log_level="DEBUG" if verbose else "CRITICAL", on_step=view
+            )
+        if serve and summary.exit_code() == 0 and summary.bentos:
+            console.print("serving the champion on 127.0.0.1 for one prediction …")
+            summary.prediction = _demo_prediction(settings)
+    return summary
+
+
+def _print_pipeline(settings: Settings, summary, as_json: bool, strict: bool = False) -> None:
+    if summary.recovered:
+        console.print(
+            f"[yellow]cleaned up after a killed run first:[/yellow] {summary.recovered}",
+            soft_wrap=True,
+        )
     if as_json:
         _emit_json(summary.to_dict())
     else:
         table = Table(
             "asset", "Delta version", "rows", "data version", title=f"run {summary.run_id}"
         )
+        table.columns[0].overflow = "fold"  # the full key, folded on a narrow terminal, never cut
         for a in summary.assets:
             table.add_row(
                 a["asset"],
@@ -271,7 +320,7 @@ def pipeline_run(
                 f"{a['rows']:,}" if a["rows"] is not None else "",
                 (a["data_version"] or "")[:16],
             )
-        console.print(table)
+        print_wide(console, table)
         snapshot_ids = {a["snapshot_id"] for a in summary.assets if a["snapshot_id"]}
         console.print(f"snapshot id: {', '.join(sorted(snapshot_ids))}")
         failed = [c for c in summary.checks if not c["passed"]]
@@ -310,8 +359,13 @@ def pipeline_run(
             )
         if summary.prediction:
             p = summary.prediction["response"]
+            answer = (
+                f"risk {p['risk']:.3f}"
+                if p.get("risk") is not None
+                else f"{p.get('status')} (missing views {p.get('missing_views')})"
+            )
             console.print(
-                f"served over HTTP: patient {p['patient_id']} risk {p['risk']:.3f} from {p['model_name']} "
+                f"served over HTTP: patient {p['patient_id']} {answer} from {p['model_name']} "
                 f"v{p['model_version']} ({p['feature_service']}, training data "
                 f"{str(p['training_set_digest'])[:23]}…)\n  try: {summary.prediction['curl']}"
             )
@@ -327,9 +381,9 @@ def pipeline_run(
                 f"until {o['materialized_until']}"
             )
         console.print(f"outputs under {settings.root}; open the UI with `make ui`")
-    if not summary.success:
-        console.print(f"[red]pipeline failed:[/red] {summary.failure}")
-        raise typer.Exit(1)
+    code = print_outcome(console, summary, strict)  # on stderr: --json's stdout stays JSON
+    if code:
+        raise typer.Exit(code)
 
 
 def _ci(interval: dict) -> str:

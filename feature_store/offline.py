@@ -9,7 +9,9 @@ removed files are never read) and the FeatureView's source points at that file.
 
 from __future__ import annotations
 
+import contextlib
 import os
+from collections.abc import Iterator
 from pathlib import Path
 
 import pandas as pd
@@ -90,6 +92,24 @@ def _entity_frame(entity_df) -> pd.DataFrame:
     return pdf
 
 
+@contextlib.contextmanager
+def _ibis_default_backend_closed() -> Iterator[None]:
+    """Feast's DuckDB offline store runs on ibis's default backend, an in-memory DuckDB connection that ibis
+    opens on first use and keeps for the life of the process; left open until exit, DuckDB's bindings report
+    every object still alive ("nanobind: leaked ..."). Close the one opened here once the join is read (a
+    backend someone else set stays)."""
+    import ibis
+
+    before = ibis.options.default_backend
+    try:
+        yield
+    finally:
+        opened = ibis.options.default_backend
+        if opened is not None and opened is not before:
+            ibis.options.default_backend = before
+            opened.disconnect()
+
+
 def get_historical_features(
     store, entity_df, service: str, *, full_feature_names: bool = False
 ) -> pl.DataFrame:
@@ -100,10 +120,11 @@ def get_historical_features(
     """
     pdf = _entity_frame(entity_df)
     fs = store.get_feature_service(service)
-    job = store.get_historical_features(
-        entity_df=pdf, features=fs, full_feature_names=full_feature_names
-    )
-    out = pl.from_arrow(job.to_arrow())
+    with _ibis_default_backend_closed():
+        job = store.get_historical_features(
+            entity_df=pdf, features=fs, full_feature_names=full_feature_names
+        )
+        out = pl.from_arrow(job.to_arrow())
     assert isinstance(out, pl.DataFrame)
     out = out.sort(ROW_ID).drop(ROW_ID)
     if out.height != len(pdf):

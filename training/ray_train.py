@@ -8,9 +8,12 @@ is replaced (``FailureConfig``) and the group resumes from the latest checkpoint
 losing at most that interval of training. Every checkpoint also carries the best validation epoch's weights
 (``training.fit.BestWeights``), so the driver takes the best model from the latest checkpoint.
 
-Ray runs locally (dashboard off, bound to 127.0.0.1, its temp files in a private directory removed at the
-end) unless an address is given, in which case this process is a client of that cluster and the storage
-path must be one every node can reach (an object-store URI or a shared filesystem).
+Ray runs locally (dashboard off, every server and the DDP rendezvous bound to 127.0.0.1, token authentication on,
+its temp files in a private directory removed at the end) unless an address is given, in which case this process
+is a client of that cluster and the storage path must be one every node can reach (an object-store URI or a
+shared filesystem). ``RAY_AUTH_MODE`` is never set here: Ray turns token authentication on for the local cluster
+it starts, and a cluster's own setting (and the token in ``RAY_AUTH_TOKEN``/``~/.ray/auth_token``) applies to a
+client of it.
 """
 
 from __future__ import annotations
@@ -349,6 +352,8 @@ def fit_ray(
     from ray.train import CheckpointConfig, FailureConfig, RunConfig, ScalingConfig
     from ray.train.torch import TorchTrainer
 
+    from training.ray_loopback import LoopbackTorchConfig  # lazy: imports ray.train (seconds)
+
     config = config or FitConfig()
     scaling = scaling or RayScaling()
     use_gpu = scaling.resolved_use_gpu()
@@ -373,6 +378,8 @@ def fit_ray(
                 "checkpoint_upload": checkpoint_upload,
                 "checkpoint_interval_s": checkpoint_interval_s,
             },
+            # local: the DDP rendezvous and collectives on 127.0.0.1 too (torch's store binds every interface)
+            torch_config=None if ray_address else LoopbackTorchConfig(),
             scaling_config=ScalingConfig(
                 num_workers=scaling.num_workers,
                 use_gpu=use_gpu,

@@ -198,6 +198,50 @@ def test_local_ray_listens_on_loopback_only():
     assert not exposed, f"Ray servers listening beyond loopback: {exposed}"
 
 
+LOOPBACK = ("127.0.0.1", "::ffff:127.0.0.1", "::1")
+
+
+def _listening(stop: threading.Event, seen: dict) -> None:
+    """Every listening socket of this process tree, sampled until ``stop``: (ip, port) -> process name."""
+    while not stop.is_set():
+        for proc in psutil.Process().children(recursive=True):
+            try:
+                for c in proc.net_connections(kind="inet"):
+                    if c.status == psutil.CONN_LISTEN:
+                        seen[(c.laddr.ip, c.laddr.port)] = " ".join(proc.cmdline())[:60]
+            except psutil.Error:  # gone between the listing and the look
+                pass
+        time.sleep(0.05)
+
+
+def test_local_ray_training_listens_on_loopback_only(tmp_path):
+    """During DDP training (2 workers: Ray's servers, the workers' gRPC, torch's rendezvous store on rank 0
+    and gloo's sockets) nothing in our process tree listens on 0.0.0.0, :: or another address."""
+    frame = synthetic_training_set(n=2000, seed=4)
+    ref = write(str(tmp_path / "training_set"), frame.to_arrow())
+    seen: dict[tuple[str, int], str] = {}
+    stop = threading.Event()
+    poller = threading.Thread(target=_listening, args=(stop, seen), daemon=True)
+    poller.start()
+    try:
+        fit_ray(
+            ref.uri,
+            ref.version,
+            "readmission_30d",
+            FitConfig(max_epochs=3, patience=10, batch_size=32, tabular_hidden=(16,)),
+            scaling=RayScaling(num_workers=2, use_gpu=False),
+            storage_path=tmp_path / "ray",
+            run_name="loopback",
+        )
+    finally:
+        stop.set()
+        poller.join()
+    workers = {addr for addr, name in seen.items() if "RayTrainWorker" in name}
+    assert workers, f"no training worker was seen listening: {seen}"
+    exposed = {addr: name for addr, name in seen.items() if addr[0] not in LOOPBACK}
+    assert not exposed, f"listening beyond loopback during training: {exposed}"
+
+
 def test_a_run_shorter_than_the_interval_reports_one_checkpoint_holding_the_best_epoch(tmp_path):
     """Between reports the workers keep training; the one checkpoint (after the last epoch) carries the best
     validation epoch's weights, which is the model returned."""
