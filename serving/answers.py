@@ -2,7 +2,8 @@
 two answer alike and the status says whose fault it is.
 
 - 404: an unknown patient (``UnknownPatients``), listing every unknown id.
-- 422: values the model must not be given (``serving.policy.InputRefused``), each naming its feature.
+- 422: values the model must not be given (``serving.policy.InputRefused``), each naming its feature; values
+  outside the training range under the ``refuse`` range policy (``OutOfTrainingRange``) also carry it.
 - 500: anything that fails while scoring a valid request - a model output that is not a probability
   (``ModelOutputError``), a feature-store failure - is the service's fault: never a 400 that blames the
   caller. The body carries the request id (``RequestGuard`` gives every request one and returns it in the

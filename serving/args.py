@@ -8,6 +8,7 @@ from __future__ import annotations
 
 from pydantic import BaseModel, ConfigDict, Field
 
+from serving.policy import DEFAULT_RANGE_POLICY, RangePolicy
 from serving.schemas import DEFAULT_MAX_BATCH, DEFAULT_TASK
 
 
@@ -35,6 +36,15 @@ class ServiceArgs(BaseModel):
     workers: int = Field(default=1, ge=1)
     enforce_ttl: bool = Field(
         default=True, description="null feature values older than their view's TTL"
+    )
+    range_policy: RangePolicy = Field(
+        default=DEFAULT_RANGE_POLICY,
+        description=(
+            "numeric values outside the training range the model's preprocessor recorded (train min..max): "
+            "`clip` (default) clips them to the nearest bound before scoring and lists them in the answer's "
+            "`clipped`; `refuse` answers 422 naming the features and their training range; `off` scores them "
+            "as they are (serving.policy). A model without a recorded range gets no range policy"
+        ),
     )
     torch_threads: int = Field(
         default=1, ge=1, description="intra-op threads per worker (small batches)"

@@ -12,7 +12,8 @@ pydantic ``ValidationError`` with HTTP 400 and the error list, each error naming
   ``training.preprocessing.to_input_frame``), unknown keys forbidden (a misspelled feature is an error, never a
   silently missing value), no NaN/infinity, the note embedding exactly ``embedding_dim`` floats or null.
 - ``Prediction`` / ``PredictionBatch``: the risk with the model version and the lineage it was trained on, or
-  ``status: "insufficient_data"`` with the missing views and no risk (``serving.policy``).
+  ``status: "insufficient_data"`` with the missing views and no risk (``serving.policy``); the values clipped
+  to the training range before scoring (``clipped``) and the range policy that applied (``range_policy``).
 
 ``schemas_for(task, max_batch)`` builds (and caches) the set for one task and batch limit; the module-level
 names are the default task's with the default limit.
@@ -36,6 +37,7 @@ from pydantic import (
     model_validator,
 )
 
+from serving.policy import AppliedRangePolicy
 from training.spec import input_spec
 
 DEFAULT_TASK = "readmission_30d"
@@ -58,6 +60,16 @@ class PredictByIdRequest(BaseModel):
     model_config = _STRICT
 
     patient_id: PatientId
+
+
+class ClippedFeature(BaseModel):
+    """A value outside the model's training range, clipped to the nearest bound before scoring."""
+
+    model_config = ConfigDict(allow_inf_nan=False)
+
+    feature: str
+    value: float = Field(description="the value received (from the request or the online store)")
+    bound: float = Field(description="the training-range bound (train min or max) that was scored")
 
 
 class Prediction(BaseModel):
@@ -99,6 +111,16 @@ class Prediction(BaseModel):
         "than the view's TTL): scored as missing, or the reason for insufficient_data",
     )
     detail: str | None = Field(default=None, description="why the row was not scored")
+    clipped: list[ClippedFeature] = Field(
+        default_factory=list,
+        description="values outside the training range that were clipped to its nearest bound before scoring "
+        "(range policy `clip`); empty when nothing was clipped",
+    )
+    range_policy: AppliedRangePolicy | None = Field(
+        default=None,
+        description="the out-of-training-range policy applied: clip, refuse or off; unavailable when the model "
+        "records no training range (trained before ranges were recorded), so no range policy applies",
+    )
 
     @model_validator(mode="after")
     def _risk_matches_status(self) -> Prediction:

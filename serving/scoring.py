@@ -12,8 +12,11 @@ null even without the TTL). A known patient whose values are older than their vi
 missing: without a required view (or with none at all) the answer is ``status: "insufficient_data"`` with
 the missing views and no risk; otherwise the model scores the row (missing values imputed, flagged as
 missing) and the response lists the missing views (``serving.policy``). Values no training row could hold
-(not finite, magnitude over 1e12) are refused (``serving.policy.InputRefused``), and a model output that is not
-a probability is the service's error (``ModelOutputError``).
+(not finite, magnitude over 1e12) are refused (``serving.policy.InputRefused``); then numeric values outside
+the model's training range (recorded by its preprocessor) are clipped and listed in the answer's ``clipped``,
+refused, or passed through, by the range policy (``serving.policy.apply_training_range``), the same for
+stored and client features. A model output that is not a probability is the service's error
+(``ModelOutputError``).
 """
 
 from __future__ import annotations
@@ -21,7 +24,7 @@ from __future__ import annotations
 import logging
 import math
 import threading
-from collections.abc import Sequence
+from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 from typing import Any
 
@@ -32,13 +35,17 @@ from feature_store.runtime import store_config
 from features.build import VIEWS
 from features.tasks import TASKS
 from serving.policy import (
+    DEFAULT_RANGE_POLICY,
     INSUFFICIENT_DATA,
+    NO_RANGE,
     SCORED,
+    applied_range_policy,
+    apply_training_range,
     check_inputs,
     insufficient_reason,
     required_views,
 )
-from serving.schemas import Prediction
+from serving.schemas import ClippedFeature, Prediction
 from training.spec import input_spec
 
 logger = logging.getLogger(__name__)
@@ -86,15 +93,32 @@ def risk_model_of(pyfunc) -> Any:
 
 class Scorer:
     """Online features + RiskModel + response building. Thread-safe (one lock around lookup and scoring:
-    the SQLite online store connection and torch are shared)."""
+    the SQLite online store connection and torch are shared).
 
-    def __init__(self, model, card: ModelCard, store=None, *, enforce_ttl: bool = True):
+    ``range_policy`` (``serving.policy.RangePolicy``): what a numeric value outside the training range the
+    model's preprocessor recorded becomes: clipped (default), refused, or scored as it is (off)."""
+
+    def __init__(
+        self,
+        model,
+        card: ModelCard,
+        store=None,
+        *,
+        enforce_ttl: bool = True,
+        range_policy: str = DEFAULT_RANGE_POLICY,
+    ):
         if card.task not in TASKS:
             raise ValueError(f"unknown task {card.task!r}; known tasks: {sorted(TASKS)}")
         self.model = model
         self.card = card
         self.store = store
         self.enforce_ttl = enforce_ttl
+        preprocessor = getattr(model, "preprocessor", None)
+        self.training_range: dict[str, tuple[float, float]] | None = getattr(
+            preprocessor, "training_range", None
+        )
+        self.range_policy = range_policy
+        self.applied_range_policy = applied_range_policy(range_policy, self.training_range)
         self.spec = input_spec(card.task)
         views = TASKS[card.task].feature_views
         self.views = list(views)
@@ -142,7 +166,7 @@ class Scorer:
         """Validated request rows (dicts holding every input, in the model dtypes) as plain columns."""
         return {c: [r[c] for r in rows] for c in self.spec.columns}
 
-    def missing_views(self, columns: dict[str, list], n: int) -> list[list[str]]:
+    def missing_views(self, columns: Mapping[str, Sequence[Any]], n: int) -> list[list[str]]:
         """Per row: the views whose input features are all null."""
         views = [
             (view, [columns[c] for c in cols]) for view, cols in self.view_features.items() if cols
@@ -152,14 +176,19 @@ class Scorer:
         ]
 
     def predictions(
-        self, columns: dict[str, list], patient_ids: Sequence[str | None]
+        self, columns: Mapping[str, Sequence[Any]], patient_ids: Sequence[str | None]
     ) -> list[Prediction]:
         """The answers for these rows (``serving.policy``): values the model must not see refuse the whole call
-        (``InputRefused``, HTTP 422); rows missing a required view are answered ``insufficient_data`` without
-        being scored; the rest are scored, and a risk that is not a probability is the service's failure
-        (``ModelOutputError``, HTTP 500), never a client error."""
+        (``InputRefused``, HTTP 422); values outside the training range are clipped (listed per row in
+        ``clipped``) or refuse the call (``OutOfTrainingRange``, HTTP 422) by the range policy; rows missing a
+        required view are answered ``insufficient_data`` without being scored; the rest are scored, and a risk
+        that is not a probability is the service's failure (``ModelOutputError``, HTTP 500), never a client
+        error."""
         n = len(patient_ids)
         check_inputs(columns, self.spec, patient_ids)
+        columns, clipped = apply_training_range(
+            columns, self.training_range, self.range_policy, patient_ids
+        )
         missing = self.missing_views(columns, n)
         reasons = [insufficient_reason(m, self.required_views, self.views) for m in missing]
         scored = [i for i, reason in enumerate(reasons) if reason is None]
@@ -196,6 +225,13 @@ class Scorer:
                     flagged=None if threshold is None or risk is None else bool(risk >= threshold),
                     missing_views=views,
                     detail=reason,
+                    clipped=[
+                        ClippedFeature(feature=c.feature, value=c.value, bound=c.bound)
+                        for c in clipped[i]
+                    ]
+                    if reason is None
+                    else [],
+                    range_policy=self.applied_range_policy,
                 )
             )
         return answers
@@ -262,16 +298,29 @@ def load_scorer(pinned, stored_model, settings=None) -> Scorer:
     settings = settings or load_settings()
     store = open_store(store_config(settings))
     scorer = Scorer(
-        risk_model_of(pyfunc), model_card(pinned), store, enforce_ttl=pinned.enforce_ttl
+        risk_model_of(pyfunc),
+        model_card(pinned),
+        store,
+        enforce_ttl=pinned.enforce_ttl,
+        range_policy=pinned.range_policy,
     )
+    if scorer.applied_range_policy == NO_RANGE:
+        logger.warning(
+            "model %s v%s records no training range (trained before ranges were recorded): range policy "
+            "%r does not apply, out-of-range values are scored as they are",
+            pinned.registered_model,
+            pinned.model_version,
+            pinned.range_policy,
+        )
     scorer.warm_up()
     logger.info(
-        "serving %s v%s (%s) from BentoML model %s; feature service %s under %s",
+        "serving %s v%s (%s) from BentoML model %s; feature service %s under %s; range policy %s",
         pinned.registered_model,
         pinned.model_version,
         pinned.task,
         stored_model.tag,
         pinned.feature_service,
         settings.feast_home,
+        scorer.applied_range_policy,
     )
     return scorer

@@ -16,7 +16,9 @@ development it can be served straight from source: ``bentoml serve serving.servi
 Endpoints (POST, JSON in and out): ``/predict_by_id``, ``/predict_by_id_batch``, ``/predict_row``,
 ``/predict_row_batch``.
 - A request that does not validate is HTTP 400 with pydantic's error list; each error's ``loc`` names the field.
-- A value no training row could hold (not finite, magnitude over 1e12) is HTTP 422 naming the feature; a row
+- A value no training row could hold (not finite, magnitude over 1e12) is HTTP 422 naming the feature; a value
+  outside the model's training range is clipped and listed in the answer's ``clipped`` (``range_policy`` clip,
+  the default), refused with HTTP 422 naming its training range (refuse), or scored as it is (off); a row
   without a required feature view is answered ``status: "insufficient_data"`` with no risk
   (``serving.policy``); a failure while scoring is HTTP 500 with the request id, never a 400
   (``serving.answers``).

@@ -10,6 +10,11 @@ Layout of the tabular tensor (``feature_names`` lists it):
 Numeric values are median-imputed then standardized with the train mean/std (std 0 -> 1); NaN and
 infinities count as missing. The note embedding goes to its own tensor (zeros when null).
 
+The state also records each numeric feature's training range (``min``/``max`` of the observed train values,
+null for a feature never observed). The transform does not use it: the prediction service does, to clip or
+refuse served values the model never saw (``serving.policy``). A state saved before the range was recorded
+still loads; its ``training_range`` is None.
+
 Every statistic comes from the rows ``fit`` is given; callers pass the train split only, so validation and
 test rows can never leak into the scaling or the vocabulary.
 """
@@ -169,6 +174,26 @@ def _embedding_matrix(series: pl.Series, dim: int) -> tuple[np.ndarray, np.ndarr
     return out, (~present).astype(np.float32)
 
 
+def _training_range(
+    names: Sequence[str], low: Sequence[Any] | None, high: Sequence[Any] | None
+) -> dict[str, tuple[float, float]] | None:
+    """The recorded ``min``/``max`` lists as feature -> (min, max); None when the state has no range."""
+    if low is None and high is None:
+        return None
+    if low is None or high is None or len(low) != len(names) or len(high) != len(names):
+        raise ValueError("preprocessor state's numeric min/max do not match its input spec")
+    out: dict[str, tuple[float, float]] = {}
+    for name, lo, hi in zip(names, low, high):
+        if lo is None or hi is None:
+            continue
+        if not (np.isfinite(lo) and np.isfinite(hi) and lo <= hi):
+            raise ValueError(
+                f"preprocessor state has an invalid training range for {name!r}: {lo}..{hi}"
+            )
+        out[name] = (float(lo), float(hi))
+    return out
+
+
 class Preprocessor:
     """Fitted feature transform. Build with ``Preprocessor.fit(train_rows, spec)`` or ``from_state(state)``."""
 
@@ -184,6 +209,7 @@ class Preprocessor:
         self._median = np.asarray(numeric["median"], dtype=np.float64)
         self._mean = np.asarray(numeric["mean"], dtype=np.float64)
         self._std = np.asarray(numeric["std"], dtype=np.float64)
+        self._range = _training_range(self.spec.numeric, numeric.get("min"), numeric.get("max"))
         self.vocabularies: dict[str, list[str]] = {
             k: list(v) for k, v in state["vocabularies"].items()
         }
@@ -196,18 +222,25 @@ class Preprocessor:
 
     @classmethod
     def fit(cls, train: Rows, spec: InputSpec, *, max_categories: int = 20) -> Preprocessor:
-        """Fit on the TRAIN rows only: medians, means, stds and the top-``max_categories`` vocabularies."""
+        """Fit on the TRAIN rows only: medians, means, stds, ranges and the top-``max_categories``
+        vocabularies."""
         frame = to_input_frame(train, spec)
         if frame.height == 0:
             raise ValueError("cannot fit a preprocessor on zero rows")
         values = _float_matrix(frame, spec.numeric)
         median, mean, std = [], [], []
+        low: list[float | None] = []
+        high: list[float | None] = []
         for j in range(values.shape[1]):
             observed = values[:, j][~np.isnan(values[:, j])]
-            if observed.size == 0:  # never seen in train: impute 0, leave unscaled
+            if observed.size == 0:  # never seen in train: impute 0, leave unscaled, no range
                 m, mu, s = 0.0, 0.0, 1.0
+                low.append(None)
+                high.append(None)
             else:
                 m, mu, s = float(np.median(observed)), float(observed.mean()), float(observed.std())
+                low.append(float(observed.min()))
+                high.append(float(observed.max()))
             median.append(m)
             mean.append(mu)
             std.append(s if np.isfinite(s) and s > 0 else 1.0)
@@ -228,7 +261,7 @@ class Preprocessor:
                 "spec": spec.to_dict(),
                 "fitted_rows": frame.height,
                 "max_categories": max_categories,
-                "numeric": {"median": median, "mean": mean, "std": std},
+                "numeric": {"median": median, "mean": mean, "std": std, "min": low, "max": high},
                 "vocabularies": vocabularies,
             }
         )
@@ -240,6 +273,12 @@ class Preprocessor:
     @classmethod
     def from_state(cls, state: Mapping[str, Any]) -> Preprocessor:
         return cls(state)
+
+    @property
+    def training_range(self) -> dict[str, tuple[float, float]] | None:
+        """Numeric feature -> (min, max) of its observed TRAIN values; features never observed in train are
+        absent. None for a state saved before ranges were recorded (then no range policy can apply)."""
+        return None if self._range is None else dict(self._range)
 
     # ------------------------------------------------------------------ output layout
 

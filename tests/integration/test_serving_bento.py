@@ -12,6 +12,7 @@ from datetime import UTC, datetime, timedelta
 
 import httpx
 import numpy as np
+import polars as pl
 import psutil
 import pyarrow as pa
 import pytest
@@ -105,6 +106,25 @@ def register(settings):
     return fit.model, tracked
 
 
+def as_scored(model, frame: pl.DataFrame) -> pl.DataFrame:
+    """The rows as the service scores them under its default range policy (clip): every numeric value
+    clipped to the training range the model's preprocessor recorded."""
+    ranges = model.preprocessor.training_range or {}
+    return frame.with_columns(
+        pl.col(name).cast(pl.Float64).clip(low, high) for name, (low, high) in ranges.items()
+    )
+
+
+def out_of_range(model, row: dict) -> list[str]:
+    """The features of ``row`` outside the model's training range (the answer's ``clipped``)."""
+    ranges = model.preprocessor.training_range or {}
+    return [
+        name
+        for name, (low, high) in ranges.items()
+        if row[name] is not None and not low <= row[name] <= high
+    ]
+
+
 @pytest.fixture(scope="module")
 def served(tmp_path_factory):
     home = tmp_path_factory.mktemp("serving")
@@ -196,8 +216,12 @@ def test_predict_by_id_equals_predict_raw_on_the_online_features(served):
         assert resp.status_code == 200, resp.text
     body = resp.json()
     features = get_online_features(served["store"], [pid], SERVICE)
-    expected = float(served["model"].predict_raw(features)[0])
+    expected = float(served["model"].predict_raw(as_scored(served["model"], features))[0])
     assert body["status"] == "scored", body
+    assert body["range_policy"] == "clip"
+    assert [c["feature"] for c in body["clipped"]] == out_of_range(
+        served["model"], features.to_dicts()[0]
+    )
     assert 0.0 <= body["risk"] <= 1.0
     assert body["risk"] == pytest.approx(expected, rel=1e-5, abs=1e-7)
     assert body["patient_id"] == pid
@@ -217,7 +241,7 @@ def test_predict_by_id_batch_keeps_the_order(served):
     predictions = resp.json()["predictions"]
     assert [p["patient_id"] for p in predictions] == batch
     features = get_online_features(served["store"], batch, SERVICE)
-    expected = served["model"].predict_raw(features)
+    expected = served["model"].predict_raw(as_scored(served["model"], features))
     for p, want, row in zip(predictions, expected, features.to_dicts()):
         # the random online store leaves some patients without a required view: no risk for them
         if any(
@@ -242,15 +266,16 @@ def test_predict_row_equals_predict_raw_on_the_row(served):
     assert resp.status_code == 200, resp.text
     body = resp.json()
     assert body["risk"] == pytest.approx(
-        float(model.predict_raw(frame.head(1))[0]), rel=1e-5, abs=1e-7
+        float(model.predict_raw(as_scored(model, frame.head(1)))[0]), rel=1e-5, abs=1e-7
     )
+    assert [c["feature"] for c in body["clipped"]] == out_of_range(model, rows[0])
     assert body["patient_id"] is None
     lineage_of(body, served["tracked"])
     resp = client.post("/predict_row_batch", json={"rows": rows})
     assert resp.status_code == 200, resp.text
     np.testing.assert_allclose(
         [p["risk"] for p in resp.json()["predictions"]],
-        model.predict_raw(frame),
+        model.predict_raw(as_scored(model, frame)),
         rtol=1e-5,
         atol=1e-7,
     )

@@ -227,6 +227,45 @@ def test_state_is_plain_json_and_round_trips_exactly(
         Preprocessor.from_state({**state, "format": "something else"})
 
 
+def test_state_records_the_train_range_and_older_states_without_it_still_load(
+    frame: pl.DataFrame, train: pl.DataFrame, spec: InputSpec, fitted: Preprocessor
+) -> None:
+    numeric = fitted.state_dict()["numeric"]
+    ranges = fitted.training_range
+    assert ranges is not None
+    for j, name in enumerate(spec.numeric):
+        observed = train.get_column(name).drop_nulls().cast(pl.Float64).to_numpy()
+        observed = observed[np.isfinite(observed)]
+        if observed.size == 0:  # never observed in train: no range
+            assert numeric["min"][j] is None and name not in ranges
+            continue
+        assert (numeric["min"][j], numeric["max"][j]) == (observed.min(), observed.max())
+        assert ranges[name] == (observed.min(), observed.max())
+    # validation and test rows never widen it: an extreme test-only value is outside
+    name = spec.numeric[0]
+    poisoned = frame.with_columns(
+        pl.when(pl.col("split") == "test").then(pl.lit(10**6)).otherwise(pl.col(name)).alias(name)
+    )
+    assert Preprocessor.fit(poisoned.filter(pl.col("split") == "train"), spec).training_range == (
+        Preprocessor.fit(train, spec).training_range
+    )
+    assert ranges[name][1] < 10**6
+    # a never-observed feature has no range; the transform does not use the range at all
+    pre = Preprocessor.fit(train.with_columns(pl.lit(None, pl.Int64).alias(name)), spec)
+    assert pre.state_dict()["numeric"]["min"][0] is None and name not in (pre.training_range or {})
+    # an older state (no min/max) loads, transforms alike and has no range: no range policy applies
+    older = fitted.state_dict()
+    del older["numeric"]["min"], older["numeric"]["max"]
+    restored = Preprocessor.from_state(older)
+    assert restored.training_range is None
+    for got, want in zip(restored.transform(train), fitted.transform(train)):
+        assert torch.equal(got, want)
+    broken = fitted.state_dict()
+    broken["numeric"]["max"] = broken["numeric"]["max"][:-1]
+    with pytest.raises(ValueError, match="min/max"):
+        Preprocessor.from_state(broken)
+
+
 def test_training_package_never_imports_orchestration_or_tracking() -> None:
     code = (
         "import sys, training.spec, training.preprocessing, training.data, training.model, training.fit, "
