@@ -8,9 +8,9 @@ from pathlib import Path
 
 import typer
 from rich.console import Console
-from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeElapsedColumn
 from rich.table import Table
 
+from cli.progress import progress_bar
 from deid.corpora import CorpusError, read_corpus
 
 app = typer.Typer(
@@ -28,18 +28,6 @@ InputOption = typer.Option(
     ..., "--input", "-i", help="Corpus file or directory (physionet: the id.text file)."
 )
 JsonOption = typer.Option(False, "--json", help="Print the report as JSON on stdout.")
-
-
-def _progress() -> Progress:
-    return Progress(
-        TextColumn("{task.description}"),
-        BarColumn(),
-        MofNCompleteColumn(),
-        TimeElapsedColumn(),
-        console=console,
-        transient=True,
-        disable=not console.is_terminal,
-    )
 
 
 def _emit_json(payload: dict) -> None:
@@ -67,7 +55,7 @@ def _read(fmt: str, path: Path, gold: Path | None):
 def _detect(docs):
     from deid.evaluate import detect_corpus  # lazy: polars: +0.2 s on --help
 
-    with _progress() as progress:
+    with progress_bar(console) as progress:
         task = progress.add_task("detecting PHI", total=len(docs))
         return detect_corpus(docs, progress=lambda n: progress.advance(task, n))
 

@@ -8,13 +8,13 @@ from pathlib import Path
 
 import typer
 from rich.console import Console
-from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeElapsedColumn
 from rich.table import Table
 
 from cli.config_doc import settings_markdown
 from cli.deid_commands import app as deid_app
 from cli.home_guard import holding_home, secure_umask
 from cli.lineage_commands import app as lineage_app
+from cli.progress import progress_bar
 from cli.run_view import StepView, print_outcome, print_wide, quiet_third_party
 from clinical_mlops.settings import Settings, load_settings
 from cohort.generator import generate_cohort as generate_fhir
@@ -53,18 +53,6 @@ def _settings(home: Path | None, **overrides: object) -> Settings:
         raise typer.Exit(2) from None
 
 
-def _progress() -> Progress:
-    return Progress(
-        TextColumn("{task.description}"),
-        BarColumn(),
-        MofNCompleteColumn(),
-        TimeElapsedColumn(),
-        console=console,
-        transient=True,
-        disable=not console.is_terminal,
-    )
-
-
 def _emit_json(payload: dict) -> None:
     sys.stdout.write(json.dumps(payload, indent=2, default=str) + "\n")
 
@@ -92,7 +80,7 @@ def generate(
     inside_home = out.expanduser().resolve().is_relative_to(settings.root)
     with (
         holding_home(settings, "generate") if inside_home else contextlib.nullcontext(),
-        _progress() as progress,
+        progress_bar(console) as progress,
     ):
         task = progress.add_task("generating patients", total=patients)
         report = generate_fhir(
@@ -214,7 +202,7 @@ def ingest(
                     ),
                 ).to_dict()
         else:
-            with _progress() as progress:
+            with progress_bar(console) as progress:
                 task = progress.add_task("ingesting files", total=files)
                 report = ingest_directory(
                     landing_dir,
@@ -277,7 +265,7 @@ def _pipeline_run(settings: Settings, generate_cohort: bool, verbose: bool, serv
             f"landing zone {settings.landing} is empty: generating the demo cohort "
             f"({settings.demo_patients} patients, seed {settings.demo_seed})"
         )
-        with _progress() as progress:
+        with progress_bar(console) as progress:
             task = progress.add_task("generating patients", total=settings.demo_patients)
             generate_fhir(
                 settings.landing,

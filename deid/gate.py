@@ -25,26 +25,13 @@ from dataclasses import dataclass, field
 import polars as pl
 
 from deid.keys import DeidKey
-from deid.known_identifiers import KnownIdentifiers, from_patient_row
+from deid.known_identifiers import PATIENT_IDENTIFIER_COLUMNS, KnownIdentifiers, from_patient_row
 from deid.leak_scan import Leak, PatientMatcher, describe
 from deid.policy import RESTRICTED_ZIP3
 from deid.structured import SPECS
 from deid.terminology import STANDARD, Terminology
 
-GATE_BRONZE_COLUMNS = [
-    "patient_key",
-    "family_name",
-    "given_names",
-    "contacts",
-    "mrn",
-    "ssn",
-    "phone",
-    "email",
-    "address_line",
-    "city",
-    "postal_code",
-    "birth_date",
-]
+GATE_BRONZE_COLUMNS = PATIENT_IDENTIFIER_COLUMNS
 
 PLATFORM_DATES = {"ingested_at"}  # when the platform received the row: not a date of the patient
 # kinds a whole vocabulary value may contain without leaking: words ("White", "Colon", "Jackson")

@@ -15,6 +15,22 @@ from dataclasses import dataclass, field
 from datetime import date
 from typing import Any
 
+# the bronze patients columns that hold a patient's identifiers (what the gate and the structured rules read)
+PATIENT_IDENTIFIER_COLUMNS = [
+    "patient_key",
+    "family_name",
+    "given_names",
+    "contacts",
+    "mrn",
+    "ssn",
+    "phone",
+    "email",
+    "address_line",
+    "city",
+    "postal_code",
+    "birth_date",
+]
+
 MIN_NAME_LETTERS = 3  # name_tokens' default (the note detectors' fuzzy layer)
 SHORT_NAME_LETTERS = (
     2  # what the gate and the known-identifier layer check: "Li", "Ng", "Wu" included

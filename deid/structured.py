@@ -18,7 +18,7 @@ from typing import Protocol
 import polars as pl
 
 from deid.keys import DeidKey
-from deid.known_identifiers import KnownIdentifiers, from_patient_row
+from deid.known_identifiers import PATIENT_IDENTIFIER_COLUMNS, KnownIdentifiers, from_patient_row
 from deid.notes import detect_phi
 from deid.policy import DeidPolicy
 from deid.pseudonyms import pseudonymize, pseudonymize_list, shift_days_map
@@ -542,19 +542,5 @@ def bronze_columns(name: str, available: Iterable[str]) -> list[str]:
     if spec.zip_column:
         wanted.add(spec.zip_column)
     if name == "patients":
-        wanted |= {
-            "patient_key",
-            "family_name",
-            "given_names",
-            "contacts",
-            "mrn",
-            "ssn",
-            "phone",
-            "email",
-            "address_line",
-            "city",
-            "postal_code",
-            "birth_date",
-            "identifiers",
-        }
+        wanted |= {*PATIENT_IDENTIFIER_COLUMNS, "identifiers"}
     return [c for c in available if c in wanted]
